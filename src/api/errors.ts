@@ -1,0 +1,26 @@
+// The one place where errors become HTTP statuses. Anything unrecognised is a 500, which is a bug.
+import {
+  BerthError,
+  ConflictError,
+  ForbiddenError,
+  InvalidParameterError,
+  NotFoundError,
+  NotImplementedError,
+  NotModifiedError,
+} from '../errors.js';
+
+export function statusOf(err: unknown): number {
+  if (err instanceof InvalidParameterError) return 400;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof ConflictError) return 409;
+  if (err instanceof NotModifiedError) return 304;
+  if (err instanceof ForbiddenError) return 403;
+  if (err instanceof NotImplementedError) return 501;
+  return 500;
+}
+
+export function messageOf(err: unknown): string {
+  if (err instanceof BerthError) return err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,50 @@
+// /containers/{id}/exec and /exec/* handlers.
+import type { ExecConfig, ExecStartConfig } from '../api/types.js';
+import { InvalidParameterError } from '../errors.js';
+import { type Route, route } from './server.js';
+import { MULTIPLEXED_STREAM, RAW_STREAM, parseDetachKeys, pumpAttach } from './streams.js';
+
+export const execRoutes: Route[] = [
+  route('POST', '/containers/{id}/exec', async (ctx, engine) => {
+    const config = await ctx.json<ExecConfig>();
+    if (config.DetachKeys) parseDetachKeys(config.DetachKeys);
+    ctx.send(201, await engine.exec.create(ctx.params.id, config));
+  }),
+
+  route('POST', '/exec/{id}/start', async (ctx, engine) => {
+    const body = await ctx.json<ExecStartConfig>({ optional: true });
+    const e = engine.exec.get(ctx.params.id);
+    const tty = body.Tty ?? e.config.Tty ?? false;
+    if (body.Detach) {
+      await engine.exec.start(e.id, { detach: true, tty });
+      ctx.send(200);
+      return;
+    }
+    const stream = await engine.exec.start(e.id, { detach: false, tty });
+    const { socket, head } = ctx.hijack(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+    if (!stream) {
+      socket.end();
+      return;
+    }
+    await pumpAttach(socket, head, stream, {
+      tty,
+      stdin: e.config.AttachStdin ?? false,
+      stdout: e.config.AttachStdout ?? true,
+      stderr: e.config.AttachStderr ?? true,
+      detachKeys: parseDetachKeys(e.config.DetachKeys),
+      closeStdinOnEnd: true,
+    });
+  }),
+
+  route('POST', '/exec/{id}/resize', async (ctx, engine) => {
+    const h = ctx.int('h') ?? 0;
+    const w = ctx.int('w') ?? 0;
+    if (h < 0 || w < 0) throw new InvalidParameterError('invalid terminal size');
+    await engine.exec.resize(ctx.params.id, h, w);
+    ctx.send(200);
+  }),
+
+  route('GET', '/exec/{id}/json', async (ctx, engine) => {
+    ctx.send(200, engine.exec.inspect(ctx.params.id));
+  }),
+];

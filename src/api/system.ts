@@ -1,0 +1,69 @@
+// /_ping, /version, /info, /system/df, /events.
+import type { EventMessage } from '../api/types.js';
+import { parseFilters } from '../engine/filters.js';
+import { parseTime } from '../engine/images/image-service.js';
+import { type Route, route, API_VERSION } from './server.js';
+
+function ping(ctx: Parameters<Route['handler']>[0]): void {
+  ctx.res.writeHead(200, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Cache-Control': 'no-cache, no-store, must-revalidate',
+    Pragma: 'no-cache',
+    'API-Version': API_VERSION,
+    'Builder-Version': '1',
+  });
+  ctx.res.end(ctx.req.method === 'HEAD' ? undefined : 'OK');
+}
+
+function toNanos(s: string | undefined): number | undefined {
+  if (s === undefined || s === '') return undefined;
+  return parseTime(s) * 1e6;
+}
+
+export const systemRoutes: Route[] = [
+  route('GET', '/_ping', async (ctx) => ping(ctx)),
+  route('HEAD', '/_ping', async (ctx) => ping(ctx)),
+
+  route('GET', '/version', async (ctx, engine) => {
+    ctx.send(200, await engine.versionInfo());
+  }),
+
+  route('GET', '/info', async (ctx, engine) => {
+    ctx.send(200, await engine.info());
+  }),
+
+  route('GET', '/system/df', async (ctx, engine) => {
+    ctx.send(200, await engine.diskUsage());
+  }),
+
+  route('GET', '/events', async (ctx, engine) => {
+    const filters = parseFilters(ctx.str('filters'), ['container', 'event', 'image', 'label', 'type', 'volume', 'network', 'daemon', 'plugin', 'node', 'service', 'secret', 'config', 'scope']);
+    const since = toNanos(ctx.str('since'));
+    const until = toNanos(ctx.str('until'));
+    const match = engine.eventMatcher(filters);
+    const out = ctx.startStream('application/json');
+    const send = (e: EventMessage): void => {
+      if (match(e)) out.write(JSON.stringify(e) + '\n');
+    };
+    const now = Date.now() * 1e6;
+    if (since !== undefined) for (const e of engine.events.history(since, until ?? now)) send(e);
+    if (until !== undefined && until <= now) {
+      out.end();
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const unsubscribe = engine.events.subscribe((e) => {
+        if (until !== undefined && e.timeNano >= until) return;
+        send(e);
+      });
+      const finish = (): void => {
+        unsubscribe();
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = until !== undefined ? setTimeout(finish, (until - now) / 1e6) : undefined;
+      ctx.res.on('close', finish);
+    });
+    out.end();
+  }),
+];

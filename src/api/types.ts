@@ -1,0 +1,452 @@
+// Docker Engine API objects (moby api/swagger.yaml), as Berth serves them.
+// Field names are Docker's, PascalCase, because clients decode them by name.
+
+export type Labels = Record<string, string>;
+
+export interface HealthConfig {
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  Retries?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+}
+
+/** The portable part of a container's configuration (also an image's config). */
+export interface ContainerConfig {
+  Hostname?: string;
+  Domainname?: string;
+  User?: string;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  ExposedPorts?: Record<string, object> | null;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StdinOnce?: boolean;
+  Env?: string[] | null;
+  Cmd?: string[] | null;
+  Healthcheck?: HealthConfig;
+  ArgsEscaped?: boolean;
+  Image?: string;
+  Volumes?: Record<string, object> | null;
+  WorkingDir?: string;
+  Entrypoint?: string[] | null;
+  NetworkDisabled?: boolean;
+  MacAddress?: string;
+  OnBuild?: string[] | null;
+  Labels?: Labels | null;
+  StopSignal?: string;
+  StopTimeout?: number | null;
+  Shell?: string[] | null;
+}
+
+export interface Mount {
+  Type: 'bind' | 'volume' | 'tmpfs' | 'npipe' | 'cluster';
+  Source?: string;
+  Target: string;
+  ReadOnly?: boolean;
+  Consistency?: string;
+  BindOptions?: { Propagation?: string; NonRecursive?: boolean };
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Labels; DriverConfig?: { Name?: string; Options?: Record<string, string> } };
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+}
+
+export interface RestartPolicy {
+  Name: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
+  MaximumRetryCount?: number;
+}
+
+export interface Ulimit {
+  Name: string;
+  Soft: number;
+  Hard: number;
+}
+
+export interface PortBinding {
+  HostIp?: string;
+  HostPort?: string;
+}
+
+export interface HostConfig {
+  Binds?: string[] | null;
+  ContainerIDFile?: string;
+  LogConfig?: { Type: string; Config?: Record<string, string> };
+  NetworkMode?: string;
+  PortBindings?: Record<string, PortBinding[] | null> | null;
+  RestartPolicy?: RestartPolicy;
+  AutoRemove?: boolean;
+  VolumeDriver?: string;
+  VolumesFrom?: string[] | null;
+  Mounts?: Mount[] | null;
+  CapAdd?: string[] | null;
+  CapDrop?: string[] | null;
+  CgroupnsMode?: 'private' | 'host' | '';
+  Dns?: string[] | null;
+  DnsOptions?: string[] | null;
+  DnsSearch?: string[] | null;
+  ExtraHosts?: string[] | null;
+  GroupAdd?: string[] | null;
+  IpcMode?: string;
+  Cgroup?: string;
+  Links?: string[] | null;
+  OomScoreAdj?: number;
+  PidMode?: string;
+  Privileged?: boolean;
+  PublishAllPorts?: boolean;
+  ReadonlyRootfs?: boolean;
+  SecurityOpt?: string[] | null;
+  StorageOpt?: Record<string, string> | null;
+  Tmpfs?: Record<string, string> | null;
+  UTSMode?: string;
+  UsernsMode?: string;
+  ShmSize?: number;
+  Sysctls?: Record<string, string> | null;
+  Runtime?: string;
+  Isolation?: string;
+  Init?: boolean | null;
+  MaskedPaths?: string[] | null;
+  ReadonlyPaths?: string[] | null;
+  ConsoleSize?: [number, number] | null;
+  // Resources
+  CpuShares?: number;
+  Memory?: number;
+  NanoCpus?: number;
+  CgroupParent?: string;
+  BlkioWeight?: number;
+  CpuPeriod?: number;
+  CpuQuota?: number;
+  CpuRealtimePeriod?: number;
+  CpuRealtimeRuntime?: number;
+  CpusetCpus?: string;
+  CpusetMems?: string;
+  Devices?: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[] | null;
+  DeviceCgroupRules?: string[] | null;
+  MemoryReservation?: number;
+  MemorySwap?: number;
+  MemorySwappiness?: number | null;
+  OomKillDisable?: boolean | null;
+  PidsLimit?: number | null;
+  Ulimits?: Ulimit[] | null;
+}
+
+export interface EndpointSettings {
+  IPAMConfig?: object | null;
+  Links?: string[] | null;
+  Aliases?: string[] | null;
+  MacAddress?: string;
+  NetworkID?: string;
+  EndpointID?: string;
+  Gateway?: string;
+  IPAddress?: string;
+  IPPrefixLen?: number;
+  IPv6Gateway?: string;
+  GlobalIPv6Address?: string;
+  GlobalIPv6PrefixLen?: number;
+  DriverOpts?: Record<string, string> | null;
+  DNSNames?: string[] | null;
+}
+
+export interface NetworkingConfig {
+  EndpointsConfig?: Record<string, EndpointSettings>;
+}
+
+/** Body of POST /containers/create. */
+export interface ContainerCreateRequest extends ContainerConfig {
+  HostConfig?: HostConfig;
+  NetworkingConfig?: NetworkingConfig;
+  Platform?: string;
+}
+
+export interface ContainerCreateResponse {
+  Id: string;
+  Warnings: string[];
+}
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface ContainerState {
+  Status: ContainerStatus;
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+  Health?: { Status: string; FailingStreak: number; Log: object[] };
+}
+
+export interface GraphDriverData {
+  Name: string;
+  Data: Record<string, string>;
+}
+
+export interface MountPoint {
+  Type: string;
+  Name?: string;
+  Source: string;
+  Destination: string;
+  Driver?: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+}
+
+export interface NetworkSettings {
+  Bridge: string;
+  SandboxID: string;
+  SandboxKey: string;
+  Ports: Record<string, PortBinding[] | null>;
+  HairpinMode?: boolean;
+  LinkLocalIPv6Address?: string;
+  LinkLocalIPv6PrefixLen?: number;
+  SecondaryIPAddresses?: null;
+  SecondaryIPv6Addresses?: null;
+  EndpointID: string;
+  Gateway: string;
+  GlobalIPv6Address: string;
+  GlobalIPv6PrefixLen: number;
+  IPAddress: string;
+  IPPrefixLen: number;
+  IPv6Gateway: string;
+  MacAddress: string;
+  Networks: Record<string, EndpointSettings>;
+}
+
+/** GET /containers/{id}/json */
+export interface ContainerInspect {
+  Id: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  State: ContainerState;
+  Image: string;
+  ResolvConfPath: string;
+  HostnamePath: string;
+  HostsPath: string;
+  LogPath: string;
+  Name: string;
+  RestartCount: number;
+  Driver: string;
+  Platform: string;
+  MountLabel: string;
+  ProcessLabel: string;
+  AppArmorProfile: string;
+  ExecIDs: string[] | null;
+  HostConfig: HostConfig;
+  GraphDriver: GraphDriverData;
+  SizeRw?: number;
+  SizeRootFs?: number;
+  Mounts: MountPoint[];
+  Config: ContainerConfig;
+  NetworkSettings: NetworkSettings;
+}
+
+export interface Port {
+  IP?: string;
+  PrivatePort: number;
+  PublicPort?: number;
+  Type: 'tcp' | 'udp' | 'sctp';
+}
+
+/** An element of GET /containers/json */
+export interface ContainerSummary {
+  Id: string;
+  Names: string[];
+  Image: string;
+  ImageID: string;
+  Command: string;
+  Created: number;
+  Ports: Port[];
+  SizeRw?: number;
+  SizeRootFs?: number;
+  Labels: Labels;
+  State: ContainerStatus;
+  Status: string;
+  HostConfig: { NetworkMode: string };
+  NetworkSettings: { Networks: Record<string, EndpointSettings> };
+  Mounts: MountPoint[];
+}
+
+export interface ContainerWaitResponse {
+  StatusCode: number;
+  Error?: { Message: string } | null;
+}
+
+export interface ContainerTopResponse {
+  Titles: string[];
+  Processes: string[][];
+}
+
+export interface FilesystemChange {
+  Path: string;
+  /** 0 modified, 1 added, 2 deleted */
+  Kind: 0 | 1 | 2;
+}
+
+export interface ContainerPruneResponse {
+  ContainersDeleted: string[] | null;
+  SpaceReclaimed: number;
+}
+
+// ---- exec ----
+
+export interface ExecConfig {
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  ConsoleSize?: [number, number] | null;
+  DetachKeys?: string;
+  Tty?: boolean;
+  Env?: string[] | null;
+  Cmd: string[];
+  Privileged?: boolean;
+  User?: string;
+  WorkingDir?: string;
+}
+
+export interface ExecStartConfig {
+  Detach?: boolean;
+  Tty?: boolean;
+  ConsoleSize?: [number, number] | null;
+}
+
+export interface ExecInspect {
+  CanRemove: boolean;
+  DetachKeys: string;
+  ID: string;
+  Running: boolean;
+  ExitCode: number | null;
+  ProcessConfig: { privileged: boolean; user: string; tty: boolean; entrypoint: string; arguments: string[] };
+  OpenStdin: boolean;
+  OpenStderr: boolean;
+  OpenStdout: boolean;
+  ContainerID: string;
+  Pid: number;
+}
+
+// ---- images ----
+
+export interface ImageSummary {
+  Id: string;
+  ParentId: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+  Created: number;
+  Size: number;
+  SharedSize: number;
+  VirtualSize?: number;
+  Labels: Labels;
+  Containers: number;
+}
+
+export interface ImageInspect {
+  Id: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+  Parent: string;
+  Comment: string;
+  Created: string;
+  DockerVersion: string;
+  Author: string;
+  Config: ContainerConfig;
+  Architecture: string;
+  Variant?: string;
+  Os: string;
+  OsVersion?: string;
+  Size: number;
+  VirtualSize?: number;
+  GraphDriver: GraphDriverData;
+  RootFS: { Type: string; Layers: string[] };
+  Metadata: { LastTagTime: string };
+}
+
+export interface ImageHistoryEntry {
+  Id: string;
+  Created: number;
+  CreatedBy: string;
+  Tags: string[] | null;
+  Size: number;
+  Comment: string;
+}
+
+export interface ImageDeleteResponseItem {
+  Untagged?: string;
+  Deleted?: string;
+}
+
+export interface ImagePruneResponse {
+  ImagesDeleted: ImageDeleteResponseItem[] | null;
+  SpaceReclaimed: number;
+}
+
+// ---- system ----
+
+export interface VersionResponse {
+  Platform: { Name: string };
+  Components: { Name: string; Version: string; Details?: Record<string, string> }[];
+  Version: string;
+  ApiVersion: string;
+  MinAPIVersion: string;
+  GitCommit: string;
+  GoVersion: string;
+  Os: string;
+  Arch: string;
+  KernelVersion: string;
+  BuildTime: string;
+}
+
+export interface EventMessage {
+  Type: 'container' | 'image' | 'volume' | 'network' | 'daemon' | 'plugin' | 'node' | 'service' | 'secret' | 'config' | 'builder';
+  Action: string;
+  Actor: { ID: string; Attributes: Record<string, string> };
+  scope: 'local' | 'swarm';
+  time: number;
+  timeNano: number;
+  // Legacy fields the docker CLI still reads.
+  status?: string;
+  id?: string;
+  from?: string;
+}
+
+export interface ErrorResponse {
+  message: string;
+}
+
+/** One line of a JSON progress stream (pull, push, load, import, build). */
+export interface JSONMessage {
+  status?: string;
+  id?: string;
+  progress?: string;
+  progressDetail?: { current?: number; total?: number };
+  stream?: string;
+  error?: string;
+  errorDetail?: { code?: number; message: string };
+  aux?: Record<string, unknown>;
+}
+
+export interface ContainerStatsResponse {
+  id: string;
+  name: string;
+  read: string;
+  preread: string;
+  num_procs: number;
+  pids_stats: { current?: number; limit?: number };
+  blkio_stats: Record<string, unknown>;
+  cpu_stats: CpuStats;
+  precpu_stats: CpuStats;
+  memory_stats: { usage?: number; max_usage?: number; limit?: number; stats?: Record<string, number>; failcnt?: number };
+  networks?: Record<string, unknown>;
+  storage_stats?: Record<string, unknown>;
+}
+
+export interface CpuStats {
+  cpu_usage: { total_usage: number; percpu_usage?: number[]; usage_in_kernelmode: number; usage_in_usermode: number };
+  system_cpu_usage?: number;
+  online_cpus?: number;
+  throttling_data: { periods: number; throttled_periods: number; throttled_time: number };
+}

@@ -1,0 +1,244 @@
+// A small typed Docker Engine API client over a unix socket or tcp, using only node:http.
+
+import * as http from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
+import { ApiError, ConnectionError, apiErrorFromBody } from './errors.js';
+import { parseHost, type Endpoint } from './host.js';
+
+export const MAX_API_VERSION = '1.47';
+
+export type Query = Record<string, string | number | boolean | undefined | null | string[] | object>;
+
+export interface RequestOptions {
+  query?: Query;
+  /** Objects are sent as JSON; Buffers and streams as-is. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Skip the /vX.Y prefix (used by /_ping). */
+  unversioned?: boolean;
+}
+
+export interface Hijacked {
+  /** The raw bidirectional connection. */
+  socket: Duplex;
+  /** True when the daemon upgraded the connection (101); false when it just streamed a 200 answer. */
+  upgraded: boolean;
+  /** The content type the daemon announced, which tells multiplexed from raw streams. */
+  contentType: string;
+}
+
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
+export function encodeQuery(q: Query | undefined): string {
+  if (!q) return '';
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(q)) {
+    if (v === undefined || v === null) continue;
+    if (Array.isArray(v)) {
+      for (const item of v) parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(String(item))}`);
+      continue;
+    }
+    const s = typeof v === 'object' ? JSON.stringify(v) : typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
+    parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(s)}`);
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+export class Client {
+  readonly endpoint: Endpoint;
+  readonly host: string;
+  private version: string | undefined;
+  private negotiating: Promise<string> | undefined;
+  private agent: http.Agent;
+
+  constructor(host: string, opts: { version?: string } = {}) {
+    this.host = host;
+    this.endpoint = parseHost(host);
+    this.version = opts.version;
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  }
+
+  /** The API version in use, negotiating with /_ping on first use. */
+  async apiVersion(): Promise<string> {
+    if (this.version) return this.version;
+    this.negotiating ??= this.ping().then((p) => {
+      let v = MAX_API_VERSION;
+      if (p.apiVersion && compareVersions(p.apiVersion, MAX_API_VERSION) < 0) v = p.apiVersion;
+      this.version = v;
+      return v;
+    });
+    return this.negotiating;
+  }
+
+  /** GET /_ping: the daemon's API-Version and OS headers. */
+  async ping(): Promise<{ apiVersion?: string; osType?: string; body: string }> {
+    const res = await this.send('GET', '/_ping', { unversioned: true });
+    const body = await readBody(res);
+    if (res.statusCode! >= 400) throw apiErrorFromBody(res.statusCode!, body);
+    const h = res.headers;
+    return { apiVersion: h['api-version'] as string | undefined, osType: h['ostype'] as string | undefined, body };
+  }
+
+  private requestOptions(method: string, path: string, headers: Record<string, string>): http.RequestOptions {
+    const base: http.RequestOptions & { servername?: string } = {
+      method,
+      path,
+      headers: { 'User-Agent': 'Berth-Client/0.1.0', ...headers },
+      agent: this.agent,
+      // No TLS here; an empty servername also spares node's lazy IPv6 regex compile (~15 ms) per process.
+      servername: '',
+    };
+    if (this.endpoint.kind === 'unix') {
+      base.socketPath = this.endpoint.path;
+      (base.headers as Record<string, string>).Host = 'api.moby.localhost';
+    } else {
+      base.host = this.endpoint.host;
+      base.port = this.endpoint.port;
+    }
+    return base;
+  }
+
+  private async fullPath(path: string, opts: RequestOptions): Promise<string> {
+    const prefix = opts.unversioned ? '' : `/v${await this.apiVersion()}`;
+    return prefix + path + encodeQuery(opts.query);
+  }
+
+  /** Sends a request and resolves with the response, whatever its status. */
+  async send(method: string, path: string, opts: RequestOptions = {}): Promise<http.IncomingMessage> {
+    const full = await this.fullPath(path, opts);
+    const headers = { ...(opts.headers ?? {}) };
+    const body = opts.body;
+    let payload: Buffer | undefined;
+    let stream: Readable | undefined;
+    if (body !== undefined) {
+      if (Buffer.isBuffer(body)) payload = body;
+      else if (isReadable(body)) stream = body;
+      else {
+        payload = Buffer.from(JSON.stringify(body));
+        headers['Content-Type'] ??= 'application/json';
+      }
+    }
+    if (payload) headers['Content-Length'] = String(payload.length);
+    return new Promise((resolve, reject) => {
+      const req = http.request(this.requestOptions(method, full, headers), resolve);
+      req.on('error', (e: NodeJS.ErrnoException) => reject(this.wrapError(e)));
+      if (stream) {
+        stream.on('error', (e) => req.destroy(e));
+        stream.pipe(req);
+      } else req.end(payload);
+    });
+  }
+
+  private wrapError(e: NodeJS.ErrnoException): Error {
+    if (e.code && ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT'].includes(e.code)) {
+      return new ConnectionError(this.endpoint.url, e);
+    }
+    return e;
+  }
+
+  /** Sends a request; non-2xx answers become ApiError. Returns the (unread) response stream. */
+  async stream(method: string, path: string, opts: RequestOptions = {}): Promise<http.IncomingMessage> {
+    const res = await this.send(method, path, opts);
+    const code = res.statusCode ?? 0;
+    if (code < 200 || code >= 300) {
+      if (code === 304) {
+        res.resume();
+        return res;
+      }
+      throw apiErrorFromBody(code, await readBody(res));
+    }
+    return res;
+  }
+
+  /** JSON request/response. 204 and empty bodies resolve to undefined. */
+  async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.stream(method, path, opts);
+    const text = await readBody(res);
+    if (!text.trim()) return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ApiError(res.statusCode ?? 0, `invalid JSON from daemon: ${text.slice(0, 200)}`);
+    }
+  }
+
+  get<T>(path: string, query?: Query): Promise<T> {
+    return this.json<T>('GET', path, { query });
+  }
+
+  post<T = void>(path: string, query?: Query, body?: unknown): Promise<T> {
+    return this.json<T>('POST', path, { query, body });
+  }
+
+  delete<T = void>(path: string, query?: Query): Promise<T> {
+    return this.json<T>('DELETE', path, { query });
+  }
+
+  /**
+   * Opens a hijacked connection (attach, exec start): asks for `Upgrade: tcp`; on
+   * `101 UPGRADED` the socket becomes a raw bidirectional stream.
+   */
+  async hijack(method: string, path: string, opts: RequestOptions = {}): Promise<Hijacked> {
+    const full = await this.fullPath(path, opts);
+    const headers: Record<string, string> = { ...(opts.headers ?? {}), Connection: 'Upgrade', Upgrade: 'tcp' };
+    let payload: Buffer | undefined;
+    if (opts.body !== undefined) {
+      payload = Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(JSON.stringify(opts.body));
+      headers['Content-Type'] ??= 'application/json';
+      headers['Content-Length'] = String(payload.length);
+    }
+    const ro = this.requestOptions(method, full, headers);
+    ro.agent = false; // a hijacked socket must never go back to a pool
+    return new Promise((resolve, reject) => {
+      const req = http.request(ro);
+      req.on('upgrade', (res, socket, head) => {
+        if (head.length) socket.unshift(head);
+        resolve({ socket, upgraded: true, contentType: String(res.headers['content-type'] ?? '') });
+      });
+      req.on('response', async (res) => {
+        const code = res.statusCode ?? 0;
+        if (code < 200 || code >= 300) {
+          reject(apiErrorFromBody(code, await readBody(res)));
+          return;
+        }
+        // A daemon that doesn't upgrade still streams output; expose a duplex that can't send.
+        resolve({ socket: res.socket ? wrapResponse(res) : (res as unknown as Duplex), upgraded: false, contentType: String(res.headers['content-type'] ?? '') });
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => reject(this.wrapError(e)));
+      req.end(payload);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+function wrapResponse(res: http.IncomingMessage): Duplex {
+  // The response is readable; writes to it are dropped, end() is a no-op.
+  const d = res as unknown as Record<string, unknown>;
+  if (typeof d.write !== 'function') d.write = () => true;
+  if (typeof d.end !== 'function') d.end = () => d;
+  return res as unknown as Duplex;
+}
+
+function isReadable(v: unknown): v is Readable {
+  return !!v && typeof (v as Readable).pipe === 'function' && typeof (v as Readable).on === 'function';
+}
+
+export function readBody(res: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+  });
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// berthd: serves the Docker Engine API. Containers belong to their monitors, not to this process,
+// so stopping or killing berthd leaves them running; the next berthd re-adopts them.
+import { promises as fsp } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ApiServer } from '../api/server.js';
+import { Engine } from '../engine/engine.js';
+import { Runtime } from '../runtime/runtime.js';
+import type { RuntimeName } from '../runtime/types.js';
+import { logger, type LogLevel } from '../util/logger.js';
+
+const USAGE = `Usage: berthd [OPTIONS]
+
+A container engine that serves the Docker Engine API
+
+Options:
+  -H, --host list          Daemon socket(s) to listen on (default unix:///run/berth/berth.sock)
+      --data-root string   Root directory of persistent state (default "/var/lib/berth")
+      --exec-root string   Root directory for execution state files (default "/run/berth")
+      --runtime string     OCI runtime: crun or runc (default: crun when installed)
+      --log-level string   Logging level: debug, info, warn, error, fatal (default "info")
+  -p, --pidfile string     Path to use for daemon PID file
+      --no-default-image   Do not create busybox:latest from the host's busybox-static
+  -v, --version            Print version information and quit
+`;
+
+async function socketInUse(file: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(file);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function listenOn(api: ApiServer, host: string): Promise<void> {
+  if (host.startsWith('unix://') || host.startsWith('/')) {
+    const file = host.replace(/^unix:\/\//, '');
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    if (await socketInUse(file)) throw new Error(`another daemon is already listening on ${file}`);
+    await fsp.rm(file, { force: true });
+    await api.listen(file);
+    await fsp.chmod(file, 0o660);
+    return;
+  }
+  const m = /^tcp:\/\/([^:]*):(\d+)$/.exec(host);
+  if (!m) throw new Error(`invalid host: ${host}`);
+  await api.listenTcp(m[1] || '127.0.0.1', Number(m[2]));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      host: { type: 'string', short: 'H', multiple: true },
+      'data-root': { type: 'string', default: '/var/lib/berth' },
+      'exec-root': { type: 'string', default: '/run/berth' },
+      runtime: { type: 'string' },
+      'log-level': { type: 'string', short: 'l', default: 'info' },
+      pidfile: { type: 'string', short: 'p' },
+      'no-default-image': { type: 'boolean', default: false },
+      version: { type: 'boolean', short: 'v', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const { BERTH_VERSION } = await import('../engine/engine.js');
+  if (values.version) {
+    process.stdout.write(`Berth version ${BERTH_VERSION}\n`);
+    return;
+  }
+  logger.setLevel(values['log-level'] as LogLevel);
+  if (values.runtime && values.runtime !== 'crun' && values.runtime !== 'runc') throw new Error(`unknown runtime: ${values.runtime} (use crun or runc)`);
+  const runtime = await Runtime.detect(values.runtime as RuntimeName | undefined);
+  const dataRoot = path.resolve(values['data-root']!);
+  const execRoot = path.resolve(values['exec-root']!);
+  const engine = new Engine({ dataRoot, execRoot, runtime, defaultImage: !values['no-default-image'] });
+  await engine.init();
+  const api = new ApiServer(engine);
+  const hosts = values.host && values.host.length > 0 ? values.host : [`unix://${path.join(execRoot, 'berth.sock')}`];
+  for (const h of hosts) await listenOn(api, h);
+  if (values.pidfile) await fsp.writeFile(values.pidfile, `${process.pid}\n`);
+  logger.info(`berthd ${BERTH_VERSION} (runtime ${runtime}, data root ${dataRoot}) listening on ${hosts.join(', ')}`);
+  const shutdown = (sig: string): void => {
+    logger.info(`received ${sig}, shutting down (containers keep running)`);
+    // Hijacked streams never finish on their own; don't wait for them.
+    setTimeout(() => process.exit(0), 2000).unref();
+    engine.runtime.close();
+    void api.close().finally(async () => {
+      if (values.pidfile) await fsp.rm(values.pidfile, { force: true });
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: Error) => {
+  logger.error(`failed to start daemon: ${err.message}`);
+  process.exit(1);
+});

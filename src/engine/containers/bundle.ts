@@ -1,0 +1,92 @@
+// Everything a container needs on disk before the runtime can create it: its /etc files and
+// the OCI bundle (config.json) generated from its Docker config.
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { InvalidParameterError } from '../../errors.js';
+import { etcFilesContent } from '../../oci/etc-files.js';
+import { buildSpec, specToJSON } from '../../oci/spec.js';
+import { resolveUser } from '../../oci/user.js';
+import { cgroupsPath } from '../../runtime/paths.js';
+import { writeFileAtomic } from '../../util/fs.js';
+import type { ContainerRecord } from './container.js';
+
+/** Docker's --init binary; Debian's tini-static works in any rootfs since it needs no libc. */
+export const INIT_BINARY = '/usr/bin/tini-static';
+
+export interface BundleInput {
+  container: ContainerRecord;
+  rootfs: string;
+  bundleDir: string;
+  containerDir: string;
+}
+
+/** Writes hostname/hosts/resolv.conf (kept across restarts, like Docker's) and config.json; returns the bundle dir. */
+export async function prepareBundle(input: BundleInput): Promise<string> {
+  const c = input.container;
+  const hc = c.hostConfig;
+  const etc = etcFilesContent({
+    hostname: c.config.Hostname ?? c.id.slice(0, 12),
+    domainname: c.config.Domainname,
+    networkMode: hc.NetworkMode,
+    extraHosts: hc.ExtraHosts,
+    dns: hc.Dns,
+    dnsSearch: hc.DnsSearch,
+    dnsOptions: hc.DnsOptions,
+  });
+  const files = {
+    hostname: path.join(input.containerDir, 'hostname'),
+    hosts: path.join(input.containerDir, 'hosts'),
+    resolvConf: path.join(input.containerDir, 'resolv.conf'),
+  };
+  await writeFileAtomic(files.hostname, etc.hostname);
+  await writeFileAtomic(files.hosts, etc.hosts);
+  await writeFileAtomic(files.resolvConf, etc.resolvConf);
+
+  const user = resolveUser(input.rootfs, c.config.User, hc.GroupAdd);
+  const env = [...(c.config.Env ?? [])];
+  if (!env.some((e) => e.startsWith('HOSTNAME='))) env.unshift(`HOSTNAME=${c.config.Hostname}`);
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
+  const cwd = c.config.WorkingDir || '/';
+  await ensureWorkdir(input.rootfs, cwd, user.uid, user.gid);
+  const spec = buildSpec({
+    id: c.id,
+    rootfs: input.rootfs,
+    args: [c.path, ...c.args],
+    env,
+    user,
+    cwd,
+    tty: c.config.Tty ?? false,
+    openStdin: c.config.OpenStdin ?? false,
+    hostname: c.config.Hostname ?? '',
+    domainname: c.config.Domainname,
+    hostConfig: hc,
+    etcFiles: files,
+    cgroupsPath: cgroupsPath(c.id),
+    initPath: hc.Init ? INIT_BINARY : undefined,
+    stopSignal: c.config.StopSignal,
+  });
+  await fsp.mkdir(input.bundleDir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(path.join(input.bundleDir, 'config.json'), specToJSON(spec));
+  return input.bundleDir;
+}
+
+/** Docker creates a missing WORKDIR in the container's writable layer, owned by the user. */
+async function ensureWorkdir(rootfs: string, cwd: string, uid: number, gid: number): Promise<void> {
+  const normal = path.posix.normalize(cwd);
+  if (normal === '/') return;
+  let cur = rootfs;
+  for (const part of normal.split('/').filter(Boolean)) {
+    cur = path.join(cur, part);
+    let st;
+    try {
+      st = await fsp.lstat(cur);
+    } catch {
+      await fsp.mkdir(cur, { mode: 0o755 });
+      await fsp.chown(cur, uid, gid).catch(() => undefined);
+      continue;
+    }
+    // Never follow a link out of the rootfs; the runtime resolves cwd inside the container itself.
+    if (st.isSymbolicLink()) return;
+    if (!st.isDirectory()) throw new InvalidParameterError(`working directory ${cwd} is not a directory`);
+  }
+}

@@ -1,0 +1,500 @@
+// Containers: the state machine (created → running ⇄ paused → exited → removed) over a writable
+// snapshot and a monitored runtime process. One operation at a time per container.
+import { EventEmitter } from 'node:events';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { ContainerCreateRequest, ContainerCreateResponse, ContainerWaitResponse } from '../../api/types.js';
+import { ConflictError, InvalidParameterError, noSuchContainer, NotModifiedError } from '../../errors.js';
+import { validateContainerName } from '../../reference/index.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import type { AttachStream, ExitInfo } from '../../runtime/types.js';
+import type { Snapshotter } from '../../snapshot/overlay.js';
+import { MetadataStore } from '../../store/metadata.js';
+import { newId, shortId } from '../../util/ids.js';
+import type { EventService } from '../events.js';
+import type { ImageService } from '../images/image-service.js';
+import { type ContainerRecord, initialState, isRunning } from './container.js';
+import { mergeConfig } from './create-config.js';
+import { randomName } from './names.js';
+import { prepareBundle } from './bundle.js';
+import { parseSignal } from '../../oci/signals.js';
+import { KeyedLock } from '../../util/lock.js';
+
+export interface ContainerServiceDeps {
+  root: string;
+  execRoot: string;
+  snapshots: Snapshotter;
+  images: ImageService;
+  runtime: Runtime;
+  events: EventService;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+const DEFAULT_STOP_TIMEOUT = 10;
+
+export class ContainerService {
+  private readonly records: MetadataStore<ContainerRecord>;
+  private readonly containers = new Map<string, ContainerRecord>();
+  private readonly names = new Map<string, string>();
+  private readonly lock = new KeyedLock();
+  /** Per-container notifications: 'exit' (code), 'removed', 'started'. */
+  private readonly signals = new EventEmitter();
+  /** Attach requests for containers that are not running yet: connected right after create, before start. */
+  private readonly pendingAttach = new Map<string, ((s: AttachStream | Error) => void)[]>();
+
+  constructor(private readonly deps: ContainerServiceDeps) {
+    this.records = new MetadataStore(path.join(deps.root, 'metadata', 'containers'));
+    this.signals.setMaxListeners(0);
+  }
+
+  async init(): Promise<void> {
+    await this.records.init();
+    await fsp.mkdir(this.containersDir(), { recursive: true });
+    for (const c of await this.records.list()) {
+      this.containers.set(c.id, c);
+      this.names.set(c.name, c.id);
+    }
+    this.deps.runtime.on('exit', (id: string, info: ExitInfo) => {
+      void this.handleExit(id, info);
+    });
+    for (const c of this.containers.values()) await this.reconcile(c);
+  }
+
+  /** After a daemon restart: re-adopt what still runs, record exits that happened while we were down. */
+  private async reconcile(c: ContainerRecord): Promise<void> {
+    if (c.state.status === 'removing') {
+      await this.removeNow(c);
+      return;
+    }
+    if (!isRunning(c)) return;
+    const exit = await this.deps.runtime.exitInfo(c.id);
+    if (exit) {
+      await this.handleExit(c.id, exit);
+      return;
+    }
+    const state = await this.deps.runtime.state(c.id).catch(() => null);
+    if (!state || state.status === 'stopped') {
+      // The runtime lost it (host reboot: the exec root is a tmpfs): it is not running any more.
+      await this.handleExit(c.id, { exitCode: 255, oomKilled: false, finishedAt: new Date() }, 'container state lost (host reboot or runtime failure)');
+      return;
+    }
+    c.state.status = state.status === 'paused' ? 'paused' : 'running';
+  }
+
+  private containersDir(): string {
+    return path.join(this.deps.root, 'containers');
+  }
+
+  containerDir(id: string): string {
+    return path.join(this.containersDir(), id);
+  }
+
+  logPath(id: string): string {
+    return path.join(this.containerDir(id), 'container.log');
+  }
+
+  bundleDir(id: string): string {
+    return path.join(this.deps.execRoot, 'bundles', id);
+  }
+
+  all(): ContainerRecord[] {
+    return [...this.containers.values()];
+  }
+
+  /** Docker's lookup: full id, exact name, then a unique id prefix. */
+  find(idOrName: string): ContainerRecord {
+    const key = idOrName.startsWith('/') ? idOrName.slice(1) : idOrName;
+    const byId = this.containers.get(key);
+    if (byId) return byId;
+    const byName = this.names.get(key);
+    if (byName) return this.containers.get(byName)!;
+    if (/^[a-f0-9]+$/.test(key) && key.length > 0) {
+      const matches = [...this.containers.keys()].filter((id) => id.startsWith(key));
+      if (matches.length === 1) return this.containers.get(matches[0])!;
+      if (matches.length > 1) throw new InvalidParameterError(`multiple IDs found with provided prefix: ${key}`);
+    }
+    throw noSuchContainer(idOrName);
+  }
+
+  usingImage(imageId: string): { id: string; running: boolean }[] {
+    return this.all()
+      .filter((c) => c.imageId === imageId)
+      .map((c) => ({ id: c.id, running: isRunning(c) }));
+  }
+
+  async save(c: ContainerRecord): Promise<void> {
+    await this.records.put(c.id, c);
+  }
+
+  private emit(c: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.deps.events.emit('container', action, c.id, { image: c.image, name: c.name, ...(c.config.Labels ?? {}), ...extra });
+  }
+
+  async create(req: ContainerCreateRequest, name: string | undefined): Promise<ContainerCreateResponse> {
+    if (req === null || typeof req !== 'object' || Array.isArray(req)) throw new InvalidParameterError('invalid container config');
+    if (!req.Image) throw new InvalidParameterError('No image specified');
+    if (name) {
+      validateContainerName(name);
+      name = name.replace(/^\//, '');
+    }
+    const image = this.deps.images.resolve(req.Image);
+    const id = newId();
+    const merged = mergeConfig(req, image.config.config ?? {}, id);
+    if (name) this.reserveName(name, id);
+    else name = randomName((n) => this.names.has(n));
+    this.names.set(name, id);
+    const record: ContainerRecord = {
+      id,
+      name,
+      created: new Date().toISOString(),
+      image: req.Image,
+      imageId: image.record.id,
+      config: merged.config,
+      hostConfig: merged.hostConfig,
+      path: merged.path,
+      args: merged.args,
+      state: initialState(),
+      restartCount: 0,
+    };
+    try {
+      await fsp.mkdir(this.containerDir(id), { recursive: true, mode: 0o710 });
+      await this.deps.snapshots.prepare(id, image.topLayer);
+      await this.save(record);
+    } catch (err) {
+      this.names.delete(name);
+      await this.deps.snapshots.remove(id).catch(() => undefined);
+      await fsp.rm(this.containerDir(id), { recursive: true, force: true });
+      throw err;
+    }
+    this.containers.set(id, record);
+    this.emit(record, 'create');
+    return { Id: id, Warnings: [] };
+  }
+
+  private reserveName(name: string, id: string): void {
+    const holder = this.names.get(name);
+    if (holder && holder !== id) {
+      throw new ConflictError(
+        `Conflict. The container name "/${name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
+    }
+  }
+
+  async start(idOrName: string): Promise<void> {
+    const c = this.find(idOrName);
+    await this.lock.run(c.id, async () => {
+      if (c.state.status === 'paused') throw new ConflictError(`cannot start a paused container, try unpause instead`);
+      if (isRunning(c)) throw new NotModifiedError(`container ${c.id} is already running`);
+      if (c.state.status === 'removing' || c.state.status === 'dead') throw new ConflictError(`container ${c.id} is marked for removal and cannot be started`);
+      await this.startLocked(c);
+    });
+  }
+
+  private async startLocked(c: ContainerRecord): Promise<void> {
+    const runtime = this.deps.runtime;
+    let created = false;
+    try {
+      const rootfs = await this.deps.snapshots.mount(c.id);
+      const bundle = await prepareBundle({
+        container: c,
+        rootfs,
+        bundleDir: this.bundleDir(c.id),
+        containerDir: this.containerDir(c.id),
+      });
+      // conmon appends to the log, so output of earlier runs stays, as with Docker's json-file.
+      const res = await runtime.create({
+        id: c.id,
+        bundle,
+        logPath: this.logPath(c.id),
+        tty: c.config.Tty ?? false,
+        openStdin: c.config.OpenStdin ?? false,
+        stdinOnce: c.config.StdinOnce ?? false,
+      });
+      created = true;
+      await this.connectPendingAttaches(c.id);
+      const startedAt = new Date().toISOString();
+      await runtime.start(c.id);
+      c.state = {
+        ...c.state,
+        status: 'running',
+        pid: res.pid,
+        monitorPid: res.monitorPid,
+        exitCode: 0,
+        error: '',
+        oomKilled: false,
+        startedAt,
+        stoppedByUser: false,
+      };
+      await this.save(c);
+    } catch (err) {
+      const msg = (err as Error).message;
+      this.failPendingAttaches(c.id, err as Error);
+      if (created) await runtime.delete(c.id).catch(() => undefined);
+      await this.deps.snapshots.unmount(c.id).catch(() => undefined);
+      c.state = { ...c.state, status: c.state.status === 'created' ? 'created' : 'exited', exitCode: 127, error: msg };
+      await this.save(c);
+      this.emit(c, 'die', { exitCode: '127' });
+      throw new InvalidParameterError(`failed to create task for container: ${msg}`);
+    }
+    this.emit(c, 'start');
+    this.signals.emit(`started:${c.id}`);
+  }
+
+  private async connectPendingAttaches(id: string): Promise<void> {
+    const pending = this.pendingAttach.get(id);
+    if (!pending) return;
+    this.pendingAttach.delete(id);
+    for (const resolve of pending) {
+      try {
+        resolve(await this.deps.runtime.attach(id));
+      } catch (err) {
+        resolve(err as Error);
+      }
+    }
+  }
+
+  private failPendingAttaches(id: string, err: Error): void {
+    const pending = this.pendingAttach.get(id);
+    this.pendingAttach.delete(id);
+    for (const resolve of pending ?? []) resolve(err);
+  }
+
+  /** A stream on the container's stdio: now if it runs, else from its next start (no output lost). */
+  async attach(idOrName: string, signal?: AbortSignal): Promise<AttachStream> {
+    const c = this.find(idOrName);
+    // Decide under the lock, but never wait for the start while holding it: start takes it too.
+    const waiting = await this.lock.run(c.id, async () => {
+      if (c.state.status === 'running' || c.state.status === 'paused') return undefined;
+      // Wrapped in an object so that the lock is released without awaiting the start.
+      const p = new Promise<AttachStream>((resolve, reject) => {
+        const list = this.pendingAttach.get(c.id) ?? [];
+        const entry = (s: AttachStream | Error): void => (s instanceof Error ? reject(s) : resolve(s));
+        list.push(entry);
+        this.pendingAttach.set(c.id, list);
+        signal?.addEventListener('abort', () => {
+          const l = this.pendingAttach.get(c.id);
+          if (l) this.pendingAttach.set(c.id, l.filter((e) => e !== entry));
+          reject(new Error('attach cancelled'));
+        });
+      });
+      return { p };
+    });
+    if (waiting) return waiting.p;
+    return this.deps.runtime.attach(c.id);
+  }
+
+  private async handleExit(id: string, info: ExitInfo, error = ''): Promise<void> {
+    const c = this.containers.get(id);
+    if (!c) return;
+    await this.lock.run(id, async () => {
+      if (!isRunning(c)) return;
+      await this.deps.runtime.delete(id).catch(() => undefined);
+      await this.deps.snapshots.unmount(id).catch(() => undefined);
+      c.state = {
+        ...c.state,
+        status: 'exited',
+        pid: 0,
+        monitorPid: 0,
+        exitCode: info.exitCode,
+        oomKilled: info.oomKilled,
+        error,
+        finishedAt: info.finishedAt.toISOString(),
+      };
+      await this.save(c);
+      if (info.oomKilled) this.emit(c, 'oom');
+      this.emit(c, 'die', { exitCode: String(info.exitCode) });
+    });
+    this.signals.emit(`exit:${id}`, info.exitCode);
+    if (c.hostConfig.AutoRemove && this.containers.has(id)) {
+      await this.remove(id, { force: false, volumes: true }).catch(() => undefined);
+    }
+  }
+
+  private waitForExit(id: string, timeoutMs?: number): Promise<number | undefined> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onExit = (code: number): void => {
+        if (timer) clearTimeout(timer);
+        resolve(code);
+      };
+      this.signals.once(`exit:${id}`, onExit);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.signals.off(`exit:${id}`, onExit);
+          resolve(undefined);
+        }, timeoutMs);
+      }
+    });
+  }
+
+  async stop(idOrName: string, opts: { timeout?: number; signal?: string }): Promise<void> {
+    const c = this.find(idOrName);
+    if (!isRunning(c)) throw new NotModifiedError(`container ${c.id} is already stopped`);
+    await this.stopContainer(c, opts);
+  }
+
+  private async stopContainer(c: ContainerRecord, opts: { timeout?: number; signal?: string }): Promise<void> {
+    const signal = opts.signal || c.config.StopSignal || 'SIGTERM';
+    parseSignal(signal);
+    const timeout = opts.timeout ?? c.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
+    const exited = this.waitForExit(c.id, timeout < 0 ? undefined : timeout * 1000);
+    await this.lock.run(c.id, async () => {
+      if (!isRunning(c)) return;
+      c.state.stoppedByUser = true;
+      if (c.state.status === 'paused') {
+        // A frozen process cannot act on a signal: deliver it, then thaw.
+        await this.deps.runtime.kill(c.id, signal).catch(() => undefined);
+        await this.deps.runtime.resume(c.id).catch(() => undefined);
+      } else {
+        await this.deps.runtime.kill(c.id, signal).catch(() => undefined);
+      }
+    });
+    if (!isRunning(c)) return;
+    const code = await exited;
+    if (code !== undefined || !isRunning(c)) return;
+    const killed = this.waitForExit(c.id, 30_000);
+    await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
+    if ((await killed) === undefined && isRunning(c)) throw new ConflictError(`container ${c.id} did not exit after SIGKILL`);
+    this.emit(c, 'stop');
+  }
+
+  async kill(idOrName: string, signal = 'SIGKILL'): Promise<void> {
+    const c = this.find(idOrName);
+    const sig = parseSignal(signal);
+    await this.lock.run(c.id, async () => {
+      if (!isRunning(c)) throw new ConflictError(`Container ${c.id} is not running`);
+      if (sig === 9 || sig === 15) c.state.stoppedByUser = true;
+      await this.deps.runtime.kill(c.id, signal);
+    });
+    this.emit(c, 'kill', { signal: String(sig) });
+  }
+
+  async restart(idOrName: string, opts: { timeout?: number; signal?: string }): Promise<void> {
+    const c = this.find(idOrName);
+    if (isRunning(c)) await this.stopContainer(c, opts);
+    await this.lock.run(c.id, () => this.startLocked(c));
+    this.emit(c, 'restart');
+  }
+
+  async pause(idOrName: string): Promise<void> {
+    const c = this.find(idOrName);
+    await this.lock.run(c.id, async () => {
+      if (!isRunning(c)) throw new ConflictError(`Container ${c.id} is not running`);
+      if (c.state.status === 'paused') throw new ConflictError(`Container ${c.id} is already paused`);
+      await this.deps.runtime.pause(c.id);
+      c.state.status = 'paused';
+      await this.save(c);
+    });
+    this.emit(c, 'pause');
+  }
+
+  async unpause(idOrName: string): Promise<void> {
+    const c = this.find(idOrName);
+    await this.lock.run(c.id, async () => {
+      if (c.state.status !== 'paused') throw new ConflictError(`Container ${c.id} is not paused`);
+      await this.deps.runtime.resume(c.id);
+      c.state.status = 'running';
+      await this.save(c);
+    });
+    this.emit(c, 'unpause');
+  }
+
+  async remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
+    const c = this.find(idOrName);
+    if (c.state.status === 'removing') throw new ConflictError(`removal of container ${c.id} is already in progress`);
+    if (isRunning(c)) {
+      if (!opts.force) {
+        throw new ConflictError(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
+      }
+      const exited = this.waitForExit(c.id, 30_000);
+      c.state.stoppedByUser = true;
+      await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
+      await exited;
+    }
+    await this.lock.run(c.id, async () => {
+      if (!this.containers.has(c.id)) return;
+      if (isRunning(c)) throw new ConflictError(`cannot remove container "/${c.name}": container is running`);
+      c.state.status = 'removing';
+      await this.save(c);
+      await this.removeNow(c);
+    });
+  }
+
+  private async removeNow(c: ContainerRecord): Promise<void> {
+    await this.deps.runtime.delete(c.id).catch(() => undefined);
+    await this.deps.snapshots.remove(c.id);
+    await fsp.rm(this.containerDir(c.id), { recursive: true, force: true });
+    await fsp.rm(this.bundleDir(c.id), { recursive: true, force: true });
+    await this.records.delete(c.id);
+    this.containers.delete(c.id);
+    if (this.names.get(c.name) === c.id) this.names.delete(c.name);
+    this.emit(c, 'destroy');
+    this.signals.emit(`removed:${c.id}`);
+  }
+
+  async rename(idOrName: string, newName: string): Promise<void> {
+    const c = this.find(idOrName);
+    if (!newName) throw new InvalidParameterError('Neither old nor new names may be empty');
+    validateContainerName(newName);
+    const name = newName.replace(/^\//, '');
+    if (name === c.name) throw new InvalidParameterError(`Renaming a container with the same name as its current name`);
+    await this.lock.run(c.id, async () => {
+      this.reserveName(name, c.id);
+      const old = c.name;
+      this.names.set(name, c.id);
+      c.name = name;
+      try {
+        await this.save(c);
+      } catch (err) {
+        c.name = old;
+        this.names.delete(name);
+        throw err;
+      }
+      this.names.delete(old);
+      this.emit(c, 'rename', { oldName: `/${old}` });
+    });
+  }
+
+  async wait(idOrName: string, condition: WaitCondition, signal?: AbortSignal): Promise<ContainerWaitResponse> {
+    const c = this.find(idOrName);
+    if (!['not-running', 'next-exit', 'removed'].includes(condition)) {
+      throw new InvalidParameterError(`invalid condition: "${condition}"`);
+    }
+    if (condition === 'not-running' && !isRunning(c)) return { StatusCode: c.state.exitCode, Error: null };
+    const id = c.id;
+    return new Promise((resolve, reject) => {
+      let code = c.state.exitCode;
+      const cleanup = (): void => {
+        this.signals.off(`exit:${id}`, onExit);
+        this.signals.off(`removed:${id}`, onRemoved);
+      };
+      const onExit = (exitCode: number): void => {
+        code = exitCode;
+        if (condition === 'removed') return;
+        cleanup();
+        resolve({ StatusCode: exitCode, Error: null });
+      };
+      const onRemoved = (): void => {
+        cleanup();
+        resolve({ StatusCode: code, Error: null });
+      };
+      this.signals.on(`exit:${id}`, onExit);
+      if (condition === 'removed') this.signals.on(`removed:${id}`, onRemoved);
+      signal?.addEventListener('abort', () => {
+        cleanup();
+        reject(new Error('wait cancelled'));
+      });
+    });
+  }
+
+  async resize(idOrName: string, height: number, width: number): Promise<void> {
+    const c = this.find(idOrName);
+    if (!isRunning(c)) throw new ConflictError(`Container ${c.id} is not running`);
+    await this.deps.runtime.resize(c.id, { height, width });
+  }
+
+  shortName(c: ContainerRecord): string {
+    return shortId(c.id);
+  }
+}

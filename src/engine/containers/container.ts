@@ -1,0 +1,100 @@
+// A container as the engine records it, and how its state reads to a Docker user.
+import type { ContainerConfig, ContainerState, ContainerStatus, HostConfig } from '../../api/types.js';
+
+export interface ContainerStateRecord {
+  status: ContainerStatus;
+  pid: number;
+  monitorPid: number;
+  exitCode: number;
+  error: string;
+  oomKilled: boolean;
+  startedAt: string;
+  finishedAt: string;
+  /** Set while a `stop`/`kill`/`restart` from the user is in flight: the exit is expected. */
+  stoppedByUser?: boolean;
+}
+
+/** metadata/containers/<id>.json */
+export interface ContainerRecord {
+  id: string;
+  /** Without Docker's leading slash. */
+  name: string;
+  created: string;
+  /** The image as the user named it. */
+  image: string;
+  imageId: string;
+  /** The effective config: the image's defaults merged with what the client sent. */
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+  path: string;
+  args: string[];
+  state: ContainerStateRecord;
+  restartCount: number;
+  /** Exec sessions are runtime-only; ids are listed for inspect. */
+  execIds?: string[];
+}
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export function initialState(): ContainerStateRecord {
+  return { status: 'created', pid: 0, monitorPid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: ZERO_TIME, finishedAt: ZERO_TIME };
+}
+
+export function isRunning(c: ContainerRecord): boolean {
+  return c.state.status === 'running' || c.state.status === 'paused' || c.state.status === 'restarting';
+}
+
+export function stateView(s: ContainerStateRecord): ContainerState {
+  return {
+    Status: s.status,
+    Running: s.status === 'running' || s.status === 'paused',
+    Paused: s.status === 'paused',
+    Restarting: s.status === 'restarting',
+    OOMKilled: s.oomKilled,
+    Dead: s.status === 'dead',
+    Pid: s.pid,
+    ExitCode: s.exitCode,
+    Error: s.error,
+    StartedAt: s.startedAt,
+    FinishedAt: s.finishedAt,
+  };
+}
+
+/** Docker's human duration: "Less than a second", "3 seconds", "About a minute", "2 hours", ... */
+export function humanDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.round(ms / 60000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.round(ms / 3600000);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(hours / 24 / 365)} years`;
+}
+
+/** The STATUS column of `docker ps`. */
+export function statusText(s: ContainerStateRecord, now = Date.now()): string {
+  switch (s.status) {
+    case 'running':
+      return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
+    case 'paused':
+      return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
+    case 'restarting':
+      return `Restarting (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
+    case 'removing':
+      return 'Removal In Progress';
+    case 'dead':
+      return 'Dead';
+    case 'created':
+      return 'Created';
+    case 'exited':
+      if (s.finishedAt === ZERO_TIME) return 'Created';
+      return `Exited (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
+  }
+}

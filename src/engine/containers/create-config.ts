@@ -1,0 +1,93 @@
+// What `docker create` sends, merged with the image's defaults the way Docker merges them.
+import type { ContainerConfig, ContainerCreateRequest, HostConfig } from '../../api/types.js';
+import { InvalidParameterError, NotFoundError } from '../../errors.js';
+import { DEFAULT_PATH_ENV } from '../../oci/defaults.js';
+import type { ImageRunConfig } from '../../oci/image-spec.js';
+
+/** Later entries override earlier ones by variable name, keeping first-seen order. */
+export function mergeEnv(...lists: (string[] | null | undefined)[]): string[] {
+  const out = new Map<string, string>();
+  for (const list of lists) {
+    for (const e of list ?? []) {
+      const key = e.includes('=') ? e.slice(0, e.indexOf('=')) : e;
+      out.set(key, e);
+    }
+  }
+  return [...out.values()];
+}
+
+export interface MergedConfig {
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+  path: string;
+  args: string[];
+}
+
+const NETWORK_MODES = new Set(['', 'default', 'bridge', 'none', 'host']);
+const RESTART_POLICIES = new Set(['', 'no', 'always', 'unless-stopped', 'on-failure']);
+
+export function validateHostConfig(hc: HostConfig): void {
+  const mode = hc.NetworkMode ?? '';
+  if (!NETWORK_MODES.has(mode) && !mode.startsWith('container:')) {
+    throw new NotFoundError(`network ${mode} not found`);
+  }
+  const rp = hc.RestartPolicy?.Name ?? '';
+  if (!RESTART_POLICIES.has(rp)) throw new InvalidParameterError(`invalid restart policy: unknown policy '${rp}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+  if (hc.AutoRemove && rp !== '' && rp !== 'no') {
+    throw new InvalidParameterError(`can't create 'AutoRemove' container with restart policy`);
+  }
+  if (hc.Memory !== undefined && hc.Memory !== 0 && hc.Memory < 6 * 1024 * 1024) {
+    throw new InvalidParameterError('Minimum memory limit allowed is 6MB');
+  }
+  if (hc.NanoCpus && (hc.CpuQuota || hc.CpuPeriod)) {
+    throw new InvalidParameterError('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  }
+  if (hc.ShmSize !== undefined && hc.ShmSize < 0) throw new InvalidParameterError('SHM size can not be less than 0');
+}
+
+/** Docker's rules: an entrypoint given on the command line discards the image's CMD. */
+export function mergeConfig(req: ContainerCreateRequest, image: ImageRunConfig, id: string): MergedConfig {
+  const hostConfig: HostConfig = { NetworkMode: 'bridge', ...(req.HostConfig ?? {}) };
+  if (!hostConfig.NetworkMode || hostConfig.NetworkMode === 'default') hostConfig.NetworkMode = 'bridge';
+  validateHostConfig(hostConfig);
+
+  const entrypointGiven = req.Entrypoint !== undefined && req.Entrypoint !== null;
+  const entrypoint = entrypointGiven ? (req.Entrypoint ?? []).filter((s, i, a) => !(a.length === 1 && s === '')) : (image.Entrypoint ?? []);
+  const cmd = req.Cmd && req.Cmd.length > 0 ? req.Cmd : entrypointGiven ? [] : (image.Cmd ?? []);
+  const argv = [...entrypoint, ...cmd];
+  if (argv.length === 0) throw new InvalidParameterError('no command specified');
+
+  const env = mergeEnv([DEFAULT_PATH_ENV], image.Env, req.Env);
+  const config: ContainerConfig = {
+    Hostname: req.Hostname || id.slice(0, 12),
+    Domainname: req.Domainname ?? '',
+    User: req.User || image.User || '',
+    AttachStdin: req.AttachStdin ?? false,
+    AttachStdout: req.AttachStdout ?? false,
+    AttachStderr: req.AttachStderr ?? false,
+    ExposedPorts: mergeObjects(image.ExposedPorts, req.ExposedPorts),
+    Tty: req.Tty ?? false,
+    OpenStdin: req.OpenStdin ?? false,
+    StdinOnce: req.StdinOnce ?? false,
+    Env: env,
+    Cmd: cmd.length > 0 ? cmd : entrypointGiven ? null : (image.Cmd ?? null),
+    Healthcheck: req.Healthcheck ?? image.Healthcheck,
+    Image: req.Image,
+    Volumes: mergeObjects(image.Volumes, req.Volumes),
+    WorkingDir: req.WorkingDir || image.WorkingDir || '',
+    Entrypoint: entrypoint.length > 0 ? entrypoint : null,
+    OnBuild: image.OnBuild ?? null,
+    Labels: { ...(image.Labels ?? {}), ...(req.Labels ?? {}) },
+    StopSignal: req.StopSignal || image.StopSignal || undefined,
+    StopTimeout: req.StopTimeout ?? undefined,
+  };
+  if (config.WorkingDir && !config.WorkingDir.startsWith('/')) {
+    throw new InvalidParameterError(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
+  }
+  return { config, hostConfig, path: argv[0], args: argv.slice(1) };
+}
+
+function mergeObjects(a: Record<string, object> | null | undefined, b: Record<string, object> | null | undefined): Record<string, object> | null {
+  if (!a && !b) return null;
+  return { ...(a ?? {}), ...(b ?? {}) };
+}

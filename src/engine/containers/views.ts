@@ -1,0 +1,179 @@
+// How a container record reads through the API: inspect, the ps summary, and ps filters.
+import path from 'node:path';
+import type { ContainerInspect, ContainerSummary, EndpointSettings, NetworkSettings } from '../../api/types.js';
+import { InvalidParameterError } from '../../errors.js';
+import type { Snapshotter } from '../../snapshot/overlay.js';
+import { filterValues, type Filters } from '../filters.js';
+import { type ContainerRecord, stateView, statusText } from './container.js';
+
+export interface ViewContext {
+  snapshots: Snapshotter;
+  containerDir: (id: string) => string;
+  logPath: (id: string) => string;
+}
+
+function networkName(mode: string | undefined): string {
+  return !mode || mode === 'default' ? 'bridge' : mode;
+}
+
+function endpoint(): EndpointSettings {
+  return {
+    IPAMConfig: null,
+    Links: null,
+    Aliases: null,
+    MacAddress: '',
+    NetworkID: '',
+    EndpointID: '',
+    Gateway: '',
+    IPAddress: '',
+    IPPrefixLen: 0,
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    DriverOpts: null,
+    DNSNames: null,
+  };
+}
+
+function networkSettings(c: ContainerRecord): NetworkSettings {
+  const net = networkName(c.hostConfig.NetworkMode);
+  return {
+    Bridge: '',
+    SandboxID: '',
+    SandboxKey: c.state.pid ? `/proc/${c.state.pid}/ns/net` : '',
+    Ports: {},
+    EndpointID: '',
+    Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: '',
+    IPPrefixLen: 0,
+    IPv6Gateway: '',
+    MacAddress: '',
+    Networks: net.startsWith('container:') ? {} : { [net]: endpoint() },
+  };
+}
+
+function graphDriver(ctx: ViewContext, c: ContainerRecord): ContainerInspect['GraphDriver'] {
+  const snap = ctx.snapshots.get(c.id);
+  const lowers = snap ? ctx.snapshots.chain(snap.parent).map((k) => ctx.snapshots.fsDir(k)) : [];
+  return {
+    Name: 'overlay2',
+    Data: {
+      LowerDir: lowers.join(':'),
+      MergedDir: ctx.snapshots.mergedDir(c.id),
+      UpperDir: ctx.snapshots.fsDir(c.id),
+      WorkDir: ctx.snapshots.workDir(c.id),
+    },
+  };
+}
+
+export async function inspectView(ctx: ViewContext, c: ContainerRecord, withSize: boolean): Promise<ContainerInspect> {
+  const dir = ctx.containerDir(c.id);
+  const out: ContainerInspect = {
+    Id: c.id,
+    Created: c.created,
+    Path: c.path,
+    Args: c.args,
+    State: stateView(c.state),
+    Image: c.imageId,
+    ResolvConfPath: path.join(dir, 'resolv.conf'),
+    HostnamePath: path.join(dir, 'hostname'),
+    HostsPath: path.join(dir, 'hosts'),
+    LogPath: ctx.logPath(c.id),
+    Name: `/${c.name}`,
+    RestartCount: c.restartCount,
+    Driver: 'overlay2',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: c.execIds && c.execIds.length > 0 ? c.execIds : null,
+    HostConfig: c.hostConfig,
+    GraphDriver: graphDriver(ctx, c),
+    Mounts: mountPoints(c),
+    Config: c.config,
+    NetworkSettings: networkSettings(c),
+  };
+  if (withSize) Object.assign(out, await sizes(ctx, c));
+  return out;
+}
+
+async function sizes(ctx: ViewContext, c: ContainerRecord): Promise<{ SizeRw: number; SizeRootFs: number }> {
+  const rw = ctx.snapshots.get(c.id) ? await ctx.snapshots.usage(c.id) : 0;
+  let below = 0;
+  const snap = ctx.snapshots.get(c.id);
+  if (snap) for (const k of ctx.snapshots.chain(snap.parent)) below += await ctx.snapshots.usage(k);
+  return { SizeRw: rw, SizeRootFs: rw + below };
+}
+
+function mountPoints(c: ContainerRecord): ContainerInspect['Mounts'] {
+  const out: ContainerInspect['Mounts'] = [];
+  for (const bind of c.hostConfig.Binds ?? []) {
+    const [src, dst, mode = ''] = bind.split(':');
+    out.push({ Type: 'bind', Source: src, Destination: dst, Mode: mode, RW: !mode.split(',').includes('ro'), Propagation: 'rprivate' });
+  }
+  for (const m of c.hostConfig.Mounts ?? []) {
+    out.push({ Type: m.Type, Source: m.Source ?? '', Destination: m.Target, Mode: '', RW: !m.ReadOnly, Propagation: m.Type === 'bind' ? 'rprivate' : '' });
+  }
+  return out;
+}
+
+export function commandLine(c: ContainerRecord): string {
+  return [c.path, ...c.args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ');
+}
+
+export async function summaryView(ctx: ViewContext, c: ContainerRecord, withSize: boolean, imageName: string): Promise<ContainerSummary> {
+  const net = networkName(c.hostConfig.NetworkMode);
+  const out: ContainerSummary = {
+    Id: c.id,
+    Names: [`/${c.name}`],
+    Image: imageName,
+    ImageID: c.imageId,
+    Command: commandLine(c),
+    Created: Math.floor(Date.parse(c.created) / 1000),
+    Ports: [],
+    Labels: c.config.Labels ?? {},
+    State: c.state.status,
+    Status: statusText(c.state),
+    HostConfig: { NetworkMode: net },
+    NetworkSettings: { Networks: net.startsWith('container:') ? {} : { [net]: endpoint() } },
+    Mounts: mountPoints(c),
+  };
+  if (withSize) Object.assign(out, await sizes(ctx, c));
+  return out;
+}
+
+const PS_FILTERS = ['status', 'name', 'id', 'label', 'ancestor', 'exited', 'before', 'since', 'network', 'volume', 'health', 'isolation', 'is-task', 'publish', 'expose'];
+const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+
+export function validatePsFilters(f: Filters): void {
+  for (const key of f.keys()) if (!PS_FILTERS.includes(key)) throw new InvalidParameterError(`invalid filter '${key}'`);
+  for (const s of filterValues(f, 'status')) {
+    if (!STATUSES.includes(s)) throw new InvalidParameterError(`invalid filter 'status=${s}'`);
+  }
+  for (const e of filterValues(f, 'exited')) {
+    if (!/^-?\d+$/.test(e)) throw new InvalidParameterError(`invalid filter 'exited=${e}'`);
+  }
+}
+
+/** `ancestor` matches the image by any of its names or ids, or an image built on it. */
+export function matchesPsFilters(c: ContainerRecord, f: Filters, ancestorIds: Set<string> | undefined): boolean {
+  const statuses = filterValues(f, 'status');
+  if (statuses.length && !statuses.includes(c.state.status)) return false;
+  const names = filterValues(f, 'name');
+  if (names.length && !names.some((n) => new RegExp(n.replace(/^\//, '')).test(c.name))) return false;
+  const ids = filterValues(f, 'id');
+  if (ids.length && !ids.some((i) => c.id.startsWith(i))) return false;
+  const labels = c.config.Labels ?? {};
+  for (const l of filterValues(f, 'label')) {
+    const i = l.indexOf('=');
+    const k = i < 0 ? l : l.slice(0, i);
+    if (!(k in labels)) return false;
+    if (i >= 0 && labels[k] !== l.slice(i + 1)) return false;
+  }
+  const exited = filterValues(f, 'exited');
+  if (exited.length && (c.state.status !== 'exited' || !exited.includes(String(c.state.exitCode)))) return false;
+  if (ancestorIds && !ancestorIds.has(c.imageId)) return false;
+  return true;
+}

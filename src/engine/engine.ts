@@ -1,0 +1,426 @@
+// The daemon's services wired together, and the operations that span more than one of them.
+import os from 'node:os';
+import { promises as fsp } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type {
+  ContainerPruneResponse,
+  ContainerStatsResponse,
+  ContainerSummary,
+  ContainerTopResponse,
+  EventMessage,
+  FilesystemChange,
+  ImageSummary,
+  VersionResponse,
+} from '../api/types.js';
+import { ConflictError, InvalidParameterError } from '../errors.js';
+import { changes as fsChanges } from '../archive/changes.js';
+import { Runtime } from '../runtime/runtime.js';
+import { readLogs } from '../runtime/logs.js';
+import type { CgroupStats, LogEntry, RuntimeName } from '../runtime/types.js';
+import { Snapshotter } from '../snapshot/overlay.js';
+import { ContentStore } from '../store/content.js';
+import { ReferenceStore } from '../store/references.js';
+import { runCommand } from '../util/exec.js';
+import { ContainerService } from './containers/container-service.js';
+import { isRunning } from './containers/container.js';
+import { inspectView, matchesPsFilters, summaryView, validatePsFilters, type ViewContext } from './containers/views.js';
+import { EventService } from './events.js';
+import { ExecService } from './exec/exec-service.js';
+import { filterValues, type Filters } from './filters.js';
+import { applyChanges } from './images/changes.js';
+import { DEFAULT_IMAGE, defaultImageTar } from './images/default-image.js';
+import { ImageService, parseTime } from './images/image-service.js';
+import { importConfig, ingestLayer } from './images/import.js';
+import { familiarString, parseImageName } from './images/names.js';
+import path from 'node:path';
+
+export const BERTH_VERSION = '0.1.0';
+
+export interface EngineOptions {
+  dataRoot: string;
+  execRoot: string;
+  runtime: RuntimeName;
+  /** Create busybox:latest from the host's busybox-static when it is missing. */
+  defaultImage: boolean;
+}
+
+export class Engine {
+  readonly version = BERTH_VERSION;
+  readonly events = new EventService();
+  readonly content: ContentStore;
+  readonly references: ReferenceStore;
+  readonly snapshots: Snapshotter;
+  readonly runtime: Runtime;
+  readonly images: ImageService;
+  readonly containers: ContainerService;
+  readonly exec: ExecService;
+  private readonly views: ViewContext;
+
+  constructor(readonly opts: EngineOptions) {
+    this.content = new ContentStore(opts.dataRoot);
+    this.references = new ReferenceStore(path.join(opts.dataRoot, 'metadata'));
+    this.snapshots = new Snapshotter(opts.dataRoot);
+    this.runtime = new Runtime({ name: opts.runtime, execRoot: path.join(opts.execRoot, 'runtime') });
+    this.images = new ImageService({
+      root: opts.dataRoot,
+      content: this.content,
+      references: this.references,
+      snapshots: this.snapshots,
+      events: this.events,
+      containersUsing: (id) => this.containers.usingImage(id),
+    });
+    this.containers = new ContainerService({
+      root: opts.dataRoot,
+      execRoot: opts.execRoot,
+      snapshots: this.snapshots,
+      images: this.images,
+      runtime: this.runtime,
+      events: this.events,
+    });
+    this.exec = new ExecService(this.containers, this.runtime, this.snapshots, this.events);
+    this.views = {
+      snapshots: this.snapshots,
+      containerDir: (id) => this.containers.containerDir(id),
+      logPath: (id) => this.containers.logPath(id),
+    };
+    this.events.subscribe((e) => {
+      if (e.Type === 'container' && e.Action === 'destroy') this.exec.forgetContainer(e.Actor.ID);
+    });
+  }
+
+  async init(): Promise<void> {
+    await fsp.mkdir(this.opts.dataRoot, { recursive: true, mode: 0o711 });
+    await fsp.mkdir(this.opts.execRoot, { recursive: true, mode: 0o700 });
+    await this.content.init();
+    await this.references.init();
+    await this.snapshots.init();
+    await this.runtime.init();
+    await this.images.init();
+    await this.containers.init();
+    if (this.opts.defaultImage) await this.ensureDefaultImage();
+  }
+
+  async ensureDefaultImage(): Promise<void> {
+    if (this.images.lookup(DEFAULT_IMAGE)) return;
+    const { stream, created } = await defaultImageTar();
+    await this.importImage(stream, { repo: 'busybox', tag: 'latest', created, message: 'busybox from the host (Debian busybox-static)' });
+  }
+
+  async importImage(
+    input: Readable,
+    opts: { repo?: string; tag?: string; message?: string; changes?: string[]; created?: string },
+  ): Promise<string> {
+    let target: string | undefined;
+    if (opts.repo) {
+      const name = parseImageName(opts.tag ? `${opts.repo}:${opts.tag}` : opts.repo);
+      if (name.digest) throw new InvalidParameterError('cannot import digest reference');
+      target = name.canonical;
+    }
+    const config = applyChanges({}, opts.changes ?? []);
+    const layer = await ingestLayer(this.content, this.snapshots, input, undefined);
+    const image = await this.images.create(importConfig(layer.diffId!, { message: opts.message, config, created: opts.created, source: '-' }));
+    if (target) await this.images.tag(image.record.id, target);
+    this.events.emit('image', 'import', image.record.id, { name: image.record.id });
+    return image.record.id;
+  }
+
+  async listImages(opts: { all: boolean; digests: boolean; filters: Filters }): Promise<ImageSummary[]> {
+    const list = await this.images.summaries(opts);
+    for (const s of list) s.Containers = this.containers.usingImage(s.Id).length;
+    return list;
+  }
+
+  private imageDisplayName(imageId: string, asGiven: string): string {
+    const tags = this.images.repoTags(imageId);
+    try {
+      const name = familiarString(parseImageName(asGiven).canonical);
+      if (tags.includes(name)) return asGiven;
+    } catch {
+      // fall through to the id
+    }
+    return tags[0] ?? imageId;
+  }
+
+  async listContainers(opts: { all: boolean; limit?: number; size: boolean; filters: Filters }): Promise<ContainerSummary[]> {
+    const f = opts.filters;
+    validatePsFilters(f);
+    let ancestorIds: Set<string> | undefined;
+    const ancestors = filterValues(f, 'ancestor');
+    if (ancestors.length) {
+      ancestorIds = new Set();
+      for (const a of ancestors) {
+        const img = this.images.lookup(a);
+        if (!img) continue;
+        ancestorIds.add(img.record.id);
+        // Images built on top of the ancestor count too.
+        for (const other of this.images.all()) {
+          let p = other.record.parent;
+          while (p) {
+            if (p === img.record.id) ancestorIds.add(other.record.id);
+            p = this.images.get(p)?.record.parent;
+          }
+        }
+      }
+    }
+    let list = this.containers.all().sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || b.id.localeCompare(a.id));
+    const before = filterValues(f, 'before').map((r) => this.containers.find(r));
+    const since = filterValues(f, 'since').map((r) => this.containers.find(r));
+    list = list.filter((c) => before.every((b) => Date.parse(c.created) < Date.parse(b.created)));
+    list = list.filter((c) => since.every((s) => Date.parse(c.created) > Date.parse(s.created)));
+    const showAll = opts.all || (opts.limit !== undefined && opts.limit > 0) || filterValues(f, 'status').length > 0 || filterValues(f, 'exited').length > 0;
+    list = list.filter((c) => (showAll || isRunning(c)) && matchesPsFilters(c, f, ancestorIds));
+    if (opts.limit !== undefined && opts.limit > 0) list = list.slice(0, opts.limit);
+    return Promise.all(list.map((c) => summaryView(this.views, c, opts.size, this.imageDisplayName(c.imageId, c.image))));
+  }
+
+  async inspectContainer(idOrName: string, size: boolean) {
+    return inspectView(this.views, this.containers.find(idOrName), size);
+  }
+
+  async top(idOrName: string, psArgs: string): Promise<ContainerTopResponse> {
+    const c = this.containers.find(idOrName);
+    if (c.state.status !== 'running' && c.state.status !== 'paused') throw new ConflictError(`Container ${c.id} is not running`);
+    const pids = new Set(await this.runtime.pids(c.id));
+    const args = psArgs.split(/\s+/).filter(Boolean);
+    if (args.some((a) => !/^[\w,=:%-]+$/.test(a))) throw new InvalidParameterError(`invalid ps arguments: ${psArgs}`);
+    let stdout: string;
+    try {
+      ({ stdout } = await runCommand('ps', args));
+    } catch (err) {
+      throw new InvalidParameterError(`Error running ps: ${(err as Error).message}`);
+    }
+    const lines = stdout.split('\n').filter((l) => l.trim());
+    const titles = lines[0].trim().split(/\s+/);
+    const pidCol = titles.indexOf('PID');
+    if (pidCol < 0) throw new InvalidParameterError(`Couldn't find PID field in ps output`);
+    const processes: string[][] = [];
+    for (const line of lines.slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (!pids.has(Number(fields[pidCol]))) continue;
+      // The last column (command) may contain spaces.
+      processes.push([...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')]);
+    }
+    return { Titles: titles, Processes: processes };
+  }
+
+  async changes(idOrName: string): Promise<FilesystemChange[]> {
+    const c = this.containers.find(idOrName);
+    const snap = this.snapshots.get(c.id);
+    if (!snap) return [];
+    const lowers = this.snapshots.chain(snap.parent).map((k) => this.snapshots.fsDir(k));
+    return fsChanges(this.snapshots.fsDir(c.id), lowers);
+  }
+
+  logs(id: string, opts: { follow: boolean; since?: string; until?: string; tail?: number; signal?: AbortSignal }): AsyncIterable<LogEntry> {
+    const c = this.containers.find(id);
+    const ac = new AbortController();
+    opts.signal?.addEventListener('abort', () => ac.abort());
+    if (opts.follow) {
+      // Following ends when the container stops, as `docker logs -f` does.
+      const stopIfDone = (): void => {
+        if (!isRunning(c)) ac.abort();
+      };
+      const unsubscribe = this.events.subscribe((e) => {
+        if (e.Actor.ID === c.id && (e.Action === 'die' || e.Action === 'destroy')) setTimeout(() => ac.abort(), 50);
+      });
+      ac.signal.addEventListener('abort', unsubscribe);
+      setImmediate(stopIfDone);
+    }
+    return readLogs(this.containers.logPath(c.id), {
+      follow: opts.follow,
+      since: opts.since ? new Date(parseTime(opts.since)) : undefined,
+      until: opts.until ? new Date(parseTime(opts.until)) : undefined,
+      tail: opts.tail,
+      signal: ac.signal,
+    });
+  }
+
+  async stats(id: string, twoSamples: boolean, prev?: ContainerStatsResponse): Promise<ContainerStatsResponse> {
+    const c = this.containers.find(id);
+    const sample = async (): Promise<CgroupStats | undefined> => (isRunning(c) ? this.runtime.stats(c.id).catch(() => undefined) : undefined);
+    let before = prev;
+    if (!before && twoSamples) {
+      before = toStats(c.id, c.name, await sample(), undefined);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    return toStats(c.id, c.name, await sample(), before);
+  }
+
+  async pruneContainers(filters: Filters): Promise<ContainerPruneResponse> {
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    const until = filterValues(filters, 'until').map(parseTime);
+    for (const c of this.containers.all()) {
+      if (isRunning(c)) continue;
+      if (until.some((u) => Date.parse(c.created) >= u)) continue;
+      const labels = c.config.Labels ?? {};
+      const labelOk = filterValues(filters, 'label').every((l) => {
+        const [k, v] = l.split('=', 2);
+        return k in labels && (v === undefined || labels[k] === v);
+      });
+      const notLabelOk = filterValues(filters, 'label!').every((l) => {
+        const [k, v] = l.split('=', 2);
+        return !(k in labels && (v === undefined || labels[k] === v));
+      });
+      if (!labelOk || !notLabelOk) continue;
+      const size = await this.snapshots.usage(c.id).catch(() => 0);
+      await this.containers.remove(c.id, { force: false, volumes: false });
+      deleted.push(c.id);
+      reclaimed += size;
+    }
+    this.events.emit('container', 'prune', '', { reclaimed: String(reclaimed) });
+    return { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
+  }
+
+  eventMatcher(f: Filters): (e: EventMessage) => boolean {
+    const types = filterValues(f, 'type');
+    const actions = filterValues(f, 'event');
+    const containers = filterValues(f, 'container');
+    const images = filterValues(f, 'image');
+    const labels = filterValues(f, 'label');
+    return (e) => {
+      if (types.length && !types.includes(e.Type)) return false;
+      if (actions.length && !actions.some((a) => e.Action === a || e.Action.startsWith(`${a}:`))) return false;
+      if (containers.length && (e.Type !== 'container' || !containers.some((c) => e.Actor.ID.startsWith(c) || e.Actor.Attributes.name === c))) return false;
+      if (images.length) {
+        const img = e.Type === 'image' ? e.Actor.ID : (e.Actor.Attributes.image ?? '');
+        const name = e.Actor.Attributes.name ?? '';
+        if (!images.some((i) => img === i || name === i || img.startsWith(i) || (e.Type === 'image' && name.startsWith(i)))) return false;
+      }
+      for (const l of labels) {
+        const [k, v] = l.split('=', 2);
+        if (!(k in e.Actor.Attributes) || (v !== undefined && e.Actor.Attributes[k] !== v)) return false;
+      }
+      return true;
+    };
+  }
+
+  async versionInfo(): Promise<VersionResponse> {
+    const { API_VERSION, MIN_API_VERSION } = await import('../api/server.js');
+    return {
+      Platform: { Name: 'Berth' },
+      Components: [
+        { Name: 'Engine', Version: BERTH_VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: goArch(), KernelVersion: os.release() } },
+        { Name: this.opts.runtime, Version: await runtimeVersion(this.opts.runtime) },
+      ],
+      Version: BERTH_VERSION,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      GitCommit: 'berth',
+      GoVersion: `node${process.versions.node}`,
+      Os: 'linux',
+      Arch: goArch(),
+      KernelVersion: os.release(),
+      BuildTime: new Date(0).toISOString(),
+    };
+  }
+
+  async info(): Promise<Record<string, unknown>> {
+    const all = this.containers.all();
+    const cgroupVersion = await fsp.access('/sys/fs/cgroup/cgroup.controllers').then(() => '2', () => '1');
+    return {
+      ID: 'berth',
+      Containers: all.length,
+      ContainersRunning: all.filter((c) => c.state.status === 'running').length,
+      ContainersPaused: all.filter((c) => c.state.status === 'paused').length,
+      ContainersStopped: all.filter((c) => !isRunning(c)).length,
+      Images: this.images.all().length,
+      Driver: 'overlay2',
+      DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true']],
+      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['k8s-file'] },
+      MemoryLimit: true,
+      SwapLimit: false,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      OomKillDisable: cgroupVersion === '1',
+      IPv4Forwarding: true,
+      Debug: false,
+      NFd: 0,
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'k8s-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: cgroupVersion,
+      NEventsListener: 0,
+      KernelVersion: os.release(),
+      OperatingSystem: await osName(),
+      OSVersion: '',
+      OSType: 'linux',
+      Architecture: os.machine(),
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
+      NCPU: os.cpus().length,
+      MemTotal: os.totalmem(),
+      DockerRootDir: this.opts.dataRoot,
+      Name: os.hostname(),
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: BERTH_VERSION,
+      Runtimes: { crun: { path: 'crun' }, runc: { path: 'runc' } },
+      DefaultRuntime: this.opts.runtime,
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: true,
+      Isolation: '',
+      InitBinary: 'docker-init',
+      SecurityOptions: ['name=seccomp,profile=builtin', 'name=no-new-privileges'],
+      Warnings: [],
+    };
+  }
+
+  async diskUsage(): Promise<Record<string, unknown>> {
+    const images = await this.listImages({ all: true, digests: false, filters: new Map() });
+    const containers = await this.listContainers({ all: true, size: true, filters: new Map() });
+    let layersSize = 0;
+    for (const s of this.snapshots.list()) if (s.kind === 'committed') layersSize += s.size ?? 0;
+    return { LayersSize: layersSize, Images: images, Containers: containers, Volumes: [], BuildCache: [] };
+  }
+}
+
+async function runtimeVersion(name: string): Promise<string> {
+  try {
+    const { stdout } = await runCommand(name, ['--version']);
+    return /version\s+(\S+)/.exec(stdout)?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function goArch(): string {
+  const map: Record<string, string> = { x64: 'amd64', arm64: 'arm64', ia32: '386' };
+  return map[process.arch] ?? process.arch;
+}
+
+async function osName(): Promise<string> {
+  try {
+    const text = await fsp.readFile('/etc/os-release', 'utf8');
+    return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(text)?.[1] ?? 'Linux';
+  } catch {
+    return 'Linux';
+  }
+}
+
+function toStats(id: string, name: string, s: CgroupStats | undefined, prev: ContainerStatsResponse | undefined): ContainerStatsResponse {
+  const zeroCpu = { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
+  return {
+    id,
+    name: `/${name}`,
+    read: new Date().toISOString(),
+    preread: prev?.read ?? '0001-01-01T00:00:00Z',
+    num_procs: 0,
+    pids_stats: s ? { current: s.pidsCurrent, limit: s.pidsLimit } : {},
+    blkio_stats: { io_service_bytes_recursive: null, io_serviced_recursive: null },
+    cpu_stats: s
+      ? {
+          cpu_usage: { total_usage: s.cpuTotalNs, percpu_usage: s.perCpuNs, usage_in_kernelmode: s.cpuSystemNs, usage_in_usermode: s.cpuUserNs },
+          system_cpu_usage: s.systemCpuNs,
+          online_cpus: s.onlineCpus,
+          throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+        }
+      : zeroCpu,
+    precpu_stats: prev?.cpu_stats ?? zeroCpu,
+    memory_stats: s ? { usage: s.memoryUsage, max_usage: s.memoryMaxUsage, limit: s.memoryLimit, stats: s.memoryStats } : {},
+  };
+}

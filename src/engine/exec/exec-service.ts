@@ -1,0 +1,151 @@
+// Exec instances: a new process in a running container, monitored like the container itself.
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { ExecConfig, ExecInspect } from '../../api/types.js';
+import { ConflictError, InvalidParameterError, noSuchExec } from '../../errors.js';
+import { resolveUser } from '../../oci/user.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import type { AttachStream } from '../../runtime/types.js';
+import { newId } from '../../util/ids.js';
+import type { ContainerService } from '../containers/container-service.js';
+import { mergeEnv } from '../containers/create-config.js';
+import type { EventService } from '../events.js';
+import type { Snapshotter } from '../../snapshot/overlay.js';
+
+interface ExecInstance {
+  id: string;
+  containerId: string;
+  config: ExecConfig;
+  running: boolean;
+  started: boolean;
+  exitCode: number | null;
+  pid: number;
+}
+
+export class ExecService {
+  private readonly execs = new Map<string, ExecInstance>();
+
+  constructor(
+    private readonly containers: ContainerService,
+    private readonly runtime: Runtime,
+    private readonly snapshots: Snapshotter,
+    private readonly events: EventService,
+  ) {}
+
+  async create(containerIdOrName: string, config: ExecConfig): Promise<{ Id: string }> {
+    const c = this.containers.find(containerIdOrName);
+    if (c.state.status === 'paused') throw new ConflictError(`container ${c.id} is paused, unpause the container before exec`);
+    if (c.state.status !== 'running') throw new ConflictError(`container ${c.id} is not running`);
+    if (!config || !Array.isArray(config.Cmd) || config.Cmd.length === 0 || !config.Cmd.every((a) => typeof a === 'string')) {
+      throw new InvalidParameterError('No exec command specified');
+    }
+    const id = newId();
+    this.execs.set(id, { id, containerId: c.id, config, running: false, started: false, exitCode: null, pid: 0 });
+    c.execIds = [...(c.execIds ?? []), id];
+    this.events.emit('container', `exec_create: ${config.Cmd.join(' ')}`, c.id, { image: c.image, name: c.name, execID: id });
+    return { Id: id };
+  }
+
+  get(id: string): ExecInstance {
+    const e = this.execs.get(id);
+    if (!e) throw noSuchExec(id);
+    return e;
+  }
+
+  inspect(id: string): ExecInspect {
+    const e = this.get(id);
+    return {
+      CanRemove: false,
+      DetachKeys: e.config.DetachKeys ?? '',
+      ID: e.id,
+      Running: e.running,
+      ExitCode: e.exitCode,
+      ProcessConfig: {
+        privileged: e.config.Privileged ?? false,
+        user: e.config.User ?? '',
+        tty: e.config.Tty ?? false,
+        entrypoint: e.config.Cmd[0],
+        arguments: e.config.Cmd.slice(1),
+      },
+      OpenStdin: e.config.AttachStdin ?? false,
+      OpenStderr: e.config.AttachStderr ?? false,
+      OpenStdout: e.config.AttachStdout ?? false,
+      ContainerID: e.containerId,
+      Pid: e.pid,
+    };
+  }
+
+  /** The container's own process spec with the exec's command, env, user and cwd. */
+  private async processSpec(e: ExecInstance, tty: boolean): Promise<Record<string, unknown>> {
+    const c = this.containers.find(e.containerId);
+    const spec = JSON.parse(await fsp.readFile(path.join(this.containers.bundleDir(c.id), 'config.json'), 'utf8')) as {
+      process: Record<string, unknown> & { capabilities?: Record<string, string[]> };
+    };
+    const user = resolveUser(this.snapshots.mergedDir(c.id), e.config.User || c.config.User || '', c.hostConfig.GroupAdd);
+    const env = mergeEnv(c.config.Env, e.config.Env);
+    if (!env.some((v) => v.startsWith('HOME='))) env.push(`HOME=${user.home}`);
+    const proc: Record<string, unknown> = {
+      ...spec.process,
+      terminal: tty,
+      args: e.config.Cmd,
+      env,
+      cwd: e.config.WorkingDir || (spec.process.cwd as string) || '/',
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+    };
+    if (e.config.ConsoleSize) proc.consoleSize = { height: e.config.ConsoleSize[0], width: e.config.ConsoleSize[1] };
+    else delete proc.consoleSize;
+    if (e.config.Privileged && spec.process.capabilities) {
+      const all = [...new Set(Object.values(spec.process.capabilities).flat())];
+      proc.capabilities = { bounding: all, effective: all, permitted: all };
+    }
+    return proc;
+  }
+
+  /** Starts the process; with attach, the returned stream is connected before it runs. */
+  async start(id: string, opts: { detach: boolean; tty?: boolean }): Promise<AttachStream | undefined> {
+    const e = this.get(id);
+    if (e.started) throw new ConflictError(`exec instance ${id} has already been started`);
+    const c = this.containers.find(e.containerId);
+    if (c.state.status !== 'running') throw new ConflictError(`container ${c.id} is not running`);
+    e.started = true;
+    const tty = opts.tty ?? e.config.Tty ?? false;
+    let session;
+    try {
+      session = await this.runtime.exec(c.id, {
+        execId: id,
+        process: await this.processSpec(e, tty),
+        tty,
+        attachStdin: !opts.detach && (e.config.AttachStdin ?? false),
+      });
+    } catch (err) {
+      e.exitCode = 126;
+      throw new ConflictError(`exec failed: ${(err as Error).message}`);
+    }
+    e.running = true;
+    e.pid = session.pid;
+    this.events.emit('container', `exec_start: ${e.config.Cmd.join(' ')}`, c.id, { image: c.image, name: c.name, execID: id });
+    void session.exited.then(
+      (code) => this.finish(e, code),
+      () => this.finish(e, 126),
+    );
+    return opts.detach ? undefined : session.stream;
+  }
+
+  private finish(e: ExecInstance, code: number): void {
+    e.running = false;
+    e.exitCode = code;
+    const c = this.containers.all().find((x) => x.id === e.containerId);
+    this.events.emit('container', 'exec_die', e.containerId, { image: c?.image ?? '', name: c?.name ?? '', execID: e.id, exitCode: String(code) });
+  }
+
+  async resize(id: string, height: number, width: number): Promise<void> {
+    const e = this.get(id);
+    if (!e.running) throw new ConflictError(`exec ${id} is not running`);
+    await this.runtime.resizeExec(e.containerId, id, { height, width });
+  }
+
+  /** Forget the exec instances of a removed container. */
+  forgetContainer(containerId: string): void {
+    for (const [id, e] of this.execs) if (e.containerId === containerId) this.execs.delete(id);
+  }
+}

@@ -1,0 +1,217 @@
+// Overlay snapshotter, shaped like containerd's: committed snapshots are read-only layer
+// directories keyed by chain id and shared by every image and container that uses them;
+// an active snapshot is one writable upper dir on top of such a chain.
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { ConflictError, NotFoundError } from '../errors.js';
+import { MetadataStore } from '../store/metadata.js';
+import { directorySize, isNotFound } from '../util/fs.js';
+import { runCommand } from '../util/exec.js';
+
+export type SnapshotKind = 'committed' | 'active';
+
+export interface SnapshotInfo {
+  key: string;
+  kind: SnapshotKind;
+  /** Key of the committed snapshot below this one; absent for a base layer. */
+  parent?: string;
+  created: string;
+  /** For committed layers: sha256 of the layer's uncompressed tar. */
+  diffId?: string;
+  /** Bytes of this snapshot alone (not its parents). */
+  size?: number;
+}
+
+export interface OverlayMount {
+  lowerdirs: string[];
+  upperdir: string;
+  workdir: string;
+  target: string;
+}
+
+export class Snapshotter {
+  readonly dir: string;
+  private readonly meta: MetadataStore<SnapshotInfo>;
+  private readonly infos = new Map<string, SnapshotInfo>();
+
+  constructor(root: string) {
+    this.dir = path.join(root, 'snapshots');
+    this.meta = new MetadataStore(path.join(root, 'metadata', 'snapshots'));
+  }
+
+  async init(): Promise<void> {
+    await fsp.mkdir(this.dir, { recursive: true });
+    await fsp.mkdir(path.join(this.dir, 'empty'), { recursive: true });
+    await this.meta.init();
+    for (const info of await this.meta.list()) this.infos.set(info.key, info);
+    await this.removeIncomplete();
+  }
+
+  /** Directories without metadata are layers whose extraction was interrupted: never valid. */
+  private async removeIncomplete(): Promise<void> {
+    for (const name of await fsp.readdir(this.dir)) {
+      if (name === 'empty' || this.infos.has(name)) continue;
+      await fsp.rm(path.join(this.dir, name), { recursive: true, force: true });
+    }
+  }
+
+  get(key: string): SnapshotInfo | undefined {
+    return this.infos.get(key);
+  }
+
+  list(): SnapshotInfo[] {
+    return [...this.infos.values()];
+  }
+
+  fsDir(key: string): string {
+    return path.join(this.dir, key, 'fs');
+  }
+
+  workDir(key: string): string {
+    return path.join(this.dir, key, 'work');
+  }
+
+  mergedDir(key: string): string {
+    return path.join(this.dir, key, 'merged');
+  }
+
+  /**
+   * Unpacks a new committed layer on top of `parent`: `fill` writes the layer's content into the
+   * given directory and returns its diff id; the snapshot's key is the resulting chain id. Until
+   * it is complete the snapshot has no metadata, so a crash leaves nothing that looks valid, and
+   * a layer that is already present is kept as it is (layers are shared, never copied).
+   */
+  async createLayer(parent: string | undefined, fill: (dir: string) => Promise<{ diffId: string; size: number }>): Promise<SnapshotInfo> {
+    if (parent !== undefined) this.mustGet(parent);
+    const tmpDir = path.join(this.dir, `tmp-${randomBytes(8).toString('hex')}`);
+    await fsp.mkdir(path.join(tmpDir, 'fs'), { recursive: true, mode: 0o755 });
+    try {
+      const { diffId, size } = await fill(path.join(tmpDir, 'fs'));
+      const key = chainId(parent, diffId);
+      const existing = this.infos.get(key);
+      if (existing) {
+        await fsp.rm(tmpDir, { recursive: true, force: true });
+        return existing;
+      }
+      await fsp.rename(tmpDir, path.join(this.dir, key));
+      const info: SnapshotInfo = { key, kind: 'committed', parent, created: new Date().toISOString(), diffId, size };
+      await this.meta.put(key, info);
+      this.infos.set(key, info);
+      return info;
+    } catch (err) {
+      await fsp.rm(tmpDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** A writable snapshot over `parent` (a committed chain); nothing below is copied. */
+  async prepare(key: string, parent: string | undefined): Promise<SnapshotInfo> {
+    if (this.infos.has(key)) throw new ConflictError(`snapshot ${key} already exists`);
+    if (parent !== undefined) this.mustGet(parent);
+    const base = path.join(this.dir, key);
+    await fsp.mkdir(path.join(base, 'fs'), { recursive: true, mode: 0o755 });
+    await fsp.mkdir(path.join(base, 'work'), { recursive: true, mode: 0o700 });
+    await fsp.mkdir(path.join(base, 'merged'), { recursive: true, mode: 0o755 });
+    const info: SnapshotInfo = { key, kind: 'active', parent, created: new Date().toISOString() };
+    await this.meta.put(key, info);
+    this.infos.set(key, info);
+    return info;
+  }
+
+  /** Keys of the committed chain below and including `key`, top first. */
+  chain(key: string | undefined): string[] {
+    const out: string[] = [];
+    let k = key;
+    while (k !== undefined) {
+      out.push(k);
+      k = this.mustGet(k).parent;
+    }
+    return out;
+  }
+
+  mounts(key: string): OverlayMount {
+    const info = this.mustGet(key);
+    if (info.kind !== 'active') throw new ConflictError(`snapshot ${key} is not active`);
+    const lowers = this.chain(info.parent).map((k) => this.fsDir(k));
+    return {
+      lowerdirs: lowers.length > 0 ? lowers : [path.join(this.dir, 'empty')],
+      upperdir: this.fsDir(key),
+      workdir: this.workDir(key),
+      target: this.mergedDir(key),
+    };
+  }
+
+  /** Mounts the union view of an active snapshot at its merged dir and returns that path. */
+  async mount(key: string): Promise<string> {
+    const m = this.mounts(key);
+    if (await isMountPoint(m.target)) return m.target;
+    // Relative lower paths (resolved against cwd by the kernel) keep the option string short,
+    // which is what bounds the number of layers a mount can stack.
+    const rel = (p: string): string => path.relative(this.dir, p);
+    const opts = `lowerdir=${m.lowerdirs.map(rel).join(':')},upperdir=${rel(m.upperdir)},workdir=${rel(m.workdir)}`;
+    await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', opts, m.target], { cwd: this.dir });
+    return m.target;
+  }
+
+  async unmount(key: string): Promise<void> {
+    const target = this.mergedDir(key);
+    if (!(await isMountPoint(target))) return;
+    await runCommand('umount', [target]).catch(async (err) => {
+      // A busy mount (e.g. a process still holding a file) is detached lazily rather than left behind.
+      await runCommand('umount', ['-l', target]).catch(() => {
+        throw err;
+      });
+    });
+  }
+
+  async usage(key: string): Promise<number> {
+    const info = this.mustGet(key);
+    if (info.kind === 'committed' && info.size !== undefined) return info.size;
+    return directorySize(this.fsDir(key));
+  }
+
+  async remove(key: string): Promise<void> {
+    const info = this.infos.get(key);
+    if (!info) return;
+    for (const other of this.infos.values()) {
+      if (other.parent === key) throw new ConflictError(`snapshot ${key} has children`);
+    }
+    if (info.kind === 'active') await this.unmount(key);
+    // Drop metadata first: a crash midway leaves a directory that init() removes, never a record without data.
+    await this.meta.delete(key);
+    this.infos.delete(key);
+    await fsp.rm(path.join(this.dir, key), { recursive: true, force: true });
+  }
+
+  private mustGet(key: string): SnapshotInfo {
+    const info = this.infos.get(key);
+    if (!info) throw new NotFoundError(`snapshot ${key} does not exist`);
+    return info;
+  }
+}
+
+export async function isMountPoint(target: string): Promise<boolean> {
+  let mountinfo: string;
+  try {
+    mountinfo = await fsp.readFile('/proc/self/mountinfo', 'utf8');
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+  const escaped = target.replace(/[ \t\n\\]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'));
+  return mountinfo.split('\n').some((line) => line.split(' ')[4] === escaped);
+}
+
+/** OCI chain id (as a snapshot key, hex only): the base layer's diff id, then sha256("parent diffid"). */
+export function chainId(parentKey: string | undefined, diffId: string): string {
+  if (parentKey === undefined) return diffId.replace(/^sha256:/, '');
+  return createHash('sha256').update(`sha256:${parentKey} ${diffId}`).digest('hex');
+}
+
+/** Snapshot key of the top layer for a list of diff ids, or undefined for an image with no layers. */
+export function chainKeyOf(diffIds: string[]): string | undefined {
+  let key: string | undefined;
+  for (const d of diffIds) key = chainId(key, d);
+  return key;
+}

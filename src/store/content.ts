@@ -1,0 +1,150 @@
+// Content-addressed blob store: every blob is named by the sha256 of its bytes and is
+// verified on the way in. Pull, load, import and commit all ingest through ContentWriter.
+import { createHash, type Hash, randomBytes } from 'node:crypto';
+import { createReadStream, promises as fsp, type ReadStream } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { InvalidParameterError, NotFoundError } from '../errors.js';
+import { isNotFound } from '../util/fs.js';
+import { digestHex, isDigest } from '../util/ids.js';
+
+export interface BlobInfo {
+  digest: string;
+  size: number;
+}
+
+export class ContentWriter {
+  private readonly hash: Hash = createHash('sha256');
+  private size = 0;
+  private done = false;
+
+  constructor(
+    private readonly store: ContentStore,
+    private readonly tmpPath: string,
+    private readonly fh: fsp.FileHandle,
+  ) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    await this.fh.write(chunk);
+  }
+
+  async writeStream(stream: Readable): Promise<void> {
+    for await (const chunk of stream) await this.write(chunk as Buffer);
+  }
+
+  /** Moves the blob into place; fails and leaves nothing if the size or digest differ from what was expected. */
+  async commit(expected: { size?: number; digest?: string } = {}): Promise<BlobInfo> {
+    if (this.done) throw new Error('content writer already finished');
+    this.done = true;
+    const digest = 'sha256:' + this.hash.digest('hex');
+    try {
+      if (expected.size !== undefined && expected.size !== this.size) {
+        throw new InvalidParameterError(`unexpected blob size ${this.size}, expected ${expected.size}`);
+      }
+      if (expected.digest !== undefined && expected.digest !== digest) {
+        throw new InvalidParameterError(`digest mismatch: got ${digest}, expected ${expected.digest}`);
+      }
+      await this.fh.sync();
+      await this.fh.close();
+      const final = this.store.blobPath(digest);
+      await fsp.rename(this.tmpPath, final);
+      return { digest, size: this.size };
+    } catch (err) {
+      await this.discard();
+      throw err;
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.discard();
+  }
+
+  private async discard(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+    await fsp.rm(this.tmpPath, { force: true });
+  }
+}
+
+export class ContentStore {
+  private readonly blobsDir: string;
+  private readonly ingestDir: string;
+
+  constructor(root: string) {
+    this.blobsDir = path.join(root, 'content', 'blobs', 'sha256');
+    this.ingestDir = path.join(root, 'content', 'ingest');
+  }
+
+  async init(): Promise<void> {
+    await fsp.mkdir(this.blobsDir, { recursive: true });
+    // Leftovers of ingests interrupted by a crash are never valid blobs.
+    await fsp.rm(this.ingestDir, { recursive: true, force: true });
+    await fsp.mkdir(this.ingestDir, { recursive: true });
+  }
+
+  blobPath(digest: string): string {
+    if (!isDigest(digest)) throw new InvalidParameterError(`invalid digest: ${digest}`);
+    return path.join(this.blobsDir, digestHex(digest));
+  }
+
+  async writer(): Promise<ContentWriter> {
+    const tmp = path.join(this.ingestDir, randomBytes(12).toString('hex'));
+    const fh = await fsp.open(tmp, 'wx', 0o644);
+    return new ContentWriter(this, tmp, fh);
+  }
+
+  async put(data: Buffer | string, expectedDigest?: string): Promise<BlobInfo> {
+    const w = await this.writer();
+    try {
+      await w.write(Buffer.isBuffer(data) ? data : Buffer.from(data));
+    } catch (err) {
+      await w.abort();
+      throw err;
+    }
+    return w.commit({ digest: expectedDigest });
+  }
+
+  async info(digest: string): Promise<BlobInfo | undefined> {
+    try {
+      const st = await fsp.stat(this.blobPath(digest));
+      return { digest, size: st.size };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async has(digest: string): Promise<boolean> {
+    return (await this.info(digest)) !== undefined;
+  }
+
+  async read(digest: string): Promise<Buffer> {
+    try {
+      return await fsp.readFile(this.blobPath(digest));
+    } catch (err) {
+      if (isNotFound(err)) throw new NotFoundError(`blob ${digest} not found`);
+      throw err;
+    }
+  }
+
+  async readJson<T>(digest: string): Promise<T> {
+    return JSON.parse((await this.read(digest)).toString('utf8')) as T;
+  }
+
+  createReadStream(digest: string): ReadStream {
+    return createReadStream(this.blobPath(digest));
+  }
+
+  async delete(digest: string): Promise<void> {
+    await fsp.rm(this.blobPath(digest), { force: true });
+  }
+
+  async *walk(): AsyncGenerator<string> {
+    for (const name of await fsp.readdir(this.blobsDir)) {
+      if (/^[a-f0-9]{64}$/.test(name)) yield 'sha256:' + name;
+    }
+  }
+}
