@@ -19,6 +19,7 @@ import { randomName } from './names.js';
 import { prepareBundle } from './bundle.js';
 import { parseSignal } from '../../oci/signals.js';
 import { KeyedLock } from '../../util/lock.js';
+import { logger } from '../../util/logger.js';
 
 export interface ContainerServiceDeps {
   root: string;
@@ -194,14 +195,21 @@ export class ContainerService {
   private async startLocked(c: ContainerRecord): Promise<void> {
     const runtime = this.deps.runtime;
     let created = false;
+    const t0 = performance.now();
+    const phases: string[] = [];
+    const mark = (name: string): void => {
+      phases.push(`${name}=${(performance.now() - t0).toFixed(1)}ms`);
+    };
     try {
       const rootfs = await this.deps.snapshots.mount(c.id);
+      mark('mount');
       const bundle = await prepareBundle({
         container: c,
         rootfs,
         bundleDir: this.bundleDir(c.id),
         containerDir: this.containerDir(c.id),
       });
+      mark('bundle');
       // conmon appends to the log, so output of earlier runs stays, as with Docker's json-file.
       const res = await runtime.create({
         id: c.id,
@@ -212,9 +220,11 @@ export class ContainerService {
         stdinOnce: c.config.StdinOnce ?? false,
       });
       created = true;
+      mark('create');
       await this.connectPendingAttaches(c.id);
       const startedAt = new Date().toISOString();
       await runtime.start(c.id);
+      mark('start');
       c.state = {
         ...c.state,
         status: 'running',
@@ -227,6 +237,8 @@ export class ContainerService {
         stoppedByUser: false,
       };
       await this.save(c);
+      mark('saved');
+      logger.debug(`start ${shortId(c.id)}: ${phases.join(' ')}`);
     } catch (err) {
       const msg = (err as Error).message;
       this.failPendingAttaches(c.id, err as Error);

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything Berth needs on a fresh Debian 12 machine (as root) and builds it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  crun runc conmon           # OCI runtimes and the per-container monitor
+  busybox-static tini        # the embedded default image and the --init binary (tini-static)
+  golang-github-containers-common  # /usr/share/containers/seccomp.json (Docker-format default profile)
+  attr                       # setfattr/getfattr: overlay whiteouts, opaque dirs, layer xattrs
+  procps util-linux mount    # ps (docker top), mount/umount
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "Berth needs Node.js 20 or newer" >&2
+  exit 1
+fi
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent build

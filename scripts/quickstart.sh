@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian machine: install, start berthd, run a container from the
+# embedded default image (busybox:latest, made from the host's busybox-static).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+
+SOCK=/run/berth/berth.sock
+if ! node dist/src/cli/main.js -H "unix://$SOCK" version >/dev/null 2>&1; then
+  mkdir -p /var/log
+  setsid node dist/src/daemon/main.js -H "unix://$SOCK" --pidfile /run/berth/berthd.pid >>/var/log/berthd.log 2>&1 < /dev/null &
+  for _ in $(seq 100); do
+    node dist/src/cli/main.js -H "unix://$SOCK" version >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+fi
+echo "berthd is running (socket $SOCK, log /var/log/berthd.log)"
+node dist/src/cli/main.js run --rm busybox echo hello

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, builds, and runs the whole suite
+# (real daemons on temporary sockets and data roots, real containers and mounts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+node --test --test-concurrency=1 dist/test/
