@@ -17,7 +17,7 @@ export class RequestContext {
     url: URL,
     readonly apiVersion: string,
     /** The raw socket and any bytes read past the headers, for Upgrade requests. */
-    private readonly upgrade?: { socket: Duplex; head: Buffer },
+    private readonly upgrade?: { socket: Duplex; head: Buffer; body: Buffer },
   ) {
     this.query = url.searchParams;
   }
@@ -46,10 +46,14 @@ export class RequestContext {
   async json<T>(opts: { optional?: boolean } = {}): Promise<T> {
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of this.req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_JSON_BODY) throw new InvalidParameterError('request body too large');
-      chunks.push(chunk as Buffer);
+    if (this.upgrade) {
+      chunks.push(this.upgrade.body);
+    } else {
+      for await (const chunk of this.req) {
+        size += (chunk as Buffer).length;
+        if (size > MAX_JSON_BODY) throw new InvalidParameterError('request body too large');
+        chunks.push(chunk as Buffer);
+      }
     }
     const text = Buffer.concat(chunks).toString('utf8').trim();
     if (!text) {

@@ -20,13 +20,15 @@ export const execRoutes: Route[] = [
       ctx.send(200);
       return;
     }
-    const stream = await engine.exec.start(e.id, { detach: false, tty });
+    const { stream, exited } = await engine.exec.start(e.id, { detach: false, tty });
     const { socket, head } = ctx.hijack(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
     if (!stream) {
       socket.end();
       return;
     }
+    // The client reads the exit code right after the stream ends: record it before ending.
     await pumpAttach(socket, head, stream, {
+      beforeEnd: () => exited,
       tty,
       stdin: e.config.AttachStdin ?? false,
       stdout: e.config.AttachStdout ?? true,

@@ -38,6 +38,42 @@ function versionOk(v: string): boolean {
   return maj === 1 && min >= minMin && minMaj === 1;
 }
 
+/**
+ * On an Upgrade request Node hands over the raw socket: the request body (e.g. exec start's JSON)
+ * is at the front of what follows the headers, before the client's stdin bytes.
+ */
+async function splitUpgradeBody(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<{ body: Buffer; rest: Buffer }> {
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (!Number.isFinite(length) || length <= 0) return { body: Buffer.alloc(0), rest: head };
+  if (length > 16 * 1024 * 1024) throw new Error('request body too large');
+  let buf = head;
+  while (buf.length < length) {
+    const chunk = await new Promise<Buffer | null>((resolve) => {
+      const onData = (d: Buffer): void => {
+        cleanup();
+        socket.pause();
+        resolve(d);
+      };
+      const onEnd = (): void => {
+        cleanup();
+        resolve(null);
+      };
+      const cleanup = (): void => {
+        socket.off('data', onData);
+        socket.off('end', onEnd);
+        socket.off('close', onEnd);
+      };
+      socket.on('data', onData);
+      socket.on('end', onEnd);
+      socket.on('close', onEnd);
+      socket.resume();
+    });
+    if (chunk === null) break;
+    buf = Buffer.concat([buf, chunk]);
+  }
+  return { body: buf.subarray(0, length), rest: buf.subarray(length) };
+}
+
 export class ApiServer {
   private readonly routes: Route[];
   readonly server: http.Server;
@@ -51,14 +87,17 @@ export class ApiServer {
       const res = new ServerResponse(req);
       res.assignSocket(socket as never);
       res.shouldKeepAlive = false;
-      void this.dispatch(req, res, { socket, head });
+      void splitUpgradeBody(req, socket, head).then(
+        ({ body, rest }) => this.dispatch(req, res, { socket, head: rest, body }),
+        () => socket.destroy(),
+      );
     });
     this.server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\r\n{"message":"malformed HTTP request"}');
     });
   }
 
-  private async dispatch(req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Duplex; head: Buffer }): Promise<void> {
+  private async dispatch(req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Duplex; head: Buffer; body: Buffer }): Promise<void> {
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://berth');

@@ -74,6 +74,8 @@ export interface PumpOptions {
   /** Close the process's stdin when this client closes its side (docker run -i with StdinOnce). */
   closeStdinOnEnd: boolean;
   onDetach?: () => void;
+  /** Awaited after the process's output ended and before the client's stream is closed. */
+  beforeEnd?: () => Promise<unknown>;
 }
 
 /** Joins a hijacked client socket to a process's attach stream until either side ends. */
@@ -92,7 +94,10 @@ export function pumpAttach(socket: Duplex, head: Buffer, stream: AttachStream, o
         if (!socket.destroyed) writeOutput(socket, opts.tty, s, chunk);
       }
     });
-    stream.on('end', finish);
+    stream.on('end', () => {
+      if (!opts.beforeEnd) return finish();
+      void opts.beforeEnd().finally(finish);
+    });
     const detector = new DetachDetector(opts.tty ? opts.detachKeys : []);
     const onInput = (chunk: Buffer): void => {
       if (!opts.stdin) return;

@@ -61,8 +61,9 @@ export class ConmonAttachStream extends EventEmitter implements AttachStream {
     if (buf.length < 1 || this.ended) return;
     const pipe = buf[0];
     const data = buf.subarray(1);
-    if (data.length === 0) return;
-    this.emit('data', pipe === STDERR_PIPE ? 2 : pipe === STDOUT_PIPE ? 1 : 1, data);
+    // Only stdout/stderr packets carry output; anything else (conmon's control bytes) is not the process's.
+    if (data.length === 0 || (pipe !== STDOUT_PIPE && pipe !== STDERR_PIPE)) return;
+    this.emit('data', pipe === STDERR_PIPE ? 2 : 1, data);
   }
 
   /** The process's output is fully delivered (or the monitor went away). Emits 'end' once. */

@@ -18,6 +18,7 @@ import { mergeConfig } from './create-config.js';
 import { randomName } from './names.js';
 import { prepareBundle } from './bundle.js';
 import { parseSignal } from '../../oci/signals.js';
+import { validateHostConfig } from '../../oci/spec.js';
 import { KeyedLock } from '../../util/lock.js';
 import { logger } from '../../util/logger.js';
 
@@ -74,13 +75,13 @@ export class ContainerService {
       await this.handleExit(c.id, exit);
       return;
     }
-    const state = await this.deps.runtime.state(c.id).catch(() => null);
-    if (!state || state.status === 'stopped') {
-      // The runtime lost it (host reboot: the exec root is a tmpfs): it is not running any more.
-      await this.handleExit(c.id, { exitCode: 255, oomKilled: false, finishedAt: new Date() }, 'container state lost (host reboot or runtime failure)');
+    if (!(await this.deps.runtime.monitorAlive(c.id))) {
+      // The monitor is gone without an exit file (host reboot: the exec root is a tmpfs).
+      await this.handleExit(c.id, { exitCode: 255, oomKilled: false, finishedAt: new Date() }, 'container monitor lost (host reboot or runtime failure)');
       return;
     }
-    c.state.status = state.status === 'paused' ? 'paused' : 'running';
+    const state = await this.deps.runtime.state(c.id).catch(() => null);
+    c.state.status = state?.status === 'paused' ? 'paused' : 'running';
   }
 
   private containersDir(): string {
@@ -142,6 +143,7 @@ export class ContainerService {
     const image = this.deps.images.resolve(req.Image);
     const id = newId();
     const merged = mergeConfig(req, image.config.config ?? {}, id);
+    const warnings = validateHostConfig(merged.hostConfig);
     if (name) this.reserveName(name, id);
     else name = randomName((n) => this.names.has(n));
     this.names.set(name, id);
@@ -170,7 +172,7 @@ export class ContainerService {
     }
     this.containers.set(id, record);
     this.emit(record, 'create');
-    return { Id: id, Warnings: [] };
+    return { Id: id, Warnings: warnings };
   }
 
   private reserveName(name: string, id: string): void {

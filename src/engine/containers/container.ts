@@ -1,4 +1,5 @@
 // A container as the engine records it, and how its state reads to a Docker user.
+import { humanDuration } from '../../util/duration.js';
 import type { ContainerConfig, ContainerState, ContainerStatus, HostConfig } from '../../api/types.js';
 
 export interface ContainerStateRecord {
@@ -58,24 +59,6 @@ export function stateView(s: ContainerStateRecord): ContainerState {
     StartedAt: s.startedAt,
     FinishedAt: s.finishedAt,
   };
-}
-
-/** Docker's human duration: "Less than a second", "3 seconds", "About a minute", "2 hours", ... */
-export function humanDuration(ms: number): string {
-  const seconds = Math.round(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.round(ms / 60000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.round(ms / 3600000);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
-  return `${Math.floor(hours / 24 / 365)} years`;
 }
 
 /** The STATUS column of `docker ps`. */

@@ -26,7 +26,7 @@ export interface MergedConfig {
 const NETWORK_MODES = new Set(['', 'default', 'bridge', 'none', 'host']);
 const RESTART_POLICIES = new Set(['', 'no', 'always', 'unless-stopped', 'on-failure']);
 
-export function validateHostConfig(hc: HostConfig): void {
+export function checkEngineHostConfig(hc: HostConfig): void {
   const mode = hc.NetworkMode ?? '';
   if (!NETWORK_MODES.has(mode) && !mode.startsWith('container:')) {
     throw new NotFoundError(`network ${mode} not found`);
@@ -49,7 +49,7 @@ export function validateHostConfig(hc: HostConfig): void {
 export function mergeConfig(req: ContainerCreateRequest, image: ImageRunConfig, id: string): MergedConfig {
   const hostConfig: HostConfig = { NetworkMode: 'bridge', ...(req.HostConfig ?? {}) };
   if (!hostConfig.NetworkMode || hostConfig.NetworkMode === 'default') hostConfig.NetworkMode = 'bridge';
-  validateHostConfig(hostConfig);
+  checkEngineHostConfig(hostConfig);
 
   const entrypointGiven = req.Entrypoint !== undefined && req.Entrypoint !== null;
   const entrypoint = entrypointGiven ? (req.Entrypoint ?? []).filter((s, i, a) => !(a.length === 1 && s === '')) : (image.Entrypoint ?? []);

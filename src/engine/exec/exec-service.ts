@@ -101,8 +101,11 @@ export class ExecService {
     return proc;
   }
 
-  /** Starts the process; with attach, the returned stream is connected before it runs. */
-  async start(id: string, opts: { detach: boolean; tty?: boolean }): Promise<AttachStream | undefined> {
+  /**
+   * Starts the process; with attach, the returned stream is connected before it runs.
+   * `exited` settles once the exit code is recorded, so inspect after it sees the code.
+   */
+  async start(id: string, opts: { detach: boolean; tty?: boolean }): Promise<{ stream?: AttachStream; exited: Promise<void> }> {
     const e = this.get(id);
     if (e.started) throw new ConflictError(`exec instance ${id} has already been started`);
     const c = this.containers.find(e.containerId);
@@ -124,11 +127,11 @@ export class ExecService {
     e.running = true;
     e.pid = session.pid;
     this.events.emit('container', `exec_start: ${e.config.Cmd.join(' ')}`, c.id, { image: c.image, name: c.name, execID: id });
-    void session.exited.then(
+    const exited = session.exited.then(
       (code) => this.finish(e, code),
       () => this.finish(e, 126),
     );
-    return opts.detach ? undefined : session.stream;
+    return { stream: opts.detach ? undefined : session.stream, exited };
   }
 
   private finish(e: ExecInstance, code: number): void {
