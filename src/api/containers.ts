@@ -147,6 +147,9 @@ export const containerRoutes: Route[] = [
 
   route('POST', '/containers/{id}/wait', async (ctx, engine) => {
     const condition = (ctx.str('condition') || 'not-running') as WaitCondition;
+    // Errors (unknown container, bad condition) must become statuses before the headers go out.
+    engine.containers.find(ctx.params.id);
+    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw new InvalidParameterError(`invalid condition: "${condition}"`);
     const signal = abortOnClose(ctx);
     // Registering the waiter happens inside wait() before the headers go out, so a client
     // that starts the container after seeing them cannot miss the exit.

@@ -1,6 +1,7 @@
 // /images/* handlers.
 import { InvalidParameterError, NotImplementedError } from '../errors.js';
 import { parseFilters } from '../engine/filters.js';
+import { parseImageName } from '../engine/images/names.js';
 import { type Route, route } from './server.js';
 
 function changesParam(query: URLSearchParams): string[] {
@@ -21,6 +22,9 @@ export const imageRoutes: Route[] = [
     const fromImage = ctx.str('fromImage');
     if (fromSrc !== undefined) {
       if (fromSrc !== '-') throw new InvalidParameterError('importing from a URL is not supported: send the archive in the request body (fromSrc=-)');
+      // A bad target name is a 400 before any output, as in Docker.
+      const repo = ctx.str('repo');
+      if (repo) parseImageName(ctx.str('tag') ? `${repo}:${ctx.str('tag')}` : repo);
       const out = ctx.startStream('application/json');
       try {
         const id = await engine.importImage(ctx.req, {

@@ -103,7 +103,7 @@ export class Engine {
   async ensureDefaultImage(): Promise<void> {
     if (this.images.lookup(DEFAULT_IMAGE)) return;
     const { stream, created } = await defaultImageTar();
-    await this.importImage(stream, { repo: 'busybox', tag: 'latest', created, message: 'busybox from the host (Debian busybox-static)' });
+    await this.importImage(stream, { repo: 'busybox', tag: 'latest', created, message: 'busybox from the host (Debian busybox-static)', changes: ['CMD ["sh"]'] });
   }
 
   async importImage(

@@ -303,8 +303,7 @@ export class ContainerService {
     if (!c) return;
     await this.lock.run(id, async () => {
       if (!isRunning(c)) return;
-      await this.deps.runtime.delete(id).catch(() => undefined);
-      await this.deps.snapshots.unmount(id).catch(() => undefined);
+      await Promise.all([this.deps.runtime.delete(id).catch(() => undefined), this.deps.snapshots.unmount(id).catch(() => undefined)]);
       c.state = {
         ...c.state,
         status: 'exited',

@@ -83,10 +83,12 @@ export class ImageService {
     const asId = ref.startsWith('sha256:') ? ref : `sha256:${ref}`;
     if (isDigest(asId) && this.images.has(asId)) return this.images.get(asId);
     let name: ImageName | undefined;
+    let parseError: unknown;
     try {
       name = parseImageName(ref);
-    } catch {
+    } catch (err) {
       name = undefined;
+      parseError = err;
     }
     if (name) {
       const id = this.deps.references.get(name.canonical);
@@ -97,7 +99,9 @@ export class ImageService {
       const matches = [...this.images.keys()].filter((id) => digestHex(id).startsWith(hex));
       if (matches.length === 1) return this.images.get(matches[0]);
     }
-    if (!name && !/^(sha256:)?[a-f0-9]+$/.test(ref)) throw new InvalidParameterError(`invalid reference format`);
+    if (!name && !/^(sha256:)?[a-f0-9]+$/.test(ref)) {
+      throw parseError instanceof InvalidParameterError ? parseError : new InvalidParameterError(`invalid reference format`);
+    }
     return undefined;
   }
 
@@ -274,14 +278,17 @@ export class ImageService {
     }
     if (users.length > 0) {
       const running = users.find((u) => u.running);
-      if (running && opts.force) {
+      if (running && (opts.force || !byName)) {
         throw new ConflictError(`conflict: unable to delete ${shortId(id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`);
       }
-      if (!opts.force) {
-        const what = byName ? familiarString(byName.canonical) : shortId(id);
+      if (!opts.force && byName) {
         throw new ConflictError(
-          `conflict: unable to ${byName ? 'remove repository reference' : 'delete'} "${what}" (must force) - container ${shortId(users[0].id)} is using its referenced image ${shortId(id)}`,
+          `conflict: unable to remove repository reference "${familiarString(byName.canonical)}" (must force) - container ${shortId(users[0].id)} is using its referenced image ${shortId(id)}`,
         );
+      }
+      // By id, Docker's order: running container, then several repositories, then a stopped container.
+      if (!opts.force && refs.length <= 1) {
+        throw new ConflictError(`conflict: unable to delete ${shortId(id)} (must be forced) - image is being used by stopped container ${shortId(users[0].id)}`);
       }
     }
     if (!byName && refs.length > 1 && !opts.force) {

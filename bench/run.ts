@@ -1,0 +1,961 @@
+#!/usr/bin/env node
+// Berth's benchmark: Berth side by side with the bare runtime ("the floor"), dockerd and podman.
+// Speed and memory are measured here, never asserted in tests. Run as root:
+//
+//   npm run bench                 # build, then the full run (about 5-10 minutes)
+//   node dist/bench/run.js --quick
+//
+// Everything it starts lives under one temporary directory (daemons with their own sockets, data
+// roots, exec roots and pidfiles; podman with its own --root/--runroot/--tmpdir) and is removed at
+// the end: containers by id, daemons by pid, mounts by path, cgroup parents by path.
+// See docs/performance.md for what each scenario measures.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, closeSync, promises as fsp, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { defaultImageTar } from '../src/engine/images/default-image.js';
+
+// ---------------------------------------------------------------- options
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    'no-podman': { type: 'boolean', default: false },
+    'no-dockerd': { type: 'boolean', default: false },
+    'no-install': { type: 'boolean', default: false },
+    json: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (opts.help) {
+  process.stdout.write(`Usage: node dist/bench/run.js [--quick] [--runs N] [--no-podman] [--no-dockerd] [--no-install] [--json FILE] [--keep]
+
+  --quick       fewer iterations (about 2 minutes)
+  --runs N      sequential iterations per contestant (default 20, quick 5)
+  --no-podman   skip podman;  --no-dockerd  skip dockerd
+  --no-install  do not apt-get install missing peers (they are skipped instead)
+  --json FILE   also write every sample as JSON
+  --keep        leave the temp dir and the daemons' logs (daemons and containers are still removed)
+`);
+  process.exit(0);
+}
+const QUICK = opts.quick!;
+const N_SEQ = opts.runs ? Number(opts.runs) : QUICK ? 5 : 20;
+const WARM = QUICK ? 1 : 2;
+const N_PAR = 20; // containers in the parallel scenario
+const PAR_ROUNDS = QUICK ? 1 : 3;
+const N_EXEC = QUICK ? 5 : 20;
+const N_PS_CTRS = QUICK ? 100 : 500;
+const N_PS = QUICK ? 3 : 10;
+const N_RSS_CTRS = QUICK ? 10 : 50;
+const N_CLI = QUICK ? 5 : 20;
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BERTHD = path.join(ROOT, 'dist/src/daemon/main.js');
+const BERTH_CLI = path.join(ROOT, 'dist/src/cli/main.js');
+
+function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+// ---------------------------------------------------------------- small helpers
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function which(cmd: string): string | null {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function sh(cmd: string, args: string[], env?: NodeJS.ProcessEnv): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: env ?? process.env });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout || String(r.error ?? '')).trim().slice(0, 500)}`);
+  return r.stdout;
+}
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+function p90(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(0.9 * s.length) - 1)];
+}
+
+interface Timed {
+  ms: number;
+  t0: number; // wall clock (epoch ms), to line samples up with the daemon's log
+  t1: number;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Spawns argv and measures from spawn to exit. */
+function timeCmd(argv: string[], env?: NodeJS.ProcessEnv): Promise<Timed> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const h0 = process.hrtime.bigint();
+    const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', (e) => {
+      err += String(e);
+    });
+    p.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - h0) / 1e6;
+      resolve({ ms, t0, t1: Date.now(), code, stdout: out, stderr: err });
+    });
+  });
+}
+
+async function mustTime(argv: string[], env?: NodeJS.ProcessEnv): Promise<Timed> {
+  const r = await timeCmd(argv, env);
+  if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 400)}`);
+  return r;
+}
+
+/** Runs fn over items with at most `limit` in flight. */
+async function pool<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]);
+      }
+    }),
+  );
+  return out;
+}
+
+// ---------------------------------------------------------------- Engine API over a unix socket
+
+function api(sock: string, method: string, p: string, body?: unknown, timeoutMs = 60_000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = http.request(
+      { socketPath: sock, method, path: p, headers: data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}, timeout: timeoutMs },
+      (res) => {
+        let b = '';
+        res.on('data', (d: Buffer) => (b += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${p}: timed out`)));
+    req.on('error', reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+async function apiJson<T>(sock: string, method: string, p: string, body?: unknown): Promise<T> {
+  const r = await api(sock, method, p, body);
+  if (r.status >= 300) throw new Error(`${method} ${p}: ${r.status} ${r.body.trim().slice(0, 300)}`);
+  return (r.body ? JSON.parse(r.body) : {}) as T;
+}
+
+async function waitForPing(sock: string, proc: ChildProcess, what: string, logFile: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null || proc.signalCode !== null) break;
+    try {
+      const r = await api(sock, 'GET', '/_ping', undefined, 2000);
+      if (r.status === 200) return;
+    } catch {
+      /* not up yet */
+    }
+    await sleep(100);
+  }
+  let tail = '';
+  try {
+    tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
+  } catch {
+    /* no log */
+  }
+  throw new Error(`${what} did not come up on ${sock}\n${tail}`);
+}
+
+// ---------------------------------------------------------------- /proc
+
+function procStatus(pid: number): { rssKb: number; ppid: number; name: string } | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const get = (k: string): string => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(s)?.[1] ?? '';
+    return { rssKb: parseInt(get('VmRSS'), 10) || 0, ppid: parseInt(get('PPid'), 10) || 0, name: get('Name') };
+  } catch {
+    return null;
+  }
+}
+function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+function allPids(): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
+}
+/** Alive and not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+/** pid and all its descendants. */
+function processTree(root: number): number[] {
+  const kids = new Map<number, number[]>();
+  for (const p of allPids()) {
+    const st = procStatus(p);
+    if (!st) continue;
+    if (!kids.has(st.ppid)) kids.set(st.ppid, []);
+    kids.get(st.ppid)!.push(p);
+  }
+  const out: number[] = [];
+  const stack = [root];
+  while (stack.length) {
+    const p = stack.pop()!;
+    out.push(p);
+    for (const k of kids.get(p) ?? []) stack.push(k);
+  }
+  return out;
+}
+/** Live processes named `name` whose command line mentions `needle` (our temp dir). */
+function processesMatching(name: RegExp, needle: string): number[] {
+  return allPids().filter((p) => {
+    const st = procStatus(p);
+    return st !== null && name.test(st.name) && st.rssKb > 0 && cmdlineOf(p).includes(needle);
+  });
+}
+function rssMb(pids: number[]): number {
+  return pids.reduce((a, p) => a + (procStatus(p)?.rssKb ?? 0), 0) / 1024;
+}
+
+// ---------------------------------------------------------------- what we started (for clean-up)
+
+const TMP = mkdtempSync(path.join(os.tmpdir(), 'berth-bench-'));
+const TAG = path.basename(TMP); // unique, used for cgroup parents
+const started: { name: string; proc: ChildProcess; sock?: string; containers: Set<string>; kind: 'docker-api' }[] = [];
+const podmanContainers = new Set<string>();
+const cgroupParents: string[] = [];
+let podmanBase: string[] | null = null;
+const shmLockExisted = existsSync('/dev/shm/libpod_lock');
+
+async function startDaemon(name: string, argv: string[], sock: string, logFile: string): Promise<(typeof started)[number]> {
+  const fd = openSync(logFile, 'a');
+  // Own process group: a ^C at the terminal reaches only the bench, which then cleans up in order.
+  const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fd, fd], detached: true, cwd: TMP });
+  closeSync(fd);
+  const d = { name, proc, sock, containers: new Set<string>(), kind: 'docker-api' as const };
+  started.push(d);
+  await waitForPing(sock, proc, name, logFile);
+  return d;
+}
+
+async function stopPid(pid: number, what: string, graceMs = 15_000): Promise<void> {
+  if (!alive(pid)) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + graceMs;
+  while (alive(pid) && Date.now() < deadline) await sleep(50);
+  if (alive(pid)) {
+    log(`${what} (pid ${pid}) did not stop on SIGTERM; SIGKILL`);
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+let cleanedUp = false;
+async function cleanup(): Promise<void> {
+  if (cleanedUp) return;
+  cleanedUp = true;
+  log('cleaning up');
+  // 1. containers, by id
+  for (const d of started) {
+    if (!d.sock || d.containers.size === 0 || d.proc.exitCode !== null) continue;
+    await pool([...d.containers], 4, async (id) => {
+      await api(d.sock!, 'DELETE', `/containers/${id}?force=1`, undefined, 30_000).catch(() => undefined);
+    });
+  }
+  if (podmanBase && podmanContainers.size > 0) {
+    spawnSync(podmanBase[0], [...podmanBase.slice(1), 'rm', '-f', '-t', '0', ...podmanContainers], { stdio: 'ignore' });
+  }
+  // 2. daemons, by pid (dockerd stops its containerd; anything of theirs still alive is killed by pid)
+  for (const d of [...started].reverse()) {
+    const pid = d.proc.pid;
+    if (!pid) continue;
+    const tree = processTree(pid).filter((p) => p !== pid);
+    await stopPid(pid, d.name);
+    for (const p of tree) await stopPid(p, `${d.name} child`, 5000);
+  }
+  // leftover monitors (conmon, shims) of our containers: their command lines name our temp dir
+  for (const p of processesMatching(/^(conmon|containerd-shim)/, TMP)) await stopPid(p, 'monitor', 3000);
+  // 3. mounts under our temp dir, deepest first
+  const mounts = () =>
+    readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4])
+      .filter((m): m is string => !!m && (m === TMP || m.startsWith(TMP + '/')))
+      .map((m) => m.replace(/\\040/g, ' '));
+  for (let pass = 0; pass < 3; pass++) {
+    const ms = mounts().sort((a, b) => b.length - a.length);
+    if (ms.length === 0) break;
+    for (const m of ms) {
+      const r = spawnSync('umount', [m], { stdio: 'ignore' });
+      if (r.status !== 0 && pass > 0) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
+    }
+  }
+  // 4. cgroup parents we named (empty by now)
+  for (const parent of cgroupParents) {
+    for (const hier of readdirSync('/sys/fs/cgroup')) {
+      const dir = path.join('/sys/fs/cgroup', hier, parent);
+      if (existsSync(dir)) rmdirTree(dir);
+    }
+  }
+  if (!shmLockExisted && existsSync('/dev/shm/libpod_lock') && podmanBase) rmSync('/dev/shm/libpod_lock', { force: true });
+  // 5. the temp dir
+  const left = mounts();
+  if (left.length > 0) log(`not removing ${TMP}: still mounted: ${left.join(', ')}`);
+  else if (opts.keep) log(`kept ${TMP}`);
+  else rmSync(TMP, { recursive: true, force: true });
+}
+function rmdirTree(dir: string): void {
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rmdirTree(path.join(dir, e.name));
+    rmdirSync(dir);
+  } catch {
+    /* busy or gone */
+  }
+}
+process.on('SIGINT', () => {
+  log('interrupted');
+  void cleanup().finally(() => process.exit(130));
+});
+process.on('SIGTERM', () => {
+  void cleanup().finally(() => process.exit(143));
+});
+
+// ---------------------------------------------------------------- installation
+
+function dpkgInstalled(pkg: string): boolean {
+  const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.includes('install ok installed');
+}
+
+function ensurePackages(): void {
+  const want = ['crun', 'runc', 'conmon', 'busybox-static', 'golang-github-containers-common', 'attr'];
+  if (!opts['no-dockerd']) want.push('docker.io');
+  if (!opts['no-podman']) want.push('podman');
+  const missing = want.filter((p) => !dpkgInstalled(p));
+  if (missing.length === 0) return;
+  if (opts['no-install']) {
+    log(`not installing (--no-install): ${missing.join(' ')}`);
+    return;
+  }
+  if (process.getuid?.() !== 0) throw new Error(`missing packages ${missing.join(' ')} and not root`);
+  log(`installing ${missing.join(' ')}`);
+  // policy-rc.d 101: the packages must not start their system services (dockerd would create
+  // docker0 and iptables rules); the bench starts its own daemons.
+  const policy = '/usr/sbin/policy-rc.d';
+  const hadPolicy = existsSync(policy);
+  if (!hadPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    const r = spawnSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: ['ignore', 'ignore', 'inherit'], env });
+    if (r.status !== 0) log(`apt-get install failed (${r.status}); peers that are still missing will be skipped`);
+  } finally {
+    if (!hadPolicy) rmSync(policy, { force: true });
+  }
+}
+
+// ---------------------------------------------------------------- results
+
+interface Row {
+  section: string;
+  name: string;
+  samples: number[]; // ms, or MB for memory rows
+  unit: 'ms' | 'MB';
+  note?: string;
+}
+const rows: Row[] = [];
+const skipped: string[] = [];
+const notes: string[] = [];
+function addRow(section: string, name: string, samples: number[], unit: 'ms' | 'MB' = 'ms', note?: string): void {
+  rows.push({ section, name, samples, unit, note });
+}
+function rowMedian(section: string, name: string): number {
+  const r = rows.find((x) => x.section === section && x.name === name);
+  return r ? median(r.samples) : NaN;
+}
+
+// ---------------------------------------------------------------- set-up
+
+interface Peer {
+  name: string;
+  docker: (...a: string[]) => string[]; // argv of the docker CLI against this daemon
+  sock: string;
+  daemon: (typeof started)[number];
+}
+
+const dockerBin = which('docker');
+const DOCKER_ENV: NodeJS.ProcessEnv = { ...process.env, DOCKER_CONFIG: path.join(TMP, 'docker-config'), DOCKER_CLI_HINTS: 'false' };
+delete DOCKER_ENV.DOCKER_HOST;
+delete DOCKER_ENV.DOCKER_CONTEXT;
+const BERTH_ENV: NodeJS.ProcessEnv = { ...process.env };
+delete BERTH_ENV.DOCKER_HOST;
+delete BERTH_ENV.BERTH_HOST;
+
+async function startBerth(name: string, runtime: 'crun' | 'runc'): Promise<Peer> {
+  const dir = path.join(TMP, name);
+  mkdirSync(dir, { recursive: true });
+  const sock = path.join(dir, 'berth.sock');
+  const argv = [process.execPath, BERTHD, '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'berthd.pid'), '--runtime', runtime, '--log-level', 'debug'];
+  const daemon = await startDaemon(name, argv, sock, path.join(dir, 'berthd.log'));
+  return { name, sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
+}
+
+async function startDockerd(): Promise<Peer> {
+  const dir = path.join(TMP, 'dockerd');
+  mkdirSync(dir, { recursive: true });
+  const sock = path.join(dir, 'docker.sock');
+  if (existsSync('/run/containerd/containerd.sock')) notes.push('a system containerd runs at /run/containerd/containerd.sock: dockerd uses it instead of starting its own, so its RSS is not counted');
+  const cg = `/${TAG}-dockerd`;
+  cgroupParents.push(cg);
+  const argv = [
+    'dockerd', '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'dockerd.pid'),
+    '--bridge=none', '--iptables=false', '--ip6tables=false', '--cgroup-parent', cg, '--storage-driver', 'overlay2',
+  ];
+  const daemon = await startDaemon('dockerd', argv, sock, path.join(dir, 'dockerd.log'));
+  const peer: Peer = { name: 'dockerd', sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
+  await mustTime(peer.docker('import', path.join(TMP, 'busybox.tar'), 'busybox:latest'), DOCKER_ENV);
+  return peer;
+}
+
+interface Podman {
+  base: string[];
+  run: string[]; // flags for run/create
+  image: string;
+}
+async function setupPodman(): Promise<Podman> {
+  const bin = which('podman');
+  if (!bin) throw new Error('podman is not installed');
+  const dir = path.join(TMP, 'podman');
+  mkdirSync(dir, { recursive: true });
+  const base = [bin, '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--storage-driver', 'overlay'];
+  podmanBase = base;
+  const cg = `/${TAG}-podman`;
+  cgroupParents.push(cg);
+  // This VM's root has no CAP_SYS_RESOURCE: podman's default rlimits (raised to the maximum) fail
+  // in crun, so ask for modest ones. The run itself is `true`: they don't matter.
+  const run = ['--pull', 'never', '--network', 'none', '--cgroup-parent', cg, '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096'];
+  const image = 'localhost/busybox:latest';
+  await mustTime([...base, 'import', '-q', path.join(TMP, 'busybox.tar'), image]);
+  await mustTime([...base, 'run', '--rm', ...run, image, 'true']);
+  return { base, run, image };
+}
+
+// The floor: mount an overlay of the prepared rootfs, `<runtime> run` the prepared bundle, unmount.
+function setupFloor(): { script: string; bundle: string; berthBundle: string } {
+  const dir = path.join(TMP, 'floor');
+  const lower = path.join(dir, 'lower');
+  mkdirSync(lower, { recursive: true });
+  sh('tar', ['-xf', path.join(TMP, 'busybox.tar'), '-C', lower]);
+  const bundle = path.join(dir, 'bundle');
+  mkdirSync(path.join(bundle, 'rootfs'), { recursive: true });
+  // `crun spec` writes a minimal config.json (the same as `runc spec`) into its cwd
+  const r = spawnSync('crun', ['spec'], { cwd: bundle, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`crun spec failed: ${r.stderr}`);
+  const spec = JSON.parse(readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+  spec.process.terminal = false;
+  spec.process.args = ['true'];
+  spec.root = { path: 'rootfs', readonly: false };
+  writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
+  const berthBundle = path.join(dir, 'berth-bundle');
+  mkdirSync(path.join(berthBundle, 'rootfs'), { recursive: true });
+  const script = path.join(dir, 'run.sh');
+  writeFileSync(
+    script,
+    `#!/bin/sh
+# usage: run.sh <runtime> <container-id> <bundle>
+set -e
+rt=$1; id=$2; B=$3; d=${dir}/c-$id
+mkdir -p $d/upper $d/work
+mount -t overlay overlay -o lowerdir=${lower},upperdir=$d/upper,workdir=$d/work $B/rootfs
+$rt run --bundle $B $id >/dev/null
+umount $B/rootfs
+rm -rf $d
+`,
+    { mode: 0o755 },
+  );
+  return { script, bundle, berthBundle };
+}
+
+// ---------------------------------------------------------------- daemon-log timeline (Berth)
+
+interface LogEvent {
+  t: number;
+  msg: string;
+}
+function readDebugLog(file: string): LogEvent[] {
+  const out: LogEvent[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^time="([^"]+)" level=debug msg=(".*")$/.exec(line);
+    if (!m) continue;
+    try {
+      out.push({ t: Date.parse(m[1]), msg: JSON.parse(m[2]) as string });
+    } catch {
+      /* odd line */
+    }
+  }
+  return out;
+}
+
+interface Timeline {
+  requests: Map<string, { start: number[]; end: number[]; dur: number[] }>;
+  phases: Map<string, number[]>;
+  total: number[];
+}
+/** Lines the daemon logged inside each sample's [t0, t1] window, relative to the sample's spawn. */
+function timeline(events: LogEvent[], samples: Timed[]): Timeline {
+  const requests: Timeline['requests'] = new Map();
+  const phases: Timeline['phases'] = new Map();
+  for (const s of samples) {
+    for (const e of events) {
+      if (e.t < s.t0 || e.t > s.t1 + 2) continue;
+      const rq = /^([A-Z]+) (\S+?) (\d+)ms$/.exec(e.msg);
+      if (rq) {
+        const key = `${rq[1]} ${rq[2].replace(/^\/v1\.\d+/, '').replace(/[0-9a-f]{64}/, '{id}').replace(/\?.*$/, (q) => (q.includes('condition=') ? `?${/condition=\w+/.exec(q)![0]}` : ''))}`;
+        const dur = Number(rq[3]);
+        if (!requests.has(key)) requests.set(key, { start: [], end: [], dur: [] });
+        const r = requests.get(key)!;
+        r.end.push(e.t - s.t0);
+        r.start.push(e.t - dur - s.t0);
+        r.dur.push(dur);
+        continue;
+      }
+      const st = /^start [0-9a-f]+: (.*)$/.exec(e.msg);
+      if (st) {
+        let prev = 0;
+        for (const part of st[1].split(' ')) {
+          const pm = /^(\w+)=([\d.]+)ms$/.exec(part);
+          if (!pm) continue;
+          const at = Number(pm[2]);
+          if (!phases.has(pm[1])) phases.set(pm[1], []);
+          phases.get(pm[1])!.push(at - prev);
+          prev = at;
+        }
+      }
+    }
+  }
+  return { requests, phases, total: samples.map((s) => s.ms) };
+}
+function formatTimeline(title: string, tl: Timeline): string {
+  const lines = [`${title} — median over ${tl.total.length} runs (ms from the CLI's spawn; the daemon logs with 1 ms resolution)`];
+  const reqs = [...tl.requests.entries()].sort((a, b) => median(a[1].start) - median(b[1].start));
+  for (const [k, v] of reqs) {
+    lines.push(`  ${median(v.start).toFixed(0).padStart(5)} → ${median(v.end).toFixed(0).padStart(5)}   ${k}  (${median(v.dur).toFixed(0)} ms)`);
+  }
+  lines.push(`  ${median(tl.total).toFixed(0).padStart(5)}           CLI exited`);
+  if (tl.phases.size) {
+    const names: Record<string, string> = { mount: 'overlay mount', bundle: 'etc files + config.json', create: 'conmon + runtime create', start: 'runtime start', saved: 'state saved' };
+    lines.push(`  inside POST /containers/{id}/start: ${[...tl.phases.entries()].map(([k, v]) => `${names[k] ?? k} ${median(v).toFixed(1)}`).join(', ')}`);
+  }
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------- scenarios
+
+/** Sequential, round-robin over contestants (so drift in machine load hits all alike). */
+async function sequential(section: string, contestants: { name: string; argv: (i: number) => string[]; env?: NodeJS.ProcessEnv }[], n: number, warm: number): Promise<Map<string, Timed[]>> {
+  const res = new Map<string, Timed[]>();
+  const dead = new Set<string>();
+  for (const c of contestants) res.set(c.name, []);
+  for (let i = -warm; i < n; i++) {
+    for (const c of contestants) {
+      if (dead.has(c.name)) continue;
+      const r = await timeCmd(c.argv(i + warm), c.env);
+      if (r.code !== 0) {
+        dead.add(c.name);
+        skipped.push(`${section} / ${c.name}: failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ').slice(0, 300)}`);
+        log(`${c.name} failed: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
+        continue;
+      }
+      if (i >= 0) res.get(c.name)!.push(r);
+    }
+  }
+  for (const c of contestants) if (!dead.has(c.name)) addRow(section, c.name, res.get(c.name)!.map((r) => r.ms));
+  return res;
+}
+
+async function parallelWall(argv: string[], env: NodeJS.ProcessEnv, n: number): Promise<number> {
+  const h0 = process.hrtime.bigint();
+  const rs = await Promise.all(Array.from({ length: n }, () => timeCmd(argv, env)));
+  const ms = Number(process.hrtime.bigint() - h0) / 1e6;
+  const bad = rs.filter((r) => r.code !== 0);
+  if (bad.length) throw new Error(`${bad.length}/${n} parallel runs failed: ${bad[0].stderr.trim().slice(0, 300)}`);
+  return ms;
+}
+
+async function createMany(peer: Peer, n: number, cmd: string[], startThem: boolean): Promise<string[]> {
+  const ids = await pool(Array.from({ length: n }, (_, i) => i), 4, async () => {
+    const c = await apiJson<{ Id: string }>(peer.sock, 'POST', '/containers/create', { Image: 'busybox', Cmd: cmd, HostConfig: { NetworkMode: 'none' } });
+    peer.daemon.containers.add(c.Id);
+    if (startThem) await apiJson(peer.sock, 'POST', `/containers/${c.Id}/start`);
+    return c.Id;
+  });
+  return ids;
+}
+async function removeMany(peer: Peer, ids: string[]): Promise<void> {
+  await pool(ids, 4, async (id) => {
+    await api(peer.sock, 'DELETE', `/containers/${id}?force=1`, undefined, 60_000);
+    peer.daemon.containers.delete(id);
+  });
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the bench runs containers: run it as root');
+  if (!existsSync(BERTHD)) throw new Error(`${BERTHD} is missing: build first (npm run build)`);
+  ensurePackages();
+  if (!dockerBin) throw new Error('no docker CLI on PATH (Debian: apt-get install docker.io)');
+  mkdirSync(DOCKER_ENV.DOCKER_CONFIG!, { recursive: true });
+  const started0 = Date.now();
+  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}`;
+  const versions: string[] = [
+    `node ${process.version}`,
+    `docker CLI ${sh(dockerBin, ['--version']).trim()}`,
+    sh('crun', ['--version']).split('\n')[0],
+    sh('runc', ['--version']).split('\n')[0],
+    `conmon ${sh('conmon', ['--version']).split('\n')[0]}`,
+  ];
+  log(`temp dir ${TMP}; ${QUICK ? 'quick' : 'full'} run: ${N_SEQ} sequential runs per contestant`);
+
+  // the same busybox rootfs for everyone: Berth's own default image tar
+  const { stream } = await defaultImageTar();
+  await fsp.writeFile(path.join(TMP, 'busybox.tar'), stream);
+
+  // ---- contestants
+  log('starting berthd (crun) and berthd (runc)');
+  const berth = await startBerth('berth', 'crun');
+  const berthRunc = await startBerth('berth-runc', 'runc');
+  const idle: { name: string; mb: number }[] = [];
+  await sleep(1500);
+  idle.push({ name: 'berthd', mb: rssMb(processTree(berth.daemon.proc.pid!)) });
+
+  let dockerd: Peer | null = null;
+  if (!opts['no-dockerd']) {
+    try {
+      if (!which('dockerd')) throw new Error('dockerd is not installed (apt-get install docker.io)');
+      log('starting dockerd');
+      dockerd = await startDockerd();
+      versions.push(`dockerd ${sh('dockerd', ['--version']).trim()}`);
+      await sleep(1500);
+      idle.push({ name: 'dockerd + containerd', mb: rssMb(processTree(dockerd.daemon.proc.pid!)) });
+    } catch (err) {
+      skipped.push(`dockerd: could not start: ${(err as Error).message.split('\n')[0]}`);
+      log(`dockerd skipped: ${(err as Error).message}`);
+      dockerd = null;
+    }
+  } else skipped.push('dockerd: --no-dockerd');
+
+  let podman: Podman | null = null;
+  if (!opts['no-podman']) {
+    try {
+      log('setting up podman');
+      podman = await setupPodman();
+      versions.push(sh(podman.base[0], ['--version']).trim());
+    } catch (err) {
+      skipped.push(`podman: could not run: ${(err as Error).message.split('\n')[0]}`);
+      log(`podman skipped: ${(err as Error).message}`);
+      podman = null;
+    }
+  } else skipped.push('podman: --no-podman');
+
+  const floor = setupFloor();
+
+  // Containers for exec (started before the sequential runs so Berth's real config.json can be
+  // replayed on the floor too).
+  log('starting exec targets');
+  const execTargets: { name: string; argv: () => string[]; env: NodeJS.ProcessEnv }[] = [];
+  const execIds = new Map<Peer, string>();
+  let podmanExecId = '';
+  const berthExecId = (await createMany(berth, 1, ['sleep', '1000'], true))[0];
+  execTargets.push({ name: 'Berth (docker CLI)', argv: () => berth.docker('exec', berthExecId, 'true'), env: DOCKER_ENV });
+  execTargets.push({ name: 'Berth (berth CLI)', argv: () => [process.execPath, BERTH_CLI, '-H', `unix://${berth.sock}`, 'exec', berthExecId, 'true'], env: BERTH_ENV });
+  if (dockerd) {
+    const id = (await createMany(dockerd, 1, ['sleep', '1000'], true))[0];
+    execIds.set(dockerd, id);
+    execTargets.push({ name: 'dockerd', argv: () => dockerd!.docker('exec', id, 'true'), env: DOCKER_ENV });
+  }
+  if (podman) {
+    try {
+      const r = await mustTime([...podman.base, 'run', '-d', ...podman.run, podman.image, 'sleep', '1000']);
+      const id = r.stdout.trim();
+      podmanContainers.add(id);
+      podmanExecId = id;
+      execTargets.push({ name: 'podman', argv: () => [...podman!.base, 'exec', id, 'true'], env: process.env });
+    } catch (err) {
+      skipped.push(`podman exec: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+
+  // Berth's own config.json for that container, replayed with `crun run` on the floor's overlay:
+  // how much the full Docker-compatible spec (seccomp, caps, mounts, cgroups) costs the runtime.
+  let berthSpecFloor = false;
+  try {
+    const cfg = path.join(TMP, 'berth', 'exec', 'bundles', berthExecId, 'config.json');
+    const spec = JSON.parse(readFileSync(cfg, 'utf8'));
+    spec.process.terminal = false;
+    spec.process.args = ['true'];
+    spec.root = { path: 'rootfs', readonly: false };
+    const cg = `/${TAG}-floor`;
+    cgroupParents.push(cg);
+    if (spec.linux) spec.linux.cgroupsPath = `${cg}/CID`;
+    delete spec.hooks;
+    writeFileSync(path.join(floor.berthBundle, 'config.tmpl.json'), JSON.stringify(spec));
+    berthSpecFloor = true;
+  } catch (err) {
+    notes.push(`Berth's config.json could not be replayed on the floor: ${(err as Error).message}`);
+  }
+  const berthSpecArgv = (i: number): string[] => {
+    // each run gets its own cgroup path
+    const id = `fb${i}`;
+    const tmpl = readFileSync(path.join(floor.berthBundle, 'config.tmpl.json'), 'utf8');
+    writeFileSync(path.join(floor.berthBundle, 'config.json'), tmpl.replace('/CID"', `/${id}"`));
+    return ['/bin/sh', floor.script, 'crun', id, floor.berthBundle];
+  };
+
+  // ---- 1. sequential run --rm
+  log(`1/6 sequential \`run --rm --network none busybox true\` ×${N_SEQ}`);
+  const S1 = 'run --rm (sequential)';
+  const runArgs = ['run', '--rm', '--network', 'none', 'busybox', 'true'];
+  const contestants: { name: string; argv: (i: number) => string[]; env?: NodeJS.ProcessEnv }[] = [
+    { name: 'floor: crun run', argv: (i) => ['/bin/sh', floor.script, 'crun', `fc${i}`, floor.bundle] },
+    { name: 'floor: runc run', argv: (i) => ['/bin/sh', floor.script, 'runc', `fr${i}`, floor.bundle] },
+  ];
+  if (berthSpecFloor) contestants.push({ name: "floor: crun run, Berth's config.json", argv: (i) => berthSpecArgv(i) });
+  contestants.push(
+    { name: 'Berth (docker CLI)', argv: () => berth.docker(...runArgs), env: DOCKER_ENV },
+    { name: 'Berth (berth CLI)', argv: () => [process.execPath, BERTH_CLI, '-H', `unix://${berth.sock}`, ...runArgs], env: BERTH_ENV },
+    { name: 'Berth --runtime runc (docker CLI)', argv: () => berthRunc.docker(...runArgs), env: DOCKER_ENV },
+  );
+  if (dockerd) contestants.push({ name: 'dockerd (docker CLI)', argv: () => dockerd!.docker(...runArgs), env: DOCKER_ENV });
+  if (podman) contestants.push({ name: 'podman', argv: () => [...podman!.base, 'run', '--rm', ...podman!.run, podman!.image, 'true'] });
+  const seq = await sequential(S1, contestants, N_SEQ, WARM);
+
+  const berthLog = readDebugLog(path.join(TMP, 'berth', 'berthd.log'));
+  const timelines: string[] = [];
+  const viaDocker = seq.get('Berth (docker CLI)');
+  if (viaDocker?.length) timelines.push(formatTimeline('Berth via the docker CLI: `docker run --rm --network none busybox true`', timeline(berthLog, viaDocker)));
+  const viaBerth = seq.get('Berth (berth CLI)');
+  if (viaBerth?.length) timelines.push(formatTimeline('Berth via the berth CLI: `berth run --rm --network none busybox true`', timeline(berthLog, viaBerth)));
+
+  // ---- 2. parallel
+  log(`2/6 ${N_PAR} runs in parallel ×${PAR_ROUNDS}`);
+  const S2 = `${N_PAR} × run --rm in parallel (wall)`;
+  const parPeers: { name: string; argv: string[]; env: NodeJS.ProcessEnv }[] = [{ name: 'Berth (docker CLI)', argv: berth.docker(...runArgs), env: DOCKER_ENV }];
+  if (dockerd) parPeers.push({ name: 'dockerd (docker CLI)', argv: dockerd.docker(...runArgs), env: DOCKER_ENV });
+  const par = new Map<string, number[]>(parPeers.map((p) => [p.name, []]));
+  for (let round = 0; round < PAR_ROUNDS; round++) {
+    for (const p of parPeers) {
+      try {
+        par.get(p.name)!.push(await parallelWall(p.argv, p.env, N_PAR));
+      } catch (err) {
+        skipped.push(`${S2} / ${p.name}: ${(err as Error).message.split('\n')[0]}`);
+        par.delete(p.name);
+        parPeers.splice(parPeers.indexOf(p), 1);
+      }
+    }
+  }
+  for (const [name, xs] of par) addRow(S2, name, xs);
+
+  // ---- 3. exec
+  log(`3/6 exec ×${N_EXEC}`);
+  const S3 = 'exec <ctr> true';
+  await sequential(S3, execTargets, N_EXEC, WARM);
+  execIds.set(berth, berthExecId);
+  for (const [p, id] of execIds) await removeMany(p, [id]);
+  if (podman && podmanExecId) {
+    spawnSync(podman.base[0], [...podman.base.slice(1), 'rm', '-f', '-t', '0', podmanExecId], { stdio: 'ignore' });
+    podmanContainers.delete(podmanExecId);
+  }
+
+  // ---- 4. ps -a with many containers
+  log(`4/6 ps -a with ${N_PS_CTRS} created containers`);
+  const S4 = `ps -a, ${N_PS_CTRS} containers`;
+  const psPeers: Peer[] = [berth, ...(dockerd ? [dockerd] : [])];
+  const psIds = new Map<Peer, string[]>();
+  for (const p of psPeers) {
+    const t = Date.now();
+    psIds.set(p, await createMany(p, N_PS_CTRS, ['true'], false));
+    log(`   ${p.name}: ${N_PS_CTRS} containers created in ${((Date.now() - t) / 1000).toFixed(1)} s (API, 4 at a time)`);
+  }
+  await sequential(
+    S4,
+    [
+      { name: 'Berth (docker CLI)', argv: () => berth.docker('ps', '-a'), env: DOCKER_ENV },
+      { name: 'Berth (berth CLI)', argv: () => [process.execPath, BERTH_CLI, '-H', `unix://${berth.sock}`, 'ps', '-a'], env: BERTH_ENV },
+      ...(dockerd ? [{ name: 'dockerd (docker CLI)', argv: () => dockerd!.docker('ps', '-a'), env: DOCKER_ENV }] : []),
+    ],
+    N_PS,
+    1,
+  );
+  for (const p of psPeers) await removeMany(p, psIds.get(p)!);
+
+  // ---- 5. memory
+  log(`5/6 daemon RSS idle and with ${N_RSS_CTRS} running containers`);
+  const S5 = 'daemon RSS';
+  const mem: { name: string; idle: number; daemon: number; monitors: number; nMon: number; after?: number }[] = [];
+  for (const p of psPeers) {
+    const ids = await createMany(p, N_RSS_CTRS, ['sleep', '1000'], true);
+    await sleep(2000);
+    const daemonPids = processTree(p.daemon.proc.pid!);
+    const isBerth = p === berth;
+    // monitors are per-container; Berth's conmons and dockerd's shims both name our temp dir
+    const monitors = processesMatching(isBerth ? /^conmon$/ : /^containerd-shim/, path.join(TMP, isBerth ? 'berth/' : 'dockerd/')).filter((x) => !daemonPids.includes(x));
+    mem.push({
+      name: isBerth ? 'berthd' : 'dockerd + containerd',
+      idle: idle.find((x) => x.name === (isBerth ? 'berthd' : 'dockerd + containerd'))?.mb ?? NaN,
+      daemon: rssMb(daemonPids),
+      monitors: rssMb(monitors),
+      nMon: monitors.length,
+    });
+    await removeMany(p, ids);
+    await sleep(1000);
+    mem[mem.length - 1].after = rssMb(processTree(p.daemon.proc.pid!));
+  }
+  for (const m of mem) {
+    addRow(S5, `${m.name}, idle`, [m.idle], 'MB');
+    addRow(S5, `${m.name}, ${N_RSS_CTRS} running`, [m.daemon], 'MB');
+    addRow(S5, `${m.name}: its ${m.nMon} monitors (${m.name === 'berthd' ? 'conmon' : 'containerd-shim'})`, [m.monitors], 'MB');
+    addRow(S5, `${m.name}, daemon + monitors`, [m.daemon + m.monitors], 'MB');
+    addRow(S5, `${m.name}, idle again after the bench`, [m.after ?? NaN], 'MB');
+  }
+
+  // ---- 6. CLI overhead against the same berthd
+  log(`6/6 CLI overhead ×${N_CLI}`);
+  const S6 = 'CLI against the same berthd';
+  await sequential(
+    S6,
+    [
+      { name: 'docker --version (no daemon)', argv: () => [dockerBin!, '--version'], env: DOCKER_ENV },
+      { name: 'berth --version (no daemon)', argv: () => [process.execPath, BERTH_CLI, '--version'], env: BERTH_ENV },
+      { name: 'docker version', argv: () => berth.docker('version'), env: DOCKER_ENV },
+      { name: 'berth version', argv: () => [process.execPath, BERTH_CLI, '-H', `unix://${berth.sock}`, 'version'], env: BERTH_ENV },
+      { name: 'docker ps', argv: () => berth.docker('ps'), env: DOCKER_ENV },
+      { name: 'berth ps', argv: () => [process.execPath, BERTH_CLI, '-H', `unix://${berth.sock}`, 'ps'], env: BERTH_ENV },
+    ],
+    N_CLI,
+    WARM,
+  );
+
+  // ---------------------------------------------------------------- report
+  const floorMs = rowMedian(S1, 'floor: crun run');
+  const dockerdOf = (section: string): number => rowMedian(section, 'dockerd (docker CLI)') || rowMedian(section, 'dockerd');
+  const fmt = (x: number, unit: string): string => (Number.isFinite(x) ? `${x >= 100 ? x.toFixed(0) : x.toFixed(1)} ${unit}` : '—');
+  const ratio = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '—');
+
+  interface Target {
+    section: string;
+    name: string;
+    text: string;
+    met: boolean | null;
+  }
+  const targets: Target[] = [];
+  const bd = rowMedian(S1, 'Berth (docker CLI)');
+  targets.push({ section: S1, name: 'Berth (docker CLI)', text: `≤ 2× floor (${ratio(bd / floorMs)})`, met: Number.isFinite(bd / floorMs) ? bd / floorMs <= 2 : null });
+  const dd = dockerdOf(S1);
+  targets.push({ section: S1, name: 'Berth (docker CLI)', text: `≥ 3.5× faster than dockerd (${ratio(dd / bd)})`, met: Number.isFinite(dd / bd) ? dd / bd >= 3.5 : null });
+  const pb = rowMedian(S2, 'Berth (docker CLI)');
+  const pd = dockerdOf(S2);
+  targets.push({ section: S2, name: 'Berth (docker CLI)', text: `≥ 4× faster than dockerd (${ratio(pd / pb)})`, met: Number.isFinite(pd / pb) ? pd / pb >= 4 : null });
+  const eb = rowMedian(S3, 'Berth (docker CLI)');
+  const ed = dockerdOf(S3);
+  targets.push({ section: S3, name: 'Berth (docker CLI)', text: `≥ 2× faster than dockerd (${ratio(ed / eb)})`, met: Number.isFinite(ed / eb) ? ed / eb >= 2 : null });
+  for (const what of ['version', 'ps']) {
+    const b = rowMedian(S6, `berth ${what}`);
+    const d = rowMedian(S6, `docker ${what}`);
+    targets.push({ section: S6, name: `berth ${what}`, text: `≤ docker ${what} + 40 ms (${b - d >= 0 ? '+' : ''}${(b - d).toFixed(0)} ms)`, met: Number.isFinite(b - d) ? b - d <= 40 : null });
+  }
+  const ib = rowMedian(S5, 'berthd, idle');
+  targets.push({ section: S5, name: 'berthd, idle', text: `< 80 MB`, met: Number.isFinite(ib) ? ib < 80 : null });
+
+  const header = ['scenario', 'contestant', 'median', 'p90', '× floor', 'dockerd ÷', 'target'];
+  const table: string[][] = [];
+  let lastSection = '';
+  for (const r of rows) {
+    const m = median(r.samples);
+    const isMs = r.unit === 'ms';
+    const vsFloor = r.section === S1 && isMs ? ratio(m / floorMs) : '';
+    const dref = r.section === S5 ? NaN : dockerdOf(r.section);
+    const vsDockerd = isMs && Number.isFinite(dref) && !/^dockerd/.test(r.name) && r.section !== S6 ? ratio(dref / m) : '';
+    const tg = targets.filter((t) => t.section === r.section && t.name === r.name).map((t) => `${t.text}: ${t.met === null ? 'n/a' : t.met ? 'MET' : 'NOT MET'}`);
+    table.push([r.section === lastSection ? '' : r.section, r.name, fmt(m, r.unit), r.samples.length > 1 ? fmt(p90(r.samples), r.unit) : '', vsFloor, vsDockerd, tg.join('; ')]);
+    lastSection = r.section;
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  const out: string[] = [];
+  out.push('');
+  out.push(`Berth benchmark — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — ${QUICK ? 'quick' : 'full'} run (${N_SEQ} sequential runs, ${WARM} warm-up) — ${((Date.now() - started0) / 1000).toFixed(0)} s`);
+  out.push(`machine: ${machine}`);
+  out.push(`versions: ${versions.join('; ')}`);
+  out.push('');
+  out.push(line(header));
+  out.push(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of table) out.push(line(row));
+  out.push('');
+  out.push('"× floor": median ÷ the crun floor (lower is better). "dockerd ÷": dockerd\'s median ÷ this one (how many times faster than dockerd).');
+  out.push('');
+  out.push('Targets:');
+  for (const t of targets) out.push(`  [${t.met === null ? 'n/a' : t.met ? 'MET' : 'NOT MET'}] ${t.section} / ${t.name}: ${t.text}`);
+  if (timelines.length) {
+    out.push('');
+    out.push('Where Berth\'s time goes (from berthd --log-level debug):');
+    for (const t of timelines) out.push(t);
+  }
+  if (skipped.length || notes.length) {
+    out.push('');
+    for (const s of skipped) out.push(`skipped: ${s}`);
+    for (const n of notes) out.push(`note: ${n}`);
+  }
+  process.stdout.write(out.join('\n') + '\n');
+  if (opts.json) {
+    writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), machine, versions, quick: QUICK, rows, targets, skipped, notes }, null, 2));
+    log(`samples written to ${opts.json}`);
+  }
+}
+
+main()
+  .catch((err: Error) => {
+    process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await cleanup();
+  });
