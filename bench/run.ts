@@ -99,7 +99,8 @@ interface Timed {
   stderr: string;
 }
 
-/** Spawns argv and measures from spawn to exit. */
+/** Spawns argv and measures from spawn to exit; a command that hangs is killed after CMD_TIMEOUT_MS. */
+const CMD_TIMEOUT_MS = 30_000;
 function timeCmd(argv: string[], env?: NodeJS.ProcessEnv): Promise<Timed> {
   return new Promise((resolve) => {
     const t0 = Date.now();
@@ -107,12 +108,17 @@ function timeCmd(argv: string[], env?: NodeJS.ProcessEnv): Promise<Timed> {
     const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
     let out = '';
     let err = '';
+    const timer = setTimeout(() => {
+      err += `\n(timed out after ${CMD_TIMEOUT_MS / 1000} s; killed)`;
+      p.kill('SIGKILL');
+    }, CMD_TIMEOUT_MS);
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     p.on('error', (e) => {
       err += String(e);
     });
     p.on('close', (code) => {
+      clearTimeout(timer);
       const ms = Number(process.hrtime.bigint() - h0) / 1e6;
       resolve({ ms, t0, t1: Date.now(), code, stdout: out, stderr: err });
     });

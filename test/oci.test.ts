@@ -765,7 +765,9 @@ describe('buildSpec', () => {
     assert.deepEqual(r.pids, { limit: 100 });
     assert.deepEqual(r.blockIO, { weight: 300 });
     assert.equal(s.process!.oomScoreAdj, 500);
-    assert.deepEqual(buildSpec(baseInput({ hostConfig: { PidsLimit: 0 } })).linux!.resources!.pids, { limit: -1 });
+    // 0 and -1 mean unlimited to Docker: no pids limit in the spec at all (crun writes -1 literally, which cgroup v1 refuses).
+    assert.equal(buildSpec(baseInput({ hostConfig: { PidsLimit: 0 } })).linux!.resources!.pids, undefined);
+    assert.equal(buildSpec(baseInput({ hostConfig: { PidsLimit: -1 } })).linux!.resources!.pids, undefined);
     assert.deepEqual(buildSpec(baseInput({ hostConfig: { CpuPeriod: 50000, CpuQuota: 25000 } })).linux!.resources!.cpu, { period: 50000, quota: 25000 });
     const noswap = buildSpec(baseInput({ hostConfig: { Memory: 64 << 20, MemorySwap: -1 } }));
     assert.equal(noswap.linux!.resources!.memory!.swap, undefined);

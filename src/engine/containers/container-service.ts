@@ -186,12 +186,20 @@ export class ContainerService {
 
   async start(idOrName: string): Promise<void> {
     const c = this.find(idOrName);
-    await this.lock.run(c.id, async () => {
-      if (c.state.status === 'paused') throw new ConflictError(`cannot start a paused container, try unpause instead`);
-      if (isRunning(c)) throw new NotModifiedError(`container ${c.id} is already running`);
-      if (c.state.status === 'removing' || c.state.status === 'dead') throw new ConflictError(`container ${c.id} is marked for removal and cannot be started`);
-      await this.startLocked(c);
-    });
+    try {
+      await this.lock.run(c.id, async () => {
+        if (c.state.status === 'paused') throw new ConflictError(`cannot start a paused container, try unpause instead`);
+        if (isRunning(c)) throw new NotModifiedError(`container ${c.id} is already running`);
+        if (c.state.status === 'removing' || c.state.status === 'dead') throw new ConflictError(`container ${c.id} is marked for removal and cannot be started`);
+        await this.startLocked(c);
+      });
+    } catch (err) {
+      // As Docker does, a --rm container whose start failed is removed: `docker run --rm` waits for that.
+      if (err instanceof InvalidParameterError && c.hostConfig.AutoRemove && this.containers.has(c.id) && !isRunning(c)) {
+        await this.remove(c.id, { force: false, volumes: true }).catch(() => undefined);
+      }
+      throw err;
+    }
   }
 
   private async startLocked(c: ContainerRecord): Promise<void> {
@@ -242,7 +250,7 @@ export class ContainerService {
       mark('saved');
       logger.debug(`start ${shortId(c.id)}: ${phases.join(' ')}`);
     } catch (err) {
-      const msg = (err as Error).message;
+      const msg = dockerStartError((err as Error).message);
       this.failPendingAttaches(c.id, err as Error);
       if (created) await runtime.delete(c.id).catch(() => undefined);
       await this.deps.snapshots.unmount(c.id).catch(() => undefined);
@@ -510,4 +518,14 @@ export class ContainerService {
   shortName(c: ContainerRecord): string {
     return shortId(c.id);
   }
+}
+
+/**
+ * The runtime's wording of a failed exec, as Docker words it: the docker CLI maps
+ * "executable file not found" / "no such file or directory" to exit 127 and "permission denied" to 126.
+ */
+function dockerStartError(msg: string): string {
+  const notFound = /executable file `([^`]*)` not found in \$PATH/.exec(msg);
+  if (notFound) return `exec: "${notFound[1]}": executable file not found in $PATH`;
+  return msg.replace(/: Permission denied$/, ': permission denied');
 }

@@ -155,10 +155,12 @@ export class ImageService {
       if (beforeImages.some((b) => created >= (Date.parse(b.config.created ?? '') || 0))) continue;
       if (sinceImages.some((s) => created <= (Date.parse(s.config.created ?? '') || 0))) continue;
       const size = await this.size(image);
+      // As Docker does, a reference filter also narrows the tags listed to the matching ones.
+      const refFilter = filterValues(f, 'reference');
       out.push({
         Id: id,
         ParentId: image.record.parent ?? '',
-        RepoTags: tags,
+        RepoTags: refFilter.length > 0 ? tags.filter((t) => refFilter.some((p) => matchReference(p, t))) : tags,
         RepoDigests: digests,
         Created: Math.floor(created / 1000),
         Size: size,
