@@ -124,9 +124,10 @@ export class Engine {
     return image.record.id;
   }
 
-  async listImages(opts: { all: boolean; digests: boolean; filters: Filters }): Promise<ImageSummary[]> {
+  /** Containers per image are counted only for `system df`; `/images/json` says -1 (not computed), as Docker does. */
+  async listImages(opts: { all: boolean; digests: boolean; filters: Filters; countContainers?: boolean }): Promise<ImageSummary[]> {
     const list = await this.images.summaries(opts);
-    for (const s of list) s.Containers = this.containers.usingImage(s.Id).length;
+    if (opts.countContainers) for (const s of list) s.Containers = this.containers.usingImage(s.Id).length;
     return list;
   }
 
@@ -300,7 +301,7 @@ export class Engine {
     return {
       Platform: { Name: 'Berth' },
       Components: [
-        { Name: 'Engine', Version: BERTH_VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: goArch(), KernelVersion: os.release() } },
+        { Name: 'Engine', Version: BERTH_VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, GitCommit: 'berth', GoVersion: `node${process.versions.node}`, Os: 'linux', Arch: goArch(), KernelVersion: os.release(), BuildTime: new Date(0).toISOString(), Experimental: 'false' } },
         { Name: this.opts.runtime, Version: await runtimeVersion(this.opts.runtime) },
       ],
       Version: BERTH_VERSION,
@@ -371,7 +372,7 @@ export class Engine {
   }
 
   async diskUsage(): Promise<Record<string, unknown>> {
-    const images = await this.listImages({ all: true, digests: false, filters: new Map() });
+    const images = await this.listImages({ all: true, digests: false, filters: new Map(), countContainers: true });
     const containers = await this.listContainers({ all: true, size: true, filters: new Map() });
     let layersSize = 0;
     for (const s of this.snapshots.list()) if (s.kind === 'committed') layersSize += s.size ?? 0;

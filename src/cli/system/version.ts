@@ -78,7 +78,7 @@ export async function version(argv: string[], ctx: Ctx): Promise<number> {
       Arch: arch,
       Context: 'default',
     },
-    Server: server ? { ...server, Platform: server.Platform ?? { Name: '' }, Components: server.Components ?? [] } : null,
+    Server: server ? withGoFieldNames({ ...server, Platform: server.Platform ?? { Name: '' }, Components: server.Components ?? [] }) : null,
   };
   let src = TEMPLATE;
   if (opts.format) src = opts.format === 'json' ? '{{json .}}' : prepare(opts.format);
@@ -111,4 +111,13 @@ export function ansic(rfc3339: string): string {
   if (Number.isNaN(d.getTime())) return rfc3339;
   const p = (n: number) => String(n).padStart(2, '0');
   return `${DAYS[d.getUTCDay()]} ${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} ${d.getUTCFullYear()}`;
+}
+
+/**
+ * Templates name fields as Go does (`.Server.APIVersion`) while the JSON says `ApiVersion`:
+ * the Go names are added as non-enumerable aliases so `{{json .Server}}` stays Docker's JSON.
+ */
+function withGoFieldNames<T extends { ApiVersion?: string; MinAPIVersion?: string }>(server: T): T {
+  Object.defineProperty(server, 'APIVersion', { value: server.ApiVersion, enumerable: false });
+  return server;
 }
