@@ -24,5 +24,7 @@ if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split("."
   echo "Berth needs Node.js 20 or newer" >&2
   exit 1
 fi
-npm ci --no-audit --no-fund --loglevel=error
+# `npm install`, not `npm ci`: node-unix-socket lists prebuilt optional packages for other platforms
+# that the registry here does not serve, which `npm ci` treats as an out-of-sync lock file.
+npm install --no-audit --no-fund --loglevel=error
 npm run --silent build
