@@ -2,7 +2,7 @@
 // Berth's benchmark: Berth side by side with the bare runtime ("the floor"), dockerd and podman.
 // Speed and memory are measured here, never asserted in tests. Run as root:
 //
-//   npm run bench                 # build, then the full run (about 5-10 minutes)
+//   npm run bench                 # build, then the full run (about 3.5 minutes on 2 cores)
 //   node dist/bench/run.js --quick
 //
 // Everything it starts lives under one temporary directory (daemons with their own sockets, data
@@ -35,7 +35,7 @@ const { values: opts } = parseArgs({
 if (opts.help) {
   process.stdout.write(`Usage: node dist/bench/run.js [--quick] [--runs N] [--no-podman] [--no-dockerd] [--no-install] [--json FILE] [--keep]
 
-  --quick       fewer iterations (about 2 minutes)
+  --quick       fewer iterations (about 1.5 minutes)
   --runs N      sequential iterations per contestant (default 20, quick 5)
   --no-podman   skip podman;  --no-dockerd  skip dockerd
   --no-install  do not apt-get install missing peers (they are skipped instead)
@@ -256,13 +256,17 @@ function rssMb(pids: number[]): number {
 
 // ---------------------------------------------------------------- what we started (for clean-up)
 
-const TMP = mkdtempSync(path.join(os.tmpdir(), 'berth-bench-'));
-const TAG = path.basename(TMP); // unique, used for cgroup parents
+// Short on purpose: conmon's attach sockets live below the exec root and a unix socket path has
+// 107 bytes at most (Berth's exec hangs when <exec-root>/runtime/socket/<64 hex>/attach is longer,
+// i.e. with an exec root over 20 characters), so Berth's exec roots are /tmp/bbXXXXXX/bx and /rx.
+const TMP = mkdtempSync('/tmp/bb');
+const TAG = `berth-bench-${path.basename(TMP)}`; // unique, used for cgroup parents
 const started: { name: string; proc: ChildProcess; sock?: string; containers: Set<string>; kind: 'docker-api' }[] = [];
 const podmanContainers = new Set<string>();
 const cgroupParents: string[] = [];
 let podmanBase: string[] | null = null;
-const shmLockExisted = existsSync('/dev/shm/libpod_lock');
+// podman (even with --root/--runroot/--tmpdir) creates its lock file and an empty network run dir
+const podmanLeftovers = ['/dev/shm/libpod_lock', '/run/containers/networks', '/run/containers'].filter((f) => !existsSync(f));
 
 async function startDaemon(name: string, argv: string[], sock: string, logFile: string): Promise<(typeof started)[number]> {
   const fd = openSync(logFile, 'a');
@@ -341,7 +345,16 @@ async function cleanup(): Promise<void> {
       if (existsSync(dir)) rmdirTree(dir);
     }
   }
-  if (!shmLockExisted && existsSync('/dev/shm/libpod_lock') && podmanBase) rmSync('/dev/shm/libpod_lock', { force: true });
+  if (podmanBase) {
+    for (const f of podmanLeftovers) {
+      try {
+        if (f.startsWith('/dev/shm/')) rmSync(f, { force: true });
+        else rmdirSync(f); // only when empty
+      } catch {
+        /* not there, or not empty */
+      }
+    }
+  }
   // 5. the temp dir
   const left = mounts();
   if (left.length > 0) log(`not removing ${TMP}: still mounted: ${left.join(', ')}`);
@@ -434,12 +447,14 @@ delete DOCKER_ENV.DOCKER_CONTEXT;
 const BERTH_ENV: NodeJS.ProcessEnv = { ...process.env };
 delete BERTH_ENV.DOCKER_HOST;
 delete BERTH_ENV.BERTH_HOST;
+const NO_CA_ENV: NodeJS.ProcessEnv = { ...BERTH_ENV };
+delete NO_CA_ENV.NODE_EXTRA_CA_CERTS;
 
 async function startBerth(name: string, runtime: 'crun' | 'runc'): Promise<Peer> {
   const dir = path.join(TMP, name);
   mkdirSync(dir, { recursive: true });
   const sock = path.join(dir, 'berth.sock');
-  const argv = [process.execPath, BERTHD, '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'berthd.pid'), '--runtime', runtime, '--log-level', 'debug'];
+  const argv = [process.execPath, BERTHD, '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(TMP, runtime === 'crun' ? 'bx' : 'rx'), '--pidfile', path.join(dir, 'berthd.pid'), '--runtime', runtime, '--log-level', 'debug'];
   const daemon = await startDaemon(name, argv, sock, path.join(dir, 'berthd.log'));
   return { name, sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
 }
@@ -485,7 +500,7 @@ async function setupPodman(): Promise<Podman> {
 }
 
 // The floor: mount an overlay of the prepared rootfs, `<runtime> run` the prepared bundle, unmount.
-function setupFloor(): { script: string; bundle: string; berthBundle: string } {
+function setupFloor(): { script: string; phases: string; bundle: string; berthBundle: string } {
   const dir = path.join(TMP, 'floor');
   const lower = path.join(dir, 'lower');
   mkdirSync(lower, { recursive: true });
@@ -517,7 +532,44 @@ rm -rf $d
 `,
     { mode: 0o755 },
   );
-  return { script, bundle, berthBundle };
+  // The same, phase by phase (date +%s%N forks: ~1 ms resolution); the exit is found by polling `state`.
+  const phases = path.join(dir, 'phases.sh');
+  writeFileSync(
+    phases,
+    `#!/bin/sh
+# usage: phases.sh <runtime> <container-id> <bundle>; prints "<phase> <ns>" lines, each less the
+# cost of one timestamp (c: a fork of date(1), measured first)
+set -e
+rt=$1; id=$2; B=$3; d=${dir}/p-$id
+c0=$(date +%s%N)
+c1=$(date +%s%N)
+t0=$(date +%s%N)
+mkdir -p $d/upper $d/work
+mount -t overlay overlay -o lowerdir=${lower},upperdir=$d/upper,workdir=$d/work $B/rootfs
+t1=$(date +%s%N)
+$rt create --bundle $B $id >/dev/null
+t2=$(date +%s%N)
+$rt start $id
+t3=$(date +%s%N)
+until $rt state $id | grep -q '"stopped"'; do :; done
+t4=$(date +%s%N)
+$rt delete $id
+t5=$(date +%s%N)
+umount $B/rootfs
+rm -rf $d
+t6=$(date +%s%N)
+c=$((c1-c0))
+echo "mount $((t1-t0-c))"
+echo "create $((t2-t1-c))"
+echo "start $((t3-t2-c))"
+echo "exited $((t4-t3-c))"
+echo "delete $((t5-t4-c))"
+echo "umount $((t6-t5-c))"
+echo "timestamp $c"
+`,
+    { mode: 0o755 },
+  );
+  return { script, phases, bundle, berthBundle };
 }
 
 // ---------------------------------------------------------------- daemon-log timeline (Berth)
@@ -668,7 +720,7 @@ async function main(): Promise<void> {
   // ---- contestants
   log('starting berthd (crun) and berthd (runc)');
   const berth = await startBerth('berth', 'crun');
-  const berthRunc = await startBerth('berth-runc', 'runc');
+  const berthRunc = await startBerth('brunc', 'runc');
   const idle: { name: string; mb: number }[] = [];
   await sleep(1500);
   idle.push({ name: 'berthd', mb: rssMb(processTree(berth.daemon.proc.pid!)) });
@@ -710,17 +762,17 @@ async function main(): Promise<void> {
   const execTargets: { name: string; argv: () => string[]; env: NodeJS.ProcessEnv }[] = [];
   const execIds = new Map<Peer, string>();
   let podmanExecId = '';
-  const berthExecId = (await createMany(berth, 1, ['sleep', '1000'], true))[0];
+  const berthExecId = (await createMany(berth, 1, ['sleep', '100000'], true))[0];
   execTargets.push({ name: 'Berth (docker CLI)', argv: () => berth.docker('exec', berthExecId, 'true'), env: DOCKER_ENV });
   execTargets.push({ name: 'Berth (berth CLI)', argv: () => [process.execPath, BERTH_CLI, '-H', `unix://${berth.sock}`, 'exec', berthExecId, 'true'], env: BERTH_ENV });
   if (dockerd) {
-    const id = (await createMany(dockerd, 1, ['sleep', '1000'], true))[0];
+    const id = (await createMany(dockerd, 1, ['sleep', '100000'], true))[0];
     execIds.set(dockerd, id);
     execTargets.push({ name: 'dockerd', argv: () => dockerd!.docker('exec', id, 'true'), env: DOCKER_ENV });
   }
   if (podman) {
     try {
-      const r = await mustTime([...podman.base, 'run', '-d', ...podman.run, podman.image, 'sleep', '1000']);
+      const r = await mustTime([...podman.base, 'run', '-d', ...podman.run, podman.image, 'sleep', '100000']);
       const id = r.stdout.trim();
       podmanContainers.add(id);
       podmanExecId = id;
@@ -734,7 +786,7 @@ async function main(): Promise<void> {
   // how much the full Docker-compatible spec (seccomp, caps, mounts, cgroups) costs the runtime.
   let berthSpecFloor = false;
   try {
-    const cfg = path.join(TMP, 'berth', 'exec', 'bundles', berthExecId, 'config.json');
+    const cfg = path.join(TMP, 'bx', 'bundles', berthExecId, 'config.json');
     const spec = JSON.parse(readFileSync(cfg, 'utf8'));
     spec.process.terminal = false;
     spec.process.args = ['true'];
@@ -748,12 +800,14 @@ async function main(): Promise<void> {
   } catch (err) {
     notes.push(`Berth's config.json could not be replayed on the floor: ${(err as Error).message}`);
   }
-  const berthSpecArgv = (i: number): string[] => {
+  const berthSpecFor = (id: string): void => {
     // each run gets its own cgroup path
-    const id = `fb${i}`;
     const tmpl = readFileSync(path.join(floor.berthBundle, 'config.tmpl.json'), 'utf8');
     writeFileSync(path.join(floor.berthBundle, 'config.json'), tmpl.replace('/CID"', `/${id}"`));
-    return ['/bin/sh', floor.script, 'crun', id, floor.berthBundle];
+  };
+  const berthSpecArgv = (i: number): string[] => {
+    berthSpecFor(`fb${i}`);
+    return ['/bin/sh', floor.script, 'crun', `fb${i}`, floor.berthBundle];
   };
 
   // ---- 1. sequential run --rm
@@ -780,6 +834,31 @@ async function main(): Promise<void> {
   if (viaDocker?.length) timelines.push(formatTimeline('Berth via the docker CLI: `docker run --rm --network none busybox true`', timeline(berthLog, viaDocker)));
   const viaBerth = seq.get('Berth (berth CLI)');
   if (viaBerth?.length) timelines.push(formatTimeline('Berth via the berth CLI: `berth run --rm --network none busybox true`', timeline(berthLog, viaBerth)));
+
+  // the floor, phase by phase
+  const floorPhases = async (label: string, runtime: string, bundle: string, prep?: (id: string) => void): Promise<void> => {
+    const acc = new Map<string, number[]>();
+    const totals: number[] = [];
+    for (let i = 0; i < Math.min(N_SEQ, 10); i++) {
+      const id = `${runtime[0]}p${label.length}x${i}`;
+      prep?.(id);
+      const r = await timeCmd(['/bin/sh', floor.phases, runtime, id, bundle]);
+      if (r.code !== 0) {
+        notes.push(`floor phases (${label}) failed: ${r.stderr.trim().slice(0, 200)}`);
+        return;
+      }
+      totals.push(r.ms);
+      for (const l of r.stdout.trim().split('\n')) {
+        const [k, v] = l.split(' ');
+        if (!acc.has(k)) acc.set(k, []);
+        acc.get(k)!.push(Number(v) / 1e6);
+      }
+    }
+    timelines.push(`The floor phase by phase, ${label} — median over ${totals.length} runs: ${[...acc.entries()].map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(', ')} (ms; "timestamp" is the cost of one fork of date(1), already taken off each phase; "exited" polls the runtime's state command, itself a fork)`);
+  };
+  await floorPhases('crun, minimal config.json (`crun spec`)', 'crun', floor.bundle);
+  if (berthSpecFloor) await floorPhases("crun, Berth's config.json", 'crun', floor.berthBundle, berthSpecFor);
+  await floorPhases('runc, minimal config.json', 'runc', floor.bundle);
 
   // ---- 2. parallel
   log(`2/6 ${N_PAR} runs in parallel ×${PAR_ROUNDS}`);
@@ -843,7 +922,7 @@ async function main(): Promise<void> {
     const daemonPids = processTree(p.daemon.proc.pid!);
     const isBerth = p === berth;
     // monitors are per-container; Berth's conmons and dockerd's shims both name our temp dir
-    const monitors = processesMatching(isBerth ? /^conmon$/ : /^containerd-shim/, path.join(TMP, isBerth ? 'berth/' : 'dockerd/')).filter((x) => !daemonPids.includes(x));
+    const monitors = processesMatching(isBerth ? /^conmon$/ : /^containerd-shim/, path.join(TMP, isBerth ? 'bx/' : 'dockerd/')).filter((x) => !daemonPids.includes(x));
     mem.push({
       name: isBerth ? 'berthd' : 'dockerd + containerd',
       idle: idle.find((x) => x.name === (isBerth ? 'berthd' : 'dockerd + containerd'))?.mb ?? NaN,
@@ -860,7 +939,7 @@ async function main(): Promise<void> {
     addRow(S5, `${m.name}, ${N_RSS_CTRS} running`, [m.daemon], 'MB');
     addRow(S5, `${m.name}: its ${m.nMon} monitors (${m.name === 'berthd' ? 'conmon' : 'containerd-shim'})`, [m.monitors], 'MB');
     addRow(S5, `${m.name}, daemon + monitors`, [m.daemon + m.monitors], 'MB');
-    addRow(S5, `${m.name}, idle again after the bench`, [m.after ?? NaN], 'MB');
+    addRow(S5, `${m.name}, idle again (after removing them)`, [m.after ?? NaN], 'MB');
   }
 
   // ---- 6. CLI overhead against the same berthd
@@ -869,12 +948,22 @@ async function main(): Promise<void> {
   await sequential(
     S6,
     [
+      { name: 'node -e 0 (Node.js start-up alone)', argv: () => [process.execPath, '-e', '0'], env: BERTH_ENV },
       { name: 'docker --version (no daemon)', argv: () => [dockerBin!, '--version'], env: DOCKER_ENV },
       { name: 'berth --version (no daemon)', argv: () => [process.execPath, BERTH_CLI, '--version'], env: BERTH_ENV },
       { name: 'docker version', argv: () => berth.docker('version'), env: DOCKER_ENV },
       { name: 'berth version', argv: () => [process.execPath, BERTH_CLI, '-H', `unix://${berth.sock}`, 'version'], env: BERTH_ENV },
       { name: 'docker ps', argv: () => berth.docker('ps'), env: DOCKER_ENV },
       { name: 'berth ps', argv: () => [process.execPath, BERTH_CLI, '-H', `unix://${berth.sock}`, 'ps'], env: BERTH_ENV },
+      // Node reads and parses every certificate in NODE_EXTRA_CA_CERTS at start-up (this VM sets
+      // it to the whole system bundle: about 40 ms); the CLI never uses TLS over a unix socket.
+      ...(process.env.NODE_EXTRA_CA_CERTS
+        ? [
+            { name: 'node -e 0, NODE_EXTRA_CA_CERTS unset', argv: () => [process.execPath, '-e', '0'], env: NO_CA_ENV },
+            { name: 'berth version, NODE_EXTRA_CA_CERTS unset', argv: () => [process.execPath, BERTH_CLI, '-H', `unix://${berth.sock}`, 'version'], env: NO_CA_ENV },
+            { name: 'berth ps, NODE_EXTRA_CA_CERTS unset', argv: () => [process.execPath, BERTH_CLI, '-H', `unix://${berth.sock}`, 'ps'], env: NO_CA_ENV },
+          ]
+        : []),
     ],
     N_CLI,
     WARM,
@@ -907,6 +996,13 @@ async function main(): Promise<void> {
     const b = rowMedian(S6, `berth ${what}`);
     const d = rowMedian(S6, `docker ${what}`);
     targets.push({ section: S6, name: `berth ${what}`, text: `≤ docker ${what} + 40 ms (${b - d >= 0 ? '+' : ''}${(b - d).toFixed(0)} ms)`, met: Number.isFinite(b - d) ? b - d <= 40 : null });
+  }
+  if (process.env.NODE_EXTRA_CA_CERTS) {
+    for (const what of ['version', 'ps']) {
+      const b = rowMedian(S6, `berth ${what}, NODE_EXTRA_CA_CERTS unset`);
+      const d = rowMedian(S6, `docker ${what}`);
+      targets.push({ section: S6, name: `berth ${what}, NODE_EXTRA_CA_CERTS unset`, text: `≤ docker ${what} + 40 ms (${b - d >= 0 ? '+' : ''}${(b - d).toFixed(0)} ms)`, met: Number.isFinite(b - d) ? b - d <= 40 : null });
+    }
   }
   const ib = rowMedian(S5, 'berthd, idle');
   targets.push({ section: S5, name: 'berthd, idle', text: `< 80 MB`, met: Number.isFinite(ib) ? ib < 80 : null });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ConmonAttachStream } from './attach.js';
 import { conmonArgs, startConmon } from './conmon.js';
 import { readExitFile } from './exits.js';
-import type { Layout } from './paths.js';
+import { socketUuid, type Layout } from './paths.js';
 import type { ExecOptions, ExecSession } from './types.js';
 
 export interface ExecContext {
@@ -31,7 +31,7 @@ export async function runExec(ctx: ExecContext, id: string, opts: ExecOptions): 
 
   const args = conmonArgs({
     id,
-    uuid: opts.execId,
+    uuid: socketUuid(opts.execId),
     name: id,
     runtimePath: ctx.runtimePath,
     runtimeArgs: ctx.runtimeArgs,
@@ -62,7 +62,7 @@ export async function runExec(ctx: ExecContext, id: string, opts: ExecOptions): 
       what: 'exec',
       onAttachReady: wantStream
         ? async () => {
-            stream = await ConmonAttachStream.connect(ctx.layout.attachSocket(dir, opts.execId));
+            stream = await ConmonAttachStream.connect(ctx.layout.attachSocket(dir, socketUuid(opts.execId)));
           }
         : undefined,
     });

@@ -14,6 +14,15 @@ export function cgroupsPath(id: string): string {
   return `/berth/${id}`;
 }
 
+/**
+ * conmon's name for a container or exec session under the socket dir. A 64-hex id there would
+ * leave only ~20 bytes for the exec root before the attach socket path passes sun_path's limit;
+ * 16 hex digits (64 bits) are as unique in practice and leave room for long test roots.
+ */
+export function socketUuid(id: string): string {
+  return id.slice(0, 16);
+}
+
 /** The attach socket path must fit into sockaddr_un.sun_path (108 bytes incl. NUL). */
 export const MAX_SOCKET_PATH = 107;
 

@@ -20,7 +20,7 @@ import { conmonArgs, startConmon } from './conmon.js';
 import { runExec } from './exec.js';
 import { ExitWatcher, readExitFile } from './exits.js';
 import { findBinary, OciCli } from './oci-cli.js';
-import { cgroupsPath, checkId, Layout } from './paths.js';
+import { cgroupsPath, checkId, Layout, socketUuid } from './paths.js';
 import { signalNumber } from './signals.js';
 import type {
   AttachStream,
@@ -184,7 +184,7 @@ export class Runtime extends EventEmitter {
 
     const args = conmonArgs({
       id,
-      uuid: id,
+      uuid: socketUuid(id),
       name: id,
       runtimePath: this.runtimePath,
       runtimeArgs: this.cli.globalArgs(),
@@ -449,7 +449,7 @@ export class Runtime extends EventEmitter {
   async attach(id: string): Promise<AttachStream> {
     checkId('container', id);
     const m = await this.meta(id);
-    return ConmonAttachStream.connect(this.layout.attachSocket(m.bundle, id));
+    return ConmonAttachStream.connect(this.layout.attachSocket(m.bundle, socketUuid(id)));
   }
 
   async resize(id: string, size: { height: number; width: number }): Promise<void> {
