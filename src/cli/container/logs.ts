@@ -16,6 +16,18 @@ interface Opts {
 const UNITS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
 
 /** docker's GetTimestamp: Go durations are relative to now; RFC 3339 dates and unix times pass as seconds. */
+/** `--since`/`--until` as the API wants them; a bad value is a usage error (exit 1) as in docker. */
+export function timeRangeArgs(opts: { since?: string; until?: string }): { since?: string; until?: string } {
+  try {
+    return {
+      since: opts.since ? timestampArg(opts.since) : undefined,
+      until: opts.until ? timestampArg(opts.until) : undefined,
+    };
+  } catch (e) {
+    throw new StatusError(1, (e as Error).message);
+  }
+}
+
 export function timestampArg(value: string, now = Date.now()): string {
   if (/^\d+(\.\d+)?$/.test(value)) return value;
   if (/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(value)) {
@@ -45,14 +57,7 @@ export async function logs(argv: string[], ctx: Ctx): Promise<number> {
   const client = ctx.client();
   const name = encodeURIComponent(args[0]);
   const info = await client.get<ContainerInspect>(`/containers/${name}/json`);
-  let since: string | undefined;
-  let until: string | undefined;
-  try {
-    if (opts.since) since = timestampArg(opts.since);
-    if (opts.until) until = timestampArg(opts.until);
-  } catch (e) {
-    throw new StatusError(1, (e as Error).message);
-  }
+  const { since, until } = timeRangeArgs(opts);
   const res = await client.stream('GET', `/containers/${name}/logs`, {
     query: {
       stdout: 1,

@@ -2,9 +2,9 @@
 
 import type { EventMessage } from '../../api/types.js';
 import { jsonStream } from '../../client/jsonstream.js';
-import { collect, command, filtersArg, parse, StatusError, type Ctx } from '../cli.js';
+import { collect, command, filtersArg, parse, type Ctx } from '../cli.js';
 import { parseTemplate, prepare } from '../format/formatter.js';
-import { timestampArg } from '../container/logs.js';
+import { timeRangeArgs } from '../container/logs.js';
 
 interface Opts {
   filter?: string[];
@@ -42,14 +42,7 @@ export async function events(argv: string[], ctx: Ctx): Promise<number> {
     .option('--since <string>', 'Show all events created since timestamp')
     .option('--until <string>', 'Stream events until this timestamp');
   const { opts } = parse<Opts>(ctx, c, argv);
-  let since: string | undefined;
-  let until: string | undefined;
-  try {
-    if (opts.since) since = timestampArg(opts.since);
-    if (opts.until) until = timestampArg(opts.until);
-  } catch (e) {
-    throw new StatusError(1, (e as Error).message);
-  }
+  const { since, until } = timeRangeArgs(opts);
   const fmt = opts.format === 'json' ? '{{json .}}' : opts.format;
   const tmpl = fmt ? parseTemplate(prepare(fmt)) : null;
   const res = await ctx.client().stream('GET', '/events', { query: { since, until, filters: filtersArg(opts.filter) } });
