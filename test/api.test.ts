@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { busyboxTar, demux, startDaemon, waitFor, type TestDaemon } from './harness.js';
+import { busyboxTar, demux, startDaemon, stopAndCheckClean, type TestDaemon, waitFor } from './harness.js';
 
 let d: TestDaemon;
 const q = (o: unknown): string => encodeURIComponent(JSON.stringify(o));
@@ -13,11 +13,7 @@ before(async () => {
   d = await startDaemon();
 });
 
-after(async () => {
-  await d?.stop();
-  const left = d?.leftovers();
-  assert.deepEqual(left, { conmons: [], mounts: [] });
-});
+after(() => stopAndCheckClean(d));
 
 /** Creates and starts `cmd`, waits for its exit; returns the id. */
 async function runToExit(cmd: string[], extra: Record<string, unknown> = {}, name?: string): Promise<string> {

@@ -5,19 +5,15 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startDaemon, type TestDaemon } from './harness.js';
+import { lines, startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
 
 let d: TestDaemon;
-const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');
 
 before(async () => {
   d = await startDaemon();
 });
 
-after(async () => {
-  await d?.stop();
-  assert.deepEqual(d?.leftovers(), { conmons: [], mounts: [] });
-});
+after(() => stopAndCheckClean(d));
 
 /**
  * Runs the same arguments through both CLIs; asserts identical exit codes and stdout. Relative

@@ -4,19 +4,15 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { run, startDaemon, waitFor, type TestDaemon } from './harness.js';
+import { lines, run, startDaemon, stopAndCheckClean, type TestDaemon, waitFor } from './harness.js';
 
 let d: TestDaemon;
-const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');
 
 before(async () => {
   d = await startDaemon();
 });
 
-after(async () => {
-  await d?.stop();
-  assert.deepEqual(d?.leftovers(), { conmons: [], mounts: [] });
-});
+after(() => stopAndCheckClean(d));
 
 /** `docker run --rm busybox ...args`, returning the whole result. */
 const rr = (opts: string[], cmd: string[], input?: string) => d.docker(['run', '--rm', ...opts, 'busybox', ...cmd], { input });

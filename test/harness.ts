@@ -1,6 +1,7 @@
 // Shared helpers for the integration tests: a real berthd on a temporary socket, data root and
 // exec root; the real docker CLI and our berth CLI pointed at it; a small Engine API client;
 // and a stop() that leaves nothing behind (containers, conmons, mounts, temp dirs).
+import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -456,3 +457,12 @@ export function demux(buf: Buffer): { stdout: string; stderr: string } {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Non-empty lines of a command's output. */
+export const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');
+
+/** Each file's `after`: stop its daemon and fail if a monitor or a mount was left behind. */
+export async function stopAndCheckClean(d: TestDaemon | undefined): Promise<void> {
+  await d?.stop();
+  assert.deepEqual(d?.leftovers(), { conmons: [], mounts: [] });
+}

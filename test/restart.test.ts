@@ -2,7 +2,7 @@
 // same roots, including containers that exited while no daemon was running.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { demux, pidAlive, startDaemon, waitFor, type TestDaemon } from './harness.js';
+import { demux, pidAlive, startDaemon, stopAndCheckClean, type TestDaemon, waitFor } from './harness.js';
 
 let d: TestDaemon;
 const COUNTER = 'i=0; while :; do echo $i; i=$((i+1)); sleep 0.2; done';
@@ -11,10 +11,7 @@ before(async () => {
   d = await startDaemon();
 });
 
-after(async () => {
-  await d?.stop();
-  assert.deepEqual(d?.leftovers(), { conmons: [], mounts: [] });
-});
+after(() => stopAndCheckClean(d));
 
 function assertCounter(out: string): number[] {
   const nums = out.split('\n').filter(Boolean).map(Number);

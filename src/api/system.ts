@@ -1,8 +1,7 @@
 // /_ping, /version, /info, /system/df, /events.
 import type { EventMessage } from '../api/types.js';
-import { parseFilters } from '../engine/filters.js';
-import { parseTime } from '../engine/images/image-service.js';
-import { type Route, route, API_VERSION } from './server.js';
+import { parseFilters, parseTime } from '../engine/filters.js';
+import { type Route, route, API_VERSION, MIN_API_VERSION } from './server.js';
 
 function ping(ctx: Parameters<Route['handler']>[0]): void {
   ctx.res.writeHead(200, {
@@ -25,7 +24,7 @@ export const systemRoutes: Route[] = [
   route('HEAD', '/_ping', async (ctx) => ping(ctx)),
 
   route('GET', '/version', async (ctx, engine) => {
-    ctx.send(200, await engine.versionInfo());
+    ctx.send(200, await engine.versionInfo({ version: API_VERSION, min: MIN_API_VERSION }));
   }),
 
   route('GET', '/info', async (ctx, engine) => {

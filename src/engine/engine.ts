@@ -26,10 +26,10 @@ import { isRunning } from './containers/container.js';
 import { inspectView, matchesPsFilters, summaryView, validatePsFilters, type ViewContext } from './containers/views.js';
 import { EventService } from './events.js';
 import { ExecService } from './exec/exec-service.js';
-import { filterValues, type Filters } from './filters.js';
+import { filterValues, parseTime, type Filters } from './filters.js';
 import { applyChanges } from './images/changes.js';
 import { DEFAULT_IMAGE, defaultImageTar } from './images/default-image.js';
-import { ImageService, parseTime } from './images/image-service.js';
+import { ImageService } from './images/image-service.js';
 import { importConfig, ingestLayer } from './images/import.js';
 import { familiarString, parseImageName } from './images/names.js';
 import path from 'node:path';
@@ -296,8 +296,9 @@ export class Engine {
     };
   }
 
-  async versionInfo(): Promise<VersionResponse> {
-    const { API_VERSION, MIN_API_VERSION } = await import('../api/server.js');
+  /** The API versions are the API layer's to say; the engine only reports them. */
+  async versionInfo(api: { version: string; min: string }): Promise<VersionResponse> {
+    const { version: API_VERSION, min: MIN_API_VERSION } = api;
     return {
       Platform: { Name: 'Berth' },
       Components: [

@@ -25,3 +25,16 @@ export function parseFilters(raw: string | null | undefined, allowed?: string[])
 export function filterValues(f: Filters, key: string): string[] {
   return f.get(key) ?? [];
 }
+
+/** A `since`/`until` value: unix seconds, a duration ago ("10m"), or a date; milliseconds since the epoch. */
+export function parseTime(s: string): number {
+  if (/^\d+(\.\d+)?$/.test(s)) return parseFloat(s) * 1000;
+  const rel = /^(\d+)(ns|us|ms|s|m|h)$/.exec(s);
+  if (rel) {
+    const mult: Record<string, number> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
+    return Date.now() - parseInt(rel[1], 10) * mult[rel[2]];
+  }
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) throw new InvalidParameterError(`invalid time value: ${s}`);
+  return t;
+}

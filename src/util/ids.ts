@@ -5,10 +5,6 @@ export function newId(): string {
   return randomBytes(32).toString('hex');
 }
 
-export function shortId(id: string): string {
-  return id.replace(/^sha256:/, '').slice(0, 12);
-}
-
 export function sha256(data: string | Buffer): string {
   return 'sha256:' + createHash('sha256').update(data).digest('hex');
 }

@@ -5,12 +5,12 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ContainerCreateRequest, ContainerCreateResponse, ContainerWaitResponse } from '../../api/types.js';
 import { ConflictError, InvalidParameterError, noSuchContainer, NotModifiedError } from '../../errors.js';
-import { validateContainerName } from '../../reference/index.js';
+import { shortId, validateContainerName } from '../../reference/index.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { AttachStream, ExitInfo } from '../../runtime/types.js';
 import type { Snapshotter } from '../../snapshot/overlay.js';
 import { MetadataStore } from '../../store/metadata.js';
-import { newId, shortId } from '../../util/ids.js';
+import { newId } from '../../util/ids.js';
 import type { EventService } from '../events.js';
 import type { ImageService } from '../images/image-service.js';
 import { type ContainerRecord, initialState, isRunning } from './container.js';
@@ -513,10 +513,6 @@ export class ContainerService {
     const c = this.find(idOrName);
     if (!isRunning(c)) throw new ConflictError(`Container ${c.id} is not running`);
     await this.deps.runtime.resize(c.id, { height, width });
-  }
-
-  shortName(c: ContainerRecord): string {
-    return shortId(c.id);
   }
 }
 

@@ -6,11 +6,12 @@ import type { ContentStore } from '../../store/content.js';
 import { MetadataStore } from '../../store/metadata.js';
 import type { ReferenceStore } from '../../store/references.js';
 import { chainKeyOf, type Snapshotter } from '../../snapshot/overlay.js';
-import { digestHex, isDigest, shortId } from '../../util/ids.js';
+import { digestHex, isDigest } from '../../util/ids.js';
+import { shortId } from '../../reference/index.js';
 import type { EventService } from '../events.js';
 import type { Image, ImageConfig, ImageRecord } from './image-types.js';
 import { familiarString, parseImageName, type ImageName } from './names.js';
-import { type Filters, filterValues } from '../filters.js';
+import { type Filters, filterValues, parseTime } from '../filters.js';
 
 export interface ImageServiceDeps {
   root: string;
@@ -387,18 +388,6 @@ function matchReference(pattern: string, familiar: string): boolean {
   const glob = (p: string): RegExp => new RegExp('^' + p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
   const [repo] = splitOnce(familiar, ':');
   return glob(pattern).test(familiar) || glob(pattern).test(repo);
-}
-
-export function parseTime(s: string): number {
-  if (/^\d+(\.\d+)?$/.test(s)) return parseFloat(s) * 1000;
-  const rel = /^(\d+)(ns|us|ms|s|m|h)$/.exec(s);
-  if (rel) {
-    const mult: Record<string, number> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
-    return Date.now() - parseInt(rel[1], 10) * mult[rel[2]];
-  }
-  const t = Date.parse(s);
-  if (Number.isNaN(t)) throw new InvalidParameterError(`invalid time value: ${s}`);
-  return t;
 }
 
 function emptyImageContainerConfig(): Record<string, unknown> {

@@ -1,9 +1,9 @@
 // `docker import`: one tar (plain or gzip) becomes a single-layer image. The layer goes through the
 // content store (verified, content-addressed) and is unpacked into a committed snapshot in one pass.
-import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { applyLayer } from '../../archive/apply.js';
+import { openMaybeCompressed } from '../../archive/stream.js';
 import { InvalidParameterError } from '../../errors.js';
 import type { ContentStore, ContentWriter } from '../../store/content.js';
 import type { Snapshotter, SnapshotInfo } from '../../snapshot/overlay.js';
@@ -20,54 +20,14 @@ class StoreTee extends Transform {
   }
 }
 
-/** Peeks at the first bytes to undo gzip, as Docker accepts both for layers and imports. */
-async function decompressed(input: Readable): Promise<Readable> {
-  const head = await new Promise<Buffer>((resolve, reject) => {
-    const onReadable = (): void => {
-      const chunk = input.read() as Buffer | null;
-      cleanup();
-      resolve(chunk ?? Buffer.alloc(0));
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(Buffer.alloc(0));
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(err);
-    };
-    const cleanup = (): void => {
-      input.off('readable', onReadable);
-      input.off('end', onEnd);
-      input.off('error', onError);
-    };
-    input.on('readable', onReadable);
-    input.on('end', onEnd);
-    input.on('error', onError);
-  });
-  const rest = new PassThrough();
-  rest.write(head);
-  input.pipe(rest);
-  input.on('error', (err) => rest.destroy(err));
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
-    const gunzip = createGunzip();
-    rest.pipe(gunzip);
-    rest.on('error', (err) => gunzip.destroy(err));
-    return gunzip;
-  }
-  if (head.length >= 3 && head.subarray(0, 3).toString() === 'BZh') throw new InvalidParameterError('bzip2-compressed archives are not supported; use gzip or plain tar');
-  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) {
-    throw new InvalidParameterError('xz-compressed archives are not supported; use gzip or plain tar');
-  }
-  return rest;
-}
-
 /**
  * Stores a layer tar (uncompressed, so its digest is its diff id) and unpacks it on top of `parent`.
  * On any failure nothing is left: the blob is aborted and the snapshot directory removed.
  */
 export async function ingestLayer(content: ContentStore, snapshots: Snapshotter, input: Readable, parent: string | undefined): Promise<SnapshotInfo> {
-  const tar = await decompressed(input);
+  // Docker accepts compressed imports and layers; the store keeps the uncompressed tar so its digest is the diff id.
+  const opened = await openMaybeCompressed(input);
+  const tar = Readable.from({ [Symbol.asyncIterator]: () => opened.chunks });
   const writer = await content.writer();
   try {
     const info = await snapshots.createLayer(parent, async (dir) => {
@@ -80,6 +40,7 @@ export async function ingestLayer(content: ContentStore, snapshots: Snapshotter,
     });
     return info;
   } catch (err) {
+    opened.destroy();
     await writer.abort();
     if (err instanceof InvalidParameterError) throw err;
     throw new InvalidParameterError(`invalid tar archive: ${(err as Error).message}`);
