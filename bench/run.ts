@@ -9,14 +9,11 @@
 // roots, exec roots and pidfiles; podman with its own --root/--runroot/--tmpdir) and is removed at
 // the end: containers by id, daemons by pid, mounts by path, cgroup parents by path.
 // See docs/performance.md for what each scenario measures.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, closeSync, promises as fsp, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
-import http from 'node:http';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { defaultImageTar } from '../src/engine/images/default-image.js';
 
 // ---------------------------------------------------------------- options
 
@@ -55,427 +52,61 @@ const N_PS = QUICK ? 3 : 10;
 const N_RSS_CTRS = QUICK ? 10 : 50;
 const N_CLI = QUICK ? 5 : 20;
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BERTHD = path.join(ROOT, 'dist/src/daemon/main.js');
-const BERTH_CLI = path.join(ROOT, 'dist/src/cli/main.js');
-
-function log(msg: string): void {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
-
-// ---------------------------------------------------------------- small helpers
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function which(cmd: string): string | null {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
-
-function sh(cmd: string, args: string[], env?: NodeJS.ProcessEnv): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: env ?? process.env });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout || String(r.error ?? '')).trim().slice(0, 500)}`);
-  return r.stdout;
-}
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-function p90(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(0.9 * s.length) - 1)];
-}
-
-interface Timed {
-  ms: number;
-  t0: number; // wall clock (epoch ms), to line samples up with the daemon's log
-  t1: number;
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Spawns argv and measures from spawn to exit; a command that hangs is killed after CMD_TIMEOUT_MS. */
-const CMD_TIMEOUT_MS = 30_000;
-function timeCmd(argv: string[], env?: NodeJS.ProcessEnv): Promise<Timed> {
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    const h0 = process.hrtime.bigint();
-    const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      err += `\n(timed out after ${CMD_TIMEOUT_MS / 1000} s; killed)`;
-      p.kill('SIGKILL');
-    }, CMD_TIMEOUT_MS);
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('error', (e) => {
-      err += String(e);
-    });
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      const ms = Number(process.hrtime.bigint() - h0) / 1e6;
-      resolve({ ms, t0, t1: Date.now(), code, stdout: out, stderr: err });
-    });
-  });
-}
-
-async function mustTime(argv: string[], env?: NodeJS.ProcessEnv): Promise<Timed> {
-  const r = await timeCmd(argv, env);
-  if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 400)}`);
-  return r;
-}
-
-/** Runs fn over items with at most `limit` in flight. */
-async function pool<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]);
-      }
-    }),
-  );
-  return out;
-}
-
-// ---------------------------------------------------------------- Engine API over a unix socket
-
-function api(sock: string, method: string, p: string, body?: unknown, timeoutMs = 60_000): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = http.request(
-      { socketPath: sock, method, path: p, headers: data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}, timeout: timeoutMs },
-      (res) => {
-        let b = '';
-        res.on('data', (d: Buffer) => (b += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${p}: timed out`)));
-    req.on('error', reject);
-    if (data) req.write(data);
-    req.end();
-  });
-}
-
-async function apiJson<T>(sock: string, method: string, p: string, body?: unknown): Promise<T> {
-  const r = await api(sock, method, p, body);
-  if (r.status >= 300) throw new Error(`${method} ${p}: ${r.status} ${r.body.trim().slice(0, 300)}`);
-  return (r.body ? JSON.parse(r.body) : {}) as T;
-}
-
-async function waitForPing(sock: string, proc: ChildProcess, what: string, logFile: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null || proc.signalCode !== null) break;
-    try {
-      const r = await api(sock, 'GET', '/_ping', undefined, 2000);
-      if (r.status === 200) return;
-    } catch {
-      /* not up yet */
-    }
-    await sleep(100);
-  }
-  let tail = '';
-  try {
-    tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
-  } catch {
-    /* no log */
-  }
-  throw new Error(`${what} did not come up on ${sock}\n${tail}`);
-}
-
-// ---------------------------------------------------------------- /proc
-
-function procStatus(pid: number): { rssKb: number; ppid: number; name: string } | null {
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const get = (k: string): string => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(s)?.[1] ?? '';
-    return { rssKb: parseInt(get('VmRSS'), 10) || 0, ppid: parseInt(get('PPid'), 10) || 0, name: get('Name') };
-  } catch {
-    return null;
-  }
-}
-function cmdlineOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-  } catch {
-    return '';
-  }
-}
-function allPids(): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .map(Number);
-}
-/** Alive and not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-/** pid and all its descendants. */
-function processTree(root: number): number[] {
-  const kids = new Map<number, number[]>();
-  for (const p of allPids()) {
-    const st = procStatus(p);
-    if (!st) continue;
-    if (!kids.has(st.ppid)) kids.set(st.ppid, []);
-    kids.get(st.ppid)!.push(p);
-  }
-  const out: number[] = [];
-  const stack = [root];
-  while (stack.length) {
-    const p = stack.pop()!;
-    out.push(p);
-    for (const k of kids.get(p) ?? []) stack.push(k);
-  }
-  return out;
-}
-/** Live processes named `name` whose command line mentions `needle` (our temp dir). */
-function processesMatching(name: RegExp, needle: string): number[] {
-  return allPids().filter((p) => {
-    const st = procStatus(p);
-    return st !== null && name.test(st.name) && st.rssKb > 0 && cmdlineOf(p).includes(needle);
-  });
-}
-function rssMb(pids: number[]): number {
-  return pids.reduce((a, p) => a + (procStatus(p)?.rssKb ?? 0), 0) / 1024;
-}
-
-// ---------------------------------------------------------------- what we started (for clean-up)
-
-// Short on purpose: conmon's attach sockets live below the exec root and a unix socket path has
-// 107 bytes at most (Berth's exec hangs when <exec-root>/runtime/socket/<64 hex>/attach is longer,
-// i.e. with an exec root over 20 characters), so Berth's exec roots are /tmp/bbXXXXXX/bx and /rx.
-const TMP = mkdtempSync('/tmp/bb');
-const TAG = `berth-bench-${path.basename(TMP)}`; // unique, used for cgroup parents
-const started: { name: string; proc: ChildProcess; sock?: string; containers: Set<string>; kind: 'docker-api' }[] = [];
-const podmanContainers = new Set<string>();
-const cgroupParents: string[] = [];
-let podmanBase: string[] | null = null;
-// podman (even with --root/--runroot/--tmpdir) creates its lock file and an empty network run dir
-const podmanLeftovers = ['/dev/shm/libpod_lock', '/run/containers/networks', '/run/containers'].filter((f) => !existsSync(f));
-
-async function startDaemon(name: string, argv: string[], sock: string, logFile: string): Promise<(typeof started)[number]> {
-  const fd = openSync(logFile, 'a');
-  // Own process group: a ^C at the terminal reaches only the bench, which then cleans up in order.
-  const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fd, fd], detached: true, cwd: TMP });
-  closeSync(fd);
-  const d = { name, proc, sock, containers: new Set<string>(), kind: 'docker-api' as const };
-  started.push(d);
-  await waitForPing(sock, proc, name, logFile);
-  return d;
-}
-
-async function stopPid(pid: number, what: string, graceMs = 15_000): Promise<void> {
-  if (!alive(pid)) return;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + graceMs;
-  while (alive(pid) && Date.now() < deadline) await sleep(50);
-  if (alive(pid)) {
-    log(`${what} (pid ${pid}) did not stop on SIGTERM; SIGKILL`);
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-}
-
-let cleanedUp = false;
-async function cleanup(): Promise<void> {
-  if (cleanedUp) return;
-  cleanedUp = true;
-  log('cleaning up');
-  // 1. containers, by id
-  for (const d of started) {
-    if (!d.sock || d.containers.size === 0 || d.proc.exitCode !== null) continue;
-    await pool([...d.containers], 4, async (id) => {
-      await api(d.sock!, 'DELETE', `/containers/${id}?force=1`, undefined, 30_000).catch(() => undefined);
-    });
-  }
-  if (podmanBase && podmanContainers.size > 0) {
-    spawnSync(podmanBase[0], [...podmanBase.slice(1), 'rm', '-f', '-t', '0', ...podmanContainers], { stdio: 'ignore' });
-  }
-  // 2. daemons, by pid (dockerd stops its containerd; anything of theirs still alive is killed by pid)
-  for (const d of [...started].reverse()) {
-    const pid = d.proc.pid;
-    if (!pid) continue;
-    const tree = processTree(pid).filter((p) => p !== pid);
-    await stopPid(pid, d.name);
-    for (const p of tree) await stopPid(p, `${d.name} child`, 5000);
-  }
-  // leftover monitors (conmon, shims) of our containers: their command lines name our temp dir
-  for (const p of processesMatching(/^(conmon|containerd-shim)/, TMP)) await stopPid(p, 'monitor', 3000);
-  // 3. mounts under our temp dir, deepest first
-  const mounts = () =>
-    readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[4])
-      .filter((m): m is string => !!m && (m === TMP || m.startsWith(TMP + '/')))
-      .map((m) => m.replace(/\\040/g, ' '));
-  for (let pass = 0; pass < 3; pass++) {
-    const ms = mounts().sort((a, b) => b.length - a.length);
-    if (ms.length === 0) break;
-    for (const m of ms) {
-      const r = spawnSync('umount', [m], { stdio: 'ignore' });
-      if (r.status !== 0 && pass > 0) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
-    }
-  }
-  // 4. cgroup parents we named (empty by now)
-  for (const parent of cgroupParents) {
-    for (const hier of readdirSync('/sys/fs/cgroup')) {
-      const dir = path.join('/sys/fs/cgroup', hier, parent);
-      if (existsSync(dir)) rmdirTree(dir);
-    }
-  }
-  if (podmanBase) {
-    for (const f of podmanLeftovers) {
-      try {
-        if (f.startsWith('/dev/shm/')) rmSync(f, { force: true });
-        else rmdirSync(f); // only when empty
-      } catch {
-        /* not there, or not empty */
-      }
-    }
-  }
-  // 5. the temp dir
-  const left = mounts();
-  if (left.length > 0) log(`not removing ${TMP}: still mounted: ${left.join(', ')}`);
-  else if (opts.keep) log(`kept ${TMP}`);
-  else rmSync(TMP, { recursive: true, force: true });
-}
-function rmdirTree(dir: string): void {
-  try {
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rmdirTree(path.join(dir, e.name));
-    rmdirSync(dir);
-  } catch {
-    /* busy or gone */
-  }
-}
-process.on('SIGINT', () => {
-  log('interrupted');
-  void cleanup().finally(() => process.exit(130));
-});
-process.on('SIGTERM', () => {
-  void cleanup().finally(() => process.exit(143));
-});
-
-// ---------------------------------------------------------------- installation
-
-function dpkgInstalled(pkg: string): boolean {
-  const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.includes('install ok installed');
-}
-
-function ensurePackages(): void {
-  const want = ['crun', 'runc', 'conmon', 'busybox-static', 'golang-github-containers-common', 'attr'];
-  if (!opts['no-dockerd']) want.push('docker.io');
-  if (!opts['no-podman']) want.push('podman');
-  const missing = want.filter((p) => !dpkgInstalled(p));
-  if (missing.length === 0) return;
-  if (opts['no-install']) {
-    log(`not installing (--no-install): ${missing.join(' ')}`);
-    return;
-  }
-  if (process.getuid?.() !== 0) throw new Error(`missing packages ${missing.join(' ')} and not root`);
-  log(`installing ${missing.join(' ')}`);
-  // policy-rc.d 101: the packages must not start their system services (dockerd would create
-  // docker0 and iptables rules); the bench starts its own daemons.
-  const policy = '/usr/sbin/policy-rc.d';
-  const hadPolicy = existsSync(policy);
-  if (!hadPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
-  try {
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    const r = spawnSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: ['ignore', 'ignore', 'inherit'], env });
-    if (r.status !== 0) log(`apt-get install failed (${r.status}); peers that are still missing will be skipped`);
-  } finally {
-    if (!hadPolicy) rmSync(policy, { force: true });
-  }
-}
-
-// ---------------------------------------------------------------- results
-
-interface Row {
-  section: string;
-  name: string;
-  samples: number[]; // ms, or MB for memory rows
-  unit: 'ms' | 'MB';
-  note?: string;
-}
-const rows: Row[] = [];
-const skipped: string[] = [];
-const notes: string[] = [];
-function addRow(section: string, name: string, samples: number[], unit: 'ms' | 'MB' = 'ms', note?: string): void {
-  rows.push({ section, name, samples, unit, note });
-}
-function rowMedian(section: string, name: string): number {
-  const r = rows.find((x) => x.section === section && x.name === name);
-  return r ? median(r.samples) : NaN;
-}
-
-// ---------------------------------------------------------------- set-up
-
-interface Peer {
-  name: string;
-  docker: (...a: string[]) => string[]; // argv of the docker CLI against this daemon
-  sock: string;
-  daemon: (typeof started)[number];
-}
-
-const dockerBin = which('docker');
-const DOCKER_ENV: NodeJS.ProcessEnv = { ...process.env, DOCKER_CONFIG: path.join(TMP, 'docker-config'), DOCKER_CLI_HINTS: 'false' };
-delete DOCKER_ENV.DOCKER_HOST;
-delete DOCKER_ENV.DOCKER_CONTEXT;
-const BERTH_ENV: NodeJS.ProcessEnv = { ...process.env };
-delete BERTH_ENV.DOCKER_HOST;
-delete BERTH_ENV.BERTH_HOST;
-const NO_CA_ENV: NodeJS.ProcessEnv = { ...BERTH_ENV };
-delete NO_CA_ENV.NODE_EXTRA_CA_CERTS;
-
-async function startBerth(name: string, runtime: 'crun' | 'runc'): Promise<Peer> {
-  const dir = path.join(TMP, name);
-  mkdirSync(dir, { recursive: true });
-  const sock = path.join(dir, 'berth.sock');
-  const argv = [process.execPath, BERTHD, '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(TMP, runtime === 'crun' ? 'bx' : 'rx'), '--pidfile', path.join(dir, 'berthd.pid'), '--runtime', runtime, '--log-level', 'debug'];
-  const daemon = await startDaemon(name, argv, sock, path.join(dir, 'berthd.log'));
-  return { name, sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
-}
-
-async function startDockerd(): Promise<Peer> {
-  const dir = path.join(TMP, 'dockerd');
-  mkdirSync(dir, { recursive: true });
-  const sock = path.join(dir, 'docker.sock');
-  if (existsSync('/run/containerd/containerd.sock')) notes.push('a system containerd runs at /run/containerd/containerd.sock: dockerd uses it instead of starting its own, so its RSS is not counted');
-  const cg = `/${TAG}-dockerd`;
-  cgroupParents.push(cg);
-  const argv = [
-    'dockerd', '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'dockerd.pid'),
-    '--bridge=none', '--iptables=false', '--ip6tables=false', '--cgroup-parent', cg, '--storage-driver', 'overlay2',
-  ];
-  const daemon = await startDaemon('dockerd', argv, sock, path.join(dir, 'dockerd.log'));
-  const peer: Peer = { name: 'dockerd', sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
-  await mustTime(peer.docker('import', path.join(TMP, 'busybox.tar'), 'busybox:latest'), DOCKER_ENV);
-  return peer;
-}
-
+import {
+  BERTHD,
+  BERTH_CLI,
+  BERTH_ENV,
+  writeBusyboxTar,
+  ratio,
+  DOCKER_ENV,
+  NO_CA_ENV,
+  Peer,
+  ROOT,
+  Row,
+  TAG,
+  TMP,
+  Timed,
+  addRow,
+  alive,
+  allPids,
+  api,
+  apiJson,
+  cgroupParents,
+  cleanup,
+  cmdlineOf,
+  dockerBin,
+  dpkgInstalled,
+  ensurePackages,
+  log,
+  median,
+  mustTime,
+  notes,
+  p90,
+  podmanBase,
+  podmanContainers,
+  podmanLeftovers,
+  pool,
+  procStatus,
+  processTree,
+  processesMatching,
+  rmdirTree,
+  rowMedian,
+  rows,
+  rssMb,
+  setKeep,
+  setPodmanBase,
+  sh,
+  skipped,
+  sleep,
+  startBerth,
+  startDaemon,
+  startDockerd,
+  started,
+  stopPid,
+  timeCmd,
+  waitForPing,
+  which,
+} from './lib.js';
 interface Podman {
   base: string[];
   run: string[]; // flags for run/create
@@ -487,7 +118,7 @@ async function setupPodman(): Promise<Podman> {
   const dir = path.join(TMP, 'podman');
   mkdirSync(dir, { recursive: true });
   const base = [bin, '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--storage-driver', 'overlay'];
-  podmanBase = base;
+  setPodmanBase(base);
   const cg = `/${TAG}-podman`;
   cgroupParents.push(cg);
   // This VM's root has no CAP_SYS_RESOURCE: podman's default rlimits (raised to the maximum) fail
@@ -699,7 +330,11 @@ async function removeMany(peer: Peer, ids: string[]): Promise<void> {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the bench runs containers: run it as root');
   if (!existsSync(BERTHD)) throw new Error(`${BERTHD} is missing: build first (npm run build)`);
-  ensurePackages();
+  const want = ['crun', 'runc', 'conmon', 'busybox-static', 'golang-github-containers-common', 'attr'];
+  if (!opts['no-dockerd']) want.push('docker.io');
+  if (!opts['no-podman']) want.push('podman');
+  ensurePackages(want, opts['no-install']!);
+  setKeep(opts.keep!);
   if (!dockerBin) throw new Error('no docker CLI on PATH (Debian: apt-get install docker.io)');
   mkdirSync(DOCKER_ENV.DOCKER_CONFIG!, { recursive: true });
   const started0 = Date.now();
@@ -714,8 +349,7 @@ async function main(): Promise<void> {
   log(`temp dir ${TMP}; ${QUICK ? 'quick' : 'full'} run: ${N_SEQ} sequential runs per contestant`);
 
   // the same busybox rootfs for everyone: Berth's own default image tar
-  const { stream } = await defaultImageTar();
-  await fsp.writeFile(path.join(TMP, 'busybox.tar'), stream);
+  await writeBusyboxTar();
 
   // ---- contestants
   log('starting berthd (crun) and berthd (runc)');
@@ -973,7 +607,6 @@ async function main(): Promise<void> {
   const floorMs = rowMedian(S1, 'floor: crun run');
   const dockerdOf = (section: string): number => rowMedian(section, 'dockerd (docker CLI)') || rowMedian(section, 'dockerd');
   const fmt = (x: number, unit: string): string => (Number.isFinite(x) ? `${x >= 100 ? x.toFixed(0) : x.toFixed(1)} ${unit}` : '—');
-  const ratio = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '—');
 
   interface Target {
     section: string;

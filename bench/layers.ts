@@ -1,0 +1,264 @@
+#!/usr/bin/env node
+// Layer throughput: `commit` of a container with a large writable layer, `save` and `load` of the
+// resulting image and `export` of the container — Berth and dockerd through the same docker CLI,
+// side by side with the floor (GNU tar writing or reading the same tree). Run as root:
+//
+//   npm run build && node dist/bench/layers.js [--quick] [--mb 500] [--runs 3]
+//
+// Every contestant gets the same payload: a host directory of MB megabytes (files of 1 MB, half
+// random and half compressible text, plus a tree of small files), copied into a container's
+// writable layer with `cp -a` from a read-only bind mount. Nothing is asserted; medians and ratios
+// are printed (docs/performance.md records them).
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  cleanup,
+  DOCKER_ENV,
+  dockerBin,
+  ensurePackages,
+  log,
+  median,
+  mustTime,
+  type Peer,
+  ratio,
+  setKeep,
+  sh,
+  skipped,
+  startBerth,
+  startDockerd,
+  TMP,
+  which,
+  writeBusyboxTar,
+} from './lib.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    mb: { type: 'string' },
+    runs: { type: 'string' },
+    'no-dockerd': { type: 'boolean', default: false },
+    'no-install': { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (opts.help) {
+  process.stdout.write(`Usage: node dist/bench/layers.js [--quick] [--mb N] [--runs N] [--no-dockerd] [--no-install] [--keep]
+
+  --quick     100 MB, one run per operation
+  --mb N      payload size in MB (default 500)
+  --runs N    runs per operation and contestant (default 3; the median is reported)
+`);
+  process.exit(0);
+}
+const MB = opts.mb ? Number(opts.mb) : opts.quick ? 100 : 500;
+const RUNS = opts.runs ? Number(opts.runs) : opts.quick ? 1 : 3;
+const OP_TIMEOUT_MS = 15 * 60_000;
+
+type Op = 'commit' | 'save' | 'load' | 'export';
+interface Result {
+  op: Op;
+  name: string;
+  seconds: number[];
+}
+const results: Result[] = [];
+
+/** MB files of 1 MiB (half random, half base64 text) and 1000 small files in nested dirs. */
+function writePayload(dir: string): number {
+  mkdirSync(dir, { recursive: true });
+  let bytes = 0;
+  for (let i = 0; i < MB; i++) {
+    const half = randomBytes(512 * 1024);
+    const text = randomBytes(384 * 1024).toString('base64');
+    const sub = path.join(dir, `d${Math.floor(i / 50)}`);
+    mkdirSync(sub, { recursive: true });
+    writeFileSync(path.join(sub, `f${i}.bin`), Buffer.concat([half, Buffer.from(text)]));
+    bytes += half.length + text.length;
+  }
+  for (let i = 0; i < 1000; i++) {
+    const sub = path.join(dir, 'small', `s${i % 20}`);
+    mkdirSync(sub, { recursive: true });
+    writeFileSync(path.join(sub, `x${i}.txt`), `small file ${i}\n`.repeat(8));
+  }
+  return bytes;
+}
+
+interface Contestant {
+  name: string;
+  /** one timed run of op; `i` numbers the run */
+  run: (op: Op, i: number) => Promise<number>;
+}
+
+function dockerContestant(peer: Peer, label: string, payload: string): { c: Contestant; setup: () => Promise<void> } {
+  const ctr = `bench-layers-${peer.name}`;
+  const image = `bench-layers-${peer.name}:latest`;
+  const out = path.join(TMP, `${peer.name}-out`);
+  const timed = async (argv: string[]): Promise<number> => {
+    const r = await mustTime(argv, DOCKER_ENV, OP_TIMEOUT_MS);
+    return r.ms / 1000;
+  };
+  const setup = async (): Promise<void> => {
+    mkdirSync(out, { recursive: true });
+    // a stopped container whose writable layer holds the payload
+    await mustTime(peer.docker('run', '--name', ctr, '--network', 'none', '-v', `${payload}:/payload:ro`, 'busybox', 'cp', '-a', '/payload', '/data'), DOCKER_ENV, OP_TIMEOUT_MS);
+    peer.daemon.containers.add(ctr);
+  };
+  const c: Contestant = {
+    name: label,
+    run: async (op, i) => {
+      const file = path.join(out, `${op}-${i}.tar`);
+      switch (op) {
+        case 'commit':
+          return timed(peer.docker('commit', ctr, image));
+        case 'save':
+          return timed(peer.docker('save', '-o', file, image));
+        case 'load': {
+          const archive = path.join(out, 'save-0.tar');
+          await mustTime(peer.docker('rmi', image), DOCKER_ENV, OP_TIMEOUT_MS);
+          return timed(peer.docker('load', '-q', '-i', archive));
+        }
+        case 'export': {
+          const s = await timed(peer.docker('export', '-o', file, ctr));
+          rmSync(file, { force: true });
+          return s;
+        }
+      }
+    },
+  };
+  return { c, setup };
+}
+
+/** The floor: GNU tar writing the tree to a file (commit, save, export) and reading it back (load). */
+function floorContestant(payload: string): Contestant {
+  const dir = path.join(TMP, 'floor');
+  mkdirSync(dir, { recursive: true });
+  const archive = path.join(dir, 'payload.tar');
+  return {
+    name: 'floor: GNU tar',
+    run: async (op, i) => {
+      if (op === 'load') {
+        const target = path.join(dir, `x${i}`);
+        mkdirSync(target);
+        const r = await mustTime(['tar', '-xf', archive, '-C', target], undefined, OP_TIMEOUT_MS);
+        rmSync(target, { recursive: true, force: true });
+        return r.ms / 1000;
+      }
+      const r = await mustTime(['tar', '-cf', archive, '-C', payload, '.'], undefined, OP_TIMEOUT_MS);
+      return r.ms / 1000;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the bench runs containers: run it as root');
+  const want = ['crun', 'conmon', 'busybox-static', 'golang-github-containers-common', 'attr', 'tar'];
+  if (!opts['no-dockerd']) want.push('docker.io');
+  ensurePackages(want, opts['no-install']!);
+  setKeep(opts.keep!);
+  if (!dockerBin) throw new Error('no docker CLI on PATH (Debian: apt-get install docker.io)');
+  mkdirSync(DOCKER_ENV.DOCKER_CONFIG!, { recursive: true });
+  await writeBusyboxTar();
+
+  log(`writing a ${MB} MB payload`);
+  const payload = path.join(TMP, 'payload');
+  const bytes = writePayload(payload);
+  const megabytes = bytes / 2 ** 20;
+
+  const contestants: Contestant[] = [floorContestant(payload)];
+  const setups: (() => Promise<void>)[] = [];
+  log('starting berthd');
+  const berth = await startBerth('berth', 'crun');
+  const b = dockerContestant(berth, 'Berth (docker CLI)', payload);
+  contestants.push(b.c);
+  setups.push(b.setup);
+  if (!opts['no-dockerd']) {
+    try {
+      if (!which('dockerd')) throw new Error('dockerd is not installed (apt-get install docker.io)');
+      log('starting dockerd');
+      const d = dockerContestant(await startDockerd(), 'dockerd (docker CLI)', payload);
+      contestants.push(d.c);
+      setups.push(d.setup);
+    } catch (err) {
+      skipped.push(`dockerd: could not start: ${(err as Error).message.split('\n')[0]}`);
+    }
+  } else skipped.push('dockerd: --no-dockerd');
+
+  log('copying the payload into each contestant\'s container');
+  for (const s of setups) await s();
+
+  // Round-robin per run so drift in machine load hits everyone alike; save runs before load,
+  // which loads the first saved archive.
+  for (const op of ['commit', 'save', 'load', 'export'] as Op[]) {
+    for (const c of contestants) results.push({ op, name: c.name, seconds: [] });
+    for (let i = 0; i < RUNS; i++) {
+      for (const c of contestants) {
+        const r = results.find((x) => x.op === op && x.name === c.name)!;
+        try {
+          r.seconds.push(await c.run(op, i));
+          log(`${op} ${c.name}: ${r.seconds.at(-1)!.toFixed(2)} s`);
+        } catch (err) {
+          skipped.push(`${op} / ${c.name}: ${(err as Error).message.split('\n')[0].slice(0, 300)}`);
+          r.seconds.length = 0;
+        }
+      }
+    }
+  }
+  report(megabytes);
+}
+
+function report(megabytes: number): void {
+  const med = (op: Op, name: string): number => median(results.find((r) => r.op === op && r.name === name)?.seconds ?? []);
+  const header = ['operation', 'contestant', 'median s', 'MB/s', '× floor time', 'dockerd ÷', 'target'];
+  const table: string[][] = [];
+  const targets: string[] = [];
+  for (const r of results) {
+    const s = median(r.seconds);
+    const floor = med(r.op, 'floor: GNU tar');
+    const dockerd = med(r.op, 'dockerd (docker CLI)');
+    let target = '';
+    if ((r.op === 'save' || r.op === 'load') && r.name === 'Berth (docker CLI)') {
+      const fast = dockerd / s >= 1.5;
+      const near = s / floor <= 1.5;
+      target = `≥ 1.5× dockerd: ${Number.isFinite(dockerd / s) ? (fast ? 'MET' : 'NOT MET') : 'n/a'}; ≤ 1.5× floor: ${Number.isFinite(s / floor) ? (near ? 'MET' : 'NOT MET') : 'n/a'}`;
+      targets.push(`${r.op}: ${target} (${ratio(dockerd / s)} dockerd's speed, ${ratio(s / floor)} the floor's time)`);
+    }
+    table.push([
+      r.op,
+      r.name,
+      Number.isFinite(s) ? s.toFixed(2) : 'failed',
+      Number.isFinite(s) ? (megabytes / s).toFixed(0) : '',
+      r.name.startsWith('floor') ? '' : ratio(s / floor),
+      r.name.startsWith('dockerd') || r.name.startsWith('floor') ? '' : ratio(dockerd / s),
+      target,
+    ]);
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  const out = [
+    '',
+    `Berth layer benchmark — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — payload ${megabytes.toFixed(0)} MB, ${RUNS} run(s) each`,
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Linux ${os.release()}; ${sh('tar', ['--version']).split('\n')[0]}`,
+    '',
+    line(header),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...table.map(line),
+    '',
+    'MB/s: payload megabytes ÷ median seconds. "× floor time": median ÷ GNU tar\'s (lower is better). "dockerd ÷": dockerd\'s time ÷ this one (how many times faster).',
+    ...targets.map((t) => `target ${t}`),
+    ...skipped.map((s) => `skipped: ${s}`),
+  ];
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+main()
+  .catch((err: Error) => {
+    process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await cleanup();
+  });
+
