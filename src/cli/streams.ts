@@ -186,6 +186,6 @@ export function proxySignals(client: Client, id: string): () => void {
 /** docker's exit status for a failed start: 126 not executable, 127 not found, else 125. */
 export function startFailureStatus(message: string): number {
   if (/executable file not found|no such file or directory|not found in \$PATH/i.test(message)) return 127;
-  if (/permission denied|not executable/i.test(message)) return 126;
+  if (/permission denied|not executable|is a directory/i.test(message)) return 126;
   return 125;
 }

@@ -250,7 +250,7 @@ export class ContainerService {
       mark('saved');
       logger.debug(`start ${shortId(c.id)}: ${phases.join(' ')}`);
     } catch (err) {
-      const msg = dockerStartError((err as Error).message);
+      const msg = dockerStartError((err as Error).message, c.path);
       this.failPendingAttaches(c.id, err as Error);
       if (created) await runtime.delete(c.id).catch(() => undefined);
       await this.deps.snapshots.unmount(c.id).catch(() => undefined);
@@ -518,10 +518,13 @@ export class ContainerService {
 
 /**
  * The runtime's wording of a failed exec, as Docker words it: the docker CLI maps
- * "executable file not found" / "no such file or directory" to exit 127 and "permission denied" to 126.
+ * "executable file not found" / "no such file or directory" to exit 127 and "permission denied" /
+ * "is a directory" to 126.
  */
-function dockerStartError(msg: string): string {
+function dockerStartError(msg: string, command: string): string {
   const notFound = /executable file `([^`]*)` not found in \$PATH/.exec(msg);
   if (notFound) return `exec: "${notFound[1]}": executable file not found in $PATH`;
+  // crun refuses a directory as "open executable: Operation not permitted"; runc says EISDIR.
+  if (command.includes('/') && /open executable: Operation not permitted/.test(msg)) return `exec: "${command}": is a directory`;
   return msg.replace(/: Permission denied$/, ': permission denied');
 }

@@ -263,44 +263,55 @@ export class ImageService {
     return out;
   }
 
-  /** `docker rmi`: untag first; delete when no tag is left; 409 when a container uses it. */
+  /**
+   * `docker rmi`, with Docker's rules: a name is untagged first and the image goes only when no
+   * name is left; an id deletes the image with its names. Conflicts are hard (child images, a
+   * running container: never forced) or soft (other names, a stopped container: `-f` overrides).
+   */
   async remove(ref: string, opts: { force: boolean; noPrune: boolean }): Promise<ImageDeleteResponseItem[]> {
     const image = this.resolve(ref);
     const id = image.record.id;
     const out: ImageDeleteResponseItem[] = [];
-    const refs = this.deps.references.referencesTo(id);
-    let byName: ImageName | undefined;
-    if (!/^(sha256:)?[a-f0-9]{1,64}$/.test(ref) || this.deps.references.get(safeCanonical(ref) ?? '') === id) {
-      byName = parseImageName(ref);
-    }
-    const users = this.deps.containersUsing(id);
-    if (byName && refs.length > 1 && refs.includes(byName.canonical)) {
-      // Removing one of several names only untags.
-      await this.untag(byName.canonical, id, out);
-      return out;
-    }
-    if (users.length > 0) {
-      const running = users.find((u) => u.running);
-      if (running && (opts.force || !byName)) {
-        throw new ConflictError(`conflict: unable to delete ${shortId(id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`);
-      }
-      if (!opts.force && byName) {
+    let untaggedByName = false;
+    if (!isIdPrefix(id, ref)) {
+      const name = parseImageName(ref);
+      const users = this.deps.containersUsing(id);
+      if (!opts.force && isSingleReference(this.deps.references.referencesTo(id)) && users.length > 0) {
         throw new ConflictError(
-          `conflict: unable to remove repository reference "${familiarString(byName.canonical)}" (must force) - container ${shortId(users[0].id)} is using its referenced image ${shortId(id)}`,
+          `conflict: unable to remove repository reference "${familiarString(name.canonical)}" (must force) - container ${shortId(users[0].id)} is using its referenced image ${shortId(id)}`,
         );
       }
-      // By id, Docker's order: running container, then several repositories, then a stopped container.
-      if (!opts.force && refs.length <= 1) {
-        throw new ConflictError(`conflict: unable to delete ${shortId(id)} (must be forced) - image is being used by stopped container ${shortId(users[0].id)}`);
+      await this.untag(name.canonical, id, out);
+      if (!name.digest) {
+        // The last tag of a repository takes that repository's digest references with it.
+        const remaining = this.deps.references.referencesTo(id).filter((r) => repositoryOf(r) === repositoryOf(name.canonical));
+        if (!remaining.some((r) => !r.includes('@'))) for (const r of remaining) await this.untag(r, id, out);
       }
+      if (this.deps.references.referencesTo(id).length > 0) return out;
+      untaggedByName = true;
+    } else if (isSingleReference(this.deps.references.referencesTo(id))) {
+      const conflict = this.deleteConflict(id, { children: true, running: true, stopped: !opts.force, references: false });
+      if (conflict) throw conflict.error;
+      for (const r of this.deps.references.referencesTo(id)) await this.untag(r, id, out);
     }
-    if (!byName && refs.length > 1 && !opts.force) {
-      throw new ConflictError(`conflict: unable to delete ${shortId(id)} (must be forced) - image is referenced in multiple repositories`);
-    }
-    for (const r of refs) await this.untag(r, id, out);
-    if (users.length > 0) return out; // forced: untagged only, the image stays for its containers
-    await this.delete(image, out, opts.noPrune);
+    await this.deleteImage(image, out, { force: opts.force, prune: !opts.noPrune, quiet: untaggedByName });
     return out;
+  }
+
+  /** The first reason the image can't be deleted among those asked about, in Docker's order. */
+  private deleteConflict(id: string, check: { children: boolean; running: boolean; references: boolean; stopped: boolean }): { error: ConflictError; used: boolean } | undefined {
+    const conflict = (hard: boolean, used: boolean, why: string) => ({
+      error: new ConflictError(`conflict: unable to delete ${shortId(id)} (${hard ? 'cannot' : 'must'} be forced) - ${why}`),
+      used,
+    });
+    const users = this.deps.containersUsing(id);
+    if (check.children && this.hasChildren(id)) return conflict(true, false, 'image has dependent child images');
+    const running = users.find((u) => u.running);
+    if (check.running && running) return conflict(true, true, `image is being used by running container ${shortId(running.id)}`);
+    if (check.references && this.deps.references.referencesTo(id).length > 0) return conflict(false, false, 'image is referenced in multiple repositories');
+    const stopped = users.find((u) => !u.running);
+    if (check.stopped && stopped) return conflict(false, true, `image is being used by stopped container ${shortId(stopped.id)}`);
+    return undefined;
   }
 
   private async untag(canonical: string, id: string, out: ImageDeleteResponseItem[]): Promise<void> {
@@ -309,19 +320,27 @@ export class ImageService {
     this.deps.events.emit('image', 'untag', id, { name: familiarString(canonical) });
   }
 
-  private async delete(image: Image, out: ImageDeleteResponseItem[], noPrune: boolean): Promise<void> {
+  /**
+   * Deletes an image and its remaining names; with `prune`, untagged parents follow. `quiet`
+   * (after the last name was untagged, or for parents) skips an image still in use instead of failing.
+   */
+  private async deleteImage(image: Image, out: ImageDeleteResponseItem[], opts: { force: boolean; prune: boolean; quiet: boolean }): Promise<void> {
     const id = image.record.id;
+    const conflict = this.deleteConflict(id, { children: true, running: true, references: !opts.force, stopped: !opts.force });
+    if (conflict) {
+      const dangling = this.deps.references.referencesTo(id).length === 0 && !this.hasChildren(id);
+      if (opts.quiet && (!dangling || conflict.used)) return;
+      throw conflict.error;
+    }
+    for (const r of this.deps.references.referencesTo(id)) await this.untag(r, id, out);
     this.images.delete(id);
     await this.records.delete(digestHex(id));
     await this.deps.content.delete(id);
     out.push({ Deleted: id });
     this.deps.events.emit('image', 'delete', id, { name: id });
     await this.removeUnusedLayers();
-    // Untagged parents left without children go too, as Docker prunes them.
     const parent = image.record.parent ? this.images.get(image.record.parent) : undefined;
-    if (!noPrune && parent && this.repoTags(parent.record.id).length === 0 && !this.hasChildren(parent.record.id) && this.deps.containersUsing(parent.record.id).length === 0) {
-      await this.delete(parent, out, noPrune);
-    }
+    if (opts.prune && parent) await this.deleteImage(parent, out, { force: false, prune: true, quiet: true });
   }
 
   private hasChildren(id: string): boolean {
@@ -375,13 +394,28 @@ function splitOnce(s: string, sep: string): [string, string | undefined] {
   return i < 0 ? [s, undefined] : [s.slice(0, i), s.slice(i + 1)];
 }
 
-function safeCanonical(ref: string): string | undefined {
-  try {
-    return parseImageName(ref).canonical;
-  } catch {
-    return undefined;
-  }
+/** Whether `ref` names the image by (a prefix of) its id rather than by a name. */
+function isIdPrefix(id: string, ref: string): boolean {
+  return id.startsWith(ref) || digestHex(id).startsWith(ref);
 }
+
+/** repo of a canonical `repo:tag` or `repo@digest`. */
+function repositoryOf(canonical: string): string {
+  const at = canonical.indexOf('@');
+  if (at >= 0) return canonical.slice(0, at);
+  const colon = canonical.lastIndexOf(':');
+  return colon > canonical.lastIndexOf('/') ? canonical.slice(0, colon) : canonical;
+}
+
+/** At most one tag, and digest references only in that tag's repository (Docker's rule for untagging by id). */
+function isSingleReference(refs: string[]): boolean {
+  if (refs.length <= 1) return refs.length === 1;
+  const tags = refs.filter((r) => !r.includes('@'));
+  if (tags.length > 1) return false;
+  const digestRepos = new Set(refs.filter((r) => r.includes('@')).map(repositoryOf));
+  return digestRepos.size === 1 && digestRepos.has(repositoryOf(tags[0] ?? refs[0]));
+}
+
 
 /** `reference=` filter: a glob on the familiar name, with or without tag. */
 function matchReference(pattern: string, familiar: string): boolean {
