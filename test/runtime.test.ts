@@ -256,6 +256,21 @@ for (const name of RUNTIMES) {
       await cleanup(id);
     });
 
+    test('an exit inotify missed is still announced by the sweep', async () => {
+      const id = newId('sweep');
+      await create(id, ['true']);
+      const watcher = (rt as unknown as { watcher: { stop(): void; start(): void } }).watcher;
+      watcher.stop();
+      try {
+        const exited = waitExit(rt, id);
+        await rt.start(id);
+        assert.equal((await withTimeout(exited, 15000, 'exit through the sweep')).exitCode, 0);
+      } finally {
+        watcher.start();
+      }
+      await cleanup(id);
+    });
+
     test('death by SIGKILL gives 137; kill accepts KILL / SIGKILL / 9 spellings', async () => {
       for (const sig of ['SIGKILL', 'KILL', '9']) {
         const id = newId('kill');

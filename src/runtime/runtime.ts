@@ -36,6 +36,9 @@ import type {
   RuntimeStatus,
 } from './types.js';
 
+/** How often exit files are swept for, besides inotify. */
+const EXIT_SWEEP_MS = 5000;
+
 export { cgroupsPath } from './paths.js';
 
 interface ContainerMeta {
@@ -138,6 +141,26 @@ export class Runtime extends EventEmitter {
       }
     }
     this.watcher.start();
+    // inotify can drop events (queue overflow); a slow sweep makes sure no exit goes unnoticed.
+    this.sweeper = setInterval(() => void this.sweepExits(), EXIT_SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  private sweeper: NodeJS.Timeout | undefined;
+
+  /** Announces every exit file not announced yet (the watcher's safety net). */
+  private async sweepExits(): Promise<void> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.layout.exitsDir);
+    } catch {
+      return;
+    }
+    for (const id of names) {
+      if (id.includes('.')) continue;
+      const st = await fs.stat(path.join(this.layout.exitsDir, id)).catch(() => undefined);
+      if (st && this.announced.get(id) !== st.mtime.getTime()) await this.onExitFile(id);
+    }
   }
 
   /**
@@ -151,6 +174,7 @@ export class Runtime extends EventEmitter {
   /** Stop watching for exits (the containers and their conmons keep running). */
   close(): void {
     this.watcher.stop();
+    clearInterval(this.sweeper);
   }
 
   // ---- lifecycle ----
