@@ -7,7 +7,6 @@ import { etcFilesContent } from '../../oci/etc-files.js';
 import { buildSpec, specToJSON } from '../../oci/spec.js';
 import { resolveUser } from '../../oci/user.js';
 import { cgroupsPath } from '../../runtime/paths.js';
-import { writeFileAtomic } from '../../util/fs.js';
 import type { ContainerRecord } from './container.js';
 
 /** Docker's --init binary; Debian's tini-static works in any rootfs since it needs no libc. */
@@ -38,9 +37,8 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
     hosts: path.join(input.containerDir, 'hosts'),
     resolvConf: path.join(input.containerDir, 'resolv.conf'),
   };
-  await writeFileAtomic(files.hostname, etc.hostname);
-  await writeFileAtomic(files.hosts, etc.hosts);
-  await writeFileAtomic(files.resolvConf, etc.resolvConf);
+  // Rewritten at every start, so no fsync: a crash loses nothing the next start doesn't remake.
+  await Promise.all([fsp.writeFile(files.hostname, etc.hostname), fsp.writeFile(files.hosts, etc.hosts), fsp.writeFile(files.resolvConf, etc.resolvConf)]);
 
   const user = resolveUser(input.rootfs, c.config.User, hc.GroupAdd);
   const env = [...(c.config.Env ?? [])];
@@ -66,7 +64,7 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
     stopSignal: c.config.StopSignal,
   });
   await fsp.mkdir(input.bundleDir, { recursive: true, mode: 0o700 });
-  await writeFileAtomic(path.join(input.bundleDir, 'config.json'), specToJSON(spec));
+  await fsp.writeFile(path.join(input.bundleDir, 'config.json'), specToJSON(spec));
   return input.bundleDir;
 }
 
