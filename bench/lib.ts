@@ -229,10 +229,10 @@ export function setPodmanBase(base: string[]): void {
 // podman (even with --root/--runroot/--tmpdir) creates its lock file and an empty network run dir
 export const podmanLeftovers = ['/dev/shm/libpod_lock', '/run/containers/networks', '/run/containers'].filter((f) => !existsSync(f));
 
-export async function startDaemon(name: string, argv: string[], sock: string, logFile: string): Promise<(typeof started)[number]> {
+export async function startDaemon(name: string, argv: string[], sock: string, logFile: string, env: NodeJS.ProcessEnv = process.env): Promise<(typeof started)[number]> {
   const fd = openSync(logFile, 'a');
   // Own process group: a ^C at the terminal reaches only the bench, which then cleans up in order.
-  const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fd, fd], detached: true, cwd: TMP });
+  const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fd, fd], detached: true, cwd: TMP, env });
   closeSync(fd);
   const d = { name, proc, sock, containers: new Set<string>(), kind: 'docker-api' as const };
   started.push(d);
@@ -413,7 +413,8 @@ export async function startBerth(name: string, runtime: 'crun' | 'runc'): Promis
   mkdirSync(dir, { recursive: true });
   const sock = path.join(dir, 'berth.sock');
   const argv = [process.execPath, BERTHD, '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(TMP, runtime === 'crun' ? 'bx' : 'rx'), '--pidfile', path.join(dir, 'berthd.pid'), '--runtime', runtime, '--log-level', 'debug'];
-  const daemon = await startDaemon(name, argv, sock, path.join(dir, 'berthd.log'));
+  // MALLOC_ARENA_MAX as berthd's shebang sets it.
+  const daemon = await startDaemon(name, argv, sock, path.join(dir, 'berthd.log'), { ...process.env, MALLOC_ARENA_MAX: '2' });
   return { name, sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
 }
 

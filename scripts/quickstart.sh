@@ -8,7 +8,8 @@ bash scripts/install.sh
 SOCK=/run/berth/berth.sock
 if ! node dist/src/cli/main.js -H "unix://$SOCK" version >/dev/null 2>&1; then
   mkdir -p /var/log
-  setsid node dist/src/daemon/main.js -H "unix://$SOCK" --pidfile /run/berth/berthd.pid >>/var/log/berthd.log 2>&1 < /dev/null &
+  # MALLOC_ARENA_MAX as the berthd bin's shebang sets it (keeps the RSS flat)
+  MALLOC_ARENA_MAX=2 setsid node dist/src/daemon/main.js -H "unix://$SOCK" --pidfile /run/berth/berthd.pid >>/var/log/berthd.log 2>&1 < /dev/null &
   for _ in $(seq 100); do
     node dist/src/cli/main.js -H "unix://$SOCK" version >/dev/null 2>&1 && break
     sleep 0.1

@@ -171,7 +171,8 @@ export class TestDaemon {
     if (this.opts.runtime) args.push('--runtime', this.opts.runtime);
     if (this.opts.noDefaultImage) args.push('--no-default-image');
     const log = fs.openSync(this.logFile, 'a');
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', log, log], env: { ...process.env, PATH } });
+    // MALLOC_ARENA_MAX as berthd's shebang sets it.
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', log, log], env: { ...process.env, PATH, MALLOC_ARENA_MAX: '2' } });
     fs.closeSync(log);
     this.proc = proc;
     this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));

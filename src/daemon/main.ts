@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node
+// MALLOC_ARENA_MAX: libuv's worker threads each get a glibc malloc arena by default, and their
+// fragmentation grew berthd's RSS by ~60 MB over 200 containers; two arenas keep it flat.
 // berthd: serves the Docker Engine API. Containers belong to their monitors, not to this process,
 // so stopping or killing berthd leaves them running; the next berthd re-adopts them.
 import { promises as fsp } from 'node:fs';
