@@ -11,6 +11,8 @@ export interface Ctx {
   debug: boolean;
   /** The command words as the user typed them, e.g. "container ls". */
   path: string;
+  /** The --config directory, when given (client configuration and credentials). */
+  configDir?: string;
   client(): Client;
 }
 
