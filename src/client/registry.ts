@@ -60,7 +60,8 @@ export interface PullQuery {
 /** POST /images/create?fromImage=…: the JSON progress stream of a pull (non-2xx → ApiError). */
 export function imageCreate(client: Client, q: PullQuery, registryAuth: string): Promise<IncomingMessage> {
   return client.stream('POST', '/images/create', {
-    query: { fromImage: q.fromImage, tag: q.tag, platform: q.platform?.toLowerCase() },
+    // Go's url.Values.Encode sorts the keys
+    query: { fromImage: q.fromImage, platform: q.platform?.toLowerCase(), tag: q.tag },
     headers: { [AUTH_HEADER]: registryAuth },
   });
 }

@@ -63,7 +63,9 @@ export async function create(argv: string[], ctx: Ctx): Promise<number> {
     const id = await createContainer(ctx, opts, image, cmd);
     process.stdout.write(id + '\n');
   } catch (e) {
-    throw fail(ctx, e);
+    // docker create returns the error as is (exit 1); only run wraps it with its usage hint (125)
+    if (e instanceof StatusError) throw e;
+    throw new StatusError(1, describe(e));
   }
   return 0;
 }

@@ -50,7 +50,7 @@ export async function withLoginRetry(ctx: Ctx, domain: string, what: 'pull' | 'p
 
 export async function pull(argv: string[], ctx: Ctx): Promise<number> {
   const c = command(ctx, {
-    usage: 'NAME[:TAG|@DIGEST]',
+    usage: '[OPTIONS] NAME[:TAG|@DIGEST]',
     description: 'Download an image from a registry',
     args: { exact: 1 },
   });

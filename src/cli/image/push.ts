@@ -94,7 +94,7 @@ function auxNotes(notes: string[]) {
 
 export async function push(argv: string[], ctx: Ctx): Promise<number> {
   const c = command(ctx, {
-    usage: 'NAME[:TAG]',
+    usage: '[OPTIONS] NAME[:TAG]',
     description: 'Upload an image to a registry',
     args: { exact: 1 },
   });

@@ -3,6 +3,7 @@
 // config file keeping only an empty entry per registry.
 
 import { spawnSync } from 'node:child_process';
+import { goJSON } from '../../client/registry.js';
 import { ConfigFile, type StoredAuth } from './config.js';
 
 export interface CredentialStore {
@@ -136,7 +137,7 @@ export class HelperStore implements CredentialStore {
       auth.identitytoken
         ? { ServerURL: auth.serveraddress ?? '', Username: TOKEN_USERNAME, Secret: auth.identitytoken }
         : { ServerURL: auth.serveraddress ?? '', Username: auth.username ?? '', Secret: auth.password ?? '' };
-    const r = this.run('store', JSON.stringify(creds) + '\n');
+    const r = this.run('store', goJSON(creds) + '\n');
     if (r.err) throw new Error(`error storing credentials - err: ${r.err}, out: \`${r.out.trim()}\``);
     this.file.store({ ...auth, username: undefined, password: undefined, identitytoken: undefined });
   }
