@@ -31,10 +31,14 @@ export function goJSON(value: unknown, indent?: string): string {
 }
 
 /** The auth config with Go's omitempty and field order. */
-export function authConfigJSON(a: AuthConfig): string {
+function authObject(a: AuthConfig): Record<string, string> {
   const o: Record<string, string> = {};
   for (const k of AUTH_FIELDS) if (a[k]) o[k] = a[k] as string;
-  return goJSON(o);
+  return o;
+}
+
+export function authConfigJSON(a: AuthConfig): string {
+  return goJSON(authObject(a));
 }
 
 /** registry.EncodeAuthConfig: base64url (RFC 4648 §5, padded) of the JSON; `{}` when empty. */
@@ -44,9 +48,7 @@ export function encodeAuthConfig(a: AuthConfig): string {
 
 /** POST /auth: checks the credentials against the registry through the daemon. */
 export function registryLogin(client: Client, auth: AuthConfig): Promise<AuthenticateOKBody> {
-  const o: Record<string, string> = {};
-  for (const k of AUTH_FIELDS) if (auth[k]) o[k] = auth[k] as string;
-  return client.json<AuthenticateOKBody>('POST', '/auth', { body: o }).then((r) => r ?? { Status: '' });
+  return client.json<AuthenticateOKBody>('POST', '/auth', { body: authObject(auth) }).then((r) => r ?? { Status: '' });
 }
 
 export interface PullQuery {
