@@ -9,6 +9,7 @@ PACKAGES=(
   golang-github-containers-common  # /usr/share/containers/seccomp.json (Docker-format default profile)
   attr                       # setfattr/getfattr: overlay whiteouts, opaque dirs, layer xattrs
   procps util-linux mount    # ps (docker top), mount/umount
+  docker.io docker-registry apache2-utils  # test peers: dockerd, a registry, htpasswd for its basic auth
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -16,6 +17,13 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
+  # policy-rc.d 101: installed packages must not start their services (dockerd would take docker0
+  # and iptables, docker-registry port 5000); the tests start their own, on their own sockets/ports.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

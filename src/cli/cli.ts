@@ -11,6 +11,8 @@ export interface Ctx {
   debug: boolean;
   /** The command words as the user typed them, e.g. "container ls". */
   path: string;
+  /** The --config directory, when given (client configuration and credentials). */
+  configDir?: string;
   client(): Client;
 }
 
@@ -235,14 +237,17 @@ export function parse<O>(ctx: Ctx, c: Command, argv: string[]): Parsed<O> {
   const args = c.args;
   const a = spec.args;
   if (a) {
-    const fail = (what: string) =>
+    // docker/cli's required.go words the last line differently per check (its "SRun" included)
+    const fail = (what: string, hint = 'Run') =>
       new StatusError(
         1,
-        `${ctx.prog}: '${ctx.prog} ${ctx.path}' ${what}\n\nUsage:  ${ctx.prog} ${ctx.path} ${spec.usage}\n\nSee '${ctx.prog} ${ctx.path} --help' for more information`,
+        `${ctx.prog}: '${ctx.prog} ${ctx.path}' ${what}\n\nUsage:  ${ctx.prog} ${ctx.path} ${spec.usage}\n\n${hint} '${ctx.prog} ${ctx.path} --help' for more information`,
       );
-    if (a.exact !== undefined && args.length !== a.exact) throw fail(`requires ${a.exact === 1 ? '1 argument' : `exactly ${a.exact} arguments`}`);
-    if (a.min !== undefined && args.length < a.min) throw fail(`requires at least ${a.min} ${a.min === 1 ? 'argument' : 'arguments'}`);
-    if (a.max !== undefined && args.length > a.max) throw fail(a.max === 0 ? 'accepts no arguments' : `requires at most ${a.max} ${a.max === 1 ? 'argument' : 'arguments'}`);
+    const plural = (n: number) => (n === 1 ? 'argument' : 'arguments');
+    if (a.exact !== undefined && args.length !== a.exact) throw fail(`requires ${a.exact} ${plural(a.exact)}`);
+    if (a.min !== undefined && a.max !== undefined && (args.length < a.min || args.length > a.max)) throw fail(`requires at least ${a.min} and at most ${a.max} ${plural(a.max)}`);
+    if (a.min !== undefined && args.length < a.min) throw fail(`requires at least ${a.min} ${a.min === 1 ? 'argument' : 'arguments'}`, 'See');
+    if (a.max !== undefined && args.length > a.max) throw fail(a.max === 0 ? 'accepts no arguments' : `requires at most ${a.max} ${a.max === 1 ? 'argument' : 'arguments'}`, a.max === 0 ? 'Run' : 'SRun');
   }
   return { opts, args };
 }

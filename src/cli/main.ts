@@ -39,6 +39,10 @@ const COMMANDS: Record<string, Entry> = {
   rmi: [I + 'rm.js', 'rmi'],
   tag: [I + 'tag.js', 'tag'],
   import: [I + 'import.js', 'importImage'],
+  pull: [I + 'pull.js', 'pull'],
+  push: [I + 'push.js', 'push'],
+  login: ['./registry/login.js', 'login'],
+  logout: ['./registry/login.js', 'logout'],
   version: [S + 'version.js', 'version'],
   info: [S + 'info.js', 'info'],
   events: [S + 'events.js', 'events'],
@@ -74,6 +78,8 @@ const COMMANDS: Record<string, Entry> = {
   'image import': [I + 'import.js', 'importImage'],
   'image inspect': ['./inspect.js', 'imageInspect'],
   'image prune': [I + 'prune.js', 'prune'],
+  'image pull': [I + 'pull.js', 'pull'],
+  'image push': [I + 'push.js', 'push'],
   'system df': [S + 'df.js', 'df'],
   'system prune': [S + 'prune.js', 'prune'],
   'system info': [S + 'info.js', 'info'],
@@ -96,6 +102,10 @@ Common Commands:
   exec        Execute a command in a running container
   ps          List containers
   images      List images
+  pull        Download an image from a registry
+  push        Upload an image to a registry
+  login       Authenticate to a registry
+  logout      Log out from a registry
   import      Import the contents from a tarball to create a filesystem image
   info        Display system-wide information
   version     Show the Berth version information
@@ -128,6 +138,7 @@ Commands:
   wait        Block until one or more containers stop, then print their exit codes
 
 Global Options:
+      --config string      Location of client config files (default: $DOCKER_CONFIG, ~/.docker)
   -D, --debug              Enable debug mode
   -H, --host string        Daemon socket to connect to (default: $BERTH_HOST, $DOCKER_HOST, unix:///run/berth/berth.sock)
   -l, --log-level string   Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
@@ -154,6 +165,7 @@ Run '${prog} ${group} COMMAND --help' for more information on a command.
 async function main(argv: string[]): Promise<number> {
   const prog = 'berth';
   let host: string | undefined;
+  let configDir: string | undefined;
   let debug = false;
   let i = 0;
   for (; i < argv.length; i++) {
@@ -175,6 +187,7 @@ async function main(argv: string[]): Promise<number> {
         return 125;
       }
       if (name === '-H' || name === '--host') host = value;
+      if (name === '--config') configDir = value;
       continue;
     }
     if (name === '-D' || name === '--debug') debug = true;
@@ -221,6 +234,7 @@ async function main(argv: string[]): Promise<number> {
     host: resolved,
     debug,
     path: key,
+    configDir,
     client: () => (client ??= new Client(resolved, { version: process.env.BERTH_API_VERSION || process.env.DOCKER_API_VERSION || undefined })),
   };
   const wantsHelp = rest.includes('--help');

@@ -1,15 +1,17 @@
-// Progress output of an image pull, written to stderr by run/create.
+// run/create's pull of a missing image (and --pull always): progress on stderr, as docker's
+// pullImage does, with the registry's stored credentials.
 
-import type { JSONMessage } from '../../api/types.js';
-import { jsonStream } from '../../client/jsonstream.js';
-import { StatusError } from '../cli.js';
+import { imageCreate } from '../../client/registry.js';
+import { parseReference } from '../../reference/index.js';
+import type { Ctx } from '../cli.js';
+import { apiTag } from '../image/pull.js';
+import { displayTo } from '../progress.js';
+import { authTokenForImage, loadConfig } from '../registry/auth.js';
 
-export async function printJSONMessagesTo(res: AsyncIterable<Buffer>, out: NodeJS.WritableStream | null): Promise<void> {
-  for await (const m of jsonStream<JSONMessage>(res)) {
-    if (m.error || m.errorDetail) throw new Error(m.errorDetail?.message ?? m.error ?? 'unknown error');
-    if (!out) continue;
-    if (m.status) out.write(`${m.id ? `${m.id}: ` : ''}${m.status}\n`);
-    else if (m.stream) out.write(m.stream);
-  }
-  void StatusError;
+/** client.ImageCreate + jsonstream.Display to stderr (nothing when quiet). */
+export async function pullImage(ctx: Ctx, image: string, opts: { platform?: string; quiet?: boolean }): Promise<void> {
+  const auth = authTokenForImage(loadConfig(ctx), image);
+  const ref = parseReference(image);
+  const res = await imageCreate(ctx.client(), { fromImage: ref.name, tag: apiTag(ref), platform: opts.platform }, auth);
+  await displayTo(res, opts.quiet ? null : process.stderr);
 }

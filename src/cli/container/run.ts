@@ -4,10 +4,10 @@ import type { ContainerCreateResponse, ContainerWaitResponse } from '../../api/t
 import type { Client } from '../../client/client.js';
 import { ApiError } from '../../client/errors.js';
 import { command, describe, parse, StatusError, type Ctx } from '../cli.js';
-import { printJSONMessagesTo } from './pull.js';
+import { pullImage } from './pull.js';
 import { monitorTtySize, proxySignals, pumpStreams, rawMode, startFailureStatus } from '../streams.js';
 import { addCreateFlags, buildCreateRequest, type CreateOpts } from './opts.js';
-import { withDefaultTag } from '../image/ref.js';
+import { familiarString, parseAnyReference } from '../../reference/index.js';
 
 const enc = encodeURIComponent;
 
@@ -16,36 +16,33 @@ function fail(ctx: Ctx, e: unknown, status = 125): StatusError {
   return new StatusError(status, `${ctx.prog}: ${describe(e)}\n\nRun '${ctx.prog} ${ctx.path} --help' for more information`);
 }
 
-async function pull(ctx: Ctx, client: Client, image: string, quiet: boolean): Promise<void> {
-  const ref = withDefaultTag(image);
-  const at = ref.indexOf('@');
-  let fromImage = ref;
-  let tag: string | undefined;
-  if (at < 0) {
-    const colon = ref.lastIndexOf(':');
-    fromImage = ref.slice(0, colon);
-    tag = ref.slice(colon + 1);
-  }
-  const res = await client.stream('POST', '/images/create', { query: { fromImage, tag } });
-  await printJSONMessagesTo(res, quiet ? null : process.stderr);
-}
-
 async function createContainer(ctx: Ctx, o: CreateOpts, image: string, cmd: string[]): Promise<string> {
   const client = ctx.client();
   const req = buildCreateRequest(o, image, cmd);
   const query = { name: o.name, platform: o.platform };
-  if (o.pull === 'always') await pull(ctx, client, image, !!o.quiet);
+  const pull = () => pullImage(ctx, image, { platform: o.platform, quiet: !!o.quiet });
+  if (o.pull === 'always') await pull();
   let res: ContainerCreateResponse;
   try {
     res = await client.post<ContainerCreateResponse>('/containers/create', query, req);
   } catch (e) {
     if (!(e instanceof ApiError && e.statusCode === 404 && /image/i.test(e.message)) || o.pull === 'never') throw e;
-    process.stderr.write(`Unable to find image '${withDefaultTag(image)}' locally\n`);
-    await pull(ctx, client, image, !!o.quiet);
+    if (!o.quiet) process.stderr.write(`Unable to find image '${familiarTagged(image)}' locally\n`);
+    await pull();
     res = await client.post<ContainerCreateResponse>('/containers/create', query, req);
   }
   for (const w of res.Warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
   return res.Id;
+}
+
+/** reference.FamiliarString(TagNameOnly(ParseAnyReference(image))), what docker names in "Unable to find image". */
+function familiarTagged(image: string): string {
+  try {
+    const r = parseAnyReference(image);
+    return familiarString((r.tag === undefined && r.digest === undefined ? r.withTag('latest') : r).toString());
+  } catch {
+    return image;
+  }
 }
 
 function setup(ctx: Ctx, run: boolean) {
@@ -66,7 +63,9 @@ export async function create(argv: string[], ctx: Ctx): Promise<number> {
     const id = await createContainer(ctx, opts, image, cmd);
     process.stdout.write(id + '\n');
   } catch (e) {
-    throw fail(ctx, e);
+    // docker create returns the error as is (exit 1); only run wraps it with its usage hint (125)
+    if (e instanceof StatusError) throw e;
+    throw new StatusError(1, describe(e));
   }
   return 0;
 }

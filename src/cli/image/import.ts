@@ -1,10 +1,9 @@
 // berth import / image import: POST /images/create?fromSrc=- with the tarball as the body.
 
 import { createReadStream } from 'node:fs';
-import type { JSONMessage } from '../../api/types.js';
-import { jsonStream } from '../../client/jsonstream.js';
 import { collect, command, parse, StatusError, type Ctx } from '../cli.js';
 import { parseRepoTag } from './ref.js';
+import { displayTo } from '../progress.js';
 
 interface Opts {
   change?: string[];
@@ -58,17 +57,7 @@ export async function importImage(argv: string[], ctx: Ctx): Promise<number> {
   return 0;
 }
 
-/** Prints a JSON progress stream the way docker does when stdout is not a terminal. */
+/** Prints a JSON progress stream the way docker does (jsonmessage). */
 export async function printJSONMessages(res: AsyncIterable<Buffer>): Promise<void> {
-  for await (const m of jsonStream<JSONMessage>(res)) {
-    if (m.error || m.errorDetail) throw new StatusError(1, m.errorDetail?.message ?? m.error ?? 'unknown error');
-    if (m.stream) process.stdout.write(m.stream);
-    else if (m.status) {
-      let line = '';
-      if (m.id) line += `${m.id}: `;
-      line += m.status;
-      if (m.progress && process.stdout.isTTY) line += ` ${m.progress}`;
-      process.stdout.write(line + '\n');
-    }
-  }
+  await displayTo(res, process.stdout);
 }
