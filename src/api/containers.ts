@@ -209,6 +209,7 @@ export const containerRoutes: Route[] = [
     // The body is optional: an empty one (or `{}`, `null`) means "the container's own config".
     const body = await ctx.json<ContainerConfig | null>({ optional: true });
     if (body !== null && (typeof body !== 'object' || Array.isArray(body))) throw new InvalidParameterError('invalid JSON: a container config object is expected');
+    // moby: pause unless `pause` is present and false-ish (an empty value counts as false).
     const pause = ctx.str('pause');
     const id = await engine.commit({
       container: ctx.str('container') ?? '',
@@ -216,7 +217,7 @@ export const containerRoutes: Route[] = [
       tag: ctx.str('tag'),
       comment: ctx.str('comment'),
       author: ctx.str('author'),
-      pause: pause === undefined || pause === '' || ctx.bool('pause'),
+      pause: pause === undefined || !['', '0', 'no', 'false', 'none'].includes(pause.trim().toLowerCase()),
       changes: ctx.query.getAll('changes').filter((c) => c.trim() !== ''),
       config: body && Object.keys(body).length > 0 ? body : undefined,
     });

@@ -2,7 +2,6 @@
 // its configuration (with --change applied) the new image's. The parent's layers are shared,
 // never copied: the new snapshot's parent is the image's top layer.
 import { promises as fsp } from 'node:fs';
-import type { Readable } from 'node:stream';
 import type { ContainerConfig } from '../../api/types.js';
 import { OVERLAY_OPAQUE_XATTR } from '../../archive/apply.js';
 import { packDirectory } from '../../archive/pack.js';
@@ -106,7 +105,7 @@ async function commitLayer(deps: CommitDeps, upper: string, lowers: string[], pa
   let packError: Error | undefined;
   tar.once('error', (err: Error) => (packError = err));
   try {
-    const info = await ingestLayer(deps.content, deps.snapshots, tar as Readable, parent);
+    const info = await ingestLayer(deps.content, deps.snapshots, tar, parent);
     return info.diffId!;
   } catch (err) {
     throw packError ?? err;
