@@ -1,5 +1,6 @@
 // /containers/* handlers: translate HTTP to engine calls and back, nothing more.
-import type { ContainerCreateRequest } from '../api/types.js';
+import { pipeline } from 'node:stream/promises';
+import type { ContainerCommitResponse, ContainerConfig, ContainerCreateRequest } from '../api/types.js';
 import { InvalidParameterError } from '../errors.js';
 import { parseFilters } from '../engine/filters.js';
 import type { WaitCondition } from '../engine/containers/container-service.js';
@@ -54,7 +55,9 @@ export const containerRoutes: Route[] = [
   }),
 
   route('GET', '/containers/{id}/changes', async (ctx, engine) => {
-    ctx.send(200, await engine.changes(ctx.params.id));
+    const changes = await engine.changes(ctx.params.id);
+    // Docker answers null, not [], when nothing changed.
+    ctx.send(200, changes.length > 0 ? changes : null);
   }),
 
   route('GET', '/containers/{id}/logs', async (ctx, engine) => {
@@ -200,5 +203,39 @@ export const containerRoutes: Route[] = [
       closeStdinOnEnd: c.config.StdinOnce ?? false,
       onDetach: () => engine.events.emit('container', 'detach', c.id, { image: c.image, name: c.name }),
     });
+  }),
+
+  route('POST', '/commit', async (ctx, engine) => {
+    // The body is optional: an empty one (or `{}`, `null`) means "the container's own config".
+    const body = await ctx.json<ContainerConfig | null>({ optional: true });
+    if (body !== null && (typeof body !== 'object' || Array.isArray(body))) throw new InvalidParameterError('invalid JSON: a container config object is expected');
+    // moby: pause unless `pause` is present and false-ish (an empty value counts as false).
+    const pause = ctx.str('pause');
+    const id = await engine.commit({
+      container: ctx.str('container') ?? '',
+      repo: ctx.str('repo'),
+      tag: ctx.str('tag'),
+      comment: ctx.str('comment'),
+      author: ctx.str('author'),
+      pause: pause === undefined || !['', '0', 'no', 'false', 'none'].includes(pause.trim().toLowerCase()),
+      changes: ctx.query.getAll('changes').filter((c) => c.trim() !== ''),
+      config: body && Object.keys(body).length > 0 ? body : undefined,
+    });
+    const res: ContainerCommitResponse = { Id: id };
+    ctx.send(201, res);
+  }),
+
+  route('GET', '/containers/{id}/export', async (ctx, engine) => {
+    // Errors before the first byte are statuses; later ones can only cut the stream short.
+    const tar = await engine.exportContainer(ctx.params.id);
+    // Docker's type for it (swagger: produces application/octet-stream).
+    const out = ctx.startStream('application/octet-stream');
+    try {
+      await pipeline(tar, out);
+    } catch (err) {
+      logger.debug(`export ${ctx.params.id}: ${(err as Error).message}`);
+      tar.destroy();
+      ctx.res.destroy();
+    }
   }),
 ];

@@ -365,6 +365,11 @@ export interface ImageInspect {
   Metadata: { LastTagTime: string };
 }
 
+/** POST /commit answer. */
+export interface ContainerCommitResponse {
+  Id: string;
+}
+
 export interface ImageHistoryEntry {
   Id: string;
   Created: number;

@@ -18,11 +18,14 @@ export interface PackOptions {
   xattrs?: boolean;
   /** Emit an entry for the root directory itself as "./" (default false, like docker export). */
   includeRoot?: boolean;
+  /** Relative paths ("etc/hosts") left out, with everything below them. */
+  exclude?: (rel: string) => boolean;
 }
 
 const READ_CHUNK = 1024 * 1024;
 const BATCH = 64 * 1024;
 const O_READ = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+const O_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
 
 function byteCompare(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -32,6 +35,12 @@ function devParts(rdev: bigint): [number, number] {
   const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
   const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
   return [major, minor];
+}
+
+/** open(O_NOFOLLOW) met a symlink, or O_DIRECTORY a non-directory: the entry was swapped. */
+function isSwapped(e: unknown): boolean {
+  const c = (e as NodeJS.ErrnoException)?.code;
+  return c === 'ELOOP' || c === 'ENOTDIR';
 }
 
 function isENOENT(e: unknown): boolean {
@@ -49,6 +58,11 @@ function keepXattr(name: string): boolean {
  * setuid/setgid/sticky, mtimes (whole seconds), symlinks (as-is, never followed), hardlinks
  * (second and later names as link entries), devices, fifos and xattrs (PAX SCHILY.xattr.*)
  * are kept; sockets are skipped (as Docker does). PAX headers carry long names and large ids.
+ *
+ * The tree may belong to a running container that swaps a directory for a symlink while it is
+ * packed: every name is looked up relative to an open descriptor of its parent directory
+ * (through /proc/self/fd, openat's semantics) and directories and files are opened with
+ * O_NOFOLLOW, so no symlink is ever followed and nothing outside `dir` can be read.
  */
 export function packDirectory(dir: string, opts: PackOptions = {}): Readable {
   return Readable.from(generate(dir, opts), { objectMode: false, highWaterMark: BATCH * 4 });
@@ -109,138 +123,162 @@ async function* generate(dir: string, opts: PackOptions): AsyncGenerator<Buffer>
     }
   }
 
-  // Explicit stack for a depth-first walk in sorted order.
-  const stack: string[][] = [];
-  const prefixes: string[] = [];
-  const readSorted = (rel: string): string[] | null => {
+  // Explicit stack for a depth-first walk in sorted order; each level holds its directory open.
+  interface Level {
+    fd: number;
+    names: string[];
+    prefix: string;
+  }
+  const stack: Level[] = [];
+  const via = (fd: number, name: string): string => `/proc/self/fd/${fd}/${name}`;
+  const openDir = (p: string): number | null => {
     try {
-      return fs.readdirSync(absOf(rel)).sort((a, b) => byteCompare(b, a)); // reversed: pop() = smallest
+      return fs.openSync(p, O_DIR);
     } catch (e) {
-      if (isENOENT(e)) return null;
+      if (isENOENT(e) || isSwapped(e)) return null; // gone, or no longer a directory
       throw e;
     }
   };
-  stack.push(readSorted('') ?? []);
-  prefixes.push('');
+  const pushLevel = (fd: number, prefix: string): void => {
+    const names = fs.readdirSync(`/proc/self/fd/${fd}`).sort((a, b) => byteCompare(b, a)); // reversed: pop() = smallest
+    stack.push({ fd, names, prefix });
+  };
+  const rootFd = openDir(root);
+  if (rootFd === null) throw new SystemError(`packDirectory: ${root} is not a directory`);
+  pushLevel(rootFd, '');
   const buf = Buffer.allocUnsafe(READ_CHUNK);
 
-  while (stack.length > 0) {
-    const names = stack[stack.length - 1]!;
-    const name = names.pop();
-    if (name === undefined) {
-      stack.pop();
-      prefixes.pop();
-      continue;
-    }
-    const rel = prefixes[prefixes.length - 1]! + name;
-    const abs = absOf(rel);
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(abs);
-    } catch (e) {
-      if (isENOENT(e)) continue; // vanished while we walked (running container)
-      throw e;
-    }
-
-    if (st.isDirectory()) {
-      if (push(encodeHeader({ ...base(st), name: `${rel}/`, type: 'dir', xattrs: attrsOf(abs) }))) yield flush()!;
-      if (opts.overlayUpper && isOpaque(abs)) {
-        // moby: a regular file inheriting the directory's permissions and owner, mtime zero.
-        const wo = { ...base(st), mode: st.mode & 0o777, mtime: 0, name: `${rel}/${WHITEOUT_OPAQUE}`, type: 'file' as const };
-        if (push(encodeHeader(wo))) yield flush()!;
-      }
-      const children = readSorted(rel);
-      if (children) {
-        stack.push(children);
-        prefixes.push(`${rel}/`);
-      }
-      continue;
-    }
-
-    if (st.isCharacterDevice()) {
-      const [major, minor] = devParts(fs.lstatSync(abs, { bigint: true }).rdev);
-      if (major === 0 && minor === 0) {
-        // An overlay whiteout.
-        if (opts.overlayUpper) {
-          const slash = rel.lastIndexOf('/');
-          const wname = slash < 0 ? `${WHITEOUT_PREFIX}${rel}` : `${rel.slice(0, slash + 1)}${WHITEOUT_PREFIX}${rel.slice(slash + 1)}`;
-          if (push(encodeHeader({ ...base(st), mode: 0o600, name: wname, type: 'file' }))) yield flush()!;
-        }
+  try {
+    while (stack.length > 0) {
+      const level = stack[stack.length - 1]!;
+      const name = level.names.pop();
+      if (name === undefined) {
+        stack.pop();
+        fs.closeSync(level.fd);
         continue;
       }
-    }
-    if (st.isSocket()) continue;
-
-    const hdr: WriteHeader = { ...base(st), name: rel, type: 'file', xattrs: attrsOf(abs) };
-    if (st.nlink > 1) {
-      const key = `${st.dev}:${st.ino}`;
-      const first = links.get(key);
-      if (first !== undefined) {
-        if (push(encodeHeader({ ...hdr, type: 'link', linkname: first }))) yield flush()!;
-        continue;
-      }
-      links.set(key, rel);
-    }
-
-    if (st.isSymbolicLink()) {
-      let target: string;
+      const rel = level.prefix + name;
+      if (opts.exclude?.(rel)) continue;
+      const abs = absOf(rel);
+      const at = via(level.fd, name);
+      let st: fs.Stats;
       try {
-        target = fs.readlinkSync(abs);
+        st = fs.lstatSync(at);
       } catch (e) {
-        if (isENOENT(e)) continue;
+        if (isENOENT(e)) continue; // vanished while we walked (running container)
         throw e;
       }
-      if (push(encodeHeader({ ...hdr, type: 'symlink', linkname: target }))) yield flush()!;
-      continue;
-    }
-    if (st.isCharacterDevice() || st.isBlockDevice()) {
-      const [major, minor] = devParts(fs.lstatSync(abs, { bigint: true }).rdev);
-      const type = st.isCharacterDevice() ? 'char' : 'block';
-      if (push(encodeHeader({ ...hdr, type, devmajor: major, devminor: minor }))) yield flush()!;
-      continue;
-    }
-    if (st.isFIFO()) {
-      if (push(encodeHeader({ ...hdr, type: 'fifo' }))) yield flush()!;
-      continue;
-    }
-    if (!st.isFile()) continue;
 
-    // Regular file.
-    let fd: number;
-    try {
-      fd = fs.openSync(abs, O_READ);
-    } catch (e) {
-      if (isENOENT(e)) continue;
-      throw e;
-    }
-    try {
-      const size = st.size;
-      push(encodeHeader({ ...hdr, size }));
-      let left = size;
-      while (left > 0) {
-        const n = fs.readSync(fd, buf, 0, Math.min(READ_CHUNK, left), null);
-        if (n === 0) {
-          // File shrank since lstat: pad with zeros to the size we promised.
-          const zeros = Buffer.alloc(Math.min(READ_CHUNK, left));
-          left -= zeros.length;
-          if (push(zeros)) yield flush()!;
+      if (st.isDirectory()) {
+        if (push(encodeHeader({ ...base(st), name: `${rel}/`, type: 'dir', xattrs: attrsOf(abs) }))) yield flush()!;
+        if (opts.overlayUpper && isOpaque(abs)) {
+          // moby: a regular file inheriting the directory's permissions and owner, mtime zero.
+          const wo = { ...base(st), mode: st.mode & 0o777, mtime: 0, name: `${rel}/${WHITEOUT_OPAQUE}`, type: 'file' as const };
+          if (push(encodeHeader(wo))) yield flush()!;
+        }
+        const fd = openDir(at);
+        if (fd !== null) {
+          try {
+            pushLevel(fd, `${rel}/`);
+          } catch (e) {
+            fs.closeSync(fd);
+            if (!isENOENT(e)) throw e;
+          }
+        }
+        continue;
+      }
+
+      if (st.isCharacterDevice()) {
+        const [major, minor] = devParts(fs.lstatSync(at, { bigint: true }).rdev);
+        if (major === 0 && minor === 0) {
+          // An overlay whiteout.
+          if (opts.overlayUpper) {
+            const slash = rel.lastIndexOf('/');
+            const wname = slash < 0 ? `${WHITEOUT_PREFIX}${rel}` : `${rel.slice(0, slash + 1)}${WHITEOUT_PREFIX}${rel.slice(slash + 1)}`;
+            if (push(encodeHeader({ ...base(st), mode: 0o600, name: wname, type: 'file' }))) yield flush()!;
+          }
           continue;
         }
-        left -= n;
-        const chunk = Buffer.from(buf.subarray(0, n)); // copy: buf is reused
-        if (n >= BATCH) {
-          const f = flush();
-          if (f) yield f;
-          yield chunk;
-        } else if (push(chunk)) {
-          yield flush()!;
-        }
       }
-      const p = padding(size);
-      if (p.length && push(p)) yield flush()!;
-    } finally {
-      fs.closeSync(fd);
+      if (st.isSocket()) continue;
+
+      const hdr: WriteHeader = { ...base(st), name: rel, type: 'file', xattrs: attrsOf(abs) };
+      if (st.nlink > 1) {
+        const key = `${st.dev}:${st.ino}`;
+        const first = links.get(key);
+        if (first !== undefined) {
+          if (push(encodeHeader({ ...hdr, type: 'link', linkname: first }))) yield flush()!;
+          continue;
+        }
+        links.set(key, rel);
+      }
+
+      if (st.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = fs.readlinkSync(at);
+        } catch (e) {
+          if (isENOENT(e)) continue;
+          throw e;
+        }
+        if (push(encodeHeader({ ...hdr, type: 'symlink', linkname: target }))) yield flush()!;
+        continue;
+      }
+      if (st.isCharacterDevice() || st.isBlockDevice()) {
+        const [major, minor] = devParts(fs.lstatSync(at, { bigint: true }).rdev);
+        const type = st.isCharacterDevice() ? 'char' : 'block';
+        if (push(encodeHeader({ ...hdr, type, devmajor: major, devminor: minor }))) yield flush()!;
+        continue;
+      }
+      if (st.isFIFO()) {
+        if (push(encodeHeader({ ...hdr, type: 'fifo' }))) yield flush()!;
+        continue;
+      }
+      if (!st.isFile()) continue;
+
+      // Regular file.
+      let fd: number;
+      try {
+        fd = fs.openSync(at, O_READ);
+      } catch (e) {
+        if (isENOENT(e) || isSwapped(e)) continue;
+        throw e;
+      }
+      try {
+        // Swapped for something else since the lstat: its bytes are not this entry's.
+        const now = fs.fstatSync(fd);
+        const same = now.isFile() && now.ino === st.ino && now.dev === st.dev;
+        const size = st.size;
+        push(encodeHeader({ ...hdr, size }));
+        let left = size;
+        while (left > 0) {
+          const n = same ? fs.readSync(fd, buf, 0, Math.min(READ_CHUNK, left), null) : 0;
+          if (n === 0) {
+            // File shrank since lstat: pad with zeros to the size we promised.
+            const zeros = Buffer.alloc(Math.min(READ_CHUNK, left));
+            left -= zeros.length;
+            if (push(zeros)) yield flush()!;
+            continue;
+          }
+          left -= n;
+          const chunk = Buffer.from(buf.subarray(0, n)); // copy: buf is reused
+          if (n >= BATCH) {
+            const f = flush();
+            if (f) yield f;
+            yield chunk;
+          } else if (push(chunk)) {
+            yield flush()!;
+          }
+        }
+        const p = padding(size);
+        if (p.length && push(p)) yield flush()!;
+      } finally {
+        fs.closeSync(fd);
+      }
     }
+  } finally {
+    // An abandoned stream (client gone) or an error must not leak the directory descriptors.
+    for (const level of stack) fs.closeSync(level.fd);
   }
   push(END_OF_ARCHIVE);
   yield flush()!;

@@ -82,8 +82,10 @@ export async function setXattrs(entries: Map<string, Map<string, Buffer>>): Prom
  * All xattrs under `root` (recursive, physical walk, symlinks not followed) whose names match
  * the getfattr regex `match`. Keys are absolute paths. Paths that vanish mid-walk are skipped.
  */
-export async function dumpXattrs(root: string, match = '-'): Promise<Map<string, Map<string, Buffer>>> {
-  const r = await runTool('getfattr', ['-R', '-P', '-h', '-d', '-m', match, '-e', 'hex', '--absolute-names', '--', root]);
+export async function dumpXattrs(root: string | string[], match = '-', recursive = true): Promise<Map<string, Map<string, Buffer>>> {
+  const roots = Array.isArray(root) ? root : [root];
+  if (roots.length === 0) return new Map();
+  const r = await runTool('getfattr', [...(recursive ? ['-R', '-P'] : []), '-h', '-d', '-m', match, '-e', 'hex', '--absolute-names', '--', ...roots]);
   const out = new Map<string, Map<string, Buffer>>();
   if (r.code !== 0 && r.stdout.length === 0 && r.stderr && !/No such file|No such attribute/.test(r.stderr)) {
     throw new SystemError(`reading extended attributes failed: ${r.stderr}`);
@@ -127,4 +129,18 @@ export async function mknod(path: string, kind: 'c' | 'b', major: number, minor:
 export async function mkfifo(path: string, mode: number): Promise<void> {
   const r = await runTool('mkfifo', ['-m', (mode & 0o7777).toString(8), '--', path]);
   if (r.code !== 0) throw new SystemError(`mkfifo ${path}: ${r.stderr || `exit ${r.code}`}`);
+}
+
+/**
+ * The xattrs matching `match` of exactly the given paths (no recursion, symlinks not followed);
+ * paths that do not exist are left out. Batched to keep each command line short.
+ */
+export async function readXattrs(paths: string[], match = '-'): Promise<Map<string, Map<string, Buffer>>> {
+  const out = new Map<string, Map<string, Buffer>>();
+  const BATCH = 512;
+  for (let i = 0; i < paths.length; i += BATCH) {
+    const part = await dumpXattrs(paths.slice(i, i + BATCH), match, false);
+    for (const [k, v] of part) out.set(k, v);
+  }
+  return out;
 }

@@ -84,6 +84,12 @@ const COMMANDS: Record<string, Entry> = {
   'system prune': [S + 'prune.js', 'prune'],
   'system info': [S + 'info.js', 'info'],
   'system events': [S + 'events.js', 'events'],
+  commit: [C + 'commit.js', 'commit'],
+  'container commit': [C + 'commit.js', 'commit'],
+  export: [C + 'export.js', 'exportContainer'],
+  'container export': [C + 'export.js', 'exportContainer'],
+  history: [I + 'history.js', 'history'],
+  'image history': [I + 'history.js', 'history'],
 };
 
 const GROUPS = ['container', 'image', 'system'];
@@ -117,9 +123,12 @@ Management Commands:
 
 Commands:
   attach      Attach local standard input, output, and error streams to a running container
+  commit      Create a new image from a container's changes
   create      Create a new container
   diff        Inspect changes to files or directories on a container's filesystem
   events      Get real time events from the server
+  export      Export a container's filesystem as a tar archive
+  history     Show the history of an image
   inspect     Return low-level information on Berth objects
   kill        Kill one or more running containers
   logs        Fetch the logs of a container

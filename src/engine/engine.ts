@@ -32,6 +32,9 @@ import { DEFAULT_IMAGE, defaultImageTar } from './images/default-image.js';
 import { ImageService } from './images/image-service.js';
 import { importConfig, ingestLayer } from './images/import.js';
 import { familiarString, parseImageName } from './images/names.js';
+import { commitContainer, type CommitOptions } from './images/commit.js';
+import { exportContainer, removeStaleViews } from './containers/export.js';
+import { containerLayers, runtimeMountPoints } from './containers/rootfs-layers.js';
 import path from 'node:path';
 
 export const BERTH_VERSION = '0.1.0';
@@ -97,6 +100,7 @@ export class Engine {
     await this.runtime.init();
     await this.images.init();
     await this.containers.init();
+    await removeStaleViews(this.snapshots, this.exportViewsDir());
     if (this.opts.defaultImage) await this.ensureDefaultImage();
   }
 
@@ -117,8 +121,10 @@ export class Engine {
       target = name.canonical;
     }
     const config = applyChanges({}, opts.changes ?? []);
-    const layer = await ingestLayer(this.content, this.snapshots, input, undefined);
-    const image = await this.images.create(importConfig(layer.diffId!, { message: opts.message, config, created: opts.created, source: '-' }));
+    const image = await this.images.creating(async () => {
+      const layer = await ingestLayer(this.content, this.snapshots, input, undefined);
+      return this.images.create(importConfig(layer.diffId!, { message: opts.message, config, created: opts.created, source: '-' }));
+    });
     if (target) await this.images.tag(image.record.id, target);
     this.events.emit('image', 'import', image.record.id, { name: image.record.id });
     return image.record.id;
@@ -204,12 +210,40 @@ export class Engine {
     return { Titles: titles, Processes: processes };
   }
 
+  /** `docker diff`: the runtime's mount points are not the container's changes (Docker's init layer). */
   async changes(idOrName: string): Promise<FilesystemChange[]> {
     const c = this.containers.find(idOrName);
-    const snap = this.snapshots.get(c.id);
-    if (!snap) return [];
-    const lowers = this.snapshots.chain(snap.parent).map((k) => this.snapshots.fsDir(k));
-    return fsChanges(this.snapshots.fsDir(c.id), lowers);
+    const layers = containerLayers(this.snapshots, c.id);
+    if (!layers) return [];
+    return fsChanges(layers.upper, layers.lowers, { hide: await runtimeMountPoints(layers) });
+  }
+
+  /** `docker commit`: returns the new image's id. */
+  commit(opts: CommitOptions): Promise<string> {
+    return commitContainer(
+      {
+        content: this.content,
+        snapshots: this.snapshots,
+        images: this.images,
+        events: this.events,
+        findContainer: (id) => this.containers.find(id),
+        pause: (id) => this.containers.pause(id),
+        unpause: (id) => this.containers.unpause(id),
+      },
+      opts,
+    );
+  }
+
+  /** `docker export`: the container's flattened filesystem as a tar stream; `export` is logged once it is all sent. */
+  async exportContainer(idOrName: string): Promise<Readable> {
+    const c = this.containers.find(idOrName);
+    const tar = await exportContainer({ snapshots: this.snapshots, viewsDir: this.exportViewsDir() }, c);
+    tar.once('end', () => this.events.emit('container', 'export', c.id, { image: c.image, name: c.name, ...(c.config.Labels ?? {}) }));
+    return tar;
+  }
+
+  private exportViewsDir(): string {
+    return path.join(this.opts.execRoot, 'export');
   }
 
   logs(id: string, opts: { follow: boolean; since?: string; until?: string; tail?: number; signal?: AbortSignal }): AsyncIterable<LogEntry> {

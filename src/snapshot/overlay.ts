@@ -165,6 +165,28 @@ export class Snapshotter {
     });
   }
 
+  /**
+   * Mounts a private read-only union of an active snapshot (its upper dir and the layers below)
+   * at `target`, apart from the container's own mount: what `export` packs. The upper dir may be
+   * in use by a running container's mount; with index=off the kernel allows that (it warns).
+   */
+  async mountView(key: string, target: string): Promise<void> {
+    const m = this.mounts(key);
+    const rel = (p: string): string => path.relative(this.dir, p);
+    const opts = `ro,index=off,lowerdir=${[m.upperdir, ...m.lowerdirs].map(rel).join(':')}`;
+    await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', opts, target], { cwd: this.dir });
+  }
+
+  /** Unmounts `target` if it is a mount point; a busy mount (a process still holding a file) is detached lazily rather than left behind. */
+  async unmountPath(target: string): Promise<void> {
+    if (!(await isMountPoint(target))) return;
+    await runCommand('umount', [target]).catch(async (err) => {
+      await runCommand('umount', ['-l', target]).catch(() => {
+        throw err;
+      });
+    });
+  }
+
   async usage(key: string): Promise<number> {
     const info = this.mustGet(key);
     if (info.kind === 'committed' && info.size !== undefined) return info.size;

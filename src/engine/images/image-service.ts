@@ -5,7 +5,7 @@ import type { ImageDeleteResponseItem, ImageInspect, ImageSummary, ImageHistoryE
 import type { ContentStore } from '../../store/content.js';
 import { MetadataStore } from '../../store/metadata.js';
 import type { ReferenceStore } from '../../store/references.js';
-import { chainKeyOf, type Snapshotter } from '../../snapshot/overlay.js';
+import { chainKeyOf, type Snapshotter, type SnapshotInfo } from '../../snapshot/overlay.js';
 import { digestHex, isDigest } from '../../util/ids.js';
 import { shortId } from '../../reference/index.js';
 import type { EventService } from '../events.js';
@@ -26,6 +26,8 @@ export interface ImageServiceDeps {
 export class ImageService {
   private readonly records: MetadataStore<ImageRecord>;
   private readonly images = new Map<string, Image>();
+  /** Image creations under way (see creating()). */
+  private readonly inflight = new Set<{ since: number }>();
 
   constructor(private readonly deps: ImageServiceDeps) {
     this.records = new MetadataStore(path.join(deps.root, 'metadata', 'images'));
@@ -55,15 +57,21 @@ export class ImageService {
   /** Stores a new image from its config (its layers must already be snapshots). Idempotent. */
   async create(config: ImageConfig, parent?: string): Promise<Image> {
     const configJson = JSON.stringify(config);
+    const topLayer = chainKeyOf(config.rootfs.diff_ids);
+    if (topLayer !== undefined && !this.deps.snapshots.get(topLayer)) {
+      throw new InvalidParameterError(`image config refers to a layer that is not present`);
+    }
     const blob = await this.deps.content.put(configJson);
     const existing = this.images.get(blob.digest);
     if (existing) return existing;
-    const topLayer = chainKeyOf(config.rootfs.diff_ids);
-    if (topLayer !== undefined && !this.deps.snapshots.get(topLayer)) {
-      throw new InvalidParameterError(`image ${blob.digest} refers to a layer that is not present`);
-    }
     const record: ImageRecord = { id: blob.digest, parent };
-    await this.records.put(digestHex(blob.digest), record);
+    try {
+      await this.records.put(digestHex(blob.digest), record);
+    } catch (err) {
+      // No image, no config blob: a failed creation leaves nothing behind.
+      await this.deps.content.delete(blob.digest).catch(() => undefined);
+      throw err;
+    }
     const image: Image = { record, config, topLayer };
     this.images.set(blob.digest, image);
     return image;
@@ -202,7 +210,8 @@ export class ImageService {
       RepoTags: this.repoTags(id),
       RepoDigests: this.repoDigests(id),
       Parent: image.record.parent ?? '',
-      Comment: c.comment ?? '',
+      // moby: an image without its own comment (a commit) shows its newest history entry's.
+      Comment: c.comment || (c.history?.length ? (c.history[c.history.length - 1].comment ?? '') : ''),
       Created: c.created ?? '0001-01-01T00:00:00Z',
       DockerVersion: c.docker_version ?? '',
       Author: c.author ?? '',
@@ -231,15 +240,20 @@ export class ImageService {
     };
   }
 
+  /**
+   * `docker history`, as moby answers it: one entry per history record, newest first, layer
+   * sizes for the records that made a layer (0 for metadata-only ones); then, walking the
+   * parent records from the image, the first entry gets the image's id and tags, the next its
+   * parent's, and so on while parents are known; the rest stay `<missing>`.
+   */
   history(ref: string): ImageHistoryEntry[] {
     const image = this.resolve(ref);
-    const entries = image.config.history ?? [];
-    const out: ImageHistoryEntry[] = [];
     const layerKeys = this.deps.snapshots.chain(image.topLayer).reverse();
     let layerIndex = 0;
-    for (const h of entries) {
+    const out: ImageHistoryEntry[] = [];
+    for (const h of image.config.history ?? []) {
       const key = h.empty_layer ? undefined : layerKeys[layerIndex++];
-      out.push({
+      out.unshift({
         Id: '<missing>',
         Created: Math.floor((Date.parse(h.created ?? '') || 0) / 1000),
         CreatedBy: h.created_by ?? '',
@@ -248,16 +262,12 @@ export class ImageService {
         Comment: h.comment ?? '',
       });
     }
-    out.reverse();
-    // The newest entry is the image itself; ancestors known as images get their ids too.
     let cur: Image | undefined = image;
-    let i = 0;
-    while (cur && i < out.length) {
-      out[i].Id = cur.record.id;
+    for (const entry of out) {
+      if (!cur) break;
+      entry.Id = cur.record.id;
       const tags = this.repoTags(cur.record.id);
-      out[i].Tags = tags.length ? tags : null;
-      const ownEntries = cur.record.parent ? (cur.config.history?.length ?? 0) - (this.images.get(cur.record.parent)?.config.history?.length ?? 0) : out.length;
-      i += Math.max(1, ownEntries);
+      entry.Tags = tags.length ? tags : null;
       cur = cur.record.parent ? this.images.get(cur.record.parent) : undefined;
     }
     return out;
@@ -347,20 +357,41 @@ export class ImageService {
     return [...this.images.values()].some((i) => i.record.parent === id);
   }
 
-  /** Committed layers no image and no container stands on are removed from disk. */
+  /**
+   * Runs `fn` (which creates layers and then the image that uses them) with its new layers
+   * safe from removeUnusedLayers: until the image exists they look unused.
+   */
+  async creating<T>(fn: () => Promise<T>): Promise<T> {
+    const token = { since: Date.now() };
+    this.inflight.add(token);
+    try {
+      return await fn();
+    } finally {
+      this.inflight.delete(token);
+    }
+  }
+
+  /**
+   * Committed layers no image and no container stands on are removed from disk, and with them
+   * their layer tars in the content store once no remaining layer has the same diff id
+   * (the same tar can sit on different parents).
+   */
   async removeUnusedLayers(): Promise<void> {
     const used = new Set<string>();
     const snaps = this.deps.snapshots;
     for (const image of this.images.values()) for (const k of snaps.chain(image.topLayer)) used.add(k);
     for (const s of snaps.list()) if (s.kind === 'active') for (const k of snaps.chain(s.parent)) used.add(k);
+    const cutoff = Math.min(...[...this.inflight].map((t) => t.since));
+    const fresh = (s: SnapshotInfo): boolean => (Date.parse(s.created) || 0) >= cutoff;
     // Remove top-down so a layer's children are gone before it.
     let removed = true;
     while (removed) {
       removed = false;
       for (const s of snaps.list()) {
-        if (s.kind !== 'committed' || used.has(s.key)) continue;
+        if (s.kind !== 'committed' || used.has(s.key) || fresh(s)) continue;
         if (snaps.list().some((o) => o.parent === s.key)) continue;
         await snaps.remove(s.key);
+        if (s.diffId && !snaps.list().some((o) => o.diffId === s.diffId)) await this.deps.content.delete(s.diffId);
         removed = true;
       }
     }
@@ -371,19 +402,24 @@ export class ImageService {
     let reclaimed = 0;
     const labels = filterValues(opts.filters, 'label');
     const until = filterValues(opts.filters, 'until');
-    for (const image of [...this.images.values()]) {
-      const id = image.record.id;
-      if (!this.images.has(id)) continue;
-      if (this.deps.containersUsing(id).length > 0) continue;
-      if (!opts.all && this.repoTags(id).length > 0) continue;
-      if (!opts.all && this.hasChildren(id)) continue;
-      const have = image.config.config?.Labels ?? {};
-      if (!labels.every((l) => { const [k, v] = splitOnce(l, '='); return k in have && (v === undefined || have[k] === v); })) continue;
-      if (until.length && !until.every((u) => (Date.parse(image.config.created ?? '') || 0) < parseTime(u))) continue;
-      const before = await this.size(image);
-      const items = await this.remove(id, { force: true, noPrune: false });
-      deleted.push(...items);
-      reclaimed += before;
+    // Children first: a parent becomes removable once the images on top of it are gone.
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (const image of [...this.images.values()]) {
+        const id = image.record.id;
+        if (!this.images.has(id)) continue;
+        if (this.deps.containersUsing(id).length > 0) continue;
+        if (!opts.all && this.repoTags(id).length > 0) continue;
+        if (this.hasChildren(id)) continue;
+        const have = image.config.config?.Labels ?? {};
+        if (!labels.every((l) => { const [k, v] = splitOnce(l, '='); return k in have && (v === undefined || have[k] === v); })) continue;
+        if (until.length && !until.every((u) => (Date.parse(image.config.created ?? '') || 0) < parseTime(u))) continue;
+        const before = await this.size(image);
+        const items = await this.remove(id, { force: true, noPrune: false });
+        deleted.push(...items);
+        reclaimed += before;
+        progress = true;
+      }
     }
     return { deleted, reclaimed };
   }
