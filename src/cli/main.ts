@@ -39,6 +39,8 @@ const COMMANDS: Record<string, Entry> = {
   rmi: [I + 'rm.js', 'rmi'],
   tag: [I + 'tag.js', 'tag'],
   import: [I + 'import.js', 'importImage'],
+  save: [I + 'save.js', 'save'],
+  load: [I + 'load.js', 'load'],
   version: [S + 'version.js', 'version'],
   info: [S + 'info.js', 'info'],
   events: [S + 'events.js', 'events'],
@@ -74,6 +76,8 @@ const COMMANDS: Record<string, Entry> = {
   'image import': [I + 'import.js', 'importImage'],
   'image inspect': ['./inspect.js', 'imageInspect'],
   'image prune': [I + 'prune.js', 'prune'],
+  'image save': [I + 'save.js', 'save'],
+  'image load': [I + 'load.js', 'load'],
   'system df': [S + 'df.js', 'df'],
   'system prune': [S + 'prune.js', 'prune'],
   'system info': [S + 'info.js', 'info'],
@@ -112,6 +116,7 @@ Commands:
   events      Get real time events from the server
   inspect     Return low-level information on Berth objects
   kill        Kill one or more running containers
+  load        Load an image from a tar archive or STDIN
   logs        Fetch the logs of a container
   pause       Pause all processes within one or more containers
   port        List port mappings or a specific mapping for the container
@@ -119,6 +124,7 @@ Commands:
   restart     Restart one or more containers
   rm          Remove one or more containers
   rmi         Remove one or more images
+  save        Save one or more images to a tar archive (streamed to STDOUT by default)
   start       Start one or more stopped containers
   stats       Display a live stream of container(s) resource usage statistics
   stop        Stop one or more running containers

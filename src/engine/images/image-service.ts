@@ -56,16 +56,24 @@ export class ImageService {
   async create(config: ImageConfig, parent?: string): Promise<Image> {
     const configJson = JSON.stringify(config);
     const blob = await this.deps.content.put(configJson);
-    const existing = this.images.get(blob.digest);
+    return this.register(blob.digest, config, parent);
+  }
+
+  /**
+   * Records an image whose config blob is already in the content store byte for byte (load keeps
+   * a config's exact bytes, so the id survives a round trip). Idempotent; a known image keeps its record.
+   */
+  async register(id: string, config: ImageConfig, parent?: string): Promise<Image> {
+    const existing = this.images.get(id);
     if (existing) return existing;
     const topLayer = chainKeyOf(config.rootfs.diff_ids);
     if (topLayer !== undefined && !this.deps.snapshots.get(topLayer)) {
-      throw new InvalidParameterError(`image ${blob.digest} refers to a layer that is not present`);
+      throw new InvalidParameterError(`image ${id} refers to a layer that is not present`);
     }
-    const record: ImageRecord = { id: blob.digest, parent };
-    await this.records.put(digestHex(blob.digest), record);
+    const record: ImageRecord = { id, parent };
+    await this.records.put(digestHex(id), record);
     const image: Image = { record, config, topLayer };
-    this.images.set(blob.digest, image);
+    this.images.set(id, image);
     return image;
   }
 
