@@ -9,6 +9,9 @@ PACKAGES=(
   golang-github-containers-common  # /usr/share/containers/seccomp.json (Docker-format default profile)
   attr                       # setfattr/getfattr: overlay whiteouts, opaque dirs, layer xattrs
   procps util-linux mount    # ps (docker top), mount/umount
+  # Peers for the save/load interop tests (test/save-load.test.ts): archives written and read by
+  # skopeo and umoci, and by dockerd 20.10, which the tests start on their own socket and data root.
+  skopeo umoci docker.io
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -16,8 +19,19 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
+  # Packages must not start their services (docker.io's dockerd would create docker0 and iptables
+  # rules): policy-rc.d answering 101 forbids it for the length of the install.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    own_policy=1
+    trap 'if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$own_policy" = 1 ]; then rm -f "$policy"; own_policy=0; fi
 fi
 
 if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then

@@ -368,6 +368,10 @@ describe('save', () => {
     assert.equal(index.manifests.length, 1);
     assert.equal(index.manifests[0].annotations, undefined);
     assert.equal(byId.has('repositories'), false);
+    // No names: an archive with no images, as dockerd sends.
+    const none = fileMap(await apiSave(d, '/images/get'));
+    assert.equal(none.get('manifest.json')!.toString(), 'null\n');
+    assert.equal(JSON.parse(none.get('index.json')!.toString()).manifests, null);
     const short = fileMap(await apiSave(d, `/images/get?names=${hex(twoLayer).slice(0, 12)}`));
     assert.equal(JSON.parse(short.get('manifest.json')!.toString())[0].Config, `blobs/sha256/${hex(twoLayer)}`);
   });
@@ -479,6 +483,24 @@ describe('load', () => {
     assert.deepEqual((await inspect(d, ids[0])).RepoTags, []);
   });
 
+  test('an OCI layout named by io.containerd.image.name; an image without layers loads but, as in Docker, cannot be saved', async () => {
+    const cfg = Buffer.from(JSON.stringify(imageConfig([])));
+    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(cfg), size: cfg.length }, layers: [] }));
+    const index = { schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, annotations: { 'io.containerd.image.name': 'docker.io/empty/img:1', 'org.opencontainers.image.ref.name': '1' } }] };
+    const tar = tarOf([
+      { name: 'oci-layout', content: '{"imageLayoutVersion":"1.0.0"}' },
+      { name: 'index.json', content: JSON.stringify(index) },
+      { name: 'blobs/sha256', type: 'dir' },
+      { name: `blobs/sha256/${hex(sha(manifest))}`, content: manifest },
+      { name: `blobs/sha256/${hex(sha(cfg))}`, content: cfg },
+    ]);
+    const r = await apiLoad(d, tar);
+    assert.deepEqual(loadedLines(r.messages), ['Loaded image: empty/img:1\n']);
+    assert.equal((await inspect(d, 'empty/img:1')).Id, sha(cfg));
+    const saved = await d.api('GET', '/images/get?names=empty/img:1');
+    assert.deepEqual([saved.status, saved.body], [501, { message: 'empty export - not implemented' }]);
+  });
+
   test('load reads the file given with -i; a missing file is an error', async () => {
     for (const cli of [d.docker.bind(d), d.berth.bind(d)]) {
       const r = await cli(['load', '-i', path.join(tmp, 'nosuch.tar')]);
@@ -563,6 +585,7 @@ describe('hostile archives', () => {
     ['a tar without manifests', () => tarOf([{ name: 'hello.txt', content: 'hi' }]), /neither manifest.json nor index.json/],
     ['an enormous manifest.json', () => tarOf([{ name: 'manifest.json', content: Buffer.alloc(17 * 1024 * 1024, 0x20) }]), /manifest "manifest.json" is too large/],
     ['manifest.json that is not JSON', () => tarOf([{ name: 'manifest.json', content: '[{"Config": ' }]), /manifest "manifest.json" is not valid JSON/],
+    ['JSON nested a million levels deep', () => tarOf([{ name: 'manifest.json', content: '['.repeat(1e6) + ']'.repeat(1e6) }]), /nested more than 100 levels deep/],
     ['manifest.json that is not a list', () => tarOf([{ name: 'manifest.json', content: '{"Config":"c.json"}' }]), /manifest.json is not a list/],
     ['a config that is not JSON', () => tarOf([{ name: 'c.json', content: 'nope' }, manifestFor('c.json', [])]), /image config "c.json" is not valid JSON/],
     ['more layers in the manifest than in the config', () => tarOf([...goodEntries(), manifestFor('c.json', ['l/layer.tar', 'l/layer.tar'])]), /layers length mismatch/],

@@ -29,6 +29,24 @@ export interface SpoolLimits {
 
 const DEFAULT_LIMITS: SpoolLimits = { maxEntries: 200_000, maxHeader: 1 << 20 };
 const MAX_SYMLINK_HOPS = 40;
+const MAX_JSON_DEPTH = 100;
+
+/** The deepest nesting of arrays and objects in JSON text (a scan of the bytes, no parsing). */
+function nestingDepth(json: Buffer): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
 
 function bad(msg: string): InvalidParameterError {
   return new InvalidParameterError(`invalid archive: ${msg}`);
@@ -91,6 +109,8 @@ export class SpooledArchive {
 
   async readJson<T>(file: SpooledFile, what: string, max: number): Promise<{ value: T; bytes: Buffer }> {
     const bytes = await this.readBytes(file, what, max);
+    // Parsing copes with any depth but serialising does not: a deeply nested value would crash whatever prints it later.
+    if (nestingDepth(bytes) > MAX_JSON_DEPTH) throw bad(`${what} ${JSON.stringify(file.name)} is nested more than ${MAX_JSON_DEPTH} levels deep`);
     try {
       return { value: JSON.parse(bytes.toString('utf8')) as T, bytes };
     } catch (err) {

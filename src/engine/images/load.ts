@@ -209,5 +209,7 @@ function progress(input: Readable, total: number, id: string, opts: LoadOptions)
     },
   });
   input.on('error', (e) => t.destroy(e));
+  // The consumer may give up early (a bad layer): the spool file must not stay open.
+  t.on('close', () => input.destroy());
   return input.pipe(t);
 }

@@ -4,7 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { saveLayout, writeArchive, type SaveImage } from '../../archive/image-archive/index.js';
-import { InvalidParameterError, NotFoundError, noSuchImage, SystemError } from '../../errors.js';
+import { InvalidParameterError, NotFoundError, NotImplementedError, noSuchImage, SystemError } from '../../errors.js';
 import { parseReference, type Reference } from '../../reference/index.js';
 import type { ContentStore } from '../../store/content.js';
 import type { ReferenceStore } from '../../store/references.js';
@@ -91,6 +91,8 @@ async function describe(deps: SaveDeps, id: string, tags: string[]): Promise<Sav
   if (!image) throw noSuchImage(id);
   const config = await deps.content.read(id);
   if (sha256(config) !== id) throw new SystemError(`the config blob of image ${id} is corrupt (its digest is ${sha256(config)})`);
+  // As in Docker: an image without layers (possible from an OCI layout) cannot be saved.
+  if (image.config.rootfs.diff_ids.length === 0) throw new NotImplementedError('empty export - not implemented');
   const layers = [];
   for (const diffId of image.config.rootfs.diff_ids) {
     const info = await deps.content.info(diffId);
