@@ -1,6 +1,8 @@
 // berth load / image load: POST /images/load with the archive (-i file, or stdin) as the body.
 
 import { createReadStream, type ReadStream } from 'node:fs';
+import type { JSONMessage } from '../../api/types.js';
+import { jsonStream } from '../../client/jsonstream.js';
 import { command, parse, StatusError, type Ctx } from '../cli.js';
 import { printJSONMessages } from './import.js';
 
@@ -30,6 +32,31 @@ export async function load(argv: string[], ctx: Ctx): Promise<number> {
     body,
     headers: { 'Content-Type': 'application/x-tar' },
   });
-  await printJSONMessages(res);
+  if (quiet) await printJSONMessages(res);
+  else await printProgress(res);
   return 0;
+}
+
+/** On a terminal, as Docker draws it: one line per layer, redrawn in place while it loads. */
+async function printProgress(res: AsyncIterable<Buffer>): Promise<void> {
+  let open: string | undefined; // id of the layer whose line is being redrawn
+  const endLine = (): void => {
+    if (open !== undefined) process.stdout.write('\n');
+    open = undefined;
+  };
+  try {
+    for await (const m of jsonStream<JSONMessage>(res)) {
+      if (m.error || m.errorDetail) throw new StatusError(1, m.errorDetail?.message ?? m.error ?? 'unknown error');
+      if (m.id && m.status) {
+        if (open !== m.id) endLine();
+        process.stdout.write(`\r\x1b[2K${m.id}: ${m.status} ${m.progress ?? ''}`);
+        open = m.id;
+      } else if (m.stream) {
+        endLine();
+        process.stdout.write(m.stream);
+      }
+    }
+  } finally {
+    endLine();
+  }
 }
