@@ -114,7 +114,8 @@ async function sendArchive(ctx: RequestContext, archive: Readable): Promise<void
   try {
     await pipeline(archive, ctx.res);
   } catch (err) {
-    logger.error(`image save: ${(err as Error).message}`);
+    // Usually the client went away; otherwise a blob vanished mid-stream (checked before the start).
+    logger.warn(`image save: ${(err as Error).message}`);
     ctx.res.destroy();
   }
 }
