@@ -9,7 +9,9 @@ PACKAGES=(
   golang-github-containers-common  # /usr/share/containers/seccomp.json (Docker-format default profile)
   attr                       # setfattr/getfattr: overlay whiteouts, opaque dirs, layer xattrs
   procps util-linux mount    # ps (docker top), mount/umount
-  docker.io docker-registry apache2-utils  # test peers: dockerd, a registry, htpasswd for its basic auth
+  # test peers: dockerd (started by the tests on their own sockets), a registry, htpasswd for its
+  # basic auth, skopeo and umoci for the archive interop tests
+  docker.io docker-registry apache2-utils skopeo umoci
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,8 +1,13 @@
 // /images/* handlers.
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { InvalidParameterError, NotImplementedError } from '../errors.js';
 import { parseFilters } from '../engine/filters.js';
 import { parseImageName } from '../engine/images/names.js';
+import type { RequestContext } from './context.js';
+import { statusOf } from './errors.js';
 import { type Route, route } from './server.js';
+import { logger } from '../util/logger.js';
 
 function changesParam(query: URLSearchParams): string[] {
   return query.getAll('changes').filter((c) => c.trim() !== '');
@@ -51,6 +56,37 @@ export const imageRoutes: Route[] = [
     ctx.send(200, { ImagesDeleted: result.deleted.length ? result.deleted : null, SpaceReclaimed: result.reclaimed });
   }),
 
+  // docker save: several images (names=a&names=b) or one (/images/{name}/get), as application/x-tar.
+  route('GET', '/images/get', async (ctx, engine) => {
+    await sendArchive(ctx, await engine.saveImages(ctx.query.getAll('names')));
+  }),
+
+  route('GET', '/images/{name*}/get', async (ctx, engine) => {
+    await sendArchive(ctx, await engine.saveImages([ctx.params.name]));
+  }),
+
+  // docker load: the body is the archive; progress and "Loaded image" lines stream back as JSON,
+  // and, as in Docker, errors travel in-band once the headers are out.
+  route('POST', '/images/load', async (ctx, engine) => {
+    const out = ctx.startStream('application/json');
+    const send = (m: object): void => void out.write(JSON.stringify(m) + '\r\n');
+    // The loader may stop reading early (end of archive, bad input); the request itself must
+    // stay intact so the answer can still be sent, so it is fed through a pipe it can drop.
+    const body = new PassThrough({ highWaterMark: 1 << 20 });
+    ctx.req.pipe(body);
+    try {
+      await engine.loadImages(body, { quiet: ctx.bool('quiet'), emit: send });
+    } catch (err) {
+      if (statusOf(err) >= 500) logger.error(`POST /images/load: ${(err as Error).stack ?? err}`);
+      send({ errorDetail: { message: (err as Error).message }, error: (err as Error).message });
+    } finally {
+      ctx.req.unpipe(body);
+      body.destroy();
+      ctx.req.resume();
+    }
+    out.end();
+  }),
+
   route('GET', '/images/{name*}/json', async (ctx, engine) => {
     ctx.send(200, await engine.images.inspect(ctx.params.name));
   }),
@@ -71,3 +107,15 @@ export const imageRoutes: Route[] = [
     ctx.send(200, await engine.images.remove(ctx.params.name, { force: ctx.bool('force'), noPrune: ctx.bool('noprune') }));
   }),
 ];
+
+/** Streams a save archive; a failure after the headers can only cut the stream short. */
+async function sendArchive(ctx: RequestContext, archive: Readable): Promise<void> {
+  ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+  try {
+    await pipeline(archive, ctx.res);
+  } catch (err) {
+    // Usually the client went away; otherwise a blob vanished mid-stream (checked before the start).
+    logger.warn(`image save: ${(err as Error).message}`);
+    ctx.res.destroy();
+  }
+}

@@ -180,7 +180,9 @@ class Extractor {
     const skipData = async () => {
       if (!consumed) {
         consumed = true;
-        await r.skip(dataLen + pad(dataLen), 'file data');
+        await r.skip(dataLen, 'file data');
+        // Go's reader treats a stream that ends right after the data (no padding) as a clean end; umoci writes such layers.
+        await r.exact(pad(dataLen), 'file padding');
       }
     };
 
@@ -257,7 +259,7 @@ class Extractor {
         } finally {
           fs.closeSync(fd);
         }
-        await r.skip(pad(dataLen), 'file padding');
+        await r.exact(pad(dataLen), 'file padding');
         break;
       }
       case 'symlink': {

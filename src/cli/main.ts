@@ -43,6 +43,8 @@ const COMMANDS: Record<string, Entry> = {
   push: [I + 'push.js', 'push'],
   login: ['./registry/login.js', 'login'],
   logout: ['./registry/login.js', 'logout'],
+  save: [I + 'save.js', 'save'],
+  load: [I + 'load.js', 'load'],
   version: [S + 'version.js', 'version'],
   info: [S + 'info.js', 'info'],
   events: [S + 'events.js', 'events'],
@@ -80,6 +82,8 @@ const COMMANDS: Record<string, Entry> = {
   'image prune': [I + 'prune.js', 'prune'],
   'image pull': [I + 'pull.js', 'pull'],
   'image push': [I + 'push.js', 'push'],
+  'image save': [I + 'save.js', 'save'],
+  'image load': [I + 'load.js', 'load'],
   'system df': [S + 'df.js', 'df'],
   'system prune': [S + 'prune.js', 'prune'],
   'system info': [S + 'info.js', 'info'],
@@ -131,6 +135,7 @@ Commands:
   history     Show the history of an image
   inspect     Return low-level information on Berth objects
   kill        Kill one or more running containers
+  load        Load an image from a tar archive or STDIN
   logs        Fetch the logs of a container
   pause       Pause all processes within one or more containers
   port        List port mappings or a specific mapping for the container
@@ -138,6 +143,7 @@ Commands:
   restart     Restart one or more containers
   rm          Remove one or more containers
   rmi         Remove one or more images
+  save        Save one or more images to a tar archive (streamed to STDOUT by default)
   start       Start one or more stopped containers
   stats       Display a live stream of container(s) resource usage statistics
   stop        Stop one or more running containers

@@ -35,6 +35,8 @@ import { familiarString, parseImageName } from './images/names.js';
 import { commitContainer, type CommitOptions } from './images/commit.js';
 import { exportContainer, removeStaleViews } from './containers/export.js';
 import { containerLayers, runtimeMountPoints } from './containers/rootfs-layers.js';
+import { loadImages, type LoadOptions } from './images/load.js';
+import { saveImages } from './images/save.js';
 import path from 'node:path';
 
 export const BERTH_VERSION = '0.1.0';
@@ -128,6 +130,17 @@ export class Engine {
     if (target) await this.images.tag(image.record.id, target);
     this.events.emit('image', 'import', image.record.id, { name: image.record.id });
     return image.record.id;
+  }
+
+  /** `docker save`: the images as one archive (Docker 25+'s format), streamed from the content store. */
+  saveImages(names: string[]): Promise<Readable> {
+    return saveImages({ images: this.images, references: this.references, content: this.content, events: this.events }, names);
+  }
+
+  /** `docker load`: images from an archive; resolves with their ids. */
+  loadImages(input: Readable, opts: LoadOptions): Promise<string[]> {
+    // Layers unpacked before their image is registered must not look unused to a concurrent rmi.
+    return this.images.creating(() => loadImages({ images: this.images, references: this.references, content: this.content, snapshots: this.snapshots, events: this.events }, input, opts));
   }
 
   /** Containers per image are counted only for `system df`; `/images/json` says -1 (not computed), as Docker does. */

@@ -90,6 +90,11 @@ export class ContentStore {
     return path.join(this.blobsDir, digestHex(digest));
   }
 
+  /** A private scratch directory on the blobs' filesystem; init() removes any left behind by a crash. */
+  async tempDir(prefix: string): Promise<string> {
+    return fsp.mkdtemp(path.join(this.ingestDir, `${prefix}-`));
+  }
+
   async writer(): Promise<ContentWriter> {
     const tmp = path.join(this.ingestDir, randomBytes(12).toString('hex'));
     const fh = await fsp.open(tmp, 'wx', 0o644);

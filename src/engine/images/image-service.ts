@@ -62,18 +62,30 @@ export class ImageService {
       throw new InvalidParameterError(`image config refers to a layer that is not present`);
     }
     const blob = await this.deps.content.put(configJson);
-    const existing = this.images.get(blob.digest);
+    return this.register(blob.digest, config, parent);
+  }
+
+  /**
+   * Records an image whose config blob is already in the content store byte for byte (load keeps
+   * a config's exact bytes, so the id survives a round trip). Idempotent; a known image keeps its record.
+   */
+  async register(id: string, config: ImageConfig, parent?: string): Promise<Image> {
+    const existing = this.images.get(id);
     if (existing) return existing;
-    const record: ImageRecord = { id: blob.digest, parent };
+    const topLayer = chainKeyOf(config.rootfs.diff_ids);
+    if (topLayer !== undefined && !this.deps.snapshots.get(topLayer)) {
+      throw new InvalidParameterError(`image ${id} refers to a layer that is not present`);
+    }
+    const record: ImageRecord = { id, parent };
     try {
-      await this.records.put(digestHex(blob.digest), record);
+      await this.records.put(digestHex(id), record);
     } catch (err) {
       // No image, no config blob: a failed creation leaves nothing behind.
-      await this.deps.content.delete(blob.digest).catch(() => undefined);
+      await this.deps.content.delete(id).catch(() => undefined);
       throw err;
     }
     const image: Image = { record, config, topLayer };
-    this.images.set(blob.digest, image);
+    this.images.set(id, image);
     return image;
   }
 

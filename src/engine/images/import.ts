@@ -24,7 +24,14 @@ class StoreTee extends Transform {
  * Stores a layer tar (uncompressed, so its digest is its diff id) and unpacks it on top of `parent`.
  * On any failure nothing is left: the blob is aborted and the snapshot directory removed.
  */
-export async function ingestLayer(content: ContentStore, snapshots: Snapshotter, input: Readable, parent: string | undefined): Promise<SnapshotInfo> {
+export async function ingestLayer(
+  content: ContentStore,
+  snapshots: Snapshotter,
+  input: Readable,
+  parent: string | undefined,
+  /** The diff id the layer must have (load): a mismatch stores nothing. */
+  expectedDiffId?: string,
+): Promise<SnapshotInfo> {
   // Docker accepts compressed imports and layers; the store keeps the uncompressed tar so its digest is the diff id.
   const opened = await openMaybeCompressed(input);
   const tar = Readable.from({ [Symbol.asyncIterator]: () => opened.chunks });
@@ -34,7 +41,7 @@ export async function ingestLayer(content: ContentStore, snapshots: Snapshotter,
       const tee = new StoreTee(writer);
       const applying = applyLayer(tee, dir);
       await Promise.all([pipeline(tar, tee).catch((err: Error) => { tee.destroy(err); throw err; }), applying]);
-      const blob = await writer.commit();
+      const blob = await writer.commit({ digest: expectedDiffId });
       const { size } = await applying;
       return { diffId: blob.digest, size };
     });

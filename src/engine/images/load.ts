@@ -1,0 +1,215 @@
+// `docker load`: an archive from Docker, skopeo, umoci or Berth becomes images. The archive is
+// spooled to a private directory and validated whole before anything is stored; layers go
+// through the content store (checked against their diff ids) and are unpacked into snapshots by
+// chain id, skipping those already present. A failure removes what this load added, so the
+// stores are as they were.
+import { promises as fsp } from 'node:fs';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { readImageArchive, spoolArchive, type LoadImage, type SpooledArchive, type SpooledFile } from '../../archive/image-archive/index.js';
+import { detectCompression, openMaybeCompressed } from '../../archive/stream.js';
+import type { JSONMessage } from '../../api/types.js';
+import { InvalidParameterError } from '../../errors.js';
+import { chainId, type Snapshotter } from '../../snapshot/overlay.js';
+import type { ContentStore } from '../../store/content.js';
+import type { ReferenceStore } from '../../store/references.js';
+import type { EventService } from '../events.js';
+import type { ImageService } from './image-service.js';
+import { ingestLayer } from './import.js';
+import { familiarString } from './names.js';
+
+export interface LoadDeps {
+  images: ImageService;
+  references: ReferenceStore;
+  content: ContentStore;
+  snapshots: Snapshotter;
+  events: EventService;
+}
+
+export interface LoadOptions {
+  /** No per-layer progress, only the "Loaded image" lines. */
+  quiet: boolean;
+  /** Receives Docker's JSON messages as they happen. */
+  emit: (m: JSONMessage) => void;
+}
+
+/** What this load added, to be taken back if it fails. */
+interface Added {
+  snapshots: string[];
+  blobs: string[];
+}
+
+export async function loadImages(deps: LoadDeps, input: Readable, opts: LoadOptions): Promise<string[]> {
+  const dir = await deps.content.tempDir('load');
+  try {
+    const archive = await spoolArchive(input, dir);
+    const { images } = await readImageArchive(archive);
+    const added: Added = { snapshots: [], blobs: [] };
+    try {
+      for (const image of images) await ingestImage(deps, archive, image, added, opts);
+    } catch (err) {
+      await rollback(deps, added);
+      throw err;
+    }
+    for (const image of images) await register(deps, image, images, opts);
+    return images.map((i) => i.id);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
+const short = (digest: string): string => digest.replace(/^sha256:/, '').slice(0, 12);
+
+async function ingestImage(deps: LoadDeps, archive: SpooledArchive, image: LoadImage, added: Added, opts: LoadOptions): Promise<void> {
+  let parent: string | undefined;
+  for (const [n, layer] of image.layers.entries()) {
+    const key = chainId(parent, layer.diffId);
+    const what = `layer ${n + 1} (${layer.file.name}) of image ${short(image.id)}`;
+    if (!deps.snapshots.get(key)) {
+      await checkPlainLayer(layer.file, layer.diffId, what);
+      const hadBlob = await deps.content.has(layer.diffId);
+      const input = progress(archive.open(layer.file), layer.file.size, short(layer.diffId), opts);
+      try {
+        await ingestLayer(deps.content, deps.snapshots, input, parent, layer.diffId);
+      } catch (err) {
+        throw layerError(err, what, layer.diffId);
+      }
+      added.snapshots.push(key);
+      if (!hadBlob) added.blobs.push(layer.diffId);
+    } else if (!(await deps.content.has(layer.diffId))) {
+      // The layer is unpacked but its blob is gone: store the blob, so save keeps working.
+      await storeBlob(deps.content, archive, layer.file, layer.diffId, what);
+      added.blobs.push(layer.diffId);
+    }
+    parent = key;
+  }
+  if (!(await deps.content.has(image.id))) {
+    await deps.content.put(image.config, image.id);
+    added.blobs.push(image.id);
+  }
+}
+
+/** An uncompressed layer whose bytes are not its diff id is refused before anything is unpacked. */
+async function checkPlainLayer(file: SpooledFile, diffId: string, what: string): Promise<void> {
+  if (file.digest === diffId) return;
+  const fh = await fsp.open(file.path, 'r');
+  const head = Buffer.alloc(6);
+  try {
+    await fh.read(head, 0, 6, 0);
+  } finally {
+    await fh.close();
+  }
+  if (detectCompression(head) === 'none') {
+    throw new InvalidParameterError(`invalid archive: ${what} does not match its diff id ${diffId} (its content is ${file.digest})`);
+  }
+}
+
+/** Names the layer in a layer's error; anything but bad input stays what it was. */
+function layerError(err: unknown, what: string, diffId: string): Error {
+  if (!(err instanceof InvalidParameterError)) return err as Error;
+  if (/^digest mismatch/.test(err.message)) return new InvalidParameterError(`invalid archive: ${what} does not match its diff id ${diffId} (${err.message})`);
+  return new InvalidParameterError(`invalid archive: ${what}: ${err.message}`);
+}
+
+async function storeBlob(content: ContentStore, archive: SpooledArchive, file: SpooledFile, diffId: string, what: string): Promise<void> {
+  const opened = await openMaybeCompressed(archive.open(file));
+  const writer = await content.writer();
+  try {
+    for (let r = await opened.chunks.next(); !r.done; r = await opened.chunks.next()) await writer.write(r.value);
+    await writer.commit({ digest: diffId });
+  } catch (err) {
+    opened.destroy();
+    await writer.abort();
+    throw layerError(err, what, diffId);
+  }
+}
+
+/** Undoes an interrupted load: its new snapshots (top first) and blobs, unless something else uses them meanwhile. */
+async function rollback(deps: LoadDeps, added: Added): Promise<void> {
+  const usedKeys = new Set<string>();
+  const usedBlobs = new Set<string>();
+  for (const image of deps.images.all()) {
+    for (const k of deps.snapshots.chain(image.topLayer)) usedKeys.add(k);
+    usedBlobs.add(image.record.id);
+    for (const d of image.config.rootfs.diff_ids) usedBlobs.add(d);
+  }
+  for (const key of [...added.snapshots].reverse()) {
+    if (!usedKeys.has(key)) await deps.snapshots.remove(key).catch(() => undefined);
+  }
+  for (const digest of added.blobs) if (!usedBlobs.has(digest)) await deps.content.delete(digest);
+}
+
+/** Docker's checkValidParent: the parent's layers and history are where the child's begin. */
+function validParent(image: LoadImage, all: LoadImage[]): string | undefined {
+  const parent = image.parent ? all.find((i) => i.id === image.parent && i.id !== image.id) : undefined;
+  if (!parent) return undefined;
+  const pl = parent.parsed.rootfs.diff_ids;
+  const cl = image.parsed.rootfs.diff_ids;
+  if (pl.length > cl.length || pl.some((d, i) => d !== cl[i])) return undefined;
+  const ph = parent.parsed.history ?? [];
+  const ch = image.parsed.history ?? [];
+  if (ph.length >= ch.length && ch.length > 0) return undefined;
+  if (ph.some((h, i) => JSON.stringify(h) !== JSON.stringify(ch[i]))) return undefined;
+  return parent.id;
+}
+
+async function register(deps: LoadDeps, image: LoadImage, all: LoadImage[], opts: LoadOptions): Promise<void> {
+  const id = image.id;
+  await deps.images.register(id, image.parsed, validParent(image, all));
+  deps.events.emit('image', 'load', id, { name: id });
+  for (const tag of image.tags) {
+    const prev = deps.references.get(tag);
+    const name = familiarString(tag);
+    if (prev && prev !== id) opts.emit({ stream: `The image ${name} already exists, renaming the old one with ID ${prev} to empty string\n` });
+    await deps.images.tag(id, tag);
+    opts.emit({ stream: `Loaded image: ${name}\n` });
+  }
+  if (image.tags.length === 0) opts.emit({ stream: `Loaded image ID: ${id}\n` });
+}
+
+// ---- progress ----
+
+/** units.HumanSize: SI units, four significant digits. */
+function humanSize(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${Number(n.toPrecision(4))}${units[i]}`;
+}
+
+/** Docker's JSONProgress.String() for a 200-column server side: bar, then current/total. */
+function progressText(current: number, total: number): string {
+  const pct = Math.min(50, Math.floor((Math.floor((current / total) * 100)) / 2));
+  const bar = `[${'='.repeat(pct)}>${' '.repeat(50 - pct)}] `;
+  return `${bar}${humanSize(current).padStart(8)}/${humanSize(total)}`;
+}
+
+const PROGRESS_EVERY = 512 * 1024;
+
+/** Passes a layer through, reporting "Loading layer" progress as Docker does (every 512 KiB and at the end). */
+function progress(input: Readable, total: number, id: string, opts: LoadOptions): Readable {
+  if (opts.quiet) return input;
+  let current = 0;
+  let last = 0;
+  const report = (): void => {
+    last = current;
+    opts.emit({ status: 'Loading layer', progressDetail: { current, total }, progress: progressText(current, Math.max(total, 1)), id });
+  };
+  const t = new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+      current += chunk.length;
+      if (current - last >= PROGRESS_EVERY) report();
+      cb(null, chunk);
+    },
+    flush(cb: TransformCallback) {
+      report();
+      cb();
+    },
+  });
+  input.on('error', (e) => t.destroy(e));
+  // The consumer may give up early (a bad layer): the spool file must not stay open.
+  t.on('close', () => input.destroy());
+  return input.pipe(t);
+}
