@@ -98,6 +98,8 @@ export interface ResolveOptions {
 export class Root {
   readonly root: Dir;
   private readonly cache = new Map<string, Dir>();
+  /** Descriptors in use for a whole operation: closed only by close(), whatever is removed. */
+  private readonly pinned = new Set<Dir>();
   private readonly mounts = new Map<string, RootMount>();
   private closed = false;
   /** Set while missing mount points are created: that happens whatever the root's read-only flag says. */
@@ -270,8 +272,18 @@ export class Root {
   }
 
   closeDir(d: Dir): void {
-    if (d === this.root || this.cache.get(d.path) === d) return;
+    if (d === this.root || this.pinned.has(d) || this.cache.get(d.path) === d) return;
     fs.closeSync(d.fd);
+  }
+
+  /**
+   * Keeps `d` open until close(), even if its directory is removed meanwhile (its descriptor
+   * number must never be reused under a caller that still holds it).
+   */
+  pin(d: Dir): void {
+    if (d === this.root) return;
+    if (this.cache.get(d.path) === d) this.cache.delete(d.path);
+    this.pinned.add(d);
   }
 
   /** A cached descriptor for the directory at resolved path `rel` (no symlinks in it). */
@@ -489,15 +501,11 @@ export class Root {
     if (meta.mtime !== undefined) fs.lutimesSync(p, meta.mtime, meta.mtime);
   }
 
-  /** Closes cached descriptors beyond the limit, except those in `keep`. */
-  trim(keep: Dir[]): void {
+  /** Closes cached descriptors once there are too many (call it when none is in use). */
+  trim(): void {
     if (this.cache.size <= CACHE_LIMIT) return;
-    const pinned = new Set(keep.map((d) => d.path));
-    for (const [k, d] of this.cache) {
-      if (pinned.has(k)) continue;
-      fs.closeSync(d.fd);
-      this.cache.delete(k);
-    }
+    for (const d of this.cache.values()) fs.closeSync(d.fd);
+    this.cache.clear();
   }
 
   close(): void {
@@ -505,6 +513,8 @@ export class Root {
     this.closed = true;
     for (const d of this.cache.values()) fs.closeSync(d.fd);
     this.cache.clear();
+    for (const d of this.pinned) fs.closeSync(d.fd);
+    this.pinned.clear();
     fs.closeSync(this.root.fd);
   }
 }

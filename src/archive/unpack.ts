@@ -59,6 +59,8 @@ function bad(msg: string): InvalidParameterError {
 
 const q = JSON.stringify;
 
+const ARCHIVE_ERRNOS = new Set(['ENOENT', 'ENOTDIR', 'EEXIST', 'EISDIR', 'ELOOP', 'ENOTEMPTY', 'EXDEV', 'EINVAL', 'ENAMETOOLONG', 'EMLINK']);
+
 export class Unpacker {
   /** Sum of the entries' content sizes — what Docker's ApplyDiff reports as the layer size. */
   size = 0;
@@ -74,7 +76,9 @@ export class Unpacker {
     /** The extraction directory; entry names are relative to it. */
     private readonly base: Dir,
     private readonly opts: UnpackOptions,
-  ) {}
+  ) {
+    root.pin(base);
+  }
 
   private get plain(): boolean {
     return this.opts.whiteouts === 'none';
@@ -90,16 +94,24 @@ export class Unpacker {
       } catch (e) {
         throw this.explain(e, hdr);
       }
-      // Between entries no directory handle is in use but the extraction directory's.
+      // Between entries no directory handle is in use but the extraction directory's (pinned).
       if (this.xattrs.size > 1000) await this.flushXattrs();
-      this.root.trim([this.base]);
+      this.root.trim();
     }
   }
 
   /** Resolution failures in archive terms; other errors as they are. */
   private explain(e: unknown, hdr: TarHeader): unknown {
-    if (!(e instanceof ResolveError)) return e;
     const what = `cannot extract ${q(hdr.name)}`;
+    const errno = (e as NodeJS.ErrnoException)?.code;
+    if (!(e instanceof ResolveError)) {
+      // What the archive itself can cause (or a tree changing under it); not the host failing.
+      if (errno && ARCHIVE_ERRNOS.has(errno)) {
+        const m = /^[A-Z0-9]+: (.*?)(, |$)/.exec((e as Error).message);
+        return bad(`${what}: ${m ? m[1] : errno}`);
+      }
+      return e;
+    }
     switch (e.code) {
       case 'ENOENT':
         return bad(`${what}: ${q(e.path)} does not exist`);
