@@ -27,7 +27,12 @@ export const archiveRoutes: Route[] = [
   route('GET', '/containers/{id}/archive', async (ctx, engine) => {
     await engine.archive.archive(ctx.params.id, pathParam(ctx), async (stat, tar) => {
       ctx.res.writeHead(200, { 'X-Docker-Container-Path-Stat': statHeader(stat), 'Content-Type': 'application/x-tar' });
-      await pipeline(tar, ctx.res);
+      try {
+        await pipeline(tar, ctx.res);
+      } catch (e) {
+        // A client that stops reading (docker cp interrupted) is not an error of ours.
+        if ((e as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw e;
+      }
     });
   }),
 

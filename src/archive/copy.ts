@@ -179,7 +179,7 @@ export function tarLocalResource(src: CopyInfo): Readable {
   const root = Root.open('/');
   try {
     const d = root.resolveDir(dir.split('/'), root.root);
-    const tar = packResource(root, d, base === '.' ? '' : base, src.rebaseName || base);
+    const tar = packResource(root, d, base === '.' ? '' : base, src.rebaseName || base, { xattrs: 'best-effort' });
     tar.on('close', () => root.close());
     return tar;
   } catch (e) {

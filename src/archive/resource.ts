@@ -6,7 +6,7 @@
 
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
-import { fdPath, type Dir, type Entry, type Root, type RootMount } from './root.js';
+import { fdPath, O_PATH, type Dir, type Entry, type Root, type RootMount } from './root.js';
 import { END_OF_ARCHIVE, encodeHeader, padding, type EntryType, type WriteHeader } from './tar.js';
 import { runTool, unquote } from './xattr.js';
 
@@ -18,8 +18,11 @@ const XATTR_WINDOW = 512;
 const XATTR_ARG_BYTES = 128 * 1024;
 
 export interface ResourceOptions {
-  /** Read extended attributes (default true); trusted.overlay.* and security.selinux never are. */
-  xattrs?: boolean;
+  /**
+   * Read extended attributes (default true); trusted.overlay.* and security.selinux never are.
+   * 'best-effort': leave them out where they cannot be read (no getfattr on a client machine).
+   */
+  xattrs?: boolean | 'best-effort';
 }
 
 /** A directory descriptor shared by the entries that live in it; closed when the last one is done. */
@@ -68,7 +71,7 @@ function devParts(rdev: number): [number, number] {
  * resource's own entry renamed to `rebase` ("/" for the root: its entries become "/", "/bin/"…).
  */
 export function packResource(root: Root, dir: Dir, name: string, rebase: string, opts: ResourceOptions = {}): Readable {
-  return Readable.from(generate(root, dir, name, rebase, opts.xattrs !== false), { objectMode: false, highWaterMark: BATCH * 4 });
+  return Readable.from(generate(root, dir, name, rebase, opts.xattrs ?? true), { objectMode: false, highWaterMark: BATCH * 4 });
 }
 
 /** Entries in walk order: the resource, then (for a directory) everything below it, sorted. */
@@ -173,7 +176,7 @@ async function readXattrs(items: Item[]): Promise<void> {
   }
 }
 
-async function* generate(root: Root, dir: Dir, name: string, rebase: string, wantXattrs: boolean): AsyncGenerator<Buffer> {
+async function* generate(root: Root, dir: Dir, name: string, rebase: string, wantXattrs: boolean | 'best-effort'): AsyncGenerator<Buffer> {
   const it = walk(root, dir, name, rebase);
   const links = new Map<string, string>();
   const buf = Buffer.allocUnsafe(READ_CHUNK);
@@ -205,7 +208,8 @@ async function* generate(root: Root, dir: Dir, name: string, rebase: string, wan
         window.push(r.value);
         argBytes += itemPath(r.value).length + 1;
       }
-      if (wantXattrs) await readXattrs(window);
+      if (wantXattrs === true) await readXattrs(window);
+      else if (wantXattrs === 'best-effort') await readXattrs(window).catch(() => undefined);
       while (window.length > 0) {
         const item = window.shift()!;
         try {
@@ -236,6 +240,28 @@ function baseHeader(st: fs.Stats, archiveName: string, type: EntryType, xattrs?:
     mtime: Math.floor(st.mtimeMs / 1000),
     xattrs,
   };
+}
+
+/**
+ * Opens a regular file for reading. The inode is pinned with O_PATH and checked first: a
+ * container may swap the file for a device node meanwhile, and merely opening some devices
+ * has effects on the host.
+ */
+function openRegular(item: Item): number | undefined {
+  let pathFd: number;
+  try {
+    pathFd = item.mount ? fs.openSync(item.mount.source, O_PATH) : fs.openSync(itemPath(item), O_PATH | O_NOFOLLOW);
+  } catch {
+    return undefined;
+  }
+  try {
+    if (!fs.fstatSync(pathFd).isFile()) return undefined;
+    return fs.openSync(fdPath(pathFd), O_RDONLY | O_NONBLOCK);
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(pathFd);
+  }
 }
 
 /** One entry's header and data blocks. */
@@ -275,18 +301,11 @@ function* entry(item: Item, links: Map<string, string>, buf: Buffer): Generator<
     return;
   }
   if (!st.isFile()) return;
-  let fd: number;
-  try {
-    fd = item.mount
-      ? fs.openSync(item.mount.source, O_RDONLY | O_NONBLOCK)
-      : fs.openSync(itemPath(item), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-  } catch {
-    return; // vanished, or swapped for a symlink meanwhile
-  }
+  const fd = openRegular(item);
+  if (fd === undefined) return; // vanished, or swapped for something else meanwhile
   try {
     // What was opened is what goes in the archive, whatever lstat saw a moment before.
     const now = fs.fstatSync(fd);
-    if (!now.isFile()) return;
     const size = now.size;
     yield encodeHeader({ ...baseHeader(now, name, 'file', item.xattrs), size });
     let left = size;

@@ -228,11 +228,16 @@ export class Root {
     }
     if (loc.name === '') return undefined;
     const mount = this.mounts.get(joinRel(loc.dir.path, loc.name));
+    // Pinned and checked with O_PATH before it is opened: opening some devices has effects.
     let fd: number;
     try {
-      fd = mount
-        ? fs.openSync(mount.source, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)
-        : fs.openSync(fdPath(loc.dir.fd, loc.name), fs.constants.O_RDONLY | O_NOFOLLOW | fs.constants.O_NONBLOCK);
+      const pathFd = mount ? fs.openSync(mount.source, O_PATH) : fs.openSync(fdPath(loc.dir.fd, loc.name), O_PATH | O_NOFOLLOW);
+      try {
+        if (!fs.fstatSync(pathFd).isFile()) return undefined;
+        fd = fs.openSync(fdPath(pathFd), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      } finally {
+        fs.closeSync(pathFd);
+      }
     } catch {
       return undefined;
     }
