@@ -730,6 +730,37 @@ test('packResource: names as moby rebases them; mounts where the container sees 
   }
 });
 
+test('Root mounts: made where missing, at the target of a symlinked destination, read-only where marked', () => {
+  const tree = tmp();
+  fs.mkdirSync(path.join(tree, 'etc'));
+  fs.symlinkSync('../run/resolv', path.join(tree, 'etc/resolv.conf'));
+  const src = tmp();
+  fs.writeFileSync(path.join(src, 'resolv'), 'nameserver 1');
+  const bind = tmp();
+  const root = Root.open(tree, {
+    readOnly: true,
+    createMountPoints: true,
+    mounts: [
+      { destination: '/etc/resolv.conf', source: path.join(src, 'resolv'), readOnly: false },
+      { destination: '/mnt/deep/bind', source: bind, readOnly: true },
+    ],
+  });
+  try {
+    // the runtime mounts over the symlink's target, creating it; the symlink itself stays
+    assert.ok(fs.lstatSync(path.join(tree, 'run/resolv')).isFile());
+    assert.ok(fs.lstatSync(path.join(tree, 'etc/resolv.conf')).isSymbolicLink());
+    assert.equal(root.readFile('/etc/resolv.conf', 100)?.toString(), 'nameserver 1');
+    assert.ok(fs.lstatSync(path.join(tree, 'mnt/deep/bind')).isDirectory(), 'missing mount point made, read-only root or not');
+    const d = root.resolveDir(['mnt', 'deep', 'bind'], root.root);
+    assert.deepEqual([d.readOnly, d.inMount], [true, true]);
+    assert.throws(() => root.createFile(d, 'x', 0o644), /read-only/);
+    assert.throws(() => root.createFile(root.root, 'y', 0o644), /read-only/);
+    assert.deepEqual(fs.readdirSync(bind), []);
+  } finally {
+    root.close();
+  }
+});
+
 test('rebaseArchive renames entries and hard link targets, keeping data and metadata', async () => {
   const tar = await makeTar([
     { name: 'src/', type: 'directory', mode: 0o750, uid: 3 },

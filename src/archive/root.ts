@@ -111,57 +111,51 @@ export class Root {
     // Parents before children, so that a mount inside a mount resolves through the outer one.
     const sorted = [...(opts.mounts ?? [])].sort((a, b) => depth(a.destination) - depth(b.destination));
     for (const m of sorted) {
-      if (opts.createMountPoints) {
-        this.makingMountPoints = true;
-        try {
-          this.createMountPoint(m);
-        } finally {
-          this.makingMountPoints = false;
-        }
+      this.makingMountPoints = !!opts.createMountPoints;
+      let at: string;
+      try {
+        at = this.mountPoint(m, !!opts.createMountPoints);
+      } finally {
+        this.makingMountPoints = false;
       }
-      const canonical = this.canonicalMountPath(m.destination);
-      if (canonical === '') continue;
-      this.mounts.set(canonical, m);
+      if (at === '') continue;
+      this.mounts.set(at, m);
       // What resolution cached there is the directory the mount hides.
-      this.forget(canonical);
+      this.forget(at);
     }
   }
 
-  /** A missing mount point is made as the runtime would make it (Docker's view does too). */
-  private createMountPoint(m: RootMount): void {
+  /**
+   * Where the runtime mounted `m`: its destination with symlinks followed inside the root (a
+   * final symlink too), created if asked and missing as the runtime creates it (Docker's copy
+   * view does too). A destination that cannot be resolved is kept as written.
+   */
+  private mountPoint(m: RootMount, create: boolean): string {
+    let target: string;
     try {
-      const comps = m.destination.split('/').filter((c) => c !== '' && c !== '.');
-      const name = comps.pop();
-      if (name === undefined || name === '..') return;
-      const parent = this.resolveDir(comps, this.root, { create: true, createThroughSymlinks: true });
-      if (this.lookup(parent, name)) return;
-      if (fs.statSync(m.source).isDirectory()) this.mkdir(parent, name, 0o755);
-      else fs.closeSync(this.createFile(parent, name, 0o644));
+      target = this.evalSymlinks(m.destination);
     } catch {
-      // Unreachable mount points (a file in the way, a read-only root): not part of the view.
+      target = m.destination; // a symlink loop: nothing the runtime could have mounted either
     }
+    const comps = target.split('/').filter((c) => c !== '');
+    if (create && comps.length > 0) {
+      try {
+        const parent = this.resolveDir(comps.slice(0, -1), this.root, { create: true, createThroughSymlinks: true });
+        const name = comps[comps.length - 1]!;
+        if (!this.lookup(parent, name)) {
+          if (fs.statSync(m.source).isDirectory()) this.mkdir(parent, name, 0o755);
+          else fs.closeSync(this.createFile(parent, name, 0o644));
+        }
+      } catch {
+        /* a file in the way, or a read-only mount: not part of the view */
+      }
+    }
+    return comps.join('/');
   }
 
   /** Opens `hostDir` (which must be a directory) as a root. Close it with close(). */
   static open(hostDir: string, opts: RootOptions = {}): Root {
     return new Root(hostDir, opts);
-  }
-
-  /**
-   * A mount destination as the runtime resolved it when it mounted it: symlinks in the
-   * destination are followed inside the root, a missing tail is kept as written.
-   */
-  private canonicalMountPath(dest: string): string {
-    const comps = dest.split('/').filter((c) => c !== '' && c !== '.');
-    let cur: Dir = this.root;
-    for (let i = 0; i < comps.length; i++) {
-      try {
-        cur = this.resolveDir([comps[i]!], cur);
-      } catch {
-        return [...(cur.path === '' ? [] : [cur.path]), ...comps.slice(i)].join('/');
-      }
-    }
-    return cur.path;
   }
 
   /** The mount covering exactly this path, if any. */
@@ -415,7 +409,8 @@ export class Root {
   // ---- changes: all refuse read-only places and never follow the final component ----------
 
   private writable(dir: Dir, name: string): void {
-    if (dir.readOnly && !this.makingMountPoints) {
+    // Mount points are made even in a read-only root filesystem (the runtime does), not in a read-only mount.
+    if (dir.readOnly && !(this.makingMountPoints && !dir.inMount)) {
       const p = display(joinRel(dir.path, name));
       throw new ResolveError('EROFS', p, `${p}: read-only file system`);
     }
