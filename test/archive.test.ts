@@ -9,7 +9,13 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import { InvalidParameterError } from '../src/errors.js';
-import { applyLayer, changes, ChangeKind, dumpXattrs, packDirectory } from '../src/archive/index.js';
+import { applyLayer, changes, ChangeKind, dumpXattrs, packDirectory, Root } from '../src/archive/index.js';
+import { extractArchive } from '../src/archive/extract.js';
+import { packResource } from '../src/archive/resource.js';
+import { rebaseArchive } from '../src/archive/rebase.js';
+import { getRebaseName, preserveTrailingDotOrSeparator, splitPathDirEntry } from '../src/archive/copy.js';
+import { ConflictError } from '../src/errors.js';
+import { Snapshotter } from '../src/snapshot/overlay.js';
 
 // ---- helpers --------------------------------------------------------------------------------
 
@@ -478,6 +484,312 @@ test('hostile: truncated or corrupt streams fail cleanly (no hang)', { timeout: 
     // an empty stream is an empty layer (Go's tar reader: io.EOF)
   const r = await applyLayer(stream(Buffer.alloc(0)), tmp());
   assert.equal(r.size, 0);
+});
+
+test('hostile: a symlink to an absolute directory, then writes through it, stay inside dest', { timeout: 20000 }, async () => {
+  const passwd = fs.readFileSync('/etc/passwd');
+  const s = makeSentinel();
+  const before = s.state();
+  // dest has no etc: the write through "a -> /etc" has nowhere to go inside dest, and is refused
+  await expectInvalid(applyLayer(stream(await makeTar([
+    { name: 'a', type: 'symlink', linkname: '/etc' },
+    { name: 'a/passwd', data: 'pwned' },
+  ])), tmp()), /does not exist/);
+  // with an etc inside dest, "a/passwd" is dest's etc/passwd, as in moby's chroot
+  const dest = tmp();
+  await applyLayer(stream(await makeTar([
+    { name: 'etc/', type: 'directory' },
+    { name: 'a', type: 'symlink', linkname: '/etc' },
+    { name: 'a/passwd', data: 'layer passwd' },
+  ])), dest);
+  assert.equal(fs.readFileSync(path.join(dest, 'etc/passwd'), 'utf8'), 'layer passwd');
+  assert.ok(fs.lstatSync(path.join(dest, 'a')).isSymbolicLink());
+  // a symlink to the sentinel's absolute path: writes through it create nothing outside
+  await expectInvalid(applyLayer(stream(await makeTar([
+    { name: 'b', type: 'symlink', linkname: s.dir },
+    { name: 'b/keep', data: 'pwned' },
+  ])), dest), /does not exist/);
+  assert.equal(s.state(), before);
+  assert.deepEqual(fs.readFileSync('/etc/passwd'), passwd);
+});
+
+test('hostile: hardlinks to directories, to missing targets or through symlinked parents are refused', { timeout: 20000 }, async () => {
+  const s = makeSentinel();
+  const before = s.state();
+  await expectInvalid(applyLayer(stream(await makeTar([{ name: 'd/', type: 'directory' }, { name: 'h', type: 'link', linkname: 'd' }])), tmp()), /points to a directory/);
+  await expectInvalid(applyLayer(stream(await makeTar([{ name: 'h', type: 'link', linkname: 'missing/file' }])), tmp()), /does not exist/);
+  await expectInvalid(applyLayer(stream(await makeTar([{ name: 'h', type: 'link', linkname: '' }])), tmp()), /invalid hardlink/);
+  await expectInvalid(applyLayer(stream(await makeTar([
+    { name: 'p', type: 'symlink', linkname: path.relative('/', s.dir) },
+    { name: 'h', type: 'link', linkname: 'p/keep' },
+  ])), tmp()), /does not exist/);
+  assert.equal(s.state(), before);
+});
+
+test('hostile: a truncated layer leaves nothing behind in the snapshotter', { timeout: 20000 }, async () => {
+  const root = tmp();
+  const snaps = new Snapshotter(root);
+  await snaps.init();
+  const tar = await makeTar([{ name: 'a/', type: 'directory' }, { name: 'a/f', data: 'x'.repeat(20000) }, { name: 'b', data: 'b' }]);
+  for (const cut of [700, 5000, tar.length - 1100]) {
+    await expectInvalid(snaps.createLayer(undefined, async (dir) => {
+      const r = await applyLayer(stream(tar.subarray(0, cut)), dir);
+      return { diffId: r.diffId, size: r.size };
+    }), /unexpected end of stream/);
+    assert.deepEqual(fs.readdirSync(path.join(root, 'snapshots')), ['empty'], `cut at ${cut}`);
+    assert.deepEqual(snaps.list(), []);
+  }
+  // and the complete one goes in
+  const ok = await snaps.createLayer(undefined, async (dir) => {
+    const r = await applyLayer(stream(tar), dir);
+    return { diffId: r.diffId, size: r.size };
+  });
+  assert.equal(fs.readFileSync(path.join(snaps.fsDir(ok.key), 'a/f'), 'utf8'), 'x'.repeat(20000));
+});
+
+// ---- extractArchive (docker cp) ------------------------------------------------------------------
+
+async function extractInto(dir: string, tar: Buffer, opts: Parameters<typeof extractArchive>[3] = {}, sub = ''): Promise<void> {
+  const root = Root.open(dir);
+  try {
+    const dest = root.resolveDir(sub.split('/'), root.root);
+    await extractArchive(stream(tar), root, dest, opts);
+  } finally {
+    root.close();
+  }
+}
+
+test('extractArchive: .wh. entries are plain files, the destination keeps its own metadata, owners can be overridden', async () => {
+  const dest = tmp();
+  fs.mkdirSync(path.join(dest, 'keep'));
+  fs.writeFileSync(path.join(dest, 'gone'), 'still here');
+  fs.chmodSync(dest, 0o711);
+  await extractInto(dest, await makeTar([
+    { name: './', type: 'directory', mode: 0o777, mtime: T1 },
+    { name: '.wh.gone', data: '' },
+    { name: 'keep/.wh..wh..opq', data: '' },
+    { name: 'f', data: 'f', uid: 5, gid: 6, mode: 0o4750, mtime: T3, pax: { 'SCHILY.xattr.user.k': 'v' } },
+  ]));
+  assert.equal(fs.statSync(dest).mode & 0o7777, 0o711, 'the root entry does not change the destination');
+  assert.equal(fs.readFileSync(path.join(dest, 'gone'), 'utf8'), 'still here');
+  assert.ok(fs.lstatSync(path.join(dest, '.wh.gone')).isFile());
+  assert.ok(fs.lstatSync(path.join(dest, 'keep/.wh..wh..opq')).isFile());
+  assert.doesNotMatch(getfattr(path.join(dest, 'keep')), /opaque/);
+  const f = fs.lstatSync(path.join(dest, 'f'));
+  assert.deepEqual([f.uid, f.gid, f.mode & 0o7777, f.mtime.getTime()], [5, 6, 0o4750, T3.getTime()]);
+  assert.match(getfattr(path.join(dest, 'f')), /user\.k="v"/);
+  await extractInto(dest, await makeTar([{ name: 'g', data: 'g', uid: 5, gid: 6 }, { name: 'l', type: 'symlink', linkname: 'g', uid: 5 }]), { chown: { uid: 77, gid: 88 } });
+  assert.deepEqual([fs.lstatSync(path.join(dest, 'g')).uid, fs.lstatSync(path.join(dest, 'g')).gid], [77, 88]);
+  assert.equal(fs.lstatSync(path.join(dest, 'l')).uid, 77);
+  await extractInto(dest, await makeTar([{ name: 'n', data: 'n', uid: 5, gid: 6 }]), { noChown: true });
+  assert.equal(fs.lstatSync(path.join(dest, 'n')).uid, process.getuid!());
+});
+
+test('extractArchive: noOverwriteDirNonDir, names relative to the extraction directory, a file cut short is removed', async () => {
+  const dest = tmp();
+  fs.mkdirSync(path.join(dest, 'in/dir'), { recursive: true });
+  fs.writeFileSync(path.join(dest, 'in/file'), 'f');
+  const conflict = async (tar: Buffer, re: RegExp) => {
+    await assert.rejects(extractInto(dest, tar, { noOverwriteDirNonDir: true }, 'in'), (e: unknown) => {
+      assert.ok(e instanceof ConflictError, String(e));
+      assert.match((e as Error).message, re);
+      return true;
+    });
+  };
+  await conflict(await makeTar([{ name: 'dir', data: 'x' }]), /^cannot overwrite directory "\/in\/dir" with non-directory "\/in"$/);
+  await conflict(await makeTar([{ name: 'file/', type: 'directory' }]), /^cannot overwrite non-directory "\/in\/file" with directory "\/in"$/);
+  // "../" out of the extraction directory is refused even though the root is above it
+  await expectInvalid(extractInto(dest, await makeTar([{ name: '../escape', data: 'x' }]), {}, 'in'), /"..\/escape" is outside of "\/in"/);
+  assert.ok(!fs.existsSync(path.join(dest, 'escape')));
+  // a relative symlink may not point out of the extraction directory, an absolute one may
+  await expectInvalid(extractInto(dest, await makeTar([{ name: 'up', type: 'symlink', linkname: '../x' }]), {}, 'in'), /invalid symlink/);
+  await extractInto(dest, await makeTar([{ name: 'abs', type: 'symlink', linkname: '/file-at-root' }, { name: 'abs2', type: 'symlink', linkname: '/' }, { name: 'abs2/via', data: 'root' }]), {}, 'in');
+  assert.equal(fs.readFileSync(path.join(dest, 'via'), 'utf8'), 'root', 'absolute symlinks resolve at the root, as in a chroot');
+  // a file cut short does not stay
+  const tar = await makeTar([{ name: 'ok', data: 'ok' }, { name: 'cut', data: 'y'.repeat(10000) }]);
+  await expectInvalid(extractInto(dest, tar.subarray(0, 3000), {}, 'in'), /unexpected end of stream in data of "cut"/);
+  assert.equal(fs.readFileSync(path.join(dest, 'in/ok'), 'utf8'), 'ok');
+  assert.ok(!fs.existsSync(path.join(dest, 'in/cut')));
+});
+
+test('extractArchive: an archive that removes its own extraction directory fails cleanly', async () => {
+  const s = makeSentinel();
+  const before = s.state();
+  const dest = tmp();
+  fs.mkdirSync(path.join(dest, 'in'));
+  // "a" -> "/" then "a/in" replaces the directory being extracted into; what follows has nowhere to go.
+  await expectInvalid(extractInto(dest, await makeTar([
+    { name: 'a', type: 'symlink', linkname: '/' },
+    { name: 'a/in', data: 'file now' },
+    { name: 'after', data: 'x' },
+    { name: 'sub/after', data: 'x' },
+  ]), {}, 'in'), /cannot extract "after": no such file or directory/);
+  assert.equal(fs.readFileSync(path.join(dest, 'in'), 'utf8'), 'file now');
+  assert.deepEqual(fs.readdirSync(dest).sort(), ['in']);
+  assert.equal(s.state(), before);
+});
+
+// ---- Root: the confinement, under a concurrent writer ------------------------------------------
+
+test('Root: held directories stay put when the tree swaps them for symlinks (the docker cp race)', async () => {
+  const s = makeSentinel();
+  const before = s.state();
+  const tree = tmp();
+  fs.mkdirSync(path.join(tree, 'sub'));
+  const root = Root.open(tree);
+  try {
+    const sub = root.resolveDir(['sub'], root.root);
+    // What a process in a running container can do between our lookup and our write:
+    fs.renameSync(path.join(tree, 'sub'), path.join(tree, 'moved'));
+    fs.symlinkSync(s.dir, path.join(tree, 'sub'));
+    fs.closeSync(root.createFile(sub, 'created', 0o644));
+    root.mkdir(sub, 'newdir', 0o755);
+    root.symlink(sub, 'ln', '/x');
+    root.setMeta(sub, 'created', { uid: 1, gid: 2, mode: 0o600, mtime: 1000 });
+    root.remove(sub, 'newdir');
+    assert.deepEqual(fs.readdirSync(path.join(tree, 'moved')).sort(), ['created', 'ln']);
+    assert.equal(fs.lstatSync(path.join(tree, 'moved/created')).uid, 1);
+    // resolution meets the new symlink and confines it: the sentinel path does not exist in the tree
+    root.forget('sub');
+    assert.throws(() => root.resolveDir(['sub', 'sub'], root.root), /does not exist/);
+  } finally {
+    root.close();
+  }
+  // extraction paused mid-archive while the directory is swapped
+  const tree2 = tmp();
+  const tar = await makeTar([{ name: 'd/', type: 'directory' }, { name: 'd/one', data: '1' }, { name: 'd/two', data: '2' }]);
+  const split = tar.indexOf(Buffer.from('d/two'));
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  async function* chunks(): AsyncGenerator<Buffer> {
+    yield tar.subarray(0, split);
+    await gate;
+    yield tar.subarray(split);
+  }
+  const root2 = Root.open(tree2);
+  try {
+    const p = extractArchive(Readable.from(chunks()), root2, root2.root);
+    await waitUntil(() => fs.existsSync(path.join(tree2, 'd/one')));
+    fs.renameSync(path.join(tree2, 'd'), path.join(tree2, 'd-moved'));
+    fs.symlinkSync(s.dir, path.join(tree2, 'd'));
+    release();
+    await p;
+  } finally {
+    root2.close();
+  }
+  assert.deepEqual(fs.readdirSync(path.join(tree2, 'd-moved')).sort(), ['one', 'two']);
+  assert.equal(s.state(), before, 'sentinel untouched');
+});
+
+async function waitUntil(fn: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+// ---- packResource, rebaseArchive, copy helpers ------------------------------------------------
+
+async function tarNames(r: Readable): Promise<string[]> {
+  return execFileSync('tar', ['-tf', '-'], { input: await collect(r), encoding: 'utf8' }).trim().split('\n');
+}
+
+test('packResource: names as moby rebases them; mounts where the container sees them; nothing outside the root', async () => {
+  const s = makeSentinel();
+  const tree = tmp();
+  fs.mkdirSync(path.join(tree, 'etc/sub'), { recursive: true });
+  fs.writeFileSync(path.join(tree, 'etc/passwd'), 'p');
+  fs.symlinkSync('/', path.join(tree, 'etc/rootlink'));
+  fs.symlinkSync(s.dir, path.join(tree, 'etc/out'));
+  fs.linkSync(path.join(tree, 'etc/passwd'), path.join(tree, 'etc/sub/hard'));
+  const bindSrc = tmp();
+  fs.writeFileSync(path.join(bindSrc, 'bound'), 'b');
+  const root = Root.open(tree, { mounts: [{ destination: '/etc/sub/mnt', source: bindSrc, readOnly: true }] });
+  try {
+    const etc = root.resolveDir(['etc'], root.root);
+    assert.deepEqual(await tarNames(packResource(root, root.root, 'etc', 'etc')), [
+      'etc/', 'etc/out', 'etc/passwd', 'etc/rootlink', 'etc/sub/', 'etc/sub/hard', 'etc/sub/mnt/', 'etc/sub/mnt/bound',
+    ]);
+    assert.deepEqual(await tarNames(packResource(root, etc, '', '.')), ['./', './out', './passwd', './rootlink', './sub/', './sub/hard', './sub/mnt/', './sub/mnt/bound']);
+    assert.deepEqual(await tarNames(packResource(root, etc, 'passwd', 'renamed')), ['renamed']);
+    assert.deepEqual(await tarNames(packResource(root, etc, 'out', 'out')), ['out'], 'a symlink is archived, not followed');
+    const all = await tarNames(packResource(root, root.root, '', '/'));
+    assert.equal(all[0], '/');
+    assert.ok(all.every((n) => !n.includes('keep')), 'the sentinel behind etc/out is never read');
+    // a hard link's second name is a link entry
+    const listing = execFileSync('tar', ['-tvf', '-'], { input: await collect(packResource(root, root.root, 'etc', 'etc')), encoding: 'utf8' });
+    assert.match(listing, /etc\/sub\/hard link to etc\/passwd/);
+    // resolution through the mount and through "/" stays in the view
+    const viaRoot = root.resolve('/etc/rootlink/etc/sub/mnt/bound', root.root, true);
+    assert.equal(viaRoot.dir.path, 'etc/sub/mnt');
+    assert.equal(root.evalSymlinks('/etc/out/keep'), `${s.dir}/keep`);
+    assert.equal(root.readFile(`${s.dir}/keep`, 100), undefined, 'host paths do not exist inside the root');
+  } finally {
+    root.close();
+  }
+});
+
+test('Root mounts: made where missing, at the target of a symlinked destination, read-only where marked', () => {
+  const tree = tmp();
+  fs.mkdirSync(path.join(tree, 'etc'));
+  fs.symlinkSync('../run/resolv', path.join(tree, 'etc/resolv.conf'));
+  const src = tmp();
+  fs.writeFileSync(path.join(src, 'resolv'), 'nameserver 1');
+  const bind = tmp();
+  const root = Root.open(tree, {
+    readOnly: true,
+    createMountPoints: true,
+    mounts: [
+      { destination: '/etc/resolv.conf', source: path.join(src, 'resolv'), readOnly: false },
+      { destination: '/mnt/deep/bind', source: bind, readOnly: true },
+    ],
+  });
+  try {
+    // the runtime mounts over the symlink's target, creating it; the symlink itself stays
+    assert.ok(fs.lstatSync(path.join(tree, 'run/resolv')).isFile());
+    assert.ok(fs.lstatSync(path.join(tree, 'etc/resolv.conf')).isSymbolicLink());
+    assert.equal(root.readFile('/etc/resolv.conf', 100)?.toString(), 'nameserver 1');
+    assert.ok(fs.lstatSync(path.join(tree, 'mnt/deep/bind')).isDirectory(), 'missing mount point made, read-only root or not');
+    const d = root.resolveDir(['mnt', 'deep', 'bind'], root.root);
+    assert.deepEqual([d.readOnly, d.inMount], [true, true]);
+    assert.throws(() => root.createFile(d, 'x', 0o644), /read-only/);
+    assert.throws(() => root.createFile(root.root, 'y', 0o644), /read-only/);
+    assert.deepEqual(fs.readdirSync(bind), []);
+  } finally {
+    root.close();
+  }
+});
+
+test('rebaseArchive renames entries and hard link targets, keeping data and metadata', async () => {
+  const tar = await makeTar([
+    { name: 'src/', type: 'directory', mode: 0o750, uid: 3 },
+    { name: 'src/f', data: 'data', mode: 0o4711, mtime: T3, pax: { 'SCHILY.xattr.user.a': 'b' } },
+    // a link entry's metadata applies to the shared inode: tar writers repeat the file's
+    { name: 'src/h', type: 'link', linkname: 'src/f', mode: 0o4711, mtime: T3 },
+  ]);
+  const out = await collect(rebaseArchive(stream(tar), 'src', 'dst'));
+  const dest = tmp();
+  await extractInto(dest, out);
+  assert.equal(fs.readFileSync(path.join(dest, 'dst/f'), 'utf8'), 'data');
+  assert.equal(fs.lstatSync(path.join(dest, 'dst/h')).ino, fs.lstatSync(path.join(dest, 'dst/f')).ino);
+  assert.equal(fs.lstatSync(path.join(dest, 'dst')).mode & 0o7777, 0o750);
+  assert.equal(fs.lstatSync(path.join(dest, 'dst/f')).mtime.getTime(), T3.getTime());
+  assert.match(getfattr(path.join(dest, 'dst/f')), /user\.a="b"/);
+  // "/" as the old base prefixes every name
+  assert.deepEqual(execFileSync('tar', ['-tf', '-'], { input: await collect(rebaseArchive(stream(await makeTar([{ name: '/bin', data: '' }])), '/', 'x')), encoding: 'utf8' }).trim(), 'x/bin');
+});
+
+test('copy helpers: moby\'s path rules for cp', () => {
+  assert.deepEqual(splitPathDirEntry('/a/b/'), { dir: '/a', base: 'b' });
+  assert.deepEqual(splitPathDirEntry('/a/b/.'), { dir: '/a/b', base: '.' });
+  assert.deepEqual(splitPathDirEntry('/'), { dir: '/', base: '/' });
+  assert.equal(preserveTrailingDotOrSeparator('/x/y', 'y/.'), '/x/y/.');
+  assert.equal(preserveTrailingDotOrSeparator('/x/y', 'y/'), '/x/y/');
+  assert.equal(preserveTrailingDotOrSeparator('/', './'), '/./');
+  assert.deepEqual(getRebaseName('/l/', '/target'), { resolved: '/target/', rebaseName: 'l' });
+  assert.deepEqual(getRebaseName('/l/.', '/target'), { resolved: '/target/.', rebaseName: '' });
+  assert.deepEqual(getRebaseName('/same', '/x/same'), { resolved: '/x/same', rebaseName: '' });
 });
 
 // ---- packDirectory -----------------------------------------------------------------------------

@@ -455,3 +455,16 @@ export interface CpuStats {
   online_cpus?: number;
   throttling_data: { periods: number; throttled_periods: number; throttled_time: number };
 }
+
+/**
+ * HEAD/GET /containers/{id}/archive: the X-Docker-Container-Path-Stat header, base64 of this
+ * object's JSON. `mode` is a Go os.FileMode (type bits high, e.g. 1<<31 for a directory).
+ */
+export interface ContainerPathStat {
+  name: string;
+  size: number;
+  mode: number;
+  /** RFC 3339 with nanoseconds, as Go marshals a time.Time. */
+  mtime: string;
+  linkTarget: string;
+}

@@ -1,5 +1,7 @@
-// Layer tars in and out: applyLayer (extract in overlay form), packDirectory (export / diff),
-// changes (docker diff), plus the digest and compression helpers the image store needs.
+// Layer tars in and out: applyLayer (extract in overlay form), extractArchive (docker cp's plain
+// extraction), packDirectory (export / diff), packResource (docker cp's archive of one path),
+// changes (docker diff), plus the digest and compression helpers the image store needs. All
+// extraction and cp reads go through Root, which confines paths as a chroot would.
 
 export {
   applyLayer,
@@ -22,3 +24,4 @@ export {
   type Compression,
 } from './stream.js';
 export { dumpXattrs, setXattrs } from './xattr.js';
+export { Root, ResolveError, type Dir, type RootMount } from './root.js';

@@ -45,7 +45,8 @@ function quotePath(p: string): Buffer {
   return Buffer.from(out);
 }
 
-function unquote(b: Buffer): string {
+/** Undoes getfattr's \\ooo quoting of a path (bytes in, UTF-8 string out). */
+export function unquote(b: Buffer): string {
   const out: number[] = [];
   for (let i = 0; i < b.length; i++) {
     const c = b[i]!;

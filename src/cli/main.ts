@@ -48,6 +48,7 @@ const COMMANDS: Record<string, Entry> = {
   version: [S + 'version.js', 'version'],
   info: [S + 'info.js', 'info'],
   events: [S + 'events.js', 'events'],
+  cp: [C + 'cp.js', 'cp'],
   'container run': [C + 'run.js', 'run'],
   'container create': [C + 'run.js', 'create'],
   'container start': [C + 'start.js', 'start'],
@@ -72,6 +73,7 @@ const COMMANDS: Record<string, Entry> = {
   'container ps': [C + 'ps.js', 'ps'],
   'container inspect': ['./inspect.js', 'containerInspect'],
   'container prune': [C + 'prune.js', 'prune'],
+  'container cp': [C + 'cp.js', 'cp'],
   'image ls': [I + 'list.js', 'images'],
   'image list': [I + 'list.js', 'images'],
   'image rm': [I + 'rm.js', 'rmi'],
@@ -128,6 +130,7 @@ Management Commands:
 Commands:
   attach      Attach local standard input, output, and error streams to a running container
   commit      Create a new image from a container's changes
+  cp          Copy files/folders between a container and the local filesystem
   create      Create a new container
   diff        Inspect changes to files or directories on a container's filesystem
   events      Get real time events from the server

@@ -22,6 +22,7 @@ import { ContentStore } from '../store/content.js';
 import { ReferenceStore } from '../store/references.js';
 import { runCommand } from '../util/exec.js';
 import { ContainerService } from './containers/container-service.js';
+import { ContainerArchive } from './containers/archive.js';
 import { isRunning } from './containers/container.js';
 import { inspectView, matchesPsFilters, summaryView, validatePsFilters, type ViewContext } from './containers/views.js';
 import { EventService } from './events.js';
@@ -59,6 +60,8 @@ export class Engine {
   readonly images: ImageService;
   readonly containers: ContainerService;
   readonly exec: ExecService;
+  /** docker cp: stat, archive and extract paths of a container's filesystem. */
+  readonly archive: ContainerArchive;
   private readonly views: ViewContext;
 
   constructor(readonly opts: EngineOptions) {
@@ -83,6 +86,7 @@ export class Engine {
       events: this.events,
     });
     this.exec = new ExecService(this.containers, this.runtime, this.snapshots, this.events);
+    this.archive = new ContainerArchive(this.containers, this.events);
     this.views = {
       snapshots: this.snapshots,
       containerDir: (id) => this.containers.containerDir(id),

@@ -509,6 +509,25 @@ export class ContainerService {
     });
   }
 
+  /**
+   * Runs `fn` with the container's root filesystem mounted, under the container's lock so that
+   * no start, exit, stop or removal happens meanwhile: a running container's own mount, or for a
+   * stopped one a mount made for `fn` and removed after it (docker cp, archive).
+   */
+  async withRootfs<T>(idOrName: string, fn: (c: ContainerRecord, rootfs: string) => Promise<T>): Promise<T> {
+    const c = this.find(idOrName);
+    return this.lock.run(c.id, async () => {
+      if (!this.containers.has(c.id)) throw noSuchContainer(idOrName);
+      const wasMounted = isRunning(c);
+      const rootfs = await this.deps.snapshots.mount(c.id);
+      try {
+        return await fn(c, rootfs);
+      } finally {
+        if (!wasMounted) await this.deps.snapshots.unmount(c.id).catch(() => undefined);
+      }
+    });
+  }
+
   async resize(idOrName: string, height: number, width: number): Promise<void> {
     const c = this.find(idOrName);
     if (!isRunning(c)) throw new ConflictError(`Container ${c.id} is not running`);
