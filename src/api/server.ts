@@ -8,6 +8,7 @@ import { containerRoutes } from './containers.js';
 import { imageRoutes } from './images.js';
 import { execRoutes } from './exec.js';
 import { systemRoutes } from './system.js';
+import { distributionRoutes } from './distribution.js';
 import { logger } from '../util/logger.js';
 
 export const API_VERSION = '1.47';
@@ -79,7 +80,7 @@ export class ApiServer {
   readonly server: http.Server;
 
   constructor(private readonly engine: Engine) {
-    this.routes = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes];
+    this.routes = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...distributionRoutes];
     this.server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => void this.dispatch(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Clients half-close a hijacked stream when they have no more stdin; the output must keep flowing.

@@ -450,3 +450,15 @@ export interface CpuStats {
   online_cpus?: number;
   throttling_data: { periods: number; throttled_periods: number; throttled_time: number };
 }
+
+/** GET /distribution/{name}/json */
+export interface DistributionInspect {
+  Descriptor: { mediaType: string; digest: string; size: number; urls?: string[] };
+  Platforms: { architecture: string; os: string; 'os.version'?: string; 'os.features'?: string[]; variant?: string; features?: string[] }[];
+}
+
+/** POST /auth */
+export interface AuthResponse {
+  Status: string;
+  IdentityToken?: string;
+}

@@ -70,6 +70,25 @@ export class ImageService {
   }
 
   /**
+   * Stores an image from config bytes exactly as a registry served them, so the image id is the
+   * registry's config digest (re-serialising would change it). Its layers must be snapshots.
+   */
+  async createFromConfigBlob(raw: Buffer, config: ImageConfig): Promise<Image> {
+    const topLayer = chainKeyOf(config.rootfs.diff_ids);
+    if (topLayer !== undefined && !this.deps.snapshots.get(topLayer)) {
+      throw new InvalidParameterError('image config refers to a layer that is not present');
+    }
+    const blob = await this.deps.content.put(raw);
+    const existing = this.images.get(blob.digest);
+    if (existing) return existing;
+    const record: ImageRecord = { id: blob.digest };
+    await this.records.put(digestHex(blob.digest), record);
+    const image: Image = { record, config, topLayer };
+    this.images.set(blob.digest, image);
+    return image;
+  }
+
+  /**
    * Finds an image by full or short id, or by reference; Docker's lookup order: a reference
    * that exists wins over an id prefix.
    */
@@ -275,9 +294,17 @@ export class ImageService {
     }
     const users = this.deps.containersUsing(id);
     if (byName && refs.length > 1 && refs.includes(byName.canonical)) {
-      // Removing one of several names only untags.
-      await this.untag(byName.canonical, id, out);
-      return out;
+      // Removing one of several names only untags; as in Docker, the repository's digest
+      // references (from pulls and pushes) go with its last tag.
+      const others = refs.filter((r) => r !== byName!.canonical);
+      const repo = byName.repository;
+      const sameRepoTagLeft = others.some((r) => !r.includes('@') && r.slice(0, r.lastIndexOf(':')) === repo);
+      const digestRefs = byName.digest || sameRepoTagLeft ? [] : others.filter((r) => r.startsWith(`${repo}@`));
+      if (others.length > digestRefs.length) {
+        await this.untag(byName.canonical, id, out);
+        for (const r of digestRefs) await this.untag(r, id, out);
+        return out;
+      }
     }
     if (users.length > 0) {
       const running = users.find((u) => u.running);
