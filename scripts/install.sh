@@ -9,6 +9,8 @@ PACKAGES=(
   golang-github-containers-common  # /usr/share/containers/seccomp.json (Docker-format default profile)
   attr                       # setfattr/getfattr: overlay whiteouts, opaque dirs, layer xattrs
   procps util-linux mount    # ps (docker top), mount/umount
+  # test peers for registries (test/registry.test.ts): distribution 2.8, htpasswd, skopeo, test PKI
+  docker-registry apache2-utils skopeo openssl
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -16,6 +18,14 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
+  # policy-rc.d 101: packages must not start their system services (docker-registry's postinst
+  # would start a registry on :5000); the tests start their own.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

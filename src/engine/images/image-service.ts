@@ -413,7 +413,9 @@ function safeCanonical(ref: string): string | undefined {
 /** `reference=` filter: a glob on the familiar name, with or without tag. */
 function matchReference(pattern: string, familiar: string): boolean {
   const glob = (p: string): RegExp => new RegExp('^' + p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
-  const [repo] = splitOnce(familiar, ':');
+  // The tag starts at the last ':' after the last '/' (a registry may carry a port).
+  const tagAt = familiar.lastIndexOf(':');
+  const repo = tagAt > familiar.lastIndexOf('/') ? familiar.slice(0, tagAt) : familiar;
   return glob(pattern).test(familiar) || glob(pattern).test(repo);
 }
 
