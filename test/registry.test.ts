@@ -165,6 +165,48 @@ describe('registry: plain http on loopback', { skip }, () => {
   });
 });
 
+describe('registry: chunked uploads and mirrors', { skip }, () => {
+  let reg: TestRegistry;
+  let proxy: Proxy;
+  let d: TestDaemon;
+  let mirrored: TestDaemon;
+  before(async () => {
+    reg = await startRegistry();
+    proxy = await startProxy(reg.port);
+    d = await startDaemon({ args: ['--registry-upload-chunk-size', String(256 * 1024), '--max-concurrent-uploads', '1'] });
+    mirrored = await startDaemon({ noDefaultImage: true, args: ['--registry-mirror', `http://${reg.host}`] });
+  });
+  after(async () => {
+    await proxy?.close();
+    await reg?.stop();
+    await stopAndCheckClean(d);
+    await stopAndCheckClean(mirrored);
+  });
+
+  test('a blob larger than the chunk size goes up in PATCH chunks', async () => {
+    const name = `${proxy.host}/chunked/bb:v1`;
+    await d.dockerOk(['tag', 'busybox', name]);
+    const out = await d.dockerOk(['push', name]);
+    assert.match(out, /Pushed/);
+    const patches = proxy.log.filter((l) => l.method === 'PATCH');
+    assert.ok(patches.length >= 4, `PATCH requests: ${patches.length}`);
+    const sk = await run('skopeo', ['inspect', '--tls-verify=false', `docker://${reg.host}/chunked/bb:v1`]);
+    assert.equal(sk.code, 0, sk.stderr);
+    assert.equal(JSON.parse(sk.stdout).Layers.length, 1);
+  });
+
+  test('docker.io names are pulled from --registry-mirror', async () => {
+    const img = buildImage({ layers: [[{ name: 'm', content: 'mirror' }]] });
+    await pushImage(reg.url, 'library/mirrored', 'v1', img);
+    const r = await mirrored.docker(['pull', 'mirrored:v1']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /v1: Pulling from library\/mirrored/);
+    assert.match(r.stdout, /Status: Downloaded newer image for mirrored:v1/);
+    assert.equal(await imageId(mirrored, 'mirrored:v1'), img.configDigest);
+    assert.deepEqual(JSON.parse(await mirrored.dockerOk(['image', 'inspect', '-f', '{{json .RepoDigests}}', 'mirrored:v1'])), [`mirrored@${img.manifestDigest}`]);
+  });
+});
+
 describe('registry: layers, platforms and formats', { skip }, () => {
   let reg: TestRegistry;
   let d: TestDaemon;

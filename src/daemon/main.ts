@@ -32,6 +32,7 @@ Options:
                                      (default /etc/berth/certs.d and /etc/docker/certs.d)
       --registry-timeout int         Seconds to wait for a registry's response headers (default 30)
       --registry-idle-timeout int    Seconds a registry response body may stall (default 60)
+      --registry-upload-chunk-size int  Bytes per PATCH when pushing larger blobs (default 16777216)
   -v, --version            Print version information and quit
 `;
 
@@ -86,6 +87,7 @@ function registryOptions(values: Record<string, string | string[] | boolean | un
   o.maxConcurrentUploads = positiveInt('max-concurrent-uploads', values['max-concurrent-uploads'] as string | undefined, o.maxConcurrentUploads);
   o.transport.headerTimeoutMs = positiveInt('registry-timeout', values['registry-timeout'] as string | undefined, o.transport.headerTimeoutMs / 1000) * 1000;
   o.transport.idleTimeoutMs = positiveInt('registry-idle-timeout', values['registry-idle-timeout'] as string | undefined, o.transport.idleTimeoutMs / 1000) * 1000;
+  o.uploadChunkSize = positiveInt('registry-upload-chunk-size', values['registry-upload-chunk-size'] as string | undefined, o.uploadChunkSize);
   return o;
 }
 
@@ -106,6 +108,7 @@ async function main(): Promise<void> {
       'registry-certs-dir': { type: 'string', multiple: true },
       'registry-timeout': { type: 'string' },
       'registry-idle-timeout': { type: 'string' },
+      'registry-upload-chunk-size': { type: 'string' },
       version: { type: 'boolean', short: 'v', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },

@@ -73,9 +73,10 @@ export function isInsecure(registry: string, opts: RegistryOptions): boolean {
   return false;
 }
 
-/** Candidate endpoints for a registry name, in the order to try them. */
-export function endpointsFor(registry: string, opts: RegistryOptions): Endpoint[] {
+/** Candidate endpoints for a registry name, in the order to try them (mirrors serve pulls only). */
+export function endpointsFor(registry: string, opts: RegistryOptions, push = false): Endpoint[] {
   if (registry === DOCKER_HUB_HOST) {
+    if (push) return [{ url: DOCKER_HUB_ENDPOINT, certsHost: 'registry-1.docker.io', mirror: false }];
     const mirrors = opts.mirrors.map((m) => {
       const u = new URL(m);
       return { url: `${u.protocol}//${u.host}`, certsHost: u.host, mirror: true };

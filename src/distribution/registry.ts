@@ -91,12 +91,18 @@ export class Registry {
     readonly host: string,
     private readonly creds: AuthConfig,
     private readonly deps: RegistryDeps,
+    /** Pushes never go to mirrors. */
+    private readonly push = false,
   ) {
     this.authorizer = new Authorizer(creds, deps.tokens, deps.options.transport);
   }
 
   get hasCredentials(): boolean {
     return this.authorizer.hasCredentials;
+  }
+
+  private get cacheKey(): string {
+    return this.push ? `${this.host} push` : this.host;
   }
 
   /** The endpoint URL in use ("https://127.0.0.1:5000"), after `connect`. */
@@ -116,7 +122,7 @@ export class Registry {
    */
   async connect(): Promise<void> {
     if (this.endpoint) return;
-    const known = this.deps.endpoints.resolved.get(this.host);
+    const known = this.deps.endpoints.resolved.get(this.cacheKey);
     if (known && Date.now() - known.at < 10 * 60_000) {
       this.endpoint = known.endpoint;
       this.challenge = known.challenge;
@@ -124,7 +130,7 @@ export class Registry {
       return;
     }
     let firstError: Error | undefined;
-    for (const endpoint of endpointsFor(this.host, this.deps.options)) {
+    for (const endpoint of endpointsFor(this.host, this.deps.options, this.push)) {
       const transport = await this.transportFor(endpoint);
       try {
         const res = await send({ method: 'GET', url: `${endpoint.url}/v2/` }, transport);
@@ -134,7 +140,7 @@ export class Registry {
         this.endpoint = endpoint;
         this.challenge = challenge;
         this.transport = transport;
-        this.deps.endpoints.resolved.set(this.host, { endpoint, challenge, at: Date.now() });
+        this.deps.endpoints.resolved.set(this.cacheKey, { endpoint, challenge, at: Date.now() });
         return;
       } catch (err) {
         firstError ??= err as Error;
@@ -145,7 +151,7 @@ export class Registry {
 
   /** Forget the resolved endpoint (after a transport failure, the next operation probes again). */
   forgetEndpoint(): void {
-    this.deps.endpoints.resolved.delete(this.host);
+    this.deps.endpoints.resolved.delete(this.cacheKey);
   }
 
   /** `GET /v2/` with the credentials: what `docker login` checks. Returns the URL it used. */
@@ -210,7 +216,7 @@ export class Registry {
       }
       this.challenge = challenge;
       this.authHeaders.clear();
-      this.deps.endpoints.resolved.set(this.host, { endpoint: this.endpoint!, challenge, at: Date.now() });
+      this.deps.endpoints.resolved.set(this.cacheKey, { endpoint: this.endpoint!, challenge, at: Date.now() });
     }
   }
 

@@ -1,5 +1,6 @@
 // A reverse proxy in front of a test registry that misbehaves on purpose: cuts or corrupts blob
 // downloads mid-stream, hangs, or answers chosen paths itself (a hostile or broken registry).
+// The Host header is passed on, so the registry's upload locations point back at the proxy.
 import http from 'node:http';
 import type net from 'node:net';
 
@@ -24,7 +25,7 @@ export async function startProxy(upstreamPort: number): Promise<Proxy> {
     const isBlobGet = req.method === 'GET' && /\/blobs\/sha256:/.test(req.url ?? '') && (!proxy.blobMode.only || (req.url ?? '').includes(proxy.blobMode.only));
     const mode: BlobMode = isBlobGet ? proxy.blobMode : { kind: 'pass' };
     if (mode.kind === 'hang') return; // never answers
-    const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: { ...req.headers, host: `127.0.0.1:${upstreamPort}` } }, (ur) => {
+    const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (ur) => {
       res.writeHead(ur.statusCode ?? 502, ur.headers);
       let seen = 0;
       ur.on('data', (chunk: Buffer) => {

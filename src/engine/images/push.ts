@@ -43,7 +43,7 @@ export function tagsToPush(deps: DistributionDeps, ref: Reference): { tag: strin
 export async function pushImage(deps: DistributionDeps, ref: Reference, auth: AuthConfig, sink: ProgressSink): Promise<void> {
   const tags = tagsToPush(deps, ref);
   sink(message(`The push refers to repository [${ref.name}]`));
-  const registry = deps.registries.registry(ref.domain, auth);
+  const registry = deps.registries.registry(ref.domain, auth, true);
   const repo = new Repository(registry, ref.path, ['pull', 'push']);
   for (const { tag, image } of tags) await pushTag(deps, repo, ref, tag, image, sink);
 }

@@ -22,8 +22,8 @@ export class RegistryService {
     this.uploads = new Limiter(Math.max(1, options.maxConcurrentUploads));
   }
 
-  registry(host: string, auth: AuthConfig): Registry {
-    return new Registry(host, auth, { options: this.options, tokens: this.tokens, endpoints: this.endpoints });
+  registry(host: string, auth: AuthConfig, push = false): Registry {
+    return new Registry(host, auth, { options: this.options, tokens: this.tokens, endpoints: this.endpoints }, push);
   }
 
   acquireFile(digest: string): void {
