@@ -1,6 +1,6 @@
 // The HTTP client under the registry protocol: node:http/https with a per-registry CA, redirects
 // followed (capped) for reads only, and two timeouts: one until the response headers arrive and
-// one for a body that stops flowing, so a registry that hangs never hangs a pull.
+// one for a connection that stops flowing either way, so a registry that hangs never hangs a pull.
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
@@ -54,6 +54,11 @@ async function caBundle(extra: string[] | undefined): Promise<string[] | undefin
   return [...systemCa, ...extra];
 }
 
+/** Go's url.Error spelling, which Docker's messages carry: Get "https://…": … */
+export function goMethod(method: string): string {
+  return method.charAt(0) + method.slice(1).toLowerCase();
+}
+
 const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|EPROTO|ERR_SSL/i;
 
 function once(req: HttpRequest, opts: TransportOptions, ca: string[] | undefined): Promise<HttpResponse> {
@@ -63,20 +68,32 @@ function once(req: HttpRequest, opts: TransportOptions, ca: string[] | undefined
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { 'User-Agent': 'berth/0.1 (linux)', ...req.headers };
     if (Buffer.isBuffer(req.body)) headers['Content-Length'] = String(req.body.length);
+    let headerTimer: NodeJS.Timeout | undefined;
+    let response: IncomingMessage | undefined;
     const r = mod.request(url, { method: req.method, headers, ...(isHttps && ca ? { ca } : {}), agent: false }, (res) => {
       clearTimeout(headerTimer);
-      // From here the idle timeout guards the body.
-      res.socket.setTimeout(opts.idleTimeoutMs, () => res.destroy(new TransportError(`${req.method} "${req.url}": timeout reading the response body (no data for ${opts.idleTimeoutMs / 1000}s)`)));
+      response = res;
       resolve({ status: res.statusCode ?? 0, headers: res.headers, url: req.url, body: res });
     });
-    const headerTimer = setTimeout(() => {
-      r.destroy(new TransportError(`${req.method} "${req.url}": timeout awaiting response headers`));
-    }, opts.headerTimeoutMs);
+    // A stalled connection (connecting, uploading or downloading) fails after the idle timeout;
+    // once the request is sent, the registry has the header timeout to start answering.
+    r.setTimeout(opts.idleTimeoutMs, () => {
+      const phase = r.writableFinished ? 'reading the response' : 'sending the request';
+      const err = new TransportError(`${goMethod(req.method)} "${req.url}": timeout ${phase} (no data for ${opts.idleTimeoutMs / 1000}s)`);
+      if (response) response.destroy(err);
+      r.destroy(err);
+    });
+    r.on('finish', () => {
+      if (response) return;
+      headerTimer = setTimeout(() => {
+        r.destroy(new TransportError(`${goMethod(req.method)} "${req.url}": timeout awaiting response headers`));
+      }, opts.headerTimeoutMs);
+    });
     r.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(headerTimer);
       if (err instanceof TransportError) return reject(err);
       const tls = isHttps && (TLS_CODES.test(err.code ?? '') || TLS_CODES.test(err.message));
-      reject(new TransportError(`${req.method} "${req.url}": ${err.message}`, tls));
+      reject(new TransportError(`${goMethod(req.method)} "${req.url}": ${err.message}`, tls));
     });
     if (req.body === undefined) r.end();
     else if (Buffer.isBuffer(req.body)) r.end(req.body);
@@ -133,7 +150,7 @@ export async function send(req: HttpRequest, opts: TransportOptions): Promise<Ht
     const follow = (current.method === 'GET' || current.method === 'HEAD') && [301, 302, 303, 307, 308].includes(res.status) && location;
     if (!follow) return res;
     discard(res);
-    if (hop >= opts.maxRedirects) throw new RegistryError(`${req.method} "${req.url}": stopped after ${opts.maxRedirects} redirects`);
+    if (hop >= opts.maxRedirects) throw new RegistryError(`${goMethod(req.method)} "${req.url}": stopped after ${opts.maxRedirects} redirects`);
     const next = new URL(location, current.url);
     const headers = { ...current.headers };
     if (next.host !== new URL(current.url).host) delete headers['Authorization'];

@@ -135,7 +135,7 @@ export class Registry {
       try {
         const res = await send({ method: 'GET', url: `${endpoint.url}/v2/` }, transport);
         discard(res);
-        if (res.status !== 200 && res.status !== 401) throw new RegistryError(`GET "${endpoint.url}/v2/": unexpected status ${res.status} (not a registry?)`);
+        if (res.status !== 200 && res.status !== 401) throw new RegistryError(`Get "${endpoint.url}/v2/": unexpected status ${res.status} (not a registry?)`);
         const challenge = res.status === 401 ? pickChallenge(parseChallenges(res.body.headersDistinct['www-authenticate'])) : undefined;
         this.endpoint = endpoint;
         this.challenge = challenge;

@@ -215,7 +215,9 @@ async function extract(deps: DistributionDeps, desc: Descriptor, parent: string 
   const file = deps.content.partialPath(desc.digest);
   const size = (await fsp.stat(file)).size;
   const reporter = new ProgressReporter(sink, id, 'Extracting', size);
-  const input = createReadStream(file).pipe(counter((n) => reporter.report(n)));
+  const source = createReadStream(file);
+  const input = source.pipe(counter((n) => reporter.report(n)));
+  source.on('error', (err) => input.destroy(err));
   const info = await ingestLayer(deps.content, deps.snapshots, input, parent);
   reporter.report(size, true);
   if (info.diffId !== diffId) throw new RegistryError(`layers from manifest don't match image configuration`);
