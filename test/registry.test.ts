@@ -341,12 +341,28 @@ describe('registry: hostile and broken registries', { skip }, () => {
     assert.deepEqual(partialFiles(d), [layer.digest.slice(7)]);
     const kept = fs.statSync(path.join(d.dataRoot, 'content', 'ingest', 'partial', layer.digest.slice(7))).size;
     assert.ok(kept > 0 && kept <= 200_000, `kept ${kept} bytes`);
+    // The partial download survives a daemon restart.
+    await d.terminate();
+    await d.start();
+    assert.deepEqual(partialFiles(d), [layer.digest.slice(7)]);
     proxy.blobMode = { kind: 'pass' };
     proxy.log.length = 0;
     const again = await pullApi('h/big', 'v1');
     assert.equal(lastError(again.text), undefined, again.text);
     assert.ok(proxy.log.some((l) => l.path.includes(layer.digest) && l.range === `bytes=${kept}-`), JSON.stringify(proxy.log));
     assert.equal(await imageId(d, `${proxy.host}/h/big:v1`), big.configDigest);
+    assert.deepEqual(partialFiles(d), []);
+  });
+
+  test('two pulls of the same image at once fetch each blob once and both succeed', async () => {
+    const img = buildImage({ layers: [[{ name: 'a', content: Buffer.alloc(500_000, 1) }], [{ name: 'b', content: Buffer.alloc(500_000, 2) }]] });
+    await pushImage(reg.url, 'h/twice', 'v1', img);
+    proxy.log.length = 0;
+    const [a, b] = await Promise.all([pullApi('h/twice', 'v1'), pullApi('h/twice', 'v1')]);
+    assert.equal(lastError(a.text), undefined, a.text);
+    assert.equal(lastError(b.text), undefined, b.text);
+    for (const l of img.layers) assert.equal(proxy.log.filter((e) => e.method === 'GET' && e.path.includes(l.digest)).length, 1, `${l.digest} fetched once`);
+    assert.equal(await imageId(d, `${proxy.host}/h/twice:v1`), img.configDigest);
     assert.deepEqual(partialFiles(d), []);
   });
 

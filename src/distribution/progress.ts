@@ -61,7 +61,7 @@ export class ProgressReporter {
     const now = Date.now();
     const step = this.total > 0 ? this.total / 100 : 512 * 1024;
     if (!force && current - this.last < step && now - this.lastAt < 100) return;
-    if (!force && current === this.last) return;
+    if (current === this.last && this.lastAt !== 0) return;
     this.last = current;
     this.lastAt = now;
     this.sink(progress(this.id, this.action, current, this.total));

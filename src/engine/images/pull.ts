@@ -194,7 +194,12 @@ async function fetchLayers(deps: DistributionDeps, repo: Repository, ref: Refere
       const id = shortDigest(desc.digest);
       if (!present[i]) {
         await downloads.get(desc.digest);
-        if (!deps.snapshots.get(keys[i])) await extract(deps, desc, parent, diffIds[i], sink);
+        const key = keys[i];
+        await reg.unpackOnce(key, async () => {
+          if (!deps.snapshots.get(key)) await extract(deps, desc, parent, diffIds[i], sink);
+        });
+        // Unpacked by a concurrent pull that then failed: not there, so this pull fails too.
+        if (!deps.snapshots.get(key)) throw new RegistryError(`layer ${id} could not be unpacked`);
         sink(update(id, 'Pull complete'));
         // Another layer of this image may use the same blob; keep the file until the last one.
         if (!layers.slice(i + 1).some((l, j) => l.digest === desc.digest && !present[i + 1 + j])) {

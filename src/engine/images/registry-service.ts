@@ -14,6 +14,8 @@ export class RegistryService {
   readonly uploads: Limiter;
   /** Downloads in flight by blob digest. */
   readonly inflight = new Map<string, Promise<void>>();
+  /** Layers being unpacked, by snapshot key: a second pull waits rather than unpack it again. */
+  private readonly unpacking = new Map<string, Promise<void>>();
   /** Pulls using each partial-download file; the last one out removes it. */
   private readonly fileUsers = new Map<string, number>();
 
@@ -24,6 +26,18 @@ export class RegistryService {
 
   registry(host: string, auth: AuthConfig, push = false): Registry {
     return new Registry(host, auth, { options: this.options, tokens: this.tokens, endpoints: this.endpoints }, push);
+  }
+
+  /** Runs `fn` unless the layer `key` is being unpacked already, in which case it waits for that. */
+  async unpackOnce(key: string, fn: () => Promise<void>): Promise<void> {
+    const running = this.unpacking.get(key);
+    if (running) {
+      await running.catch(() => undefined);
+      return;
+    }
+    const p = fn().finally(() => this.unpacking.delete(key));
+    this.unpacking.set(key, p);
+    await p;
   }
 
   acquireFile(digest: string): void {
