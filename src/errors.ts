@@ -26,6 +26,12 @@ export class ForbiddenError extends BerthError {}
 /** 501: a feature Docker has that Berth does not (yet). */
 export class NotImplementedError extends BerthError {}
 
+/** 401: bad or missing registry credentials (`docker login`, a pull that needs them). */
+export class UnauthorizedError extends BerthError {}
+
+/** 500: a registry answered wrongly or not at all (Docker answers these with 500 too); not a Berth bug. */
+export class RegistryError extends BerthError {}
+
 /** 500: something went wrong inside; these are bugs or host failures, never client mistakes. */
 export class SystemError extends BerthError {}
 

@@ -133,6 +133,8 @@ export function pidAlive(pid: number): boolean {
 export interface DaemonOpts {
   runtime?: 'crun' | 'runc';
   noDefaultImage?: boolean;
+  /** Extra berthd flags (e.g. --insecure-registry, --registry-certs-dir). */
+  args?: string[];
   logLevel?: string;
 }
 
@@ -170,6 +172,7 @@ export class TestDaemon {
     const args = [DAEMON, '-H', this.host, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--log-level', this.opts.logLevel ?? 'info'];
     if (this.opts.runtime) args.push('--runtime', this.opts.runtime);
     if (this.opts.noDefaultImage) args.push('--no-default-image');
+    if (this.opts.args) args.push(...this.opts.args);
     const log = fs.openSync(this.logFile, 'a');
     // MALLOC_ARENA_MAX as berthd's shebang sets it.
     const proc = spawn(process.execPath, args, { stdio: ['ignore', log, log], env: { ...process.env, PATH, MALLOC_ARENA_MAX: '2' } });

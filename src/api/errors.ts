@@ -7,6 +7,7 @@ import {
   NotFoundError,
   NotImplementedError,
   NotModifiedError,
+  UnauthorizedError,
 } from '../errors.js';
 
 export function statusOf(err: unknown): number {
@@ -16,6 +17,7 @@ export function statusOf(err: unknown): number {
   if (err instanceof NotModifiedError) return 304;
   if (err instanceof ForbiddenError) return 403;
   if (err instanceof NotImplementedError) return 501;
+  if (err instanceof UnauthorizedError) return 401;
   return 500;
 }
 

@@ -1,7 +1,10 @@
 // /images/* handlers.
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InvalidParameterError, NotImplementedError } from '../errors.js';
+import { InvalidParameterError } from '../errors.js';
+import { parsePlatform } from '../distribution/platform.js';
+import { parsePullReference } from '../reference/index.js';
+import { registryAuth, streamProgress } from './distribution.js';
 import { parseFilters } from '../engine/filters.js';
 import { parseImageName } from '../engine/images/names.js';
 import type { RequestContext } from './context.js';
@@ -46,7 +49,19 @@ export const imageRoutes: Route[] = [
       return;
     }
     if (!fromImage) throw new InvalidParameterError('either fromSrc or fromImage must be set');
-    throw new NotImplementedError(`pulling from registries is not supported yet: cannot pull ${fromImage}${ctx.str('tag') ? ':' + ctx.str('tag') : ''}`);
+    // Bad references, platforms and auth headers are 400s before any output.
+    const ref = parsePullReference(fromImage, ctx.str('tag'));
+    const platformParam = ctx.str('platform');
+    const platform = platformParam ? parsePlatform(platformParam) : undefined;
+    const auth = registryAuth(ctx);
+    await streamProgress(ctx, (sink) => engine.pullImage(ref, { platform, auth }, sink));
+  }),
+
+  route('POST', '/images/{name*}/push', async (ctx, engine) => {
+    const ref = parsePullReference(ctx.params.name, ctx.str('tag'));
+    if (ref.digest) throw new InvalidParameterError('cannot push a digest reference');
+    const auth = registryAuth(ctx);
+    await streamProgress(ctx, (sink) => engine.pushImage(ref, auth, sink));
   }),
 
   route('POST', '/images/prune', async (ctx, engine) => {

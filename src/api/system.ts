@@ -1,7 +1,9 @@
 // /_ping, /version, /info, /system/df, /events.
 import type { EventMessage } from '../api/types.js';
+import { InvalidParameterError } from '../errors.js';
 import { parseFilters, parseTime } from '../engine/filters.js';
 import { type Route, route, API_VERSION, MIN_API_VERSION } from './server.js';
+import { normaliseAuth } from '../distribution/auth.js';
 
 function ping(ctx: Parameters<Route['handler']>[0]): void {
   ctx.res.writeHead(200, {
@@ -22,6 +24,12 @@ function toNanos(s: string | undefined): number | undefined {
 export const systemRoutes: Route[] = [
   route('GET', '/_ping', async (ctx) => ping(ctx)),
   route('HEAD', '/_ping', async (ctx) => ping(ctx)),
+
+  route('POST', '/auth', async (ctx, engine) => {
+    const body = await ctx.json<Record<string, unknown>>();
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new InvalidParameterError('invalid auth configuration: expected a JSON object');
+    ctx.send(200, await engine.login(normaliseAuth(body)));
+  }),
 
   route('GET', '/version', async (ctx, engine) => {
     ctx.send(200, await engine.versionInfo({ version: API_VERSION, min: MIN_API_VERSION }));

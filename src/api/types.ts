@@ -468,3 +468,15 @@ export interface ContainerPathStat {
   mtime: string;
   linkTarget: string;
 }
+
+/** GET /distribution/{name}/json */
+export interface DistributionInspect {
+  Descriptor: { mediaType: string; digest: string; size: number; urls?: string[] };
+  Platforms: { architecture: string; os: string; 'os.version'?: string; 'os.features'?: string[]; variant?: string; features?: string[] }[];
+}
+
+/** POST /auth */
+export interface AuthResponse {
+  Status: string;
+  IdentityToken?: string;
+}

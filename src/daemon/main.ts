@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiServer } from '../api/server.js';
+import { defaultRegistryOptions, type RegistryOptions } from '../distribution/endpoint.js';
 import { Engine } from '../engine/engine.js';
 import { Runtime } from '../runtime/runtime.js';
 import type { RuntimeName } from '../runtime/types.js';
@@ -25,6 +26,15 @@ Options:
       --log-level string   Logging level: debug, info, warn, error, fatal (default "info")
   -p, --pidfile string     Path to use for daemon PID file
       --no-default-image   Do not create busybox:latest from the host's busybox-static
+      --insecure-registry list       Registries (host:port or CIDR) that may be reached over plain http
+      --registry-mirror list         Preferred Docker registry mirror
+      --max-concurrent-downloads int Max concurrent downloads (default 3)
+      --max-concurrent-uploads int   Max concurrent uploads (default 5)
+      --registry-certs-dir list      Per-registry CA dirs (<dir>/<host:port>/ca.crt)
+                                     (default /etc/berth/certs.d and /etc/docker/certs.d)
+      --registry-timeout int         Seconds to wait for a registry's response headers (default 30)
+      --registry-idle-timeout int    Seconds a registry response body may stall (default 60)
+      --registry-upload-chunk-size int  Bytes per PATCH when pushing larger blobs (default 16777216)
   -v, --version            Print version information and quit
 `;
 
@@ -54,6 +64,35 @@ async function listenOn(api: ApiServer, host: string): Promise<void> {
   await api.listenTcp(m[1] || '127.0.0.1', Number(m[2]));
 }
 
+function positiveInt(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`invalid value for --${name}: ${v} (a positive integer)`);
+  return n;
+}
+
+function registryOptions(values: Record<string, string | string[] | boolean | undefined>): RegistryOptions {
+  const o = defaultRegistryOptions();
+  const list = (k: string): string[] => (values[k] as string[] | undefined) ?? [];
+  o.insecureRegistries = list('insecure-registry').map((r) => r.replace(/^https?:\/\//, '').replace(/\/$/, ''));
+  for (const m of list('registry-mirror')) {
+    try {
+      const u = new URL(m);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+    } catch {
+      throw new Error(`invalid mirror: ${m} (expected an http or https URL)`);
+    }
+  }
+  o.mirrors = list('registry-mirror');
+  if (list('registry-certs-dir').length > 0) o.certsDirs = list('registry-certs-dir').map((d) => path.resolve(d));
+  o.maxConcurrentDownloads = positiveInt('max-concurrent-downloads', values['max-concurrent-downloads'] as string | undefined, o.maxConcurrentDownloads);
+  o.maxConcurrentUploads = positiveInt('max-concurrent-uploads', values['max-concurrent-uploads'] as string | undefined, o.maxConcurrentUploads);
+  o.transport.headerTimeoutMs = positiveInt('registry-timeout', values['registry-timeout'] as string | undefined, o.transport.headerTimeoutMs / 1000) * 1000;
+  o.transport.idleTimeoutMs = positiveInt('registry-idle-timeout', values['registry-idle-timeout'] as string | undefined, o.transport.idleTimeoutMs / 1000) * 1000;
+  o.uploadChunkSize = positiveInt('registry-upload-chunk-size', values['registry-upload-chunk-size'] as string | undefined, o.uploadChunkSize);
+  return o;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -64,6 +103,14 @@ async function main(): Promise<void> {
       'log-level': { type: 'string', short: 'l', default: 'info' },
       pidfile: { type: 'string', short: 'p' },
       'no-default-image': { type: 'boolean', default: false },
+      'insecure-registry': { type: 'string', multiple: true },
+      'registry-mirror': { type: 'string', multiple: true },
+      'max-concurrent-downloads': { type: 'string' },
+      'max-concurrent-uploads': { type: 'string' },
+      'registry-certs-dir': { type: 'string', multiple: true },
+      'registry-timeout': { type: 'string' },
+      'registry-idle-timeout': { type: 'string' },
+      'registry-upload-chunk-size': { type: 'string' },
       version: { type: 'boolean', short: 'v', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -82,7 +129,8 @@ async function main(): Promise<void> {
   const runtime = await Runtime.detect(values.runtime as RuntimeName | undefined);
   const dataRoot = path.resolve(values['data-root']!);
   const execRoot = path.resolve(values['exec-root']!);
-  const engine = new Engine({ dataRoot, execRoot, runtime, defaultImage: !values['no-default-image'] });
+  const registry = registryOptions(values);
+  const engine = new Engine({ dataRoot, execRoot, runtime, defaultImage: !values['no-default-image'], registry });
   await engine.init();
   const api = new ApiServer(engine);
   const hosts = values.host && values.host.length > 0 ? values.host : [`unix://${path.join(execRoot, 'berth.sock')}`];

@@ -39,6 +39,16 @@ import { containerLayers, runtimeMountPoints } from './containers/rootfs-layers.
 import { loadImages, type LoadOptions } from './images/load.js';
 import { saveImages } from './images/save.js';
 import path from 'node:path';
+import type { AuthConfig } from '../distribution/auth.js';
+import { defaultRegistryOptions, type RegistryOptions } from '../distribution/endpoint.js';
+import type { ProgressSink } from '../distribution/progress.js';
+import type { Reference } from '../reference/index.js';
+import type { AuthResponse, DistributionInspect } from '../api/types.js';
+import { DistributionMetadata } from './images/distribution-metadata.js';
+import { distributionInspect } from './images/distribution-inspect.js';
+import { pullImage, type DistributionDeps, type PullOptions } from './images/pull.js';
+import { pushImage } from './images/push.js';
+import { RegistryService } from './images/registry-service.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -48,6 +58,8 @@ export interface EngineOptions {
   runtime: RuntimeName;
   /** Create busybox:latest from the host's busybox-static when it is missing. */
   defaultImage: boolean;
+  /** Registry client settings (berthd's --insecure-registry, --registry-mirror, limits, …). */
+  registry?: RegistryOptions;
 }
 
 export class Engine {
@@ -63,6 +75,8 @@ export class Engine {
   /** docker cp: stat, archive and extract paths of a container's filesystem. */
   readonly archive: ContainerArchive;
   private readonly views: ViewContext;
+  readonly registries: RegistryService;
+  readonly distributionMetadata: DistributionMetadata;
 
   constructor(readonly opts: EngineOptions) {
     this.content = new ContentStore(opts.dataRoot);
@@ -85,6 +99,8 @@ export class Engine {
       runtime: this.runtime,
       events: this.events,
     });
+    this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
+    this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
     this.exec = new ExecService(this.containers, this.runtime, this.snapshots, this.events);
     this.archive = new ContainerArchive(this.containers, this.events);
     this.views = {
@@ -105,6 +121,7 @@ export class Engine {
     await this.snapshots.init();
     await this.runtime.init();
     await this.images.init();
+    await this.distributionMetadata.init();
     await this.containers.init();
     await removeStaleViews(this.snapshots, this.exportViewsDir());
     if (this.opts.defaultImage) await this.ensureDefaultImage();
@@ -145,6 +162,35 @@ export class Engine {
   loadImages(input: Readable, opts: LoadOptions): Promise<string[]> {
     // Layers unpacked before their image is registered must not look unused to a concurrent rmi.
     return this.images.creating(() => loadImages({ images: this.images, references: this.references, content: this.content, snapshots: this.snapshots, events: this.events }, input, opts));
+  }
+
+  private get distributionDeps(): DistributionDeps {
+    return {
+      content: this.content,
+      snapshots: this.snapshots,
+      images: this.images,
+      references: this.references,
+      events: this.events,
+      metadata: this.distributionMetadata,
+      registries: this.registries,
+    };
+  }
+
+  /** POST /images/create?fromImage: progress goes to `sink` as Docker's JSON messages. */
+  pullImage(ref: Reference, opts: PullOptions, sink: ProgressSink): Promise<void> {
+    return pullImage(this.distributionDeps, ref, opts, sink);
+  }
+
+  pushImage(ref: Reference, auth: AuthConfig, sink: ProgressSink): Promise<void> {
+    return pushImage(this.distributionDeps, ref, auth, sink);
+  }
+
+  login(auth: AuthConfig): Promise<AuthResponse> {
+    return this.registries.login(auth);
+  }
+
+  distributionInspect(ref: Reference, auth: AuthConfig): Promise<DistributionInspect> {
+    return distributionInspect(this.registries, ref, auth);
   }
 
   /** Containers per image are counted only for `system df`; `/images/json` says -1 (not computed), as Docker does. */

@@ -80,9 +80,24 @@ export class ContentStore {
 
   async init(): Promise<void> {
     await fsp.mkdir(this.blobsDir, { recursive: true });
-    // Leftovers of ingests interrupted by a crash are never valid blobs.
-    await fsp.rm(this.ingestDir, { recursive: true, force: true });
+    // Leftovers of ingests interrupted by a crash are never valid blobs; partial registry
+    // downloads (keyed by their digest, verified when complete) are kept so a pull can resume.
     await fsp.mkdir(this.ingestDir, { recursive: true });
+    for (const name of await fsp.readdir(this.ingestDir)) {
+      if (name !== 'partial') await fsp.rm(path.join(this.ingestDir, name), { recursive: true, force: true });
+    }
+    await fsp.mkdir(path.join(this.ingestDir, 'partial'), { recursive: true });
+  }
+
+  /** Where a registry download of `digest` accumulates until it is complete and verified. */
+  partialPath(digest: string): string {
+    if (!isDigest(digest)) throw new InvalidParameterError(`invalid digest: ${digest}`);
+    return path.join(this.ingestDir, 'partial', digestHex(digest));
+  }
+
+  /** A scratch file path in the ingest area (removed at the next start if left behind). */
+  scratchPath(): string {
+    return path.join(this.ingestDir, `tmp-${randomBytes(12).toString('hex')}`);
   }
 
   blobPath(digest: string): string {

@@ -90,6 +90,25 @@ export class ImageService {
   }
 
   /**
+   * Stores an image from config bytes exactly as a registry served them, so the image id is the
+   * registry's config digest (re-serialising would change it). Its layers must be snapshots.
+   */
+  async createFromConfigBlob(raw: Buffer, config: ImageConfig): Promise<Image> {
+    const topLayer = chainKeyOf(config.rootfs.diff_ids);
+    if (topLayer !== undefined && !this.deps.snapshots.get(topLayer)) {
+      throw new InvalidParameterError('image config refers to a layer that is not present');
+    }
+    const blob = await this.deps.content.put(raw);
+    const existing = this.images.get(blob.digest);
+    if (existing) return existing;
+    const record: ImageRecord = { id: blob.digest };
+    await this.records.put(digestHex(blob.digest), record);
+    const image: Image = { record, config, topLayer };
+    this.images.set(blob.digest, image);
+    return image;
+  }
+
+  /**
    * Finds an image by full or short id, or by reference; Docker's lookup order: a reference
    * that exists wins over an id prefix.
    */
@@ -468,7 +487,9 @@ function isSingleReference(refs: string[]): boolean {
 /** `reference=` filter: a glob on the familiar name, with or without tag. */
 function matchReference(pattern: string, familiar: string): boolean {
   const glob = (p: string): RegExp => new RegExp('^' + p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
-  const [repo] = splitOnce(familiar, ':');
+  // The tag starts at the last ':' after the last '/' (a registry may carry a port).
+  const tagAt = familiar.lastIndexOf(':');
+  const repo = tagAt > familiar.lastIndexOf('/') ? familiar.slice(0, tagAt) : familiar;
   return glob(pattern).test(familiar) || glob(pattern).test(repo);
 }
 
