@@ -77,11 +77,12 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyOptio
     await ex.run(new TarReader(reader));
     await reader.drain();
     await ex.finish();
+    const diffId = reader.digest.digest();
     return {
       size: ex.size,
       tarSize: reader.received,
-      diffId: reader.digest.digest(),
-      digest: opened.raw.digest(),
+      diffId,
+      digest: opened.compression === 'none' ? diffId : opened.raw.digest(),
       compressedSize: opened.raw.size,
       compression: opened.compression,
     };

@@ -49,12 +49,18 @@ export class DigestStream extends Transform {
 /** Incremental sha256 + byte count. */
 export class Digester {
   private readonly hash: Hash = createHash('sha256');
+  private counting = false;
   size = 0;
   update(b: Buffer): void {
-    this.hash.update(b);
+    if (!this.counting) this.hash.update(b);
     this.size += b.length;
   }
+  /** From now on only count bytes (someone else hashes the same bytes); digest() is then unavailable. */
+  countOnly(): void {
+    this.counting = true;
+  }
   digest(): string {
+    if (this.counting) throw new Error('Digester: digest of a counting-only digester');
     return `sha256:${this.hash.digest('hex')}`;
   }
 }
@@ -106,7 +112,7 @@ export interface OpenedStream {
   compression: Compression;
   /** Uncompressed bytes. */
   chunks: AsyncIterator<Buffer>;
-  /** Digest/size of the raw (possibly compressed) input; complete once `chunks` is exhausted. */
+  /** Digest/size of the raw (possibly compressed) input; complete once `chunks` is exhausted. Uncompressed: size only (the digest is the uncompressed one). */
   raw: Digester;
   destroy(err?: Error): void;
 }
@@ -141,11 +147,13 @@ export async function openMaybeCompressed(input: Readable): Promise<OpenedStream
       yield r.value;
     }
   }
-  const src = Readable.from(rest(), { objectMode: false });
   if (compression === 'none') {
-    const iter = src[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    return { compression, chunks: iter, raw, destroy: (e) => { src.destroy(e); input.destroy(e); } };
+    // Uncompressed: the raw digest is the uncompressed one, which the consumer hashes anyway.
+    raw.countOnly();
+    const chunks = rest();
+    return { compression, chunks, raw, destroy: (e) => { void chunks.return(undefined); input.destroy(e); } };
   }
+  const src = Readable.from(rest(), { objectMode: false });
   if (compression !== 'gzip') {
     const ext = externalDecompress(compression, src);
     return { compression, chunks: ext.chunks, raw, destroy: (e) => { ext.kill(); src.destroy(e); input.destroy(e); } };

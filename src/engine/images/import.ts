@@ -54,6 +54,19 @@ export async function ingestLayer(
   }
 }
 
+/** Unpacks a layer whose tar is already in the content store as `diffId` (read through `input`) on top of `parent`. */
+export async function unpackStoredLayer(snapshots: Snapshotter, input: Readable, diffId: string, parent: string | undefined): Promise<SnapshotInfo> {
+  try {
+    return await snapshots.createLayer(parent, async (dir) => {
+      const { size } = await applyLayer(input, dir);
+      return { diffId, size };
+    });
+  } catch (err) {
+    if (err instanceof InvalidParameterError) throw err;
+    throw new InvalidParameterError(`invalid tar archive: ${(err as Error).message}`);
+  }
+}
+
 export interface ImportOptions {
   message?: string;
   config?: ImageRunConfig;

@@ -14,7 +14,7 @@ import type { ContentStore } from '../../store/content.js';
 import type { ReferenceStore } from '../../store/references.js';
 import type { EventService } from '../events.js';
 import type { ImageService } from './image-service.js';
-import { ingestLayer } from './import.js';
+import { ingestLayer, unpackStoredLayer } from './import.js';
 import { familiarString } from './names.js';
 
 export interface LoadDeps {
@@ -67,14 +67,23 @@ async function ingestImage(deps: LoadDeps, archive: SpooledArchive, image: LoadI
     if (!deps.snapshots.get(key)) {
       await checkPlainLayer(layer.file, layer.diffId, what);
       const hadBlob = await deps.content.has(layer.diffId);
-      const input = progress(archive.open(layer.file), layer.file.size, short(layer.diffId), opts);
       try {
-        await ingestLayer(deps.content, deps.snapshots, input, parent, layer.diffId);
+        if (layer.file.digest === layer.diffId) {
+          // An uncompressed layer the spool already hashed: the spooled file becomes the blob (a
+          // hard link, no copy) and is unpacked from there.
+          if (!hadBlob) await deps.content.adopt(layer.file.path, layer.diffId);
+          if (!hadBlob) added.blobs.push(layer.diffId);
+          const input = progress(deps.content.createReadStream(layer.diffId), layer.file.size, short(layer.diffId), opts);
+          await unpackStoredLayer(deps.snapshots, input, layer.diffId, parent);
+        } else {
+          const input = progress(archive.open(layer.file), layer.file.size, short(layer.diffId), opts);
+          await ingestLayer(deps.content, deps.snapshots, input, parent, layer.diffId);
+          if (!hadBlob) added.blobs.push(layer.diffId);
+        }
       } catch (err) {
         throw layerError(err, what, layer.diffId);
       }
       added.snapshots.push(key);
-      if (!hadBlob) added.blobs.push(layer.diffId);
     } else if (!(await deps.content.has(layer.diffId))) {
       // The layer is unpacked but its blob is gone: store the blob, so save keeps working.
       await storeBlob(deps.content, archive, layer.file, layer.diffId, what);
