@@ -12,9 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import {
-  cleanup,
   DOCKER_ENV,
   DOCKERD_CLI,
   dockerBin,
@@ -22,11 +20,13 @@ import {
   log,
   mustTime,
   type OpContestant,
+  opBenchArgs,
   opReport,
   type OpResult,
   type Peer,
   ratio,
   reportTime,
+  runBench,
   runOps,
   setKeep,
   sh,
@@ -39,28 +39,9 @@ import {
   writeBusyboxTar,
 } from './lib.js';
 
-const { values: opts } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    mb: { type: 'string' },
-    runs: { type: 'string' },
-    'no-dockerd': { type: 'boolean', default: false },
-    'no-install': { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (opts.help) {
-  process.stdout.write(`Usage: node dist/bench/layers.js [--quick] [--mb N] [--runs N] [--no-dockerd] [--no-install] [--keep]
-
-  --quick     100 MB, one run per operation
-  --mb N      payload size in MB (default 500)
-  --runs N    runs per operation and contestant (default 3; the median is reported)
-`);
-  process.exit(0);
-}
-const MB = opts.mb ? Number(opts.mb) : opts.quick ? 100 : 500;
-const RUNS = opts.runs ? Number(opts.runs) : opts.quick ? 1 : 3;
+const opts = opBenchArgs('layers.js', 'payload size in MB (default 500)');
+const MB = opts.mb;
+const RUNS = opts.runs;
 const OP_TIMEOUT_MS = 15 * 60_000;
 
 type Op = 'commit' | 'save' | 'load' | 'export';
@@ -151,9 +132,9 @@ function floorContestant(payload: string): Contestant {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the bench runs containers: run it as root');
   const want = ['crun', 'conmon', 'busybox-static', 'golang-github-containers-common', 'attr', 'tar'];
-  if (!opts['no-dockerd']) want.push('docker.io');
-  ensurePackages(want, opts['no-install']!);
-  setKeep(opts.keep!);
+  if (!opts.noDockerd) want.push('docker.io');
+  ensurePackages(want, opts.noInstall);
+  setKeep(opts.keep);
   if (!dockerBin) throw new Error('no docker CLI on PATH (Debian: apt-get install docker.io)');
   mkdirSync(DOCKER_ENV.DOCKER_CONFIG!, { recursive: true });
   await writeBusyboxTar();
@@ -170,7 +151,7 @@ async function main(): Promise<void> {
   const b = dockerContestant(berth, BERTH, payload);
   contestants.push(b.c);
   setups.push(b.setup);
-  if (!opts['no-dockerd']) {
+  if (!opts.noDockerd) {
     try {
       if (!which('dockerd')) throw new Error('dockerd is not installed (apt-get install docker.io)');
       log('starting dockerd');
@@ -207,12 +188,5 @@ function report(results: OpResult<Op>[], megabytes: number): string {
   });
 }
 
-main()
-  .catch((err: Error) => {
-    process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    await cleanup();
-  });
+runBench(main);
 

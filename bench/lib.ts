@@ -7,6 +7,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { defaultImageTar } from '../src/engine/images/default-image.js';
 
 let keep = false;
@@ -561,4 +562,56 @@ export function opReport<Op extends string>(rep: OpReport<Op>): string {
 /** MET, NOT MET, or n/a when x could not be measured. */
 export function verdict(x: number, ok: (v: number) => boolean): string {
   return Number.isFinite(x) ? (ok(x) ? 'MET' : 'NOT MET') : 'n/a';
+}
+
+/** Runs a benchmark's main: a failure becomes the exit code, and whatever it started is cleaned up either way. */
+export function runBench(main: () => Promise<void>): void {
+  main()
+    .catch((err: Error) => {
+      process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
+      process.exitCode = 1;
+    })
+    .finally(async () => {
+      await cleanup();
+    });
+}
+
+export interface OpBenchArgs {
+  /** payload megabytes */
+  mb: number;
+  runs: number;
+  noDockerd: boolean;
+  noInstall: boolean;
+  keep: boolean;
+}
+
+/** The command line of the throughput benchmarks (layers, registry); --help prints the usage and exits. */
+export function opBenchArgs(program: string, mbMeaning: string): OpBenchArgs {
+  const { values: o } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      mb: { type: 'string' },
+      runs: { type: 'string' },
+      'no-dockerd': { type: 'boolean', default: false },
+      'no-install': { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (o.help) {
+    process.stdout.write(`Usage: node dist/bench/${program} [--quick] [--mb N] [--runs N] [--no-dockerd] [--no-install] [--keep]
+
+  --quick     100 MB, one run per operation
+  --mb N      ${mbMeaning}
+  --runs N    runs per operation and contestant (default 3; the median is reported)
+`);
+    process.exit(0);
+  }
+  return {
+    mb: o.mb ? Number(o.mb) : o.quick ? 100 : 500,
+    runs: o.runs ? Number(o.runs) : o.quick ? 1 : 3,
+    noDockerd: o['no-dockerd']!,
+    noInstall: o['no-install']!,
+    keep: o.keep!,
+  };
 }

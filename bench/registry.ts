@@ -12,10 +12,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import {
-  cleanup,
   DOCKER_ENV,
   DOCKERD_CLI,
   dockerBin,
@@ -23,11 +21,13 @@ import {
   log,
   mustTime,
   type OpContestant,
+  opBenchArgs,
   opReport,
   type OpResult,
   type Peer,
   ratio,
   reportTime,
+  runBench,
   runOps,
   setKeep,
   sh,
@@ -43,28 +43,9 @@ import {
   writeBusyboxTar,
 } from './lib.js';
 
-const { values: opts } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    mb: { type: 'string' },
-    runs: { type: 'string' },
-    'no-dockerd': { type: 'boolean', default: false },
-    'no-install': { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (opts.help) {
-  process.stdout.write(`Usage: node dist/bench/registry.js [--quick] [--mb N] [--runs N] [--no-dockerd] [--no-install] [--keep]
-
-  --quick     100 MB, one run per operation
-  --mb N      image size in MB (default 500), in 5 layers
-  --runs N    runs per operation and contestant (default 3; the median is reported)
-`);
-  process.exit(0);
-}
-const MB = opts.mb ? Number(opts.mb) : opts.quick ? 100 : 500;
-const RUNS = opts.runs ? Number(opts.runs) : opts.quick ? 1 : 3;
+const opts = opBenchArgs('registry.js', 'image size in MB (default 500), in 5 layers');
+const MB = opts.mb;
+const RUNS = opts.runs;
 const LAYERS = 5;
 const OP_TIMEOUT_MS = 15 * 60_000;
 const REPO = 'bench/big';
@@ -255,9 +236,9 @@ ${urls.map((_, i) => `tar -xzf $d/${i}.tgz -C $d/rootfs`).join('\n')}
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the bench runs daemons: run it as root');
   const want = ['crun', 'conmon', 'busybox-static', 'golang-github-containers-common', 'attr', 'docker-registry', 'skopeo', 'curl'];
-  if (!opts['no-dockerd']) want.push('docker.io');
-  ensurePackages(want, opts['no-install']!);
-  setKeep(opts.keep!);
+  if (!opts.noDockerd) want.push('docker.io');
+  ensurePackages(want, opts.noInstall);
+  setKeep(opts.keep);
   if (!dockerBin) throw new Error('no docker CLI on PATH (Debian: apt-get install docker.io)');
   if (!which('docker-registry')) throw new Error('docker-registry is not installed');
   mkdirSync(DOCKER_ENV.DOCKER_CONFIG!, { recursive: true });
@@ -273,7 +254,7 @@ async function main(): Promise<void> {
   const contestants: Contestant[] = [floorContestant(source, index.layers)];
   log('starting berthd');
   contestants.push(dockerContestant(await startBerth('berth', 'crun'), BERTH, source));
-  if (!opts['no-dockerd']) {
+  if (!opts.noDockerd) {
     try {
       if (!which('dockerd')) throw new Error('dockerd is not installed (apt-get install docker.io)');
       log('starting dockerd');
@@ -307,11 +288,4 @@ function report(results: OpResult<Op>[], megabytes: number): string {
   });
 }
 
-main()
-  .catch((err: Error) => {
-    process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    await cleanup();
-  });
+runBench(main);

@@ -72,7 +72,6 @@ import {
   api,
   apiJson,
   cgroupParents,
-  cleanup,
   cmdlineOf,
   dockerBin,
   dpkgInstalled,
@@ -95,6 +94,7 @@ import {
   rowMedian,
   rows,
   rssMb,
+  runBench,
   setKeep,
   setPodmanBase,
   sh,
@@ -684,11 +684,4 @@ async function main(): Promise<void> {
   }
 }
 
-main()
-  .catch((err: Error) => {
-    process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    await cleanup();
-  });
+runBench(main);
