@@ -11,60 +11,43 @@
 // are printed (docs/performance.md records them).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import {
-  cleanup,
   DOCKER_ENV,
+  DOCKERD_CLI,
   dockerBin,
   ensurePackages,
   log,
-  median,
   mustTime,
+  type OpContestant,
+  opBenchArgs,
+  opReport,
+  type OpResult,
   type Peer,
   ratio,
+  reportTime,
+  runBench,
+  runOps,
   setKeep,
   sh,
   skipped,
   startBerth,
   startDockerd,
   TMP,
+  verdict,
   which,
   writeBusyboxTar,
 } from './lib.js';
 
-const { values: opts } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    mb: { type: 'string' },
-    runs: { type: 'string' },
-    'no-dockerd': { type: 'boolean', default: false },
-    'no-install': { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (opts.help) {
-  process.stdout.write(`Usage: node dist/bench/layers.js [--quick] [--mb N] [--runs N] [--no-dockerd] [--no-install] [--keep]
-
-  --quick     100 MB, one run per operation
-  --mb N      payload size in MB (default 500)
-  --runs N    runs per operation and contestant (default 3; the median is reported)
-`);
-  process.exit(0);
-}
-const MB = opts.mb ? Number(opts.mb) : opts.quick ? 100 : 500;
-const RUNS = opts.runs ? Number(opts.runs) : opts.quick ? 1 : 3;
+const opts = opBenchArgs('layers.js', 'payload size in MB (default 500)');
+const MB = opts.mb;
+const RUNS = opts.runs;
 const OP_TIMEOUT_MS = 15 * 60_000;
 
 type Op = 'commit' | 'save' | 'load' | 'export';
-interface Result {
-  op: Op;
-  name: string;
-  seconds: number[];
-}
-const results: Result[] = [];
+type Contestant = OpContestant<Op>;
+const FLOOR = 'floor: GNU tar';
+const BERTH = 'Berth (docker CLI)';
 
 /** MB files of 1 MiB (half random, half base64 text) and 1000 small files in nested dirs. */
 function writePayload(dir: string): number {
@@ -84,12 +67,6 @@ function writePayload(dir: string): number {
     writeFileSync(path.join(sub, `x${i}.txt`), `small file ${i}\n`.repeat(8));
   }
   return bytes;
-}
-
-interface Contestant {
-  name: string;
-  /** one timed run of op; `i` numbers the run */
-  run: (op: Op, i: number) => Promise<number>;
 }
 
 function dockerContestant(peer: Peer, label: string, payload: string): { c: Contestant; setup: () => Promise<void> } {
@@ -137,7 +114,7 @@ function floorContestant(payload: string): Contestant {
   mkdirSync(dir, { recursive: true });
   const archive = path.join(dir, 'payload.tar');
   return {
-    name: 'floor: GNU tar',
+    name: FLOOR,
     run: async (op, i) => {
       if (op === 'load') {
         const target = path.join(dir, `x${i}`);
@@ -155,9 +132,9 @@ function floorContestant(payload: string): Contestant {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the bench runs containers: run it as root');
   const want = ['crun', 'conmon', 'busybox-static', 'golang-github-containers-common', 'attr', 'tar'];
-  if (!opts['no-dockerd']) want.push('docker.io');
-  ensurePackages(want, opts['no-install']!);
-  setKeep(opts.keep!);
+  if (!opts.noDockerd) want.push('docker.io');
+  ensurePackages(want, opts.noInstall);
+  setKeep(opts.keep);
   if (!dockerBin) throw new Error('no docker CLI on PATH (Debian: apt-get install docker.io)');
   mkdirSync(DOCKER_ENV.DOCKER_CONFIG!, { recursive: true });
   await writeBusyboxTar();
@@ -171,14 +148,14 @@ async function main(): Promise<void> {
   const setups: (() => Promise<void>)[] = [];
   log('starting berthd');
   const berth = await startBerth('berth', 'crun');
-  const b = dockerContestant(berth, 'Berth (docker CLI)', payload);
+  const b = dockerContestant(berth, BERTH, payload);
   contestants.push(b.c);
   setups.push(b.setup);
-  if (!opts['no-dockerd']) {
+  if (!opts.noDockerd) {
     try {
       if (!which('dockerd')) throw new Error('dockerd is not installed (apt-get install docker.io)');
       log('starting dockerd');
-      const d = dockerContestant(await startDockerd(), 'dockerd (docker CLI)', payload);
+      const d = dockerContestant(await startDockerd(), DOCKERD_CLI, payload);
       contestants.push(d.c);
       setups.push(d.setup);
     } catch (err) {
@@ -189,76 +166,27 @@ async function main(): Promise<void> {
   log('copying the payload into each contestant\'s container');
   for (const s of setups) await s();
 
-  // Round-robin per run so drift in machine load hits everyone alike; save runs before load,
-  // which loads the first saved archive.
-  for (const op of ['commit', 'save', 'load', 'export'] as Op[]) {
-    for (const c of contestants) results.push({ op, name: c.name, seconds: [] });
-    for (let i = 0; i < RUNS; i++) {
-      for (const c of contestants) {
-        const r = results.find((x) => x.op === op && x.name === c.name)!;
-        try {
-          r.seconds.push(await c.run(op, i));
-          log(`${op} ${c.name}: ${r.seconds.at(-1)!.toFixed(2)} s`);
-        } catch (err) {
-          skipped.push(`${op} / ${c.name}: ${(err as Error).message.split('\n')[0].slice(0, 300)}`);
-          r.seconds.length = 0;
-        }
-      }
-    }
-  }
-  report(megabytes);
+  // save runs before load, which loads the first saved archive
+  const results = await runOps<Op>(['commit', 'save', 'load', 'export'], contestants, RUNS);
+  process.stdout.write(report(results, megabytes));
 }
 
-function report(megabytes: number): void {
-  const med = (op: Op, name: string): number => median(results.find((r) => r.op === op && r.name === name)?.seconds ?? []);
-  const header = ['operation', 'contestant', 'median s', 'MB/s', '× floor time', 'dockerd ÷', 'target'];
-  const table: string[][] = [];
-  const targets: string[] = [];
-  for (const r of results) {
-    const s = median(r.seconds);
-    const floor = med(r.op, 'floor: GNU tar');
-    const dockerd = med(r.op, 'dockerd (docker CLI)');
-    let target = '';
-    if ((r.op === 'save' || r.op === 'load') && r.name === 'Berth (docker CLI)') {
-      const fast = dockerd / s >= 1.5;
-      const near = s / floor <= 1.5;
-      target = `≥ 1.5× dockerd: ${Number.isFinite(dockerd / s) ? (fast ? 'MET' : 'NOT MET') : 'n/a'}; ≤ 1.5× floor: ${Number.isFinite(s / floor) ? (near ? 'MET' : 'NOT MET') : 'n/a'}`;
-      targets.push(`${r.op}: ${target} (${ratio(dockerd / s)} dockerd's speed, ${ratio(s / floor)} the floor's time)`);
-    }
-    table.push([
-      r.op,
-      r.name,
-      Number.isFinite(s) ? s.toFixed(2) : 'failed',
-      Number.isFinite(s) ? (megabytes / s).toFixed(0) : '',
-      r.name.startsWith('floor') ? '' : ratio(s / floor),
-      r.name.startsWith('dockerd') || r.name.startsWith('floor') ? '' : ratio(dockerd / s),
-      target,
-    ]);
-  }
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  const out = [
-    '',
-    `Berth layer benchmark — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — payload ${megabytes.toFixed(0)} MB, ${RUNS} run(s) each`,
-    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Linux ${os.release()}; ${sh('tar', ['--version']).split('\n')[0]}`,
-    '',
-    line(header),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...table.map(line),
-    '',
-    'MB/s: payload megabytes ÷ median seconds. "× floor time": median ÷ GNU tar\'s (lower is better). "dockerd ÷": dockerd\'s time ÷ this one (how many times faster).',
-    ...targets.map((t) => `target ${t}`),
-    ...skipped.map((s) => `skipped: ${s}`),
-  ];
-  process.stdout.write(out.join('\n') + '\n');
-}
-
-main()
-  .catch((err: Error) => {
-    process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    await cleanup();
+function report(results: OpResult<Op>[], megabytes: number): string {
+  return opReport({
+    title: `Berth layer benchmark — ${reportTime()} UTC — payload ${megabytes.toFixed(0)} MB, ${RUNS} run(s) each`,
+    versions: sh('tar', ['--version']).split('\n')[0],
+    results,
+    megabytes,
+    floor: FLOOR,
+    hasFloor: () => true,
+    target: (r, s, floor, dockerd) => {
+      if ((r.op !== 'save' && r.op !== 'load') || r.name !== BERTH) return undefined;
+      const cell = `≥ 1.5× dockerd: ${verdict(dockerd / s, (v) => v >= 1.5)}; ≤ 1.5× floor: ${verdict(s / floor, (v) => v <= 1.5)}`;
+      return { cell, summary: `${cell} (${ratio(dockerd / s)} dockerd's speed, ${ratio(s / floor)} the floor's time)` };
+    },
+    legend: 'MB/s: payload megabytes ÷ median seconds. "× floor time": median ÷ GNU tar\'s (lower is better). "dockerd ÷": dockerd\'s time ÷ this one (how many times faster).',
   });
+}
+
+runBench(main);
 

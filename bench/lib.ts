@@ -4,8 +4,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fsp, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { defaultImageTar } from '../src/engine/images/default-image.js';
 
 let keep = false;
@@ -447,4 +449,169 @@ export async function writeBusyboxTar(): Promise<string> {
 /** x as a ratio ("2.50×"), or n/a. */
 export function ratio(x: number): string {
   return Number.isFinite(x) ? `${x.toFixed(2)}×` : '—';
+}
+
+// ---------------------------------------------------------------- reports
+
+/** A markdown table, every column padded to its widest cell. */
+export function markdownTable(header: string[], table: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...table.map(line)];
+}
+
+/** Now, to the minute, for report titles ("2026-11-23 22:31"; UTC). */
+export function reportTime(): string {
+  return new Date().toISOString().slice(0, 16).replace('T', ' ');
+}
+
+// ---------------------------------------------------------------- timed operations (layers, registry)
+
+export const DOCKERD_CLI = 'dockerd (docker CLI)';
+
+export interface OpContestant<Op extends string> {
+  name: string;
+  /** one timed run of op, in seconds; `i` numbers the run */
+  run: (op: Op, i: number) => Promise<number>;
+}
+
+export interface OpResult<Op extends string> {
+  op: Op;
+  name: string;
+  seconds: number[];
+}
+
+/**
+ * Runs each op `runs` times, round-robin over the contestants within a run so drift in machine
+ * load hits everyone alike. A failed run drops that contestant's samples for the op (reported
+ * under skipped); ops run in the order given, so one may use what an earlier one left.
+ */
+export async function runOps<Op extends string>(ops: Op[], contestants: OpContestant<Op>[], runs: number, takesPart: (op: Op, c: OpContestant<Op>) => boolean = () => true): Promise<OpResult<Op>[]> {
+  const results: OpResult<Op>[] = [];
+  for (const op of ops) {
+    const who = contestants.filter((c) => takesPart(op, c));
+    const mine = who.map((c) => ({ op, name: c.name, seconds: [] as number[] }));
+    results.push(...mine);
+    for (let i = 0; i < runs; i++) {
+      for (const [k, c] of who.entries()) {
+        const r = mine[k];
+        try {
+          r.seconds.push(await c.run(op, i));
+          log(`${op} ${c.name}: ${r.seconds.at(-1)!.toFixed(2)} s`);
+        } catch (err) {
+          skipped.push(`${op} / ${c.name}: ${(err as Error).message.split('\n')[0].slice(0, 300)}`);
+          r.seconds.length = 0;
+        }
+      }
+    }
+  }
+  return results;
+}
+
+export interface OpReport<Op extends string> {
+  title: string;
+  /** what follows the machine on its line (tool versions) */
+  versions: string;
+  results: OpResult<Op>[];
+  megabytes: number;
+  /** the floor contestant's name */
+  floor: string;
+  /** whether the row's op has a floor to compare with */
+  hasFloor: (op: Op) => boolean;
+  /** the row's target verdict (table cell) and its summary line, if it has one */
+  target: (r: OpResult<Op>, seconds: number, floor: number, dockerd: number) => { cell: string; summary: string } | undefined;
+  legend: string;
+}
+
+/** The throughput table of timed operations (median s, MB/s, against the floor and dockerd), with targets and skips. */
+export function opReport<Op extends string>(rep: OpReport<Op>): string {
+  const med = (op: Op, name: string): number => median(rep.results.find((r) => r.op === op && r.name === name)?.seconds ?? []);
+  const header = ['operation', 'contestant', 'median s', 'MB/s', '× floor time', 'dockerd ÷', 'target'];
+  const table: string[][] = [];
+  const targets: string[] = [];
+  for (const r of rep.results) {
+    const s = median(r.seconds);
+    const floor = med(r.op, rep.floor);
+    const dockerd = med(r.op, DOCKERD_CLI);
+    const target = rep.target(r, s, floor, dockerd);
+    if (target) targets.push(`${r.op}: ${target.summary}`);
+    table.push([
+      r.op,
+      r.name,
+      Number.isFinite(s) ? s.toFixed(2) : 'failed',
+      Number.isFinite(s) ? (rep.megabytes / s).toFixed(0) : '',
+      r.name === rep.floor || !rep.hasFloor(r.op) ? '' : ratio(s / floor),
+      r.name === DOCKERD_CLI || r.name === rep.floor ? '' : ratio(dockerd / s),
+      target?.cell ?? '',
+    ]);
+  }
+  const out = [
+    '',
+    rep.title,
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Linux ${os.release()}; ${rep.versions}`,
+    '',
+    ...markdownTable(header, table),
+    '',
+    rep.legend,
+    ...targets.map((t) => `target ${t}`),
+    ...skipped.map((s) => `skipped: ${s}`),
+  ];
+  return out.join('\n') + '\n';
+}
+
+/** MET, NOT MET, or n/a when x could not be measured. */
+export function verdict(x: number, ok: (v: number) => boolean): string {
+  return Number.isFinite(x) ? (ok(x) ? 'MET' : 'NOT MET') : 'n/a';
+}
+
+/** Runs a benchmark's main: a failure becomes the exit code, and whatever it started is cleaned up either way. */
+export function runBench(main: () => Promise<void>): void {
+  main()
+    .catch((err: Error) => {
+      process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
+      process.exitCode = 1;
+    })
+    .finally(async () => {
+      await cleanup();
+    });
+}
+
+export interface OpBenchArgs {
+  /** payload megabytes */
+  mb: number;
+  runs: number;
+  noDockerd: boolean;
+  noInstall: boolean;
+  keep: boolean;
+}
+
+/** The command line of the throughput benchmarks (layers, registry); --help prints the usage and exits. */
+export function opBenchArgs(program: string, mbMeaning: string): OpBenchArgs {
+  const { values: o } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      mb: { type: 'string' },
+      runs: { type: 'string' },
+      'no-dockerd': { type: 'boolean', default: false },
+      'no-install': { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (o.help) {
+    process.stdout.write(`Usage: node dist/bench/${program} [--quick] [--mb N] [--runs N] [--no-dockerd] [--no-install] [--keep]
+
+  --quick     100 MB, one run per operation
+  --mb N      ${mbMeaning}
+  --runs N    runs per operation and contestant (default 3; the median is reported)
+`);
+    process.exit(0);
+  }
+  return {
+    mb: o.mb ? Number(o.mb) : o.quick ? 100 : 500,
+    runs: o.runs ? Number(o.runs) : o.quick ? 1 : 3,
+    noDockerd: o['no-dockerd']!,
+    noInstall: o['no-install']!,
+    keep: o.keep!,
+  };
 }

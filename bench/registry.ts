@@ -11,20 +11,24 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import {
-  cleanup,
   DOCKER_ENV,
+  DOCKERD_CLI,
   dockerBin,
   ensurePackages,
   log,
-  median,
   mustTime,
+  type OpContestant,
+  opBenchArgs,
+  opReport,
+  type OpResult,
   type Peer,
   ratio,
+  reportTime,
+  runBench,
+  runOps,
   setKeep,
   sh,
   skipped,
@@ -34,32 +38,14 @@ import {
   startDockerd,
   stopPid,
   TMP,
+  verdict,
   which,
   writeBusyboxTar,
 } from './lib.js';
 
-const { values: opts } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    mb: { type: 'string' },
-    runs: { type: 'string' },
-    'no-dockerd': { type: 'boolean', default: false },
-    'no-install': { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (opts.help) {
-  process.stdout.write(`Usage: node dist/bench/registry.js [--quick] [--mb N] [--runs N] [--no-dockerd] [--no-install] [--keep]
-
-  --quick     100 MB, one run per operation
-  --mb N      image size in MB (default 500), in 5 layers
-  --runs N    runs per operation and contestant (default 3; the median is reported)
-`);
-  process.exit(0);
-}
-const MB = opts.mb ? Number(opts.mb) : opts.quick ? 100 : 500;
-const RUNS = opts.runs ? Number(opts.runs) : opts.quick ? 1 : 3;
+const opts = opBenchArgs('registry.js', 'image size in MB (default 500), in 5 layers');
+const MB = opts.mb;
+const RUNS = opts.runs;
 const LAYERS = 5;
 const OP_TIMEOUT_MS = 15 * 60_000;
 const REPO = 'bench/big';
@@ -190,11 +176,9 @@ async function makeImage(): Promise<string> {
 // ---------------------------------------------------------------- contestants
 
 type Op = 'pull' | 'push';
-interface Contestant {
-  name: string;
-  run: (op: Op, i: number) => Promise<number>;
-}
-const results: { op: Op; name: string; seconds: number[] }[] = [];
+type Contestant = OpContestant<Op>;
+const FLOOR = 'floor: curl ∥ + tar -xzf';
+const BERTH = 'Berth (docker CLI)';
 
 function dockerContestant(peer: Peer, label: string, source: Registry): Contestant {
   const ref = `${source.host}/${REPO}:1`;
@@ -238,7 +222,7 @@ ${urls.map((_, i) => `tar -xzf $d/${i}.tgz -C $d/rootfs`).join('\n')}
     { mode: 0o755 },
   );
   return {
-    name: 'floor: curl ∥ + tar -xzf',
+    name: FLOOR,
     run: async (op, i) => {
       if (op !== 'pull') throw new Error('no floor for push');
       const target = path.join(dir, `run${i}`);
@@ -252,9 +236,9 @@ ${urls.map((_, i) => `tar -xzf $d/${i}.tgz -C $d/rootfs`).join('\n')}
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the bench runs daemons: run it as root');
   const want = ['crun', 'conmon', 'busybox-static', 'golang-github-containers-common', 'attr', 'docker-registry', 'skopeo', 'curl'];
-  if (!opts['no-dockerd']) want.push('docker.io');
-  ensurePackages(want, opts['no-install']!);
-  setKeep(opts.keep!);
+  if (!opts.noDockerd) want.push('docker.io');
+  ensurePackages(want, opts.noInstall);
+  setKeep(opts.keep);
   if (!dockerBin) throw new Error('no docker CLI on PATH (Debian: apt-get install docker.io)');
   if (!which('docker-registry')) throw new Error('docker-registry is not installed');
   mkdirSync(DOCKER_ENV.DOCKER_CONFIG!, { recursive: true });
@@ -269,87 +253,39 @@ async function main(): Promise<void> {
 
   const contestants: Contestant[] = [floorContestant(source, index.layers)];
   log('starting berthd');
-  contestants.push(dockerContestant(await startBerth('berth', 'crun'), 'Berth (docker CLI)', source));
-  if (!opts['no-dockerd']) {
+  contestants.push(dockerContestant(await startBerth('berth', 'crun'), BERTH, source));
+  if (!opts.noDockerd) {
     try {
       if (!which('dockerd')) throw new Error('dockerd is not installed (apt-get install docker.io)');
       log('starting dockerd');
-      contestants.push(dockerContestant(await startDockerd(), 'dockerd (docker CLI)', source));
+      contestants.push(dockerContestant(await startDockerd(), DOCKERD_CLI, source));
     } catch (err) {
       skipped.push(`dockerd: could not start: ${(err as Error).message.split('\n')[0]}`);
     }
   } else skipped.push('dockerd: --no-dockerd');
 
-  for (const op of ['pull', 'push'] as Op[]) {
-    const who = contestants.filter((c) => op === 'pull' || !c.name.startsWith('floor'));
-    for (const c of who) results.push({ op, name: c.name, seconds: [] });
-    for (let i = 0; i < RUNS; i++) {
-      for (const c of who) {
-        const r = results.find((x) => x.op === op && x.name === c.name)!;
-        try {
-          r.seconds.push(await c.run(op, i));
-          log(`${op} ${c.name}: ${r.seconds.at(-1)!.toFixed(2)} s`);
-        } catch (err) {
-          skipped.push(`${op} / ${c.name}: ${(err as Error).message.split('\n')[0].slice(0, 300)}`);
-          r.seconds.length = 0;
-        }
-      }
-    }
-  }
-  report(megabytes);
+  const results = await runOps<Op>(['pull', 'push'], contestants, RUNS, (op, c) => op === 'pull' || c.name !== FLOOR);
+  process.stdout.write(report(results, megabytes));
 }
 
-function report(megabytes: number): void {
-  const med = (op: Op, name: string): number => median(results.find((r) => r.op === op && r.name === name)?.seconds ?? []);
-  const header = ['operation', 'contestant', 'median s', 'MB/s', '× floor time', 'dockerd ÷', 'target'];
-  const table: string[][] = [];
-  const targets: string[] = [];
-  const verdict = (x: number, ok: (v: number) => boolean): string => (Number.isFinite(x) ? (ok(x) ? 'MET' : 'NOT MET') : 'n/a');
-  for (const r of results) {
-    const s = median(r.seconds);
-    const floor = med(r.op, 'floor: curl ∥ + tar -xzf');
-    const dockerd = med(r.op, 'dockerd (docker CLI)');
-    let target = '';
-    if (r.name === 'Berth (docker CLI)') {
-      target =
+function report(results: OpResult<Op>[], megabytes: number): string {
+  return opReport({
+    title: `Berth registry benchmark — ${reportTime()} UTC — ${megabytes.toFixed(0)} MB compressed in ${LAYERS} layers, ${RUNS} run(s) each`,
+    versions: sh('docker-registry', ['--version']).trim(),
+    results,
+    megabytes,
+    floor: FLOOR,
+    hasFloor: (op) => op === 'pull',
+    target: (r, s, floor, dockerd) => {
+      if (r.name !== BERTH) return undefined;
+      const cell =
         r.op === 'pull'
           ? `≥ 1.5× dockerd: ${verdict(dockerd / s, (v) => v >= 1.5)}; ≤ 1.3× floor: ${verdict(s / floor, (v) => v <= 1.3)}`
           : `no slower than dockerd: ${verdict(dockerd / s, (v) => v >= 1)}`;
-      targets.push(`${r.op}: ${target} (${ratio(dockerd / s)} dockerd's speed${r.op === 'pull' ? `, ${ratio(s / floor)} the floor's time` : ''})`);
-    }
-    table.push([
-      r.op,
-      r.name,
-      Number.isFinite(s) ? s.toFixed(2) : 'failed',
-      Number.isFinite(s) ? (megabytes / s).toFixed(0) : '',
-      r.name.startsWith('floor') || r.op === 'push' ? '' : ratio(s / floor),
-      r.name.startsWith('dockerd') || r.name.startsWith('floor') ? '' : ratio(dockerd / s),
-      target,
-    ]);
-  }
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  const out = [
-    '',
-    `Berth registry benchmark — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — ${megabytes.toFixed(0)} MB compressed in ${LAYERS} layers, ${RUNS} run(s) each`,
-    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Linux ${os.release()}; ${sh('docker-registry', ['--version']).trim()}`,
-    '',
-    line(header),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...table.map(line),
-    '',
-    'MB/s: compressed megabytes ÷ median seconds. "× floor time": median ÷ the floor\'s (lower is better). "dockerd ÷": dockerd\'s time ÷ this one.',
-    ...targets.map((t) => `target ${t}`),
-    ...skipped.map((s) => `skipped: ${s}`),
-  ];
-  process.stdout.write(out.join('\n') + '\n');
+      return { cell, summary: `${cell} (${ratio(dockerd / s)} dockerd's speed${r.op === 'pull' ? `, ${ratio(s / floor)} the floor's time` : ''})` };
+    },
+    legend: 'MB/s: compressed megabytes ÷ median seconds. "× floor time": median ÷ the floor\'s (lower is better). "dockerd ÷": dockerd\'s time ÷ this one.',
+  });
 }
 
-main()
-  .catch((err: Error) => {
-    process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    await cleanup();
-  });
+runBench(main);

@@ -72,12 +72,12 @@ import {
   api,
   apiJson,
   cgroupParents,
-  cleanup,
   cmdlineOf,
   dockerBin,
   dpkgInstalled,
   ensurePackages,
   log,
+  markdownTable,
   median,
   mustTime,
   notes,
@@ -89,10 +89,12 @@ import {
   procStatus,
   processTree,
   processesMatching,
+  reportTime,
   rmdirTree,
   rowMedian,
   rows,
   rssMb,
+  runBench,
   setKeep,
   setPodmanBase,
   sh,
@@ -653,17 +655,13 @@ async function main(): Promise<void> {
     table.push([r.section === lastSection ? '' : r.section, r.name, fmt(m, r.unit), r.samples.length > 1 ? fmt(p90(r.samples), r.unit) : '', vsFloor, vsDockerd, tg.join('; ')]);
     lastSection = r.section;
   }
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   const out: string[] = [];
   out.push('');
-  out.push(`Berth benchmark — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — ${QUICK ? 'quick' : 'full'} run (${N_SEQ} sequential runs, ${WARM} warm-up) — ${((Date.now() - started0) / 1000).toFixed(0)} s`);
+  out.push(`Berth benchmark — ${reportTime()} UTC — ${QUICK ? 'quick' : 'full'} run (${N_SEQ} sequential runs, ${WARM} warm-up) — ${((Date.now() - started0) / 1000).toFixed(0)} s`);
   out.push(`machine: ${machine}`);
   out.push(`versions: ${versions.join('; ')}`);
   out.push('');
-  out.push(line(header));
-  out.push(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const row of table) out.push(line(row));
+  out.push(...markdownTable(header, table));
   out.push('');
   out.push('"× floor": median ÷ the crun floor (lower is better). "dockerd ÷": dockerd\'s median ÷ this one (how many times faster than dockerd).');
   out.push('');
@@ -686,11 +684,4 @@ async function main(): Promise<void> {
   }
 }
 
-main()
-  .catch((err: Error) => {
-    process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    await cleanup();
-  });
+runBench(main);

@@ -15,7 +15,8 @@ import { after, before, describe, test } from 'node:test';
 import { displayJSONMessages, goDuration, JSONStreamError, progressString } from '../src/cli/progress.js';
 import { encodeAuthConfig } from '../src/client/registry.js';
 import { REPO, run, type RunOpts, type RunResult } from './harness.js';
-import { peersMissing, startDockerd, startRegistry, type Dockerd, type Registry } from './peers-dockerd.js';
+import { peersMissing, startDockerd, type Dockerd } from './peers.js';
+import { startRegistry, type TestRegistry } from './registry/registry.js';
 
 const BERTH = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
 const FIXTURES = path.join(REPO, 'test', 'fixtures');
@@ -626,7 +627,7 @@ const missing = peersMissing();
 
 describe('berth and docker against dockerd and docker-registry', { skip: missing ? `peers unavailable: ${missing}` : false }, () => {
   let d: Dockerd;
-  const regs: Registry[] = [];
+  const regs: TestRegistry[] = [];
   let A: string; // open registry for berth
   let B: string; // open registry for docker
   let C: string; // htpasswd registry
@@ -636,10 +637,9 @@ describe('berth and docker against dockerd and docker-registry', { skip: missing
   before(async () => {
     tmp = fs.mkdtempSync('/tmp/brd-');
     cfgs = { berth: path.join(tmp, 'berth-cfg'), docker: path.join(tmp, 'docker-cfg') };
-    d = await startDockerd();
-    for (const o of [{}, {}, { user: 'alice', password: 's3cret' }]) regs.push(await startRegistry(o));
-    [A, B, C] = regs.map((r) => r.addr);
-    await d.importBusybox('busybox:latest');
+    d = await startDockerd({ busybox: true });
+    for (const o of [{}, {}, { htpasswd: { user: 'alice', password: 's3cret' } }]) regs.push(await startRegistry(o));
+    [A, B, C] = regs.map((r) => r.host);
     for (const [reg, name] of [[A, 'x:1'], [A, 'x:2'], [B, 'x:1'], [B, 'x:2'], [C, 'y:1']]) await d.dockerOk(['tag', 'busybox:latest', `${reg}/${name}`]);
   });
   after(async () => {

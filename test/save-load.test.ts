@@ -20,7 +20,7 @@ before(async () => {
   tmp = fs.mkdtempSync('/tmp/bsl-');
   d = await startDaemon();
   try {
-    dockerd = await startDockerd();
+    dockerd = await startDockerd({ busybox: true });
   } catch (e) {
     dockerdSkip = `dockerd could not start: ${(e as Error).message.split('\n')[0]}`;
   }

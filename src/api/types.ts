@@ -475,7 +475,24 @@ export interface DistributionInspect {
   Platforms: { architecture: string; os: string; 'os.version'?: string; 'os.features'?: string[]; variant?: string; features?: string[] }[];
 }
 
-/** POST /auth */
+/**
+ * registry.AuthConfig: what Docker clients send, base64url-encoded JSON, in X-Registry-Auth (and
+ * as the body of POST /auth). The field order is Go's, which fixes the JSON bytes clients send.
+ */
+export interface AuthConfig {
+  username?: string;
+  password?: string;
+  /** base64("user:pass"), as in ~/.docker/config.json */
+  auth?: string;
+  email?: string;
+  serveraddress?: string;
+  /** A refresh token for the registry's OAuth endpoint. */
+  identitytoken?: string;
+  /** A bearer token to present as is. */
+  registrytoken?: string;
+}
+
+/** POST /auth (registry.AuthenticateOKBody) */
 export interface AuthResponse {
   Status: string;
   IdentityToken?: string;

@@ -2,24 +2,8 @@
 // /images/{name}/push) and the X-Registry-Auth header, encoded the way the Docker client does.
 
 import type { IncomingMessage } from 'node:http';
+import type { AuthConfig, AuthResponse } from '../api/types.js';
 import type { Client } from './client.js';
-
-/** The Engine API's registry.AuthConfig; the field order is Go's, which fixes the JSON bytes. */
-export interface AuthConfig {
-  username?: string;
-  password?: string;
-  auth?: string;
-  email?: string;
-  serveraddress?: string;
-  identitytoken?: string;
-  registrytoken?: string;
-}
-
-/** POST /auth's answer. */
-export interface AuthenticateOKBody {
-  Status: string;
-  IdentityToken?: string;
-}
 
 export const AUTH_HEADER = 'X-Registry-Auth';
 
@@ -47,8 +31,8 @@ export function encodeAuthConfig(a: AuthConfig): string {
 }
 
 /** POST /auth: checks the credentials against the registry through the daemon. */
-export function registryLogin(client: Client, auth: AuthConfig): Promise<AuthenticateOKBody> {
-  return client.json<AuthenticateOKBody>('POST', '/auth', { body: authObject(auth) }).then((r) => r ?? { Status: '' });
+export function registryLogin(client: Client, auth: AuthConfig): Promise<AuthResponse> {
+  return client.json<AuthResponse>('POST', '/auth', { body: authObject(auth) }).then((r) => r ?? { Status: '' });
 }
 
 export interface PullQuery {

@@ -1,22 +1,11 @@
 // Registry authentication: the client's credentials (X-Registry-Auth), the registry's
 // WWW-Authenticate challenge, basic auth, and bearer tokens fetched per scope and cached until
 // they expire.
+import type { AuthConfig } from '../api/types.js';
 import { InvalidParameterError, UnauthorizedError } from '../errors.js';
 import { discard, readBody, send, type TransportOptions } from './http.js';
 
-/** What Docker clients send, base64url-encoded JSON, in X-Registry-Auth (and the body of POST /auth). */
-export interface AuthConfig {
-  username?: string;
-  password?: string;
-  /** base64("user:pass"), as in ~/.docker/config.json */
-  auth?: string;
-  email?: string;
-  serveraddress?: string;
-  /** A refresh token for the registry's OAuth endpoint. */
-  identitytoken?: string;
-  /** A bearer token to present as is. */
-  registrytoken?: string;
-}
+export type { AuthConfig };
 
 /** Decodes X-Registry-Auth; an empty or "{}" header means anonymous. */
 export function decodeRegistryAuth(header: string | undefined): AuthConfig {

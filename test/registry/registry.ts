@@ -1,5 +1,6 @@
 // A real Docker registry (Debian's docker-registry, distribution 2.8) for tests: own temp storage,
-// an ephemeral 127.0.0.1 port, optional htpasswd, TLS or token auth; killed by pid at the end.
+// an ephemeral 127.0.0.1 port, optional htpasswd (basic auth), TLS or token auth; killed by pid at
+// the end. Used by the daemon's registry tests and the CLI side-by-side tests alike.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -84,10 +85,12 @@ export class TestRegistry {
     fs.closeSync(log);
     this.proc = proc;
     this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    // waitFor retries on a throw, so an exited registry ends the wait as a value and is reported here
+    const exited = (): boolean => proc.exitCode !== null || proc.signalCode !== null;
     await waitFor(
       () =>
+        exited() ||
         new Promise<boolean>((resolve) => {
-          if (proc.exitCode !== null) throw new Error(`docker-registry exited: ${this.log()}`);
           const s = net.connect(this.port, '127.0.0.1');
           s.once('connect', () => {
             s.destroy();
@@ -98,6 +101,7 @@ export class TestRegistry {
       'docker-registry to listen',
       15_000,
     );
+    if (exited()) throw new Error(`docker-registry exited: ${this.log()}`);
   }
 
   log(): string {

@@ -1,7 +1,8 @@
 // Which stored credentials go with an image, and asking the user for new ones: docker/cli's
 // command/registry.go (ResolveAuthConfig, RetrieveAuthTokenFromImage, PromptUserForCredentials).
 
-import { encodeAuthConfig, type AuthConfig } from '../../client/registry.js';
+import type { AuthConfig } from '../../api/types.js';
+import { encodeAuthConfig } from '../../client/registry.js';
 import { parseReference } from '../../reference/index.js';
 import type { Ctx } from '../cli.js';
 import { ConfigFile, configDir, INDEX_SERVER } from './config.js';

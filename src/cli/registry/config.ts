@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { goJSON, type AuthConfig } from '../../client/registry.js';
+import type { AuthConfig } from '../../api/types.js';
+import { goJSON } from '../../client/registry.js';
 
 export const CONFIG_FILE_NAME = 'config.json';
 

@@ -3,7 +3,8 @@
 // other's login.
 
 import { ApiError } from '../../client/errors.js';
-import { registryLogin, type AuthConfig, type AuthenticateOKBody } from '../../client/registry.js';
+import type { AuthConfig, AuthResponse } from '../../api/types.js';
+import { registryLogin } from '../../client/registry.js';
 import { command, describe, parse, StatusError, type Ctx } from '../cli.js';
 import { loadConfig, note, promptForCredentials } from './auth.js';
 import { INDEX_SERVER, type ConfigFile } from './config.js';
@@ -49,7 +50,7 @@ async function loginWithStoredCredentials(ctx: Ctx, cfg: ConfigFile, auth: AuthC
   process.stderr.write(`Authenticating with existing credentials...${auth.username ? ` [Username: ${auth.username}]` : ''}\n`);
   note(process.stderr, `To login with a different account, run '${ctx.prog} logout' followed by '${ctx.prog} login'`);
   process.stderr.write('\n\n');
-  let res: AuthenticateOKBody = { Status: '' };
+  let res: AuthResponse = { Status: '' };
   let error: Error | undefined;
   try {
     res = await registryLogin(ctx.client(), auth);
@@ -75,7 +76,7 @@ async function loginWithUsernameAndPassword(ctx: Ctx, cfg: ConfigFile, o: LoginO
   } catch (e) {
     throw fail((e as Error).message);
   }
-  let res: AuthenticateOKBody;
+  let res: AuthResponse;
   try {
     res = await registryLogin(ctx.client(), auth);
   } catch (e) {
