@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { busyboxTar, demux, startDaemon, stopAndCheckClean, type TestDaemon, waitFor } from './harness.js';
+import { busyboxTar, demux, startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
 
 let d: TestDaemon;
 const q = (o: unknown): string => encodeURIComponent(JSON.stringify(o));
