@@ -121,8 +121,10 @@ export interface OpenedStream {
  * Peeks at the input to detect compression and returns an iterator over the uncompressed bytes.
  * Decompression errors surface as InvalidParameterError from the iterator.
  */
-export async function openMaybeCompressed(input: Readable): Promise<OpenedStream> {
+export async function openMaybeCompressed(input: Readable, opts: { hashRaw?: boolean } = {}): Promise<OpenedStream> {
   const raw = new Digester();
+  // A caller that verified the raw bytes already (a pulled blob) needs their size only.
+  if (opts.hashRaw === false) raw.countOnly();
   const it = (input[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
   const head: Buffer[] = [];
   let headLen = 0;

@@ -9,14 +9,41 @@ import type { ContentStore, ContentWriter } from '../../store/content.js';
 import type { Snapshotter, SnapshotInfo } from '../../snapshot/overlay.js';
 import type { ImageConfig, ImageRunConfig } from './image-types.js';
 
-/** Feeds every chunk to the content writer (which hashes and stores it) on its way to the unpacker. */
+/** Bytes the store may lag behind the unpacker before the stream waits for it. */
+const STORE_BACKLOG = 16 * 1024 * 1024;
+
+/**
+ * Feeds every chunk to the content writer (which hashes and stores it) on its way to the
+ * unpacker. The store's writes run behind the unpacker (in order, a bounded backlog) so that
+ * neither waits for the other's disk writes; the stream ends only once all of them are done.
+ */
 class StoreTee extends Transform {
+  private pending: Promise<void> = Promise.resolve();
+  private backlog = 0;
+  private failed: Error | undefined;
+
   constructor(private readonly writer: ContentWriter) {
     super();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.writer.write(chunk).then(() => cb(null, chunk), cb);
+    if (this.failed) return cb(this.failed);
+    this.backlog += chunk.length;
+    this.pending = this.pending.then(async () => {
+      if (this.failed) return;
+      try {
+        await this.writer.write(chunk);
+      } catch (err) {
+        this.failed = err as Error;
+      }
+      this.backlog -= chunk.length;
+    });
+    if (this.backlog < STORE_BACKLOG) return cb(null, chunk);
+    this.pending.then(() => cb(this.failed ?? null, this.failed ? undefined : chunk), cb);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.pending.then(() => cb(this.failed ?? null), cb);
   }
 }
 
@@ -33,13 +60,15 @@ export async function ingestLayer(
   expectedDiffId?: string,
 ): Promise<SnapshotInfo> {
   // Docker accepts compressed imports and layers; the store keeps the uncompressed tar so its digest is the diff id.
-  const opened = await openMaybeCompressed(input);
+  // The compressed bytes' digest is not needed here: a pulled blob was verified as it downloaded.
+  const opened = await openMaybeCompressed(input, { hashRaw: false });
   const tar = Readable.from({ [Symbol.asyncIterator]: () => opened.chunks });
   const writer = await content.writer();
   try {
     const info = await snapshots.createLayer(parent, async (dir) => {
       const tee = new StoreTee(writer);
-      const applying = applyLayer(tee, dir);
+      // The content writer hashes the tar: the diff id is its digest.
+      const applying = applyLayer(tee, dir, { digest: false });
       await Promise.all([pipeline(tar, tee).catch((err: Error) => { tee.destroy(err); throw err; }), applying]);
       const blob = await writer.commit({ digest: expectedDiffId });
       const { size } = await applying;
