@@ -17,6 +17,11 @@ async function hashFile(file: string, hash: Hash): Promise<number> {
   return n;
 }
 
+/** The first `n` bytes of a file (what an earlier attempt downloaded) to a feed. */
+async function feedFile(file: string, n: number, feed: (chunk: Buffer) => Promise<void>): Promise<void> {
+  for await (const c of createReadStream(file, { start: 0, end: n - 1, highWaterMark: WRITE_BATCH })) await feed(c as Buffer);
+}
+
 async function existingSize(file: string): Promise<number> {
   try {
     return (await fsp.stat(file)).size;
@@ -98,7 +103,14 @@ export class VerificationError extends RegistryError {}
  * Fetches `desc` into `file` (resuming what is there). `onProgress(bytesSoFar)` reports bytes.
  * Resolves once the file holds exactly the blob.
  */
-export async function downloadBlob(repo: Repository, desc: Descriptor, file: string, onProgress: (current: number) => void): Promise<void> {
+export async function downloadBlob(
+  repo: Repository,
+  desc: Descriptor,
+  file: string,
+  onProgress: (current: number) => void,
+  /** Also hands every byte of the blob, in order, to a consumer (a pull unpacking as it downloads); it sees unverified bytes, verification is the resolved promise. */
+  feed?: (chunk: Buffer) => Promise<void>,
+): Promise<void> {
   let have = await existingSize(file);
   if (have > desc.size) {
     await fsp.rm(file, { force: true });
@@ -113,6 +125,7 @@ export async function downloadBlob(repo: Repository, desc: Descriptor, file: str
       have = 0;
       hash = createHash('sha256');
     }
+    if (feed && have > 0) await feedFile(file, have, feed);
     const fh = await fsp.open(file, have > 0 ? 'a' : 'w', 0o600);
     const out = new BatchedWriter(fh);
     try {
@@ -127,6 +140,7 @@ export async function downloadBlob(repo: Repository, desc: Descriptor, file: str
         }
         hash.update(c);
         await out.write(c);
+        if (feed) await feed(c);
         have += c.length;
         onProgress(have);
       }
@@ -140,6 +154,8 @@ export async function downloadBlob(repo: Repository, desc: Descriptor, file: str
       await fh.close().catch(() => undefined);
     }
     if (have < desc.size) throw new TransportError(`error pulling blob ${desc.digest}: unexpected EOF (${have} of ${desc.size} bytes)`);
+  } else if (feed) {
+    await feedFile(file, have, feed);
   }
   const got = 'sha256:' + hash.digest('hex');
   if (got !== desc.digest) {

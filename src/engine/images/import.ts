@@ -6,7 +6,7 @@ import { applyLayer } from '../../archive/apply.js';
 import { openMaybeCompressed } from '../../archive/stream.js';
 import { InvalidParameterError } from '../../errors.js';
 import type { ContentStore, ContentWriter } from '../../store/content.js';
-import type { Snapshotter, SnapshotInfo } from '../../snapshot/overlay.js';
+import type { DetachedLayer, Snapshotter, SnapshotInfo } from '../../snapshot/overlay.js';
 import type { ImageConfig, ImageRunConfig } from './image-types.js';
 
 /** Bytes the store may lag behind the unpacker before the stream waits for it. */
@@ -59,13 +59,19 @@ export async function ingestLayer(
   /** The diff id the layer must have (load): a mismatch stores nothing. */
   expectedDiffId?: string,
 ): Promise<SnapshotInfo> {
+  const layer = await ingestLayerDetached(content, snapshots, input, expectedDiffId);
+  return snapshots.commitDetached(parent, layer);
+}
+
+/** ingestLayer without a parent yet: the caller commits (or discards) the result in layer order. */
+export async function ingestLayerDetached(content: ContentStore, snapshots: Snapshotter, input: Readable, expectedDiffId?: string): Promise<DetachedLayer> {
   // Docker accepts compressed imports and layers; the store keeps the uncompressed tar so its digest is the diff id.
-  // The compressed bytes' digest is not needed here: a pulled blob was verified as it downloaded.
+  // The compressed bytes' digest is not needed here: a pulled blob is verified as it downloads.
   const opened = await openMaybeCompressed(input, { hashRaw: false });
   const tar = Readable.from({ [Symbol.asyncIterator]: () => opened.chunks });
   const writer = await content.writer();
   try {
-    const info = await snapshots.createLayer(parent, async (dir) => {
+    return await snapshots.unpackDetached(async (dir) => {
       const tee = new StoreTee(writer);
       // The content writer hashes the tar: the diff id is its digest.
       const applying = applyLayer(tee, dir, { digest: false });
@@ -74,7 +80,6 @@ export async function ingestLayer(
       const { size } = await applying;
       return { diffId: blob.digest, size };
     });
-    return info;
   } catch (err) {
     opened.destroy();
     await writer.abort();
