@@ -162,6 +162,9 @@ export async function openMaybeCompressed(input: Readable, opts: { hashRaw?: boo
   }
   const dec = createGunzip({ chunkSize: 128 * 1024 });
   src.on('error', (e) => dec.destroy(e));
+  // Its errors reach the reader through the iterator; one after the reader stopped (the input
+  // failing after a bad layer was already refused) has no one to tell and must not crash.
+  dec.on('error', () => undefined);
   src.pipe(dec);
   const base = dec[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const chunks: AsyncIterator<Buffer> = {

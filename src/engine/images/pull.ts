@@ -163,7 +163,7 @@ async function fetchLayers(deps: DistributionDeps, repo: Repository, ref: Refere
   const downloads = new Map<string, Promise<void>>();
   // Layers this pull unpacks while they download (into detached directories, committed in
   // layer order below once their blob is verified); by digest, for the first layer using it.
-  const staged = new Map<string, Promise<DetachedLayer>>();
+  const staged = new Map<string, { staging: Promise<DetachedLayer>; feed: PassThrough }>();
   for (let i = 0; i < layers.length; i++) {
     const desc = layers[i];
     if (present[i] || downloads.has(desc.digest)) continue;
@@ -175,9 +175,11 @@ async function fetchLayers(deps: DistributionDeps, repo: Repository, ref: Refere
       if (reg.downloads.saturated) sink(update(id, 'Waiting'));
       const file = deps.content.partialPath(desc.digest);
       const feed = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+      // Its errors reach the unpacker through its reads; one after the unpacker is done goes nowhere.
+      feed.on('error', () => undefined);
       const staging = ingestLayerDetached(deps.content, deps.snapshots, feed);
       staging.catch(() => undefined);
-      staged.set(desc.digest, staging);
+      staged.set(desc.digest, { staging, feed });
       p = reg.downloads
         .run(async () => {
           const reporter = new ProgressReporter(sink, id, 'Downloading', desc.size);
@@ -209,7 +211,7 @@ async function fetchLayers(deps: DistributionDeps, repo: Repository, ref: Refere
       if (!present[i]) {
         await downloads.get(desc.digest);
         const key = keys[i];
-        const staging = staged.get(desc.digest);
+        const staging = staged.get(desc.digest)?.staging;
         staged.delete(desc.digest);
         let taken = false;
         try {
@@ -222,7 +224,7 @@ async function fetchLayers(deps: DistributionDeps, repo: Repository, ref: Refere
             }
           });
         } finally {
-          if (staging && !taken) discardStaged(deps, staging);
+          if (staging && !taken) await discardStaged(deps, staging);
         }
         // Unpacked by a concurrent pull that then failed: not there, so this pull fails too.
         if (!deps.snapshots.get(key)) throw new RegistryError(`layer ${id} could not be unpacked`);
@@ -237,8 +239,10 @@ async function fetchLayers(deps: DistributionDeps, repo: Repository, ref: Refere
       parent = keys[i];
     }
   } finally {
-    // Layers unpacked ahead of a failure are never committed.
-    for (const staging of staged.values()) discardStaged(deps, staging);
+    // Layers unpacked ahead of a failure are never committed: stop them (their downloads go on
+    // for the partial files) and remove what they unpacked before the pull reports.
+    for (const { feed } of staged.values()) feed.destroy(new RegistryError('pull failed'));
+    for (const { staging } of staged.values()) await discardStaged(deps, staging);
     for (const d of acquired) if (!released.has(d.digest)) await reg.releaseFile(d.digest, deps.content.partialPath(d.digest), false);
   }
 }
@@ -274,8 +278,8 @@ async function commitStaged(deps: DistributionDeps, staging: Promise<DetachedLay
   sink(update(shortDigest(desc.digest), 'Extracting'));
 }
 
-function discardStaged(deps: DistributionDeps, staging: Promise<DetachedLayer>): void {
-  staging.then((layer) => deps.snapshots.discardDetached(layer)).catch(() => undefined);
+async function discardStaged(deps: DistributionDeps, staging: Promise<DetachedLayer>): Promise<void> {
+  await staging.then((layer) => deps.snapshots.discardDetached(layer)).catch(() => undefined);
 }
 
 async function extract(deps: DistributionDeps, desc: Descriptor, parent: string | undefined, diffId: string, sink: ProgressSink): Promise<void> {
