@@ -150,7 +150,13 @@ async function spoolFile(r: ByteReader, size: number, dest: string): Promise<str
  * caller. Stops at the end-of-archive marker. Hostile names, links out of the archive and
  * truncated or corrupt input fail with InvalidParameterError; the caller removes `dir`.
  */
-export async function spoolArchive(input: Readable, dir: string, limits: Partial<SpoolLimits> = {}): Promise<SpooledArchive> {
+export async function spoolArchive(
+  input: Readable,
+  dir: string,
+  limits: Partial<SpoolLimits> = {},
+  /** Told of each file once it is complete on disk (a load starts unpacking layers early). */
+  onFile?: (file: SpooledFile) => void,
+): Promise<SpooledArchive> {
   const lim = { ...DEFAULT_LIMITS, ...limits };
   const archive = new SpooledArchive(dir);
   // Each file is hashed as it is spooled; the archive as a whole needs no digest.
@@ -193,7 +199,9 @@ export async function spoolArchive(input: Readable, dir: string, limits: Partial
         await r.exact(pad(hdr.size), 'file padding');
         if (name !== '.') {
           archive.symlinks.delete(name);
-          archive.files.set(name, { name, path: file, size: hdr.size, digest });
+          const spooled = { name, path: file, size: hdr.size, digest };
+          archive.files.set(name, spooled);
+          onFile?.(spooled);
         }
         continue;
       }
