@@ -22,6 +22,11 @@ function messages(text: string): any[] {
     .map((l) => JSON.parse(l));
 }
 
+/** Snapshot directories of layers unpacked ahead of their commit (a pull unpacks while it downloads). */
+function stagedLayers(d: TestDaemon): string[] {
+  return fs.readdirSync(path.join(d.dataRoot, 'snapshots')).filter((n) => n.startsWith('tmp-'));
+}
+
 function partialFiles(d: TestDaemon): string[] {
   try {
     return fs.readdirSync(path.join(d.dataRoot, 'content', 'ingest', 'partial'));
@@ -339,6 +344,7 @@ describe('registry: hostile and broken registries', { skip }, () => {
     assert.ok(lastError(r.text), r.text);
     assert.equal((await d.api('GET', `/images/${proxy.host}/h/big:v1/json`)).status, 404, 'no image from a failed pull');
     assert.deepEqual(partialFiles(d), [layer.digest.slice(7)]);
+    assert.deepEqual(stagedLayers(d), [], 'layers unpacked during the failed pull are removed before it reports');
     const kept = fs.statSync(path.join(d.dataRoot, 'content', 'ingest', 'partial', layer.digest.slice(7))).size;
     assert.ok(kept > 0 && kept <= 200_000, `kept ${kept} bytes`);
     // The partial download survives a daemon restart.
@@ -373,6 +379,7 @@ describe('registry: hostile and broken registries', { skip }, () => {
     const r = await pullApi('h/corrupt', 'v1');
     assert.match(lastError(r.text) ?? '', new RegExp(`filesystem layer verification failed for digest ${img.layers[0].digest}`));
     assert.deepEqual(partialFiles(d), [], 'bad bytes are not kept');
+    assert.deepEqual(stagedLayers(d), [], 'what was unpacked from the bad bytes is removed');
     assert.equal((await d.api('GET', `/images/${proxy.host}/h/corrupt:v1/json`)).status, 404);
     proxy.blobMode = { kind: 'pass' };
     const ok = await pullApi('h/corrupt', 'v1');

@@ -465,6 +465,40 @@ describe('load', () => {
     assert.deepEqual(berthStdin, { code: 0, stdout: 'Loaded image: gz/img:1\n', stderr: '' });
   });
 
+  test('large layers unpacked while the archive spools: same files, whiteouts across layers, nothing left by a failed load', async () => {
+    const big1 = randomBytes(1_500_000);
+    const big2 = randomBytes(1_200_000);
+    const lower = busyboxTar([{ name: 'data', type: 'dir' }, { name: 'data/one', content: big1 }, { name: 'data/gone.txt', content: 'lower\n' }]);
+    const upper = tarOf([{ name: 'data/two', content: big2 }, { name: 'data/.wh.gone.txt' }]);
+    const { tar } = dockerArchive([{ layers: [lower, upper], tags: ['early/unpack:1'] }]);
+    const r = await apiLoad(d, tar, false);
+    assert.equal(r.status, 200, JSON.stringify(r.messages));
+    const progress = r.messages.filter((m) => m.status === 'Loading layer');
+    assert.ok(progress.length >= 1);
+    for (const p of progress.filter((m) => m.progressDetail!.current === m.progressDetail!.total)) assert.match(p.id!, /^[a-f0-9]{12}$/);
+    const sums = await d.dockerOk(['run', '--rm', 'early/unpack:1', 'sh', '-c', 'md5sum /data/one /data/two | cut -c1-32; ls /data']);
+    const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
+    assert.equal(sums, `${md5(big1)}\n${md5(big2)}\none\ntwo\n`);
+    assert.deepEqual(fs.readdirSync(path.join(d.dataRoot, 'snapshots')).filter((n) => n.startsWith('tmp-')), []);
+
+    // A large plain tar that is no layer, then a layer that is not what the config says: the
+    // load fails and leaves the stores as they were (nothing unpacked ahead survives).
+    const fresh = tarOf([{ name: 'fresh', content: randomBytes(1_300_000) }]);
+    const claimed = tarOf([{ name: 'claimed', content: randomBytes(1_100_000) }]);
+    const config = Buffer.from(JSON.stringify(imageConfig([fresh, claimed])));
+    const bad = tarOf([
+      { name: 'stray.tar', content: tarOf([{ name: 'stray', content: randomBytes(1_200_000) }]) },
+      { name: 'l1/layer.tar', content: fresh },
+      { name: 'l2/layer.tar', content: tarOf([{ name: 'impostor', content: randomBytes(1_100_000) }]) },
+      { name: 'c.json', content: config },
+      { name: 'manifest.json', content: JSON.stringify([{ Config: 'c.json', RepoTags: ['early/bad:1'], Layers: ['l1/layer.tar', 'l2/layer.tar'] }]) },
+    ]);
+    const before = storeState(d);
+    const failed = await apiLoad(d, bad);
+    assert.match(JSON.stringify(failed.messages), /layer 2 \(l2\/layer.tar\) of image [a-f0-9]{12} does not match its diff id/);
+    assert.deepEqual(storeState(d), before);
+  });
+
   test('tags in the archive replace existing ones, as Docker does', async () => {
     await d.dockerOk(['tag', 'busybox', 'taken/name:1']);
     const oldId = (await inspect(d, 'taken/name:1')).Id;

@@ -29,6 +29,8 @@ export interface ApplyOptions {
   noChown?: boolean;
   /** Abort: stops extraction (destroying the input) and rejects with SystemError. */
   signal?: AbortSignal;
+  /** false: the caller hashes the same bytes itself (ingestLayer's content writer); diffId/digest are then ''. */
+  digest?: boolean;
 }
 
 export interface ApplyResult {
@@ -74,15 +76,20 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyOptio
     onAbort = () => o.destroy(new SystemError('layer extraction aborted'));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const reader = new ByteReader(opened.chunks);
+    const hashing = opts.digest !== false;
+    if (!hashing) {
+      reader.digest.countOnly();
+      opened.raw.countOnly();
+    }
     await ex.run(new TarReader(reader));
     await reader.drain();
     await ex.finish();
-    const diffId = reader.digest.digest();
+    const diffId = hashing ? reader.digest.digest() : '';
     return {
       size: ex.size,
       tarSize: reader.received,
       diffId,
-      digest: opened.compression === 'none' ? diffId : opened.raw.digest(),
+      digest: opened.compression === 'none' || !hashing ? diffId : opened.raw.digest(),
       compressedSize: opened.raw.size,
       compression: opened.compression,
     };

@@ -121,8 +121,10 @@ export interface OpenedStream {
  * Peeks at the input to detect compression and returns an iterator over the uncompressed bytes.
  * Decompression errors surface as InvalidParameterError from the iterator.
  */
-export async function openMaybeCompressed(input: Readable): Promise<OpenedStream> {
+export async function openMaybeCompressed(input: Readable, opts: { hashRaw?: boolean } = {}): Promise<OpenedStream> {
   const raw = new Digester();
+  // A caller that verified the raw bytes already (a pulled blob) needs their size only.
+  if (opts.hashRaw === false) raw.countOnly();
   const it = (input[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
   const head: Buffer[] = [];
   let headLen = 0;
@@ -160,6 +162,9 @@ export async function openMaybeCompressed(input: Readable): Promise<OpenedStream
   }
   const dec = createGunzip({ chunkSize: 128 * 1024 });
   src.on('error', (e) => dec.destroy(e));
+  // Its errors reach the reader through the iterator; one after the reader stopped (the input
+  // failing after a bad layer was already refused) has no one to tell and must not crash.
+  dec.on('error', () => undefined);
   src.pipe(dec);
   const base = dec[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const chunks: AsyncIterator<Buffer> = {

@@ -7,6 +7,7 @@ import { RegistryError } from '../errors.js';
 import type { Descriptor } from '../oci/image-spec.js';
 import { TransportError } from './http.js';
 import type { Repository } from './repository.js';
+import { BatchedWriter, WRITE_BATCH } from '../util/batched-writer.js';
 
 async function hashFile(file: string, hash: Hash): Promise<number> {
   let n = 0;
@@ -15,6 +16,11 @@ async function hashFile(file: string, hash: Hash): Promise<number> {
     n += (c as Buffer).length;
   }
   return n;
+}
+
+/** The first `n` bytes of a file (what an earlier attempt downloaded) to a feed. */
+async function feedFile(file: string, n: number, feed: (chunk: Buffer) => Promise<void>): Promise<void> {
+  for await (const c of createReadStream(file, { start: 0, end: n - 1, highWaterMark: WRITE_BATCH })) await feed(c as Buffer);
 }
 
 async function existingSize(file: string): Promise<number> {
@@ -31,7 +37,14 @@ export class VerificationError extends RegistryError {}
  * Fetches `desc` into `file` (resuming what is there). `onProgress(bytesSoFar)` reports bytes.
  * Resolves once the file holds exactly the blob.
  */
-export async function downloadBlob(repo: Repository, desc: Descriptor, file: string, onProgress: (current: number) => void): Promise<void> {
+export async function downloadBlob(
+  repo: Repository,
+  desc: Descriptor,
+  file: string,
+  onProgress: (current: number) => void,
+  /** Also hands every byte of the blob, in order, to a consumer (a pull unpacking as it downloads); it sees unverified bytes, verification is the resolved promise. */
+  feed?: (chunk: Buffer) => Promise<void>,
+): Promise<void> {
   let have = await existingSize(file);
   if (have > desc.size) {
     await fsp.rm(file, { force: true });
@@ -46,29 +59,37 @@ export async function downloadBlob(repo: Repository, desc: Descriptor, file: str
       have = 0;
       hash = createHash('sha256');
     }
+    if (feed && have > 0) await feedFile(file, have, feed);
     const fh = await fsp.open(file, have > 0 ? 'a' : 'w', 0o600);
+    const out = new BatchedWriter(fh);
     try {
       for await (const chunk of res.body) {
         const c = chunk as Buffer;
         if (have + c.length > desc.size) {
           res.body.destroy();
+          await out.settle();
           await fh.close().catch(() => undefined);
           await fsp.rm(file, { force: true });
           throw new VerificationError(`filesystem layer verification failed for digest ${desc.digest}: more data than the ${desc.size} bytes the manifest declares`);
         }
         hash.update(c);
-        await fh.write(c);
+        await out.write(c);
+        if (feed) await feed(c);
         have += c.length;
         onProgress(have);
       }
+      await out.flush();
     } catch (err) {
       if (err instanceof VerificationError) throw err;
-      // Keep what arrived: the next pull resumes from here.
+      // Keep what arrived: the next pull resumes from here (it hashes the file again).
+      await out.flush().catch(() => undefined);
       throw new TransportError(`error pulling blob ${desc.digest}: ${(err as Error).message}`);
     } finally {
       await fh.close().catch(() => undefined);
     }
     if (have < desc.size) throw new TransportError(`error pulling blob ${desc.digest}: unexpected EOF (${have} of ${desc.size} bytes)`);
+  } else if (feed) {
+    await feedFile(file, have, feed);
   }
   const got = 'sha256:' + hash.digest('hex');
   if (got !== desc.digest) {

@@ -30,6 +30,13 @@ export interface OverlayMount {
   target: string;
 }
 
+/** A layer unpacked by unpackDetached, waiting for its parent to be committed. */
+export interface DetachedLayer {
+  readonly tmpDir: string;
+  readonly diffId: string;
+  readonly size: number;
+}
+
 export class Snapshotter {
   readonly dir: string;
   private readonly meta: MetadataStore<SnapshotInfo>;
@@ -84,10 +91,32 @@ export class Snapshotter {
    */
   async createLayer(parent: string | undefined, fill: (dir: string) => Promise<{ diffId: string; size: number }>): Promise<SnapshotInfo> {
     if (parent !== undefined) this.mustGet(parent);
+    const layer = await this.unpackDetached(fill);
+    return this.commitDetached(parent, layer);
+  }
+
+  /**
+   * The first half of createLayer, for a layer unpacked before its parent exists (a pull
+   * unpacks each layer as it downloads): a layer's files do not depend on the layers below,
+   * only its key does. The result is nothing until commitDetached (or discardDetached).
+   */
+  async unpackDetached(fill: (dir: string) => Promise<{ diffId: string; size: number }>): Promise<DetachedLayer> {
     const tmpDir = path.join(this.dir, `tmp-${randomBytes(8).toString('hex')}`);
     await fsp.mkdir(path.join(tmpDir, 'fs'), { recursive: true, mode: 0o755 });
     try {
       const { diffId, size } = await fill(path.join(tmpDir, 'fs'));
+      return { tmpDir, diffId, size };
+    } catch (err) {
+      await fsp.rm(tmpDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Makes a detached layer the committed snapshot over `parent` (or drops it when that exists). */
+  async commitDetached(parent: string | undefined, layer: DetachedLayer): Promise<SnapshotInfo> {
+    const { tmpDir, diffId, size } = layer;
+    try {
+      if (parent !== undefined) this.mustGet(parent);
       const key = chainId(parent, diffId);
       const existing = this.infos.get(key);
       if (existing) {
@@ -103,6 +132,10 @@ export class Snapshotter {
       await fsp.rm(tmpDir, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  async discardDetached(layer: DetachedLayer): Promise<void> {
+    await fsp.rm(layer.tmpDir, { recursive: true, force: true });
   }
 
   /** A writable snapshot over `parent` (a committed chain); nothing below is copied. */

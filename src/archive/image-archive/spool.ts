@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { InvalidParameterError } from '../../errors.js';
 import { cleanPath } from '../apply.js';
 import { ByteReader, Digester, openMaybeCompressed } from '../stream.js';
+import { BatchedWriter } from '../../util/batched-writer.js';
 import { BLOCK, decodeRawHeader, finishHeader, isZeroBlock, parsePax } from '../tar.js';
 
 export interface SpooledFile {
@@ -126,16 +127,19 @@ export class SpooledArchive {
 async function spoolFile(r: ByteReader, size: number, dest: string): Promise<string> {
   const fh = await fsp.open(dest, 'wx', 0o600);
   const d = new Digester();
+  const out = new BatchedWriter(fh);
   try {
     let left = size;
     while (left > 0) {
       const c = await r.chunk(Math.min(left, 1 << 20));
       if (!c) throw bad('unexpected end of archive (truncated?)');
       d.update(c);
-      await fh.write(c);
+      await out.write(c);
       left -= c.length;
     }
+    await out.flush();
   } finally {
+    await out.settle();
     await fh.close();
   }
   return d.digest();
@@ -146,11 +150,19 @@ async function spoolFile(r: ByteReader, size: number, dest: string): Promise<str
  * caller. Stops at the end-of-archive marker. Hostile names, links out of the archive and
  * truncated or corrupt input fail with InvalidParameterError; the caller removes `dir`.
  */
-export async function spoolArchive(input: Readable, dir: string, limits: Partial<SpoolLimits> = {}): Promise<SpooledArchive> {
+export async function spoolArchive(
+  input: Readable,
+  dir: string,
+  limits: Partial<SpoolLimits> = {},
+  /** Told of each file once it is complete on disk (a load starts unpacking layers early). */
+  onFile?: (file: SpooledFile) => void,
+): Promise<SpooledArchive> {
   const lim = { ...DEFAULT_LIMITS, ...limits };
   const archive = new SpooledArchive(dir);
-  const opened = await openMaybeCompressed(input);
+  // Each file is hashed as it is spooled; the archive as a whole needs no digest.
+  const opened = await openMaybeCompressed(input, { hashRaw: false });
   const r = new ByteReader(opened.chunks);
+  r.digest.countOnly();
   let pax: Map<string, Buffer> | null = null;
   let longName: Buffer | null = null;
   let longLink: Buffer | null = null;
@@ -187,7 +199,9 @@ export async function spoolArchive(input: Readable, dir: string, limits: Partial
         await r.exact(pad(hdr.size), 'file padding');
         if (name !== '.') {
           archive.symlinks.delete(name);
-          archive.files.set(name, { name, path: file, size: hdr.size, digest });
+          const spooled = { name, path: file, size: hdr.size, digest };
+          archive.files.set(name, spooled);
+          onFile?.(spooled);
         }
         continue;
       }

@@ -6,17 +6,46 @@ import { applyLayer } from '../../archive/apply.js';
 import { openMaybeCompressed } from '../../archive/stream.js';
 import { InvalidParameterError } from '../../errors.js';
 import type { ContentStore, ContentWriter } from '../../store/content.js';
-import type { Snapshotter, SnapshotInfo } from '../../snapshot/overlay.js';
+import type { DetachedLayer, Snapshotter, SnapshotInfo } from '../../snapshot/overlay.js';
 import type { ImageConfig, ImageRunConfig } from './image-types.js';
 
-/** Feeds every chunk to the content writer (which hashes and stores it) on its way to the unpacker. */
+/** Bytes the store may lag behind the unpacker before the stream waits for it. */
+const STORE_BACKLOG = 16 * 1024 * 1024;
+
+/**
+ * Feeds every chunk to the content writer (which hashes and stores it) on its way to the
+ * unpacker. The store's writes run behind the unpacker (in order, a bounded backlog) so that
+ * neither waits for the other's disk writes; the stream ends only once all of them are done.
+ */
 class StoreTee extends Transform {
+  private pending: Promise<void> = Promise.resolve();
+  private backlog = 0;
+  private failed: Error | undefined;
+
   constructor(private readonly writer: ContentWriter) {
     super();
+    // Its errors reach the unpacker reading it; one after the unpacker gave up must not crash.
+    this.on('error', () => undefined);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.writer.write(chunk).then(() => cb(null, chunk), cb);
+    if (this.failed) return cb(this.failed);
+    this.backlog += chunk.length;
+    this.pending = this.pending.then(async () => {
+      if (this.failed) return;
+      try {
+        await this.writer.write(chunk);
+      } catch (err) {
+        this.failed = err as Error;
+      }
+      this.backlog -= chunk.length;
+    });
+    if (this.backlog < STORE_BACKLOG) return cb(null, chunk);
+    this.pending.then(() => cb(this.failed ?? null, this.failed ? undefined : chunk), cb);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.pending.then(() => cb(this.failed ?? null), cb);
   }
 }
 
@@ -32,20 +61,27 @@ export async function ingestLayer(
   /** The diff id the layer must have (load): a mismatch stores nothing. */
   expectedDiffId?: string,
 ): Promise<SnapshotInfo> {
+  const layer = await ingestLayerDetached(content, snapshots, input, expectedDiffId);
+  return snapshots.commitDetached(parent, layer);
+}
+
+/** ingestLayer without a parent yet: the caller commits (or discards) the result in layer order. */
+export async function ingestLayerDetached(content: ContentStore, snapshots: Snapshotter, input: Readable, expectedDiffId?: string): Promise<DetachedLayer> {
   // Docker accepts compressed imports and layers; the store keeps the uncompressed tar so its digest is the diff id.
-  const opened = await openMaybeCompressed(input);
+  // The compressed bytes' digest is not needed here: a pulled blob is verified as it downloads.
+  const opened = await openMaybeCompressed(input, { hashRaw: false });
   const tar = Readable.from({ [Symbol.asyncIterator]: () => opened.chunks });
   const writer = await content.writer();
   try {
-    const info = await snapshots.createLayer(parent, async (dir) => {
+    return await snapshots.unpackDetached(async (dir) => {
       const tee = new StoreTee(writer);
-      const applying = applyLayer(tee, dir);
+      // The content writer hashes the tar: the diff id is its digest.
+      const applying = applyLayer(tee, dir, { digest: false });
       await Promise.all([pipeline(tar, tee).catch((err: Error) => { tee.destroy(err); throw err; }), applying]);
       const blob = await writer.commit({ digest: expectedDiffId });
       const { size } = await applying;
       return { diffId: blob.digest, size };
     });
-    return info;
   } catch (err) {
     opened.destroy();
     await writer.abort();
@@ -58,7 +94,8 @@ export async function ingestLayer(
 export async function unpackStoredLayer(snapshots: Snapshotter, input: Readable, diffId: string, parent: string | undefined): Promise<SnapshotInfo> {
   try {
     return await snapshots.createLayer(parent, async (dir) => {
-      const { size } = await applyLayer(input, dir);
+      // The stored blob was verified as `diffId` on its way in: not hashed a second time.
+      const { size } = await applyLayer(input, dir, { digest: false });
       return { diffId, size };
     });
   } catch (err) {

@@ -3,13 +3,14 @@
 // through the content store (checked against their diff ids) and are unpacked into snapshots by
 // chain id, skipping those already present. A failure removes what this load added, so the
 // stores are as they were.
-import { promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { readImageArchive, spoolArchive, type LoadImage, type SpooledArchive, type SpooledFile } from '../../archive/image-archive/index.js';
 import { detectCompression, openMaybeCompressed } from '../../archive/stream.js';
 import type { JSONMessage } from '../../api/types.js';
 import { InvalidParameterError } from '../../errors.js';
-import { chainId, type Snapshotter } from '../../snapshot/overlay.js';
+import { applyLayer } from '../../archive/apply.js';
+import { chainId, type DetachedLayer, type Snapshotter } from '../../snapshot/overlay.js';
 import type { ContentStore } from '../../store/content.js';
 import type { ReferenceStore } from '../../store/references.js';
 import type { EventService } from '../events.js';
@@ -40,12 +41,13 @@ interface Added {
 
 export async function loadImages(deps: LoadDeps, input: Readable, opts: LoadOptions): Promise<string[]> {
   const dir = await deps.content.tempDir('load');
+  const early = new EarlyUnpacker(deps);
   try {
-    const archive = await spoolArchive(input, dir);
+    const archive = await spoolArchive(input, dir, {}, (file) => early.consider(file));
     const { images } = await readImageArchive(archive);
     const added: Added = { snapshots: [], blobs: [] };
     try {
-      for (const image of images) await ingestImage(deps, archive, image, added, opts);
+      for (const image of images) await ingestImage(deps, archive, image, added, opts, early);
     } catch (err) {
       await rollback(deps, added);
       throw err;
@@ -53,13 +55,81 @@ export async function loadImages(deps: LoadDeps, input: Readable, opts: LoadOpti
     for (const image of images) await register(deps, image, images, opts);
     return images.map((i) => i.id);
   } finally {
+    // Unpacked early but not a layer of these images (or the load failed): never a snapshot.
+    await early.discardAll();
     await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Smaller blobs are not worth unpacking ahead (configs, tiny layers). */
+const EARLY_MIN_SIZE = 1024 * 1024;
+
+/**
+ * Unpacks plain tar blobs while the rest of the archive is still spooling: which blobs are
+ * layers is known only from the manifest, often the archive's last entry. Each goes into a
+ * detached snapshot directory (confined like any layer, never a snapshot by itself); a layer
+ * whose spooled bytes are its diff id takes it over, anything else is discarded. One at a time.
+ */
+class EarlyUnpacker {
+  private readonly started = new Map<string, Promise<DetachedLayer | null>>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly deps: LoadDeps) {}
+
+  consider(file: SpooledFile): void {
+    if (file.size < EARLY_MIN_SIZE || this.started.has(file.digest)) return;
+    const p = this.queue.then(() => this.unpack(file));
+    this.queue = p;
+    this.started.set(file.digest, p);
+  }
+
+  private async unpack(file: SpooledFile): Promise<DetachedLayer | null> {
+    // Already stored: most likely unpacked too, so not worth the work.
+    if (this.stopped || (await this.deps.content.has(file.digest)) || !(await looksLikeTar(file.path))) return null;
+    try {
+      return await this.deps.snapshots.unpackDetached(async (dir) => {
+        const { size } = await applyLayer(createReadStream(file.path, { highWaterMark: 1 << 20 }), dir, { digest: false });
+        return { diffId: file.digest, size };
+      });
+    } catch {
+      return null; // not a layer after all, or a bad one: the regular path reports it in context
+    }
+  }
+
+  /** The directory unpacked from the blob with this digest, if any; the caller commits or discards it. */
+  async take(digest: string): Promise<DetachedLayer | null> {
+    const p = this.started.get(digest);
+    if (!p) return null;
+    this.started.delete(digest);
+    return p;
+  }
+
+  async discardAll(): Promise<void> {
+    this.stopped = true;
+    for (const p of this.started.values()) {
+      const layer = await p;
+      if (layer) await this.deps.snapshots.discardDetached(layer).catch(() => undefined);
+    }
+    this.started.clear();
+  }
+}
+
+/** A plain (uncompressed) tar: "ustar" at offset 257 of its first header. */
+async function looksLikeTar(file: string): Promise<boolean> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const b = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(b, 0, 512, 0);
+    return bytesRead === 512 && b.toString('latin1', 257, 262) === 'ustar';
+  } finally {
+    await fh.close();
   }
 }
 
 const short = (digest: string): string => digest.replace(/^sha256:/, '').slice(0, 12);
 
-async function ingestImage(deps: LoadDeps, archive: SpooledArchive, image: LoadImage, added: Added, opts: LoadOptions): Promise<void> {
+async function ingestImage(deps: LoadDeps, archive: SpooledArchive, image: LoadImage, added: Added, opts: LoadOptions, early: EarlyUnpacker): Promise<void> {
   let parent: string | undefined;
   for (const [n, layer] of image.layers.entries()) {
     const key = chainId(parent, layer.diffId);
@@ -73,8 +143,15 @@ async function ingestImage(deps: LoadDeps, archive: SpooledArchive, image: LoadI
           // hard link, no copy) and is unpacked from there.
           if (!hadBlob) await deps.content.adopt(layer.file.path, layer.diffId);
           if (!hadBlob) added.blobs.push(layer.diffId);
-          const input = progress(deps.content.createReadStream(layer.diffId), layer.file.size, short(layer.diffId), opts);
-          await unpackStoredLayer(deps.snapshots, input, layer.diffId, parent);
+          const unpacked = await early.take(layer.diffId);
+          if (unpacked) {
+            // Unpacked from these very bytes while the archive spooled: only its key was missing.
+            await deps.snapshots.commitDetached(parent, unpacked);
+            reportDone(layer.file.size, short(layer.diffId), opts);
+          } else {
+            const input = progress(deps.content.createReadStream(layer.diffId), layer.file.size, short(layer.diffId), opts);
+            await unpackStoredLayer(deps.snapshots, input, layer.diffId, parent);
+          }
         } else {
           const input = progress(archive.open(layer.file), layer.file.size, short(layer.diffId), opts);
           await ingestLayer(deps.content, deps.snapshots, input, parent, layer.diffId);
@@ -196,6 +273,12 @@ function progressText(current: number, total: number): string {
 }
 
 const PROGRESS_EVERY = 512 * 1024;
+
+/** The final "Loading layer" message of a layer that was unpacked ahead. */
+function reportDone(total: number, id: string, opts: LoadOptions): void {
+  if (opts.quiet) return;
+  opts.emit({ status: 'Loading layer', progressDetail: { current: total, total }, progress: progressText(total, Math.max(total, 1)), id });
+}
 
 /** Passes a layer through, reporting "Loading layer" progress as Docker does (every 512 KiB and at the end). */
 function progress(input: Readable, total: number, id: string, opts: LoadOptions): Readable {

@@ -3,7 +3,7 @@
 // snapshots, then record the image under its tag and its repo digest. An image is created only
 // once every layer is in place; a failure leaves at most verified, reusable layers behind.
 import { createReadStream, promises as fsp } from 'node:fs';
-import { Transform } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import { NotFoundError, RegistryError, UnauthorizedError } from '../../errors.js';
 import type { AuthConfig } from '../../distribution/auth.js';
 import { downloadBlob } from '../../distribution/download.js';
@@ -15,14 +15,14 @@ import { Repository, sha256Of } from '../../distribution/repository.js';
 import type { Descriptor, Manifest } from '../../oci/image-spec.js';
 import { Reference } from '../../reference/index.js';
 import { chainKeyOf } from '../../snapshot/overlay.js';
-import type { Snapshotter } from '../../snapshot/overlay.js';
+import type { DetachedLayer, Snapshotter } from '../../snapshot/overlay.js';
 import type { ContentStore } from '../../store/content.js';
 import type { ReferenceStore } from '../../store/references.js';
 import type { EventService } from '../events.js';
 import type { DistributionMetadata } from './distribution-metadata.js';
 import type { ImageService } from './image-service.js';
 import type { ImageConfig } from './image-types.js';
-import { ingestLayer } from './import.js';
+import { ingestLayer, ingestLayerDetached } from './import.js';
 import type { RegistryService } from './registry-service.js';
 
 export interface DistributionDeps {
@@ -161,6 +161,9 @@ async function fetchLayers(deps: DistributionDeps, repo: Repository, ref: Refere
   layers.forEach((l, i) => sink(update(shortDigest(l.digest), present[i] ? 'Already exists' : 'Pulling fs layer')));
   const acquired: Descriptor[] = [];
   const downloads = new Map<string, Promise<void>>();
+  // Layers this pull unpacks while they download (into detached directories, committed in
+  // layer order below once their blob is verified); by digest, for the first layer using it.
+  const staged = new Map<string, { staging: Promise<DetachedLayer>; feed: PassThrough }>();
   for (let i = 0; i < layers.length; i++) {
     const desc = layers[i];
     if (present[i] || downloads.has(desc.digest)) continue;
@@ -171,14 +174,27 @@ async function fetchLayers(deps: DistributionDeps, repo: Repository, ref: Refere
     if (!p) {
       if (reg.downloads.saturated) sink(update(id, 'Waiting'));
       const file = deps.content.partialPath(desc.digest);
+      const feed = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+      // Its errors reach the unpacker through its reads; one after the unpacker is done goes nowhere.
+      feed.on('error', () => undefined);
+      const staging = ingestLayerDetached(deps.content, deps.snapshots, feed);
+      staging.catch(() => undefined);
+      staged.set(desc.digest, { staging, feed });
       p = reg.downloads
         .run(async () => {
           const reporter = new ProgressReporter(sink, id, 'Downloading', desc.size);
-          await downloadBlob(repo, desc, file, (n) => reporter.report(n));
+          await downloadBlob(repo, desc, file, (n) => reporter.report(n), (c) => feedChunk(feed, c));
           reporter.report(desc.size, true);
           sink(update(id, 'Verifying Checksum'));
           sink(update(id, 'Download complete'));
         })
+        .then(
+          () => void feed.end(),
+          (err: unknown) => {
+            feed.destroy(err as Error);
+            throw err;
+          },
+        )
         .finally(() => reg.inflight.delete(desc.digest));
       reg.inflight.set(desc.digest, p);
     }
@@ -195,9 +211,21 @@ async function fetchLayers(deps: DistributionDeps, repo: Repository, ref: Refere
       if (!present[i]) {
         await downloads.get(desc.digest);
         const key = keys[i];
-        await reg.unpackOnce(key, async () => {
-          if (!deps.snapshots.get(key)) await extract(deps, desc, parent, diffIds[i], sink);
-        });
+        const staging = staged.get(desc.digest)?.staging;
+        staged.delete(desc.digest);
+        let taken = false;
+        try {
+          await reg.unpackOnce(key, async () => {
+            if (staging) {
+              taken = true;
+              await commitStaged(deps, staging, desc, parent, key, diffIds[i], sink);
+            } else if (!deps.snapshots.get(key)) {
+              await extract(deps, desc, parent, diffIds[i], sink);
+            }
+          });
+        } finally {
+          if (staging && !taken) await discardStaged(deps, staging);
+        }
         // Unpacked by a concurrent pull that then failed: not there, so this pull fails too.
         if (!deps.snapshots.get(key)) throw new RegistryError(`layer ${id} could not be unpacked`);
         sink(update(id, 'Pull complete'));
@@ -211,8 +239,47 @@ async function fetchLayers(deps: DistributionDeps, repo: Repository, ref: Refere
       parent = keys[i];
     }
   } finally {
+    // Layers unpacked ahead of a failure are never committed: stop them (their downloads go on
+    // for the partial files) and remove what they unpacked before the pull reports.
+    for (const { feed } of staged.values()) feed.destroy(new RegistryError('pull failed'));
+    for (const { staging } of staged.values()) await discardStaged(deps, staging);
     for (const d of acquired) if (!released.has(d.digest)) await reg.releaseFile(d.digest, deps.content.partialPath(d.digest), false);
   }
+}
+
+/** Hands a chunk to the unpacker, waiting while it is behind; an unpacker that failed takes nothing more (its error is reported in layer order). */
+async function feedChunk(feed: PassThrough, c: Buffer): Promise<void> {
+  if (feed.destroyed) return;
+  if (feed.write(c)) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      feed.off('drain', done);
+      feed.off('close', done);
+      resolve();
+    };
+    feed.on('drain', done);
+    feed.on('close', done);
+  });
+}
+
+/** Commits a layer unpacked during its download on top of `parent`, once its blob is verified. */
+async function commitStaged(deps: DistributionDeps, staging: Promise<DetachedLayer>, desc: Descriptor, parent: string | undefined, key: string, diffId: string, sink: ProgressSink): Promise<void> {
+  const layer = await staging;
+  if (layer.diffId !== diffId) {
+    await deps.snapshots.discardDetached(layer);
+    throw new RegistryError(`layers from manifest don't match image configuration`);
+  }
+  if (deps.snapshots.get(key)) {
+    await deps.snapshots.discardDetached(layer);
+    return;
+  }
+  const info = await deps.snapshots.commitDetached(parent, layer);
+  if (info.key !== key) throw new RegistryError(`layers from manifest don't match image configuration`);
+  sink(update(shortDigest(desc.digest), 'Extracting'));
+}
+
+async function discardStaged(deps: DistributionDeps, staging: Promise<DetachedLayer>): Promise<void> {
+  await staging.then((layer) => deps.snapshots.discardDetached(layer)).catch(() => undefined);
 }
 
 async function extract(deps: DistributionDeps, desc: Descriptor, parent: string | undefined, diffId: string, sink: ProgressSink): Promise<void> {
