@@ -295,12 +295,17 @@ function rawBlock(fields: {
   writeOctal(b, 329, 8, fields.devmajor);
   writeOctal(b, 337, 8, fields.devminor);
   b.write(fields.prefix, 345, 155, 'utf8');
+  setChecksum(b);
+  return b;
+}
+
+/** Fills a header block's checksum field (its 8 bytes counted as spaces, which the caller left there). */
+export function setChecksum(b: Buffer): void {
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += b[i]!;
   b.write(sum.toString(8).padStart(6, '0'), 148, 6, 'latin1');
   b[154] = 0;
   b[155] = 0x20;
-  return b;
 }
 
 export interface WriteHeader {

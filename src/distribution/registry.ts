@@ -89,7 +89,7 @@ export class Registry {
   constructor(
     /** The registry as named in references: "docker.io", "127.0.0.1:5000". */
     readonly host: string,
-    private readonly creds: AuthConfig,
+    creds: AuthConfig,
     private readonly deps: RegistryDeps,
     /** Pushes never go to mirrors. */
     private readonly push = false,

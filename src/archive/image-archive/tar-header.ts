@@ -2,6 +2,7 @@
 // (tar.FileInfoHeader without user lookups, PAX format forced, which for short ASCII names is a
 // plain USTAR block): type bits in the mode, uid/gid 0, no user or group names.
 import { InvalidParameterError } from '../../errors.js';
+import { setChecksum } from '../tar.js';
 
 export const BLOCK = 512;
 
@@ -38,11 +39,7 @@ export function outerHeader(h: OuterHeader): Buffer {
   b.write('ustar\u000000', 257, 8, 'latin1');
   octal(b, 329, 8, 0);
   octal(b, 337, 8, 0);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += b[i]!;
-  b.write(sum.toString(8).padStart(6, '0'), 148, 6, 'latin1');
-  b[154] = 0;
-  b[155] = 0x20;
+  setChecksum(b);
   return b;
 }
 
