@@ -149,6 +149,36 @@ export class Repository {
     discard(done);
   }
 
+  /**
+   * Uploads a blob whose digest is not known yet (a layer being compressed): PATCH chunks of
+   * `chunkSize` as the bytes come, hashing them, then the closing PUT with the digest.
+   */
+  async uploadStream(input: AsyncIterable<Buffer>, chunkSize: number, onProgress: (sent: number) => void): Promise<{ digest: string; size: number }> {
+    const start = await this.registry.call({ method: 'POST', path: `/v2/${this.path}/blobs/uploads/`, headers: { 'Content-Length': '0' }, scopes: this.scopes });
+    discard(start);
+    let location = this.location(start);
+    const hash = createHash('sha256');
+    let offset = 0;
+    for await (const chunk of inChunksOf(input, chunkSize)) {
+      hash.update(chunk);
+      const res = await this.registry.call({
+        method: 'PATCH',
+        path: location,
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(chunk.length), 'Content-Range': `${offset}-${offset + chunk.length - 1}` },
+        body: chunk,
+        scopes: this.scopes,
+      });
+      discard(res);
+      location = this.location(res);
+      offset += chunk.length;
+      onProgress(offset);
+    }
+    const digest = `sha256:${hash.digest('hex')}`;
+    const done = await this.registry.call({ method: 'PUT', path: withDigest(location, digest), headers: { 'Content-Length': '0' }, body: Buffer.alloc(0), scopes: this.scopes });
+    discard(done);
+    return { digest, size: offset };
+  }
+
   private location(res: HttpResponse): string {
     const loc = res.headers.location;
     if (!loc) throw new RegistryError(`the registry gave no upload location for ${this.path}`);
@@ -206,4 +236,25 @@ function counting(stream: Readable, onProgress: (sent: number) => void, base: nu
   });
   stream.on('error', (err) => counter.destroy(err));
   return stream.pipe(counter);
+}
+
+/** The stream's bytes regrouped into buffers of `size` (the last one shorter). */
+async function* inChunksOf(input: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let have = 0;
+  for await (let b of input) {
+    while (have + b.length >= size) {
+      const take = size - have;
+      parts.push(b.subarray(0, take));
+      yield Buffer.concat(parts);
+      parts = [];
+      have = 0;
+      b = b.subarray(take);
+    }
+    if (b.length) {
+      parts.push(b);
+      have += b.length;
+    }
+  }
+  if (have) yield Buffer.concat(parts);
 }

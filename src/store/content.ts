@@ -95,11 +95,6 @@ export class ContentStore {
     return path.join(this.ingestDir, 'partial', digestHex(digest));
   }
 
-  /** A scratch file path in the ingest area (removed at the next start if left behind). */
-  scratchPath(): string {
-    return path.join(this.ingestDir, `tmp-${randomBytes(12).toString('hex')}`);
-  }
-
   blobPath(digest: string): string {
     if (!isDigest(digest)) throw new InvalidParameterError(`invalid digest: ${digest}`);
     return path.join(this.blobsDir, digestHex(digest));

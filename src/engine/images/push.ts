@@ -1,12 +1,9 @@
 // `docker push`: every layer is offered to the registry the cheapest way first — already there
 // (HEAD), mounted from a sibling repository on the same registry, else gzip-compressed and
 // uploaded — then the config and a Docker v2 schema 2 manifest under the tag.
-import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { PassThrough, Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { NotFoundError, RegistryError } from '../../errors.js';
-import { DigestStream } from '../../archive/stream.js';
 import type { AuthConfig } from '../../distribution/auth.js';
 import { message, ProgressReporter, shortDigest, update, type ProgressSink } from '../../distribution/progress.js';
 import { Repository } from '../../distribution/repository.js';
@@ -108,27 +105,30 @@ async function pushLayer(deps: DistributionDeps, repo: Repository, ref: Referenc
       return describe(b);
     }
   }
-  // 3. Compress and upload.
-  const tmp = deps.content.scratchPath();
+  // 3. Compress and upload at once: the gzip stream runs up to two chunks ahead of the PATCHes.
+  const chunkSize = deps.registries.options.uploadChunkSize;
+  const source = deps.content.createReadStream(diffId);
+  // 1 MiB output chunks: zlib's default 16 KiB ones made compression ~1.6× slower.
+  const gzip = createGzip({ chunkSize: 1 << 20 });
+  const ahead = new PassThrough({ highWaterMark: 2 * chunkSize });
+  source.on('error', (e) => gzip.destroy(e));
+  gzip.on('error', (e) => ahead.destroy(e));
+  source.pipe(gzip).pipe(ahead);
   try {
-    const digester = new DigestStream();
-    // 1 MiB output chunks: zlib's default 16 KiB ones made compression ~1.6× slower.
-    await pipeline(deps.content.createReadStream(diffId), createGzip({ chunkSize: 1 << 20 }), digester, createWriteStream(tmp, { mode: 0o600 }));
-    const blob: LayerBlob = { digest: digester.digest, size: digester.size, mediaType: MediaTypes.DOCKER_LAYER_GZIP, repository: ref.name };
-    if ((await repo.blobSize(blob.digest)) !== undefined) {
-      sink(update(id, 'Layer already exists'));
-    } else {
-      const reporter = new ProgressReporter(sink, id, 'Pushing', blob.size);
-      await repo.uploadBlob(blob.digest, blob.size, (start, end) => createReadStream(tmp, { start, end: end - 1 }), deps.registries.options.uploadChunkSize, (n) => reporter.report(n));
-      reporter.report(blob.size, true);
-      sink(update(id, 'Pushed'));
-    }
+    const total = (await deps.content.info(diffId))?.size ?? 0;
+    const reporter = new ProgressReporter(sink, id, 'Pushing', total);
+    const sent = await repo.uploadStream(ahead, chunkSize, (n) => reporter.report(Math.min(n, total)));
+    reporter.report(total, true);
+    sink(update(id, 'Pushed'));
+    const blob: LayerBlob = { digest: sent.digest, size: sent.size, mediaType: MediaTypes.DOCKER_LAYER_GZIP, repository: ref.name };
     await deps.metadata.add(diffId, blob);
     return describe(blob);
   } catch (err) {
     if (err instanceof RegistryError || err instanceof NotFoundError) throw err;
     throw new RegistryError(`pushing layer ${id}: ${(err as Error).message}`);
   } finally {
-    await fsp.rm(tmp, { force: true });
+    source.destroy();
+    gzip.destroy();
+    ahead.destroy();
   }
 }
