@@ -393,10 +393,12 @@ export async function startDaemon(opts: DaemonOpts = {}): Promise<TestDaemon> {
 /** Builds an uncompressed tar (ustar) from entries, for import tests. */
 export interface TarEntry {
   name: string;
-  type?: 'file' | 'dir' | 'symlink';
+  type?: 'file' | 'dir' | 'symlink' | 'link';
   content?: string | Buffer;
   mode?: number;
   linkname?: string;
+  /** seconds since the epoch; default now */
+  mtime?: number;
 }
 
 export function makeTar(entries: TarEntry[]): Buffer {
@@ -412,9 +414,9 @@ export function makeTar(entries: TarEntry[]): Buffer {
     h.write(oct(0, 8), 108);
     h.write(oct(0, 8), 116);
     h.write(oct(data.length, 12), 124);
-    h.write(oct(Math.floor(Date.now() / 1000), 12), 136);
+    h.write(oct(e.mtime ?? Math.floor(Date.now() / 1000), 12), 136);
     h.write('        ', 148);
-    h.write(type === 'file' ? '0' : type === 'dir' ? '5' : '2', 156);
+    h.write({ file: '0', link: '1', symlink: '2', dir: '5' }[type], 156);
     if (e.linkname) h.write(e.linkname, 157, 100);
     h.write('ustar\0', 257);
     h.write('00', 263);

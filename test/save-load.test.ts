@@ -8,7 +8,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { legacyLayerConfigs } from '../src/archive/image-archive/legacy-v1.js';
-import { busyboxTar, lines, REPO, run, startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
+import { busyboxTar, lines, makeTar, REPO, run, startDaemon, stopAndCheckClean, type TarEntry, type TestDaemon } from './harness.js';
 import { startDockerd, which, type Dockerd } from './peers.js';
 
 let d: TestDaemon;
@@ -38,41 +38,9 @@ const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').upd
 const hex = (digest: string): string => digest.replace(/^sha256:/, '');
 const ARCH = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch;
 
-interface Entry {
-  name: string;
-  type?: 'file' | 'dir' | 'symlink' | 'link';
-  content?: string | Buffer;
-  linkname?: string;
-  mode?: number;
-  mtime?: number;
-}
-
-/** A ustar archive, names written verbatim (hostile ones included). */
-function tarOf(entries: Entry[]): Buffer {
-  const out: Buffer[] = [];
-  for (const e of entries) {
-    const type = e.type ?? 'file';
-    const data = type === 'file' ? Buffer.from(e.content ?? '') : Buffer.alloc(0);
-    const h = Buffer.alloc(512);
-    h.write(type === 'dir' && !e.name.endsWith('/') ? `${e.name}/` : e.name, 0, 100, 'utf8');
-    const oct = (n: number, len: number): string => n.toString(8).padStart(len - 1, '0') + '\0';
-    h.write(oct(e.mode ?? (type === 'dir' ? 0o755 : 0o644), 8), 100);
-    h.write(oct(0, 8), 108);
-    h.write(oct(0, 8), 116);
-    h.write(oct(data.length, 12), 124);
-    h.write(oct(e.mtime ?? 1_700_000_000, 12), 136);
-    h.write('        ', 148);
-    h.write({ file: '0', link: '1', symlink: '2', dir: '5' }[type], 156);
-    if (e.linkname) h.write(e.linkname, 157, 100);
-    h.write('ustar\0', 257);
-    h.write('00', 263);
-    let sum = 0;
-    for (const b of h) sum += b;
-    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
-    out.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
-  }
-  out.push(Buffer.alloc(1024));
-  return Buffer.concat(out);
+/** A ustar archive, names written verbatim (hostile ones included), with a fixed mtime by default so layers are reproducible. */
+function tarOf(entries: TarEntry[]): Buffer {
+  return makeTar(entries.map((e) => ({ mtime: 1_700_000_000, ...e })));
 }
 
 interface TarRecord {
@@ -143,8 +111,8 @@ interface HandImage {
 }
 
 /** A docker-archive in Docker 1.10–24's layout: <hex>.json configs and <dir>/layer.tar layers. */
-function dockerArchive(images: HandImage[], extra: Entry[] = []): { tar: Buffer; ids: string[] } {
-  const entries: Entry[] = [];
+function dockerArchive(images: HandImage[], extra: TarEntry[] = []): { tar: Buffer; ids: string[] } {
+  const entries: TarEntry[] = [];
   const manifest: object[] = [];
   const ids: string[] = [];
   for (const img of images) {
@@ -550,11 +518,11 @@ describe('hostile archives', () => {
   const sentinel = `berth-evil-${randomBytes(6).toString('hex')}`;
   const good = (): HandImage => ({ layers: [layerA], tags: ['hostile/img:1'] });
   const goodConfig = Buffer.from(JSON.stringify(imageConfig([layerA])));
-  const manifestFor = (config: string, layers: string[], tags: unknown = ['hostile/img:1']): Entry => ({
+  const manifestFor = (config: string, layers: string[], tags: unknown = ['hostile/img:1']): TarEntry => ({
     name: 'manifest.json',
     content: JSON.stringify([{ Config: config, RepoTags: tags, Layers: layers }]),
   });
-  const goodEntries = (): Entry[] => [
+  const goodEntries = (): TarEntry[] => [
     { name: 'l/layer.tar', content: layerA },
     { name: 'c.json', content: goodConfig },
   ];
