@@ -15,12 +15,11 @@ import path from 'node:path';
 import {
   DOCKER_ENV,
   DOCKERD_CLI,
-  dockerBin,
-  ensurePackages,
   log,
   mustTime,
   type OpContestant,
   opBenchArgs,
+  prepareOpBench,
   opReport,
   type OpResult,
   type Peer,
@@ -28,15 +27,11 @@ import {
   reportTime,
   runBench,
   runOps,
-  setKeep,
   sh,
-  skipped,
   startBerth,
-  startDockerd,
+  startDockerdOrSkip,
   TMP,
   verdict,
-  which,
-  writeBusyboxTar,
 } from './lib.js';
 
 const opts = opBenchArgs('layers.js', 'payload size in MB (default 500)');
@@ -130,14 +125,7 @@ function floorContestant(payload: string): Contestant {
 }
 
 async function main(): Promise<void> {
-  if (process.getuid?.() !== 0) throw new Error('the bench runs containers: run it as root');
-  const want = ['crun', 'conmon', 'busybox-static', 'golang-github-containers-common', 'attr', 'tar'];
-  if (!opts.noDockerd) want.push('docker.io');
-  ensurePackages(want, opts.noInstall);
-  setKeep(opts.keep);
-  if (!dockerBin) throw new Error('no docker CLI on PATH (Debian: apt-get install docker.io)');
-  mkdirSync(DOCKER_ENV.DOCKER_CONFIG!, { recursive: true });
-  await writeBusyboxTar();
+  await prepareOpBench(opts, ['tar']);
 
   log(`writing a ${MB} MB payload`);
   const payload = path.join(TMP, 'payload');
@@ -151,17 +139,12 @@ async function main(): Promise<void> {
   const b = dockerContestant(berth, BERTH, payload);
   contestants.push(b.c);
   setups.push(b.setup);
-  if (!opts.noDockerd) {
-    try {
-      if (!which('dockerd')) throw new Error('dockerd is not installed (apt-get install docker.io)');
-      log('starting dockerd');
-      const d = dockerContestant(await startDockerd(), DOCKERD_CLI, payload);
-      contestants.push(d.c);
-      setups.push(d.setup);
-    } catch (err) {
-      skipped.push(`dockerd: could not start: ${(err as Error).message.split('\n')[0]}`);
-    }
-  } else skipped.push('dockerd: --no-dockerd');
+  const dockerd = await startDockerdOrSkip(opts);
+  if (dockerd) {
+    const d = dockerContestant(dockerd, DOCKERD_CLI, payload);
+    contestants.push(d.c);
+    setups.push(d.setup);
+  }
 
   log('copying the payload into each contestant\'s container');
   for (const s of setups) await s();

@@ -615,3 +615,34 @@ export function opBenchArgs(program: string, mbMeaning: string): OpBenchArgs {
     keep: o.keep!,
   };
 }
+
+/**
+ * The common start of the throughput benchmarks: root, packages (Berth's and `extra`, plus
+ * docker.io unless --no-dockerd), the docker CLI, its config dir and the busybox rootfs tar.
+ */
+export async function prepareOpBench(args: OpBenchArgs, extra: string[]): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the bench runs daemons and containers: run it as root');
+  const want = ['crun', 'conmon', 'busybox-static', 'golang-github-containers-common', 'attr', ...extra];
+  if (!args.noDockerd) want.push('docker.io');
+  ensurePackages(want, args.noInstall);
+  setKeep(args.keep);
+  if (!dockerBin) throw new Error('no docker CLI on PATH (Debian: apt-get install docker.io)');
+  mkdirSync(DOCKER_ENV.DOCKER_CONFIG!, { recursive: true });
+  await writeBusyboxTar();
+}
+
+/** dockerd for a throughput benchmark, or null (with the reason in `skipped`) when it can't or shouldn't run. */
+export async function startDockerdOrSkip(args: OpBenchArgs): Promise<Peer | null> {
+  if (args.noDockerd) {
+    skipped.push('dockerd: --no-dockerd');
+    return null;
+  }
+  try {
+    if (!which('dockerd')) throw new Error('dockerd is not installed (apt-get install docker.io)');
+    log('starting dockerd');
+    return await startDockerd();
+  } catch (err) {
+    skipped.push(`dockerd: could not start: ${(err as Error).message.split('\n')[0]}`);
+    return null;
+  }
+}

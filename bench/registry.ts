@@ -16,12 +16,11 @@ import { spawn } from 'node:child_process';
 import {
   DOCKER_ENV,
   DOCKERD_CLI,
-  dockerBin,
-  ensurePackages,
   log,
   mustTime,
   type OpContestant,
   opBenchArgs,
+  prepareOpBench,
   opReport,
   type OpResult,
   type Peer,
@@ -29,18 +28,15 @@ import {
   reportTime,
   runBench,
   runOps,
-  setKeep,
   sh,
-  skipped,
   sleep,
   started,
   startBerth,
-  startDockerd,
+  startDockerdOrSkip,
   stopPid,
   TMP,
   verdict,
   which,
-  writeBusyboxTar,
 } from './lib.js';
 
 const opts = opBenchArgs('registry.js', 'image size in MB (default 500), in 5 layers');
@@ -234,15 +230,8 @@ ${urls.map((_, i) => `tar -xzf $d/${i}.tgz -C $d/rootfs`).join('\n')}
 }
 
 async function main(): Promise<void> {
-  if (process.getuid?.() !== 0) throw new Error('the bench runs daemons: run it as root');
-  const want = ['crun', 'conmon', 'busybox-static', 'golang-github-containers-common', 'attr', 'docker-registry', 'skopeo', 'curl'];
-  if (!opts.noDockerd) want.push('docker.io');
-  ensurePackages(want, opts.noInstall);
-  setKeep(opts.keep);
-  if (!dockerBin) throw new Error('no docker CLI on PATH (Debian: apt-get install docker.io)');
+  await prepareOpBench(opts, ['docker-registry', 'skopeo', 'curl']);
   if (!which('docker-registry')) throw new Error('docker-registry is not installed');
-  mkdirSync(DOCKER_ENV.DOCKER_CONFIG!, { recursive: true });
-  await writeBusyboxTar();
 
   log(`making a ${MB} MB image of ${LAYERS} gzip layers`);
   const layout = await makeImage();
@@ -254,15 +243,8 @@ async function main(): Promise<void> {
   const contestants: Contestant[] = [floorContestant(source, index.layers)];
   log('starting berthd');
   contestants.push(dockerContestant(await startBerth('berth', 'crun'), BERTH, source));
-  if (!opts.noDockerd) {
-    try {
-      if (!which('dockerd')) throw new Error('dockerd is not installed (apt-get install docker.io)');
-      log('starting dockerd');
-      contestants.push(dockerContestant(await startDockerd(), DOCKERD_CLI, source));
-    } catch (err) {
-      skipped.push(`dockerd: could not start: ${(err as Error).message.split('\n')[0]}`);
-    }
-  } else skipped.push('dockerd: --no-dockerd');
+  const dockerd = await startDockerdOrSkip(opts);
+  if (dockerd) contestants.push(dockerContestant(dockerd, DOCKERD_CLI, source));
 
   const results = await runOps<Op>(['pull', 'push'], contestants, RUNS, (op, c) => op === 'pull' || c.name !== FLOOR);
   process.stdout.write(report(results, megabytes));
