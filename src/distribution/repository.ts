@@ -2,7 +2,6 @@
 // digest), blobs (ranged reads for resumed downloads), uploads (monolithic or chunked PATCH,
 // cross-repository mounts) and tags.
 import { createHash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
 import { RegistryError } from '../errors.js';
 import { repositoryScope } from './auth.js';
 import { discard, readBody, type HttpResponse } from './http.js';
@@ -114,46 +113,32 @@ export class Repository {
   }
 
   /**
-   * Uploads a blob whose digest and size are known. Small blobs go in one PUT; larger ones in
-   * PATCH chunks of `chunkSize` (each a fresh stream from `open`), then a closing PUT.
+   * Uploads a blob whose bytes are at hand (an image config): one PUT, or PATCH chunks of
+   * `chunkSize` through uploadStream when it is larger.
    */
-  async uploadBlob(digest: string, size: number, open: (start: number, end: number) => Readable, chunkSize: number, onProgress: (sent: number) => void): Promise<void> {
-    const start = await this.registry.call({ method: 'POST', path: `/v2/${this.path}/blobs/uploads/`, headers: { 'Content-Length': '0' }, scopes: this.scopes });
-    discard(start);
-    let location = this.location(start);
-    if (size <= chunkSize) {
-      const url = withDigest(location, digest);
-      const res = await this.registry.call({
-        method: 'PUT',
-        path: url,
-        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
-        body: counting(open(0, size), onProgress, 0),
-        scopes: this.scopes,
-      });
-      discard(res);
+  async uploadBlob(digest: string, bytes: Buffer, chunkSize: number): Promise<void> {
+    if (bytes.length > chunkSize) {
+      const sent = await this.uploadStream([bytes], chunkSize, () => undefined);
+      if (sent.digest !== digest) throw new RegistryError(`uploaded ${sent.digest} for blob ${digest}`);
       return;
     }
-    for (let offset = 0; offset < size; offset += chunkSize) {
-      const end = Math.min(size, offset + chunkSize);
-      const res = await this.registry.call({
-        method: 'PATCH',
-        path: location,
-        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(end - offset), 'Content-Range': `${offset}-${end - 1}` },
-        body: counting(open(offset, end), onProgress, offset),
-        scopes: this.scopes,
-      });
-      discard(res);
-      location = this.location(res);
-    }
-    const done = await this.registry.call({ method: 'PUT', path: withDigest(location, digest), headers: { 'Content-Length': '0' }, body: Buffer.alloc(0), scopes: this.scopes });
-    discard(done);
+    const start = await this.registry.call({ method: 'POST', path: `/v2/${this.path}/blobs/uploads/`, headers: { 'Content-Length': '0' }, scopes: this.scopes });
+    discard(start);
+    const res = await this.registry.call({
+      method: 'PUT',
+      path: withDigest(this.location(start), digest),
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length) },
+      body: bytes,
+      scopes: this.scopes,
+    });
+    discard(res);
   }
 
   /**
    * Uploads a blob whose digest is not known yet (a layer being compressed): PATCH chunks of
    * `chunkSize` as the bytes come, hashing them, then the closing PUT with the digest.
    */
-  async uploadStream(input: AsyncIterable<Buffer>, chunkSize: number, onProgress: (sent: number) => void): Promise<{ digest: string; size: number }> {
+  async uploadStream(input: AsyncIterable<Buffer> | Iterable<Buffer>, chunkSize: number, onProgress: (sent: number) => void): Promise<{ digest: string; size: number }> {
     const start = await this.registry.call({ method: 'POST', path: `/v2/${this.path}/blobs/uploads/`, headers: { 'Content-Length': '0' }, scopes: this.scopes });
     discard(start);
     let location = this.location(start);
@@ -225,21 +210,8 @@ function withDigest(location: string, digest: string): string {
   return u.toString();
 }
 
-function counting(stream: Readable, onProgress: (sent: number) => void, base: number): Readable {
-  let sent = base;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      sent += chunk.length;
-      onProgress(sent);
-      cb(null, chunk);
-    },
-  });
-  stream.on('error', (err) => counter.destroy(err));
-  return stream.pipe(counter);
-}
-
 /** The stream's bytes regrouped into buffers of `size` (the last one shorter). */
-async function* inChunksOf(input: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+async function* inChunksOf(input: AsyncIterable<Buffer> | Iterable<Buffer>, size: number): AsyncGenerator<Buffer> {
   let parts: Buffer[] = [];
   let have = 0;
   for await (let b of input) {

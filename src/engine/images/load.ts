@@ -141,8 +141,10 @@ async function ingestImage(deps: LoadDeps, archive: SpooledArchive, image: LoadI
         if (layer.file.digest === layer.diffId) {
           // An uncompressed layer the spool already hashed: the spooled file becomes the blob (a
           // hard link, no copy) and is unpacked from there.
-          if (!hadBlob) await deps.content.adopt(layer.file.path, layer.diffId);
-          if (!hadBlob) added.blobs.push(layer.diffId);
+          if (!hadBlob) {
+            await deps.content.adopt(layer.file.path, layer.diffId);
+            added.blobs.push(layer.diffId);
+          }
           const unpacked = await early.take(layer.diffId);
           if (unpacked) {
             // Unpacked from these very bytes while the archive spooled: only its key was missing.

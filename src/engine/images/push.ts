@@ -1,7 +1,7 @@
 // `docker push`: every layer is offered to the registry the cheapest way first — already there
 // (HEAD), mounted from a sibling repository on the same registry, else gzip-compressed and
 // uploaded — then the config and a Docker v2 schema 2 manifest under the tag.
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { NotFoundError, RegistryError } from '../../errors.js';
 import type { AuthConfig } from '../../distribution/auth.js';
@@ -61,7 +61,7 @@ async function pushTag(deps: DistributionDeps, repo: Repository, ref: Reference,
   const configBytes = await deps.content.read(image.record.id);
   const configDesc: Descriptor = { mediaType: MediaTypes.DOCKER_CONFIG, size: configBytes.length, digest: image.record.id };
   if ((await repo.blobSize(configDesc.digest)) === undefined) {
-    await repo.uploadBlob(configDesc.digest, configBytes.length, () => readableOf(configBytes), deps.registries.options.uploadChunkSize, () => undefined);
+    await repo.uploadBlob(configDesc.digest, configBytes, deps.registries.options.uploadChunkSize);
   }
   const manifest: Manifest = { schemaVersion: 2, mediaType: MediaTypes.DOCKER_MANIFEST, config: configDesc, layers };
   // Docker indents schema 2 manifests with three spaces; the same bytes make the same digest.
@@ -71,10 +71,6 @@ async function pushTag(deps: DistributionDeps, repo: Repository, ref: Reference,
   sink({ progressDetail: {}, aux: { Tag: tag, Digest: digest, Size: bytes.length } });
   await deps.references.set(`${ref.name}@${digest}`, image.record.id);
   deps.events.emit('image', 'push', `${ref.familiarName}:${tag}`, { name: ref.familiarName });
-}
-
-function readableOf(b: Buffer): Readable {
-  return Readable.from([b]);
 }
 
 function registryOf(repository: string): string {
