@@ -200,6 +200,20 @@ describe('registry: chunked uploads and mirrors', { skip }, () => {
     assert.equal(JSON.parse(sk.stdout).Layers.length, 1);
   });
 
+  test("a pushed layer (gzip members compressed in parallel) decompresses in Go's gzip to the diff id", async () => {
+    const name = `${reg.host}/members/bb:v1`;
+    await d.dockerOk(['tag', 'busybox', name]);
+    await d.dockerOk(['push', name]);
+    const diffId = (await d.dockerOk(['image', 'inspect', '-f', '{{index .RootFS.Layers 0}}', 'busybox'])).trim();
+    const dir = fs.mkdtempSync(path.join(d.root, 'skopeo-'));
+    const r = await run('skopeo', ['copy', '--src-tls-verify=false', '--dest-decompress', `docker://${name}`, `dir:${dir}`], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    const layer = fs.readFileSync(path.join(dir, manifest.layers[0].digest.slice('sha256:'.length)));
+    assert.ok(layer.length > 1 << 20, 'the layer spans more than one gzip member');
+    assert.equal(sha256(layer), diffId);
+  });
+
   test('docker.io names are pulled from --registry-mirror', async () => {
     const img = buildImage({ layers: [[{ name: 'm', content: 'mirror' }]] });
     await pushImage(reg.url, 'library/mirrored', 'v1', img);
