@@ -122,6 +122,39 @@ describe('run', { concurrency: 4 }, () => {
     assert.match(def.stdout, /NoNewPrivs:\s+0/);
   });
 
+  test('seccomp: a profile crun compiled once is handed to it ready the next time, and still enforced', async () => {
+    const profile = path.join(d.root, 'no-mkdir.json');
+    fs.writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }));
+    const bundleSpec = async (name: string): Promise<any> => {
+      const id = (await d.dockerOk(['inspect', '-f', '{{.Id}}', name])).trim();
+      return JSON.parse(fs.readFileSync(path.join(d.execRoot, 'bundles', id, 'config.json'), 'utf8'));
+    };
+    const names: string[] = [];
+    const runProfile = async (opts: string[]): Promise<{ out: string; spec: any }> => {
+      const name = `seccomp-${names.length}-${process.pid}`;
+      names.push(name);
+      const r = await d.docker(['run', '--name', name, ...opts, 'busybox', 'sh', '-c', 'grep ^Seccomp: /proc/self/status; mkdir /made 2>&1; echo rc=$?']);
+      assert.equal(r.code, 0, r.stderr);
+      return { out: r.stdout, spec: await bundleSpec(name) };
+    };
+    try {
+      const first = await runProfile(['--security-opt', `seccomp=${profile}`]);
+      const second = await runProfile(['--security-opt', `seccomp=${profile}`]);
+      assert.equal(first.spec.annotations?.['run.oci.seccomp_bpf_data'], undefined, 'the first create compiles the profile');
+      assert.match(second.spec.annotations?.['run.oci.seccomp_bpf_data'] ?? '', /^[A-Za-z0-9+/]+=*$/, 'the second create gets the BPF');
+      for (const r of [first, second]) {
+        assert.match(r.out, /Seccomp:\s+2/);
+        assert.match(r.out, /Operation not permitted\s+rc=1/);
+      }
+      const unconfined = await runProfile(['--security-opt', 'seccomp=unconfined']);
+      assert.match(unconfined.out, /Seccomp:\s+0/);
+      assert.match(unconfined.out, /rc=0/);
+      assert.equal(unconfined.spec.annotations?.['run.oci.seccomp_bpf_data'], undefined);
+    } finally {
+      await d.docker(['rm', '-f', ...names]);
+    }
+  });
+
   test('--network none and host', async () => {
     const none = await rr(['--network', 'none'], ['ls', '/sys/class/net']);
     assert.equal(none.stdout, 'lo\n');

@@ -231,7 +231,7 @@ for (const name of RUNTIMES) {
 
     after(async () => {
       for (const id of created) await rt.delete(id).catch(() => {});
-      rt.close();
+      await rt.close();
       assert.deepEqual(liveConmons(execRoot), []);
     });
 
@@ -523,7 +523,7 @@ for (const name of RUNTIMES) {
       await create(late, ['sh', '-c', 'read x; echo got $x; exit 9'], { openStdin: true, stdinOnce: true });
       await rt.start(early);
       await rt.start(late);
-      rt.close(); // the "daemon" goes away; conmon keeps the containers
+      await rt.close(); // the "daemon" goes away; conmon keeps the containers
       await new Promise((r) => setTimeout(r, 600)); // `early` exits while nobody watches
 
       rt = new Runtime({ name, execRoot });

@@ -141,8 +141,9 @@ async function main(): Promise<void> {
     logger.info(`received ${sig}, shutting down (containers keep running)`);
     // Hijacked streams never finish on their own; don't wait for them.
     setTimeout(() => process.exit(0), 2000).unref();
-    engine.runtime.close();
+    const closing = engine.runtime.close();
     void api.close().finally(async () => {
+      await closing;
       if (values.pidfile) await fsp.rm(values.pidfile, { force: true });
       process.exit(0);
     });

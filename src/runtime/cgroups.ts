@@ -1,12 +1,9 @@
 // Host cgroup layout handling: hybrid-mode repair, locating a container's cgroup dirs, stats, OOM.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { mount as mountFs } from '../util/mount.js';
 import type { CgroupStats } from './types.js';
-
-const execFileP = promisify(execFile);
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -109,11 +106,7 @@ export async function fixHybridCgroups(opts: HybridFixOptions = {}): Promise<str
   if (controllers.length === 0) return [];
   const mountinfo = opts.mountinfo ?? (await fs.readFile('/proc/self/mountinfo', 'utf8'));
   const todo = planHybridFix(controllers, parseMountinfo(mountinfo));
-  const mount =
-    opts.mount ??
-    (async (ctrl: string, target: string) => {
-      await execFileP('mount', ['-t', 'cgroup', '-o', ctrl, 'cgroup', target]);
-    });
+  const mount = opts.mount ?? (async (ctrl: string, target: string) => mountFs(target, { source: 'cgroup', fstype: 'cgroup', data: ctrl }));
   const done: string[] = [];
   for (const ctrl of todo) {
     const target = path.join(root, ctrl);

@@ -70,7 +70,7 @@ export function cleanRuntimeMessage(stderr: string): string {
 export class OciCli {
   constructor(
     readonly name: RuntimeName,
-    readonly binary: string,
+    public binary: string,
     readonly root: string,
   ) {}
 

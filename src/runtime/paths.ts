@@ -3,6 +3,7 @@
 //   <execRoot>/exits/<id>                  conmon's exit file for container <id> (watched with inotify)
 //   <execRoot>/socket/<uuid> -> bundle     conmon's short symlink to the dir holding the attach socket
 //   <execRoot>/<runtime-name>/             the OCI runtime's --root (crun/runc state)
+//   <execRoot>/bin/<runtime-name>          the runtime's binary, bound read-only
 //   <execRoot>/ctr/<id>/                   per container: conmon.pid, pidfile, meta.json, conmon's cwd
 //                                          and --persist-dir (so `exit` and `oom` land here too)
 //   <execRoot>/ctr/<id>/exec/<execId>/     per exec session: process.json, pidfile, exit, attach, ctl
@@ -39,6 +40,10 @@ export class Layout {
     this.ctrRoot = path.join(execRoot, 'ctr');
   }
 
+  /** Where the runtime's binary is bound read-only (see read-only-binary.ts). */
+  runtimeBinary(runtime: RuntimeName): string {
+    return path.join(this.execRoot, 'bin', runtime);
+  }
   exitFile(id: string): string {
     return path.join(this.exitsDir, id);
   }

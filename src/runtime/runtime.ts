@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import { existsSync, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.js';
+import { logger } from '../util/logger.js';
 import { ConmonAttachStream, writeResize } from './attach.js';
 import {
   cgroupOomKilled,
@@ -18,6 +19,8 @@ import {
 } from './cgroups.js';
 import { conmonArgs, startConmon } from './conmon.js';
 import { runExec } from './exec.js';
+import { mountReadOnlyBinary, unmountReadOnlyBinary } from './read-only-binary.js';
+import { SeccompCache, type SeccompSpec } from './seccomp-cache.js';
 import { ExitWatcher, readExitFile } from './exits.js';
 import { findBinary, OciCli } from './oci-cli.js';
 import { cgroupsPath, checkId, Layout, socketUuid } from './paths.js';
@@ -81,18 +84,22 @@ async function isConmonFor(pid: number, id: string): Promise<boolean> {
   }
 }
 
-async function hasPoststartHooks(bundle: string): Promise<boolean | undefined> {
+interface BundleSpec extends SeccompSpec {
+  hooks?: { poststart?: unknown[] };
+}
+
+async function readSpec(bundle: string): Promise<BundleSpec | undefined> {
   try {
-    const cfg = JSON.parse(await fs.readFile(path.join(bundle, 'config.json'), 'utf8')) as { hooks?: { poststart?: unknown[] } };
-    return Array.isArray(cfg.hooks?.poststart) && cfg.hooks!.poststart.length > 0;
+    return JSON.parse(await fs.readFile(path.join(bundle, 'config.json'), 'utf8')) as BundleSpec;
   } catch {
-    return undefined; // unknown: be safe, let the runtime start it
+    return undefined;
   }
 }
 
 export class Runtime extends EventEmitter {
   readonly name: RuntimeName;
-  readonly runtimePath: string;
+  /** The runtime binary as conmon and the CLI call it: for crun, a read-only bind mount of it once init() ran. */
+  runtimePath: string;
   readonly conmonPath: string;
   readonly layout: Layout;
   private readonly cli: OciCli;
@@ -101,6 +108,7 @@ export class Runtime extends EventEmitter {
   private readonly metas = new Map<string, ContainerMeta>();
   /** id -> finishedAt of the exit already announced, so one exit is emitted once. */
   private readonly announced = new Map<string, number>();
+  private readonly seccomp = new SeccompCache();
 
   /** crun when installed (faster), else runc; or exactly `name` when given. */
   static async detect(name?: RuntimeName): Promise<RuntimeName> {
@@ -140,6 +148,7 @@ export class Runtime extends EventEmitter {
         if (this.name === 'crun') throw err;
       }
     }
+    if (this.name === 'crun') await this.useReadOnlyBinary();
     this.watcher.start();
     // inotify can drop events (queue overflow); a slow sweep makes sure no exit goes unnoticed.
     this.sweeper = setInterval(() => void this.sweepExits(), EXIT_SWEEP_MS);
@@ -147,6 +156,16 @@ export class Runtime extends EventEmitter {
   }
 
   private sweeper: NodeJS.Timeout | undefined;
+
+  private async useReadOnlyBinary(): Promise<void> {
+    try {
+      this.runtimePath = await mountReadOnlyBinary(this.runtimePath, this.layout.runtimeBinary(this.name));
+      this.cli.binary = this.runtimePath;
+    } catch (err) {
+      // Still correct without it (crun then re-executes a private copy of itself), only slower.
+      logger.warn(`cannot bind ${this.runtimePath} read-only: ${(err as Error).message}`);
+    }
+  }
 
   /** Announces every exit file not announced yet (the watcher's safety net). */
   private async sweepExits(): Promise<void> {
@@ -172,12 +191,23 @@ export class Runtime extends EventEmitter {
   fastDelete = true;
 
   /** Stop watching for exits (the containers and their conmons keep running). */
-  close(): void {
+  async close(): Promise<void> {
     this.watcher.stop();
     clearInterval(this.sweeper);
+    if (this.runtimePath === this.layout.runtimeBinary(this.name)) await unmountReadOnlyBinary(this.runtimePath).catch(() => undefined);
   }
 
   // ---- lifecycle ----
+
+  /**
+   * Last touches to a bundle's spec before it is written: for crun, the BPF it compiled before for
+   * the same seccomp profile (see seccomp-cache.ts).
+   */
+  prepareSpec(spec: SeccompSpec): void {
+    if (this.name !== 'crun') return;
+    const key = this.seccomp.key(spec);
+    if (key) this.seccomp.annotate(spec, key);
+  }
 
   async create(opts: CreateOptions): Promise<CreatedContainer> {
     checkId('container', opts.id);
@@ -195,9 +225,13 @@ export class Runtime extends EventEmitter {
     ]);
     this.announced.delete(id);
     const bundle = path.resolve(opts.bundle);
+    const spec = await readSpec(bundle);
+    // A profile crun compiles this time (no BPF annotation): keep what it compiled.
+    const seccompKey = this.name === 'crun' && spec ? this.seccomp.key(spec) : undefined;
     const meta: ContainerMeta = {
       bundle,
-      poststartHooks: await hasPoststartHooks(bundle),
+      // unknown (unreadable spec): be safe, let the runtime start it
+      poststartHooks: spec ? Array.isArray(spec.hooks?.poststart) && spec.hooks!.poststart.length > 0 : undefined,
       logPath: path.resolve(opts.logPath),
       tty: opts.tty,
       openStdin: opts.openStdin,
@@ -228,6 +262,7 @@ export class Runtime extends EventEmitter {
       const started = await startConmon({ conmonPath: this.conmonPath, args, cwd: dir, runtimeName: this.name, what: 'create' });
       await started.launcherExited;
       const monitorPid = await readInt(path.join(dir, 'conmon.pid'));
+      if (seccompKey) await this.seccomp.learn(seccompKey, path.join(this.layout.runtimeRoot, id));
       return { pid: started.pid, monitorPid: monitorPid ?? 0 };
     } catch (err) {
       await this.cleanupAfterFailedCreate(id);

@@ -6,8 +6,8 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { MetadataStore } from '../store/metadata.js';
-import { directorySize, isNotFound } from '../util/fs.js';
-import { runCommand } from '../util/exec.js';
+import { directorySize } from '../util/fs.js';
+import { isMountPoint, mount, unmount } from '../util/mount.js';
 
 export type SnapshotKind = 'committed' | 'active';
 
@@ -183,19 +183,12 @@ export class Snapshotter {
     // which is what bounds the number of layers a mount can stack.
     const rel = (p: string): string => path.relative(this.dir, p);
     const opts = `lowerdir=${m.lowerdirs.map(rel).join(':')},upperdir=${rel(m.upperdir)},workdir=${rel(m.workdir)}`;
-    await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', opts, m.target], { cwd: this.dir });
+    mount(m.target, { source: 'overlay', fstype: 'overlay', data: opts, cwd: this.dir });
     return m.target;
   }
 
   async unmount(key: string): Promise<void> {
-    const target = this.mergedDir(key);
-    if (!(await isMountPoint(target))) return;
-    await runCommand('umount', [target]).catch(async (err) => {
-      // A busy mount (e.g. a process still holding a file) is detached lazily rather than left behind.
-      await runCommand('umount', ['-l', target]).catch(() => {
-        throw err;
-      });
-    });
+    await this.unmountPath(this.mergedDir(key));
   }
 
   /**
@@ -207,17 +200,12 @@ export class Snapshotter {
     const m = this.mounts(key);
     const rel = (p: string): string => path.relative(this.dir, p);
     const opts = `ro,index=off,lowerdir=${[m.upperdir, ...m.lowerdirs].map(rel).join(':')}`;
-    await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', opts, target], { cwd: this.dir });
+    mount(target, { source: 'overlay', fstype: 'overlay', data: opts, cwd: this.dir });
   }
 
   /** Unmounts `target` if it is a mount point; a busy mount (a process still holding a file) is detached lazily rather than left behind. */
   async unmountPath(target: string): Promise<void> {
-    if (!(await isMountPoint(target))) return;
-    await runCommand('umount', [target]).catch(async (err) => {
-      await runCommand('umount', ['-l', target]).catch(() => {
-        throw err;
-      });
-    });
+    if (await isMountPoint(target)) unmount(target);
   }
 
   async usage(key: string): Promise<number> {
@@ -244,18 +232,6 @@ export class Snapshotter {
     if (!info) throw new NotFoundError(`snapshot ${key} does not exist`);
     return info;
   }
-}
-
-export async function isMountPoint(target: string): Promise<boolean> {
-  let mountinfo: string;
-  try {
-    mountinfo = await fsp.readFile('/proc/self/mountinfo', 'utf8');
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
-  }
-  const escaped = target.replace(/[ \t\n\\]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'));
-  return mountinfo.split('\n').some((line) => line.split(' ')[4] === escaped);
 }
 
 /** OCI chain id (as a snapshot key, hex only): the base layer's diff id, then sha256("parent diffid"). */

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { InvalidParameterError } from '../../errors.js';
 import { etcFilesContent } from '../../oci/etc-files.js';
 import { buildSpec, specToJSON } from '../../oci/spec.js';
+import type { Spec } from '../../oci/runtime-spec.js';
 import { resolveUser } from '../../oci/user.js';
 import { cgroupsPath } from '../../runtime/paths.js';
 import type { ContainerRecord } from './container.js';
@@ -17,6 +18,8 @@ export interface BundleInput {
   rootfs: string;
   bundleDir: string;
   containerDir: string;
+  /** The runtime's last touches to the spec (Runtime.prepareSpec). */
+  prepareSpec?: (spec: Spec) => void;
 }
 
 /** Writes hostname/hosts/resolv.conf (kept across restarts, like Docker's) and config.json; returns the bundle dir. */
@@ -63,6 +66,7 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
     initPath: hc.Init ? INIT_BINARY : undefined,
     stopSignal: c.config.StopSignal,
   });
+  input.prepareSpec?.(spec);
   await fsp.mkdir(input.bundleDir, { recursive: true, mode: 0o700 });
   await fsp.writeFile(path.join(input.bundleDir, 'config.json'), specToJSON(spec));
   return input.bundleDir;

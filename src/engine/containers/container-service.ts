@@ -218,6 +218,7 @@ export class ContainerService {
         rootfs,
         bundleDir: this.bundleDir(c.id),
         containerDir: this.containerDir(c.id),
+        prepareSpec: (spec) => runtime.prepareSpec(spec),
       });
       mark('bundle');
       // conmon appends to the log, so output of earlier runs stays, as with Docker's json-file.

@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import { packDirectory } from '../../archive/pack.js';
 import { ConflictError, noSuchContainer } from '../../errors.js';
 import type { Snapshotter } from '../../snapshot/overlay.js';
-import { isMountPoint } from '../../snapshot/overlay.js';
+import { isMountPoint } from '../../util/mount.js';
 import { logger } from '../../util/logger.js';
 import type { ContainerRecord } from './container.js';
 
