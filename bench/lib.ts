@@ -17,7 +17,7 @@ export function setKeep(value: boolean): void {
 }
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BERTHD = path.join(ROOT, 'dist/src/daemon/main.js');
-export const BERTH_CLI = path.join(ROOT, 'dist/src/cli/main.js');
+export const BERTH_CLI = path.join(ROOT, 'dist/berth.cjs');
 
 export function log(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);

@@ -6,14 +6,14 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 
 SOCK=/run/berth/berth.sock
-if ! node dist/src/cli/main.js -H "unix://$SOCK" version >/dev/null 2>&1; then
+if ! node dist/berth.cjs -H "unix://$SOCK" version >/dev/null 2>&1; then
   mkdir -p /var/log
   # MALLOC_ARENA_MAX as the berthd bin's shebang sets it (keeps the RSS flat)
   MALLOC_ARENA_MAX=2 setsid node dist/src/daemon/main.js -H "unix://$SOCK" --pidfile /run/berth/berthd.pid >>/var/log/berthd.log 2>&1 < /dev/null &
   for _ in $(seq 100); do
-    node dist/src/cli/main.js -H "unix://$SOCK" version >/dev/null 2>&1 && break
+    node dist/berth.cjs -H "unix://$SOCK" version >/dev/null 2>&1 && break
     sleep 0.1
   done
 fi
 echo "berthd is running (socket $SOCK, log /var/log/berthd.log)"
-node dist/src/cli/main.js run --rm busybox echo hello
+node dist/berth.cjs run --rm busybox echo hello

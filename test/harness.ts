@@ -12,7 +12,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root (this file runs from dist/test/). */
 export const REPO = path.resolve(HERE, '..', '..');
 const DAEMON = path.join(REPO, 'dist', 'src', 'daemon', 'main.js');
-const BERTH = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
+const BERTH = path.join(REPO, 'dist', 'berth.cjs');
 const PATH = `${process.env['PATH'] ?? ''}:/usr/sbin:/sbin:/usr/local/bin`;
 
 export interface RunResult {

@@ -321,7 +321,7 @@ describe('save', () => {
     assert.ok(fs.readFileSync(viaBerth).equals(a));
     // To stdout, and `image save`.
     const out = path.join(tmp, 'stdout.tar');
-    const r = await run('sh', ['-c', `"${process.execPath}" ${path.join(REPO, 'dist/src/cli/main.js')} -H ${d.host} image save two/layers:1 > ${out}`]);
+    const r = await run('sh', ['-c', `"${process.execPath}" ${path.join(REPO, 'dist/berth.cjs')} -H ${d.host} image save two/layers:1 > ${out}`]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(fs.readFileSync(out).equals(a));
   });

@@ -1,6 +1,8 @@
 #!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
 // berth: the Docker-compatible CLI. Start-up is a budget: this file parses only the global flags,
-// then dynamically imports the one module that implements the command being run.
+// then loads the one module that implements the command being run. What runs is dist/berth.cjs,
+// this file and every command module bundled by esbuild into one CommonJS file (`npm run build`):
+// Node starts it ~30 ms sooner than the same code as a graph of ES modules.
 // The shebang drops NODE_EXTRA_CA_CERTS: node reads that bundle eagerly at start-up (~50 ms)
 // and the CLI never speaks TLS.
 
@@ -8,94 +10,125 @@ import { Client } from '../client/client.js';
 import { resolveHost } from '../client/host.js';
 import { describe, StatusError, type Ctx } from './cli.js';
 
-type Entry = [module: string, fn: string];
+type Command = (args: string[], ctx: Ctx) => Promise<number>;
+type Loader = () => Promise<unknown>;
 
-// command words → [module, export]. Modules are imported lazily.
-const C = './container/';
-const I = './image/';
-const S = './system/';
-const COMMANDS: Record<string, Entry> = {
-  run: [C + 'run.js', 'run'],
-  create: [C + 'run.js', 'create'],
-  start: [C + 'start.js', 'start'],
-  stop: [C + 'lifecycle.js', 'stop'],
-  kill: [C + 'lifecycle.js', 'kill'],
-  restart: [C + 'lifecycle.js', 'restart'],
-  pause: [C + 'lifecycle.js', 'pause'],
-  unpause: [C + 'lifecycle.js', 'unpause'],
-  rm: [C + 'lifecycle.js', 'rm'],
-  rename: [C + 'lifecycle.js', 'rename'],
-  wait: [C + 'lifecycle.js', 'wait'],
-  logs: [C + 'logs.js', 'logs'],
-  attach: [C + 'attach.js', 'attach'],
-  exec: [C + 'exec.js', 'exec'],
-  top: [C + 'info.js', 'top'],
-  diff: [C + 'info.js', 'diff'],
-  port: [C + 'info.js', 'port'],
-  stats: [C + 'stats.js', 'stats'],
-  ps: [C + 'ps.js', 'ps'],
-  inspect: ['./inspect.js', 'inspect'],
-  images: [I + 'list.js', 'images'],
-  rmi: [I + 'rm.js', 'rmi'],
-  tag: [I + 'tag.js', 'tag'],
-  import: [I + 'import.js', 'importImage'],
-  pull: [I + 'pull.js', 'pull'],
-  push: [I + 'push.js', 'push'],
-  login: ['./registry/login.js', 'login'],
-  logout: ['./registry/login.js', 'logout'],
-  save: [I + 'save.js', 'save'],
-  load: [I + 'load.js', 'load'],
-  version: [S + 'version.js', 'version'],
-  info: [S + 'info.js', 'info'],
-  events: [S + 'events.js', 'events'],
-  cp: [C + 'cp.js', 'cp'],
-  'container run': [C + 'run.js', 'run'],
-  'container create': [C + 'run.js', 'create'],
-  'container start': [C + 'start.js', 'start'],
-  'container stop': [C + 'lifecycle.js', 'stop'],
-  'container kill': [C + 'lifecycle.js', 'kill'],
-  'container restart': [C + 'lifecycle.js', 'restart'],
-  'container pause': [C + 'lifecycle.js', 'pause'],
-  'container unpause': [C + 'lifecycle.js', 'unpause'],
-  'container rm': [C + 'lifecycle.js', 'rm'],
-  'container remove': [C + 'lifecycle.js', 'rm'],
-  'container rename': [C + 'lifecycle.js', 'rename'],
-  'container wait': [C + 'lifecycle.js', 'wait'],
-  'container logs': [C + 'logs.js', 'logs'],
-  'container attach': [C + 'attach.js', 'attach'],
-  'container exec': [C + 'exec.js', 'exec'],
-  'container top': [C + 'info.js', 'top'],
-  'container diff': [C + 'info.js', 'diff'],
-  'container port': [C + 'info.js', 'port'],
-  'container stats': [C + 'stats.js', 'stats'],
-  'container ls': [C + 'ps.js', 'ps'],
-  'container list': [C + 'ps.js', 'ps'],
-  'container ps': [C + 'ps.js', 'ps'],
-  'container inspect': ['./inspect.js', 'containerInspect'],
-  'container prune': [C + 'prune.js', 'prune'],
-  'container cp': [C + 'cp.js', 'cp'],
-  'image ls': [I + 'list.js', 'images'],
-  'image list': [I + 'list.js', 'images'],
-  'image rm': [I + 'rm.js', 'rmi'],
-  'image remove': [I + 'rm.js', 'rmi'],
-  'image tag': [I + 'tag.js', 'tag'],
-  'image import': [I + 'import.js', 'importImage'],
-  'image inspect': ['./inspect.js', 'imageInspect'],
-  'image prune': [I + 'prune.js', 'prune'],
-  'image pull': [I + 'pull.js', 'pull'],
-  'image push': [I + 'push.js', 'push'],
-  'image save': [I + 'save.js', 'save'],
-  'image load': [I + 'load.js', 'load'],
-  'system df': [S + 'df.js', 'df'],
-  'system prune': [S + 'prune.js', 'prune'],
-  'system info': [S + 'info.js', 'info'],
-  'system events': [S + 'events.js', 'events'],
-  commit: [C + 'commit.js', 'commit'],
-  'container commit': [C + 'commit.js', 'commit'],
-  export: [C + 'export.js', 'exportContainer'],
-  'container export': [C + 'export.js', 'exportContainer'],
-  history: [I + 'history.js', 'history'],
-  'image history': [I + 'history.js', 'history'],
+// One loader per module, each a literal import(): bundled into dist/berth.cjs, a module is only
+// evaluated when its command runs.
+const containerRun: Loader = () => import('./container/run.js');
+const containerStart: Loader = () => import('./container/start.js');
+const containerLifecycle: Loader = () => import('./container/lifecycle.js');
+const containerLogs: Loader = () => import('./container/logs.js');
+const containerAttach: Loader = () => import('./container/attach.js');
+const containerExec: Loader = () => import('./container/exec.js');
+const containerInfo: Loader = () => import('./container/info.js');
+const containerStats: Loader = () => import('./container/stats.js');
+const containerPs: Loader = () => import('./container/ps.js');
+const inspect: Loader = () => import('./inspect.js');
+const imageList: Loader = () => import('./image/list.js');
+const imageRm: Loader = () => import('./image/rm.js');
+const imageTag: Loader = () => import('./image/tag.js');
+const imageImport: Loader = () => import('./image/import.js');
+const imagePull: Loader = () => import('./image/pull.js');
+const imagePush: Loader = () => import('./image/push.js');
+const registryLogin: Loader = () => import('./registry/login.js');
+const imageSave: Loader = () => import('./image/save.js');
+const imageLoad: Loader = () => import('./image/load.js');
+const systemVersion: Loader = () => import('./system/version.js');
+const systemInfo: Loader = () => import('./system/info.js');
+const systemEvents: Loader = () => import('./system/events.js');
+const containerCp: Loader = () => import('./container/cp.js');
+const containerPrune: Loader = () => import('./container/prune.js');
+const imagePrune: Loader = () => import('./image/prune.js');
+const systemDf: Loader = () => import('./system/df.js');
+const systemPrune: Loader = () => import('./system/prune.js');
+const containerCommit: Loader = () => import('./container/commit.js');
+const containerExport: Loader = () => import('./container/export.js');
+const imageHistory: Loader = () => import('./image/history.js');
+
+// command words → [module, export].
+const COMMANDS: Record<string, [Loader, string]> = {
+  run: [containerRun, 'run'],
+  create: [containerRun, 'create'],
+  start: [containerStart, 'start'],
+  stop: [containerLifecycle, 'stop'],
+  kill: [containerLifecycle, 'kill'],
+  restart: [containerLifecycle, 'restart'],
+  pause: [containerLifecycle, 'pause'],
+  unpause: [containerLifecycle, 'unpause'],
+  rm: [containerLifecycle, 'rm'],
+  rename: [containerLifecycle, 'rename'],
+  wait: [containerLifecycle, 'wait'],
+  logs: [containerLogs, 'logs'],
+  attach: [containerAttach, 'attach'],
+  exec: [containerExec, 'exec'],
+  top: [containerInfo, 'top'],
+  diff: [containerInfo, 'diff'],
+  port: [containerInfo, 'port'],
+  stats: [containerStats, 'stats'],
+  ps: [containerPs, 'ps'],
+  inspect: [inspect, 'inspect'],
+  images: [imageList, 'images'],
+  rmi: [imageRm, 'rmi'],
+  tag: [imageTag, 'tag'],
+  import: [imageImport, 'importImage'],
+  pull: [imagePull, 'pull'],
+  push: [imagePush, 'push'],
+  login: [registryLogin, 'login'],
+  logout: [registryLogin, 'logout'],
+  save: [imageSave, 'save'],
+  load: [imageLoad, 'load'],
+  version: [systemVersion, 'version'],
+  info: [systemInfo, 'info'],
+  events: [systemEvents, 'events'],
+  cp: [containerCp, 'cp'],
+  'container run': [containerRun, 'run'],
+  'container create': [containerRun, 'create'],
+  'container start': [containerStart, 'start'],
+  'container stop': [containerLifecycle, 'stop'],
+  'container kill': [containerLifecycle, 'kill'],
+  'container restart': [containerLifecycle, 'restart'],
+  'container pause': [containerLifecycle, 'pause'],
+  'container unpause': [containerLifecycle, 'unpause'],
+  'container rm': [containerLifecycle, 'rm'],
+  'container remove': [containerLifecycle, 'rm'],
+  'container rename': [containerLifecycle, 'rename'],
+  'container wait': [containerLifecycle, 'wait'],
+  'container logs': [containerLogs, 'logs'],
+  'container attach': [containerAttach, 'attach'],
+  'container exec': [containerExec, 'exec'],
+  'container top': [containerInfo, 'top'],
+  'container diff': [containerInfo, 'diff'],
+  'container port': [containerInfo, 'port'],
+  'container stats': [containerStats, 'stats'],
+  'container ls': [containerPs, 'ps'],
+  'container list': [containerPs, 'ps'],
+  'container ps': [containerPs, 'ps'],
+  'container inspect': [inspect, 'containerInspect'],
+  'container prune': [containerPrune, 'prune'],
+  'container cp': [containerCp, 'cp'],
+  'image ls': [imageList, 'images'],
+  'image list': [imageList, 'images'],
+  'image rm': [imageRm, 'rmi'],
+  'image remove': [imageRm, 'rmi'],
+  'image tag': [imageTag, 'tag'],
+  'image import': [imageImport, 'importImage'],
+  'image inspect': [inspect, 'imageInspect'],
+  'image prune': [imagePrune, 'prune'],
+  'image pull': [imagePull, 'pull'],
+  'image push': [imagePush, 'push'],
+  'image save': [imageSave, 'save'],
+  'image load': [imageLoad, 'load'],
+  'system df': [systemDf, 'df'],
+  'system prune': [systemPrune, 'prune'],
+  'system info': [systemInfo, 'info'],
+  'system events': [systemEvents, 'events'],
+  commit: [containerCommit, 'commit'],
+  'container commit': [containerCommit, 'commit'],
+  export: [containerExport, 'exportContainer'],
+  'container export': [containerExport, 'exportContainer'],
+  history: [imageHistory, 'history'],
+  'image history': [imageHistory, 'history'],
 };
 
 const GROUPS = ['container', 'image', 'system'];
@@ -263,7 +296,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(describe(e) + '\n');
     return 1;
   }
-  const mod = (await import(entry[0])) as Record<string, (args: string[], ctx: Ctx) => Promise<number>>;
+  const mod = (await entry[0]()) as Record<string, Command>;
   try {
     return await mod[entry[1]](rest.slice(words), ctx);
   } catch (e) {
