@@ -547,6 +547,22 @@ test('hostile: a truncated layer leaves nothing behind in the snapshotter', { ti
   assert.equal(fs.readFileSync(path.join(snaps.fsDir(ok.key), 'a/f'), 'utf8'), 'x'.repeat(20000));
 });
 
+test('the same layer unpacked twice at once (a pull racing an import) is committed once', async () => {
+  const root = tmp();
+  const snaps = new Snapshotter(root);
+  await snaps.init();
+  const tar = await makeTar([{ name: 'a/', type: 'directory' }, { name: 'a/f', data: 'same' }]);
+  const unpack = (): ReturnType<Snapshotter['createLayer']> =>
+    snaps.createLayer(undefined, async (dir) => {
+      const r = await applyLayer(stream(tar), dir);
+      return { diffId: r.diffId, size: r.size };
+    });
+  const results = await Promise.all([unpack(), unpack(), unpack()]);
+  assert.equal(new Set(results.map((r) => r.key)).size, 1);
+  assert.deepEqual(fs.readdirSync(path.join(root, 'snapshots')).sort(), ['empty', results[0]!.key].sort());
+  assert.equal(snaps.list().length, 1);
+});
+
 // ---- extractArchive (docker cp) ------------------------------------------------------------------
 
 async function extractInto(dir: string, tar: Buffer, opts: Parameters<typeof extractArchive>[3] = {}, sub = ''): Promise<void> {

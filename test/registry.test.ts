@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { busyboxTar, lines, run, startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
-import { makeServerPki, makeSigningCert } from './registry/certs.js';
+import { makeServerPki, makeSigningCert, type TestPki } from './registry/certs.js';
 import { startProxy, type Proxy } from './registry/proxy.js';
 import { buildImage, buildIndex, pushImage, pushManifest, sha256, type BuiltImage } from './registry/raw.js';
 import { haveRegistry, startRegistry, type TestRegistry } from './registry/registry.js';
@@ -566,37 +566,77 @@ describe('registry: basic auth (htpasswd) and docker login', { skip }, () => {
   });
 });
 
-describe('registry: TLS with a custom CA', { skip }, () => {
+describe('registry: TLS (custom CA, client certificates, insecure registries)', { skip }, () => {
   let reg: TestRegistry;
+  let mtls: TestRegistry;
   let d: TestDaemon;
   let certsDir: string;
   let pkiDir: string;
+  let pki: TestPki;
+  let skopeoCerts: string;
+  /** The same registry by a name that is not loopback (0.0.0.0 still reaches it): a secure registry. */
+  const secure = (r: TestRegistry): string => `0.0.0.0:${r.port}`;
   before(async () => {
     pkiDir = fs.mkdtempSync('/tmp/btpki-');
-    const pki = await makeServerPki(pkiDir);
+    pki = await makeServerPki(pkiDir);
     reg = await startRegistry({ tls: { cert: pki.serverCert, key: pki.serverKey } });
+    mtls = await startRegistry({ tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: pki.caCert } });
     certsDir = path.join(pkiDir, 'certs.d');
     fs.mkdirSync(certsDir);
+    // skopeo's --cert-dir, holding just the CA (it refuses a key without its certificate, as Docker does)
+    skopeoCerts = path.join(pkiDir, 'skopeo');
+    fs.mkdirSync(skopeoCerts);
+    fs.copyFileSync(pki.caCert, path.join(skopeoCerts, 'ca.crt'));
     d = await startDaemon({ args: ['--registry-certs-dir', certsDir] });
   });
   after(async () => {
     await reg?.stop();
+    await mtls?.stop();
     await stopAndCheckClean(d);
     fs.rmSync(pkiDir, { recursive: true, force: true });
   });
 
-  test('an unknown CA is refused; with ca.crt in certs.d/<host:port>/ push and pull work over https', async () => {
-    const name = `${reg.host}/tls/bb:v1`;
+  test('a loopback registry is insecure: its certificate is not verified, as with dockerd', async () => {
+    const name = `${reg.host}/insecure/bb:v1`;
+    await d.dockerOk(['tag', 'busybox', name]);
+    const r = await d.docker(['push', name]);
+    assert.equal(r.code, 0, r.stderr);
+    const sk = await run('skopeo', ['inspect', '--cert-dir', skopeoCerts, `docker://${name}`]);
+    assert.equal(sk.code, 0, sk.stderr);
+  });
+
+  test('a secure registry with an unknown CA is refused; with ca.crt in certs.d/<host:port>/ push and pull work', async () => {
+    const name = `${secure(reg)}/tls/bb:v1`;
     await d.dockerOk(['tag', 'busybox', name]);
     const refused = await d.docker(['push', name]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /certificate/i);
-    fs.mkdirSync(path.join(certsDir, reg.host));
-    fs.copyFileSync(path.join(pkiDir, 'ca.crt'), path.join(certsDir, reg.host, 'ca.crt'));
+    fs.mkdirSync(path.join(certsDir, secure(reg)));
+    fs.copyFileSync(pki.caCert, path.join(certsDir, secure(reg), 'ca.crt'));
     const ok = await d.docker(['push', name]);
     assert.equal(ok.code, 0, ok.stderr);
-    const sk = await run('skopeo', ['inspect', '--cert-dir', path.join(certsDir, reg.host), `docker://${name}`]);
+    const sk = await run('skopeo', ['inspect', '--cert-dir', skopeoCerts, `docker://${reg.host}/tls/bb:v1`]);
     assert.equal(sk.code, 0, sk.stderr);
+    await d.dockerOk(['rmi', name]);
+    await d.dockerOk(['pull', name]);
+  });
+
+  test('client certificates: client.cert + client.key in certs.d; a key without its certificate is a clear error', async () => {
+    const host = secure(mtls);
+    const dir = path.join(certsDir, host);
+    fs.mkdirSync(dir);
+    fs.copyFileSync(pki.caCert, path.join(dir, 'ca.crt'));
+    const name = `${host}/mtls/bb:v1`;
+    await d.dockerOk(['tag', 'busybox', name]);
+    const noCert = await d.docker(['push', name]);
+    assert.equal(noCert.code, 1, 'the registry requires a client certificate');
+    fs.copyFileSync(pki.clientKey, path.join(dir, 'client.key'));
+    const halfPair = await d.docker(['push', name]);
+    assert.equal(halfPair.code, 1);
+    assert.match(halfPair.stderr, /missing client certificate client\.cert for key client\.key/);
+    fs.copyFileSync(pki.clientCert, path.join(dir, 'client.cert'));
+    const ok = await d.docker(['push', name]);
+    assert.equal(ok.code, 0, ok.stderr);
     await d.dockerOk(['rmi', name]);
     await d.dockerOk(['pull', name]);
   });

@@ -1,6 +1,6 @@
 // Which URLs serve a registry name: docker.io goes to its mirrors then registry-1.docker.io;
 // every other registry is tried over https, and insecure ones (loopback, --insecure-registry)
-// fall back to plain http when https fails, as dockerd does.
+// over https without verifying the certificate, then plain http, as dockerd does.
 import net from 'node:net';
 import { DEFAULT_CERTS_DIRS } from './certs.js';
 import { DEFAULT_TRANSPORT, type TransportOptions } from './http.js';
@@ -41,6 +41,8 @@ export interface Endpoint {
   /** The certs.d directory name for its CA ("host:port"). */
   certsHost: string;
   mirror: boolean;
+  /** An insecure registry: its certificate is not verified (and certs.d not read), as with dockerd. */
+  insecure?: boolean;
 }
 
 function hostOnly(hostPort: string): string {
@@ -83,9 +85,11 @@ export function endpointsFor(registry: string, opts: RegistryOptions, push = fal
     });
     return [...mirrors, { url: DOCKER_HUB_ENDPOINT, certsHost: 'registry-1.docker.io', mirror: false }];
   }
-  const out: Endpoint[] = [{ url: `https://${registry}`, certsHost: registry, mirror: false }];
-  if (isInsecure(registry, opts)) out.push({ url: `http://${registry}`, certsHost: registry, mirror: false });
-  return out;
+  if (!isInsecure(registry, opts)) return [{ url: `https://${registry}`, certsHost: registry, mirror: false }];
+  return [
+    { url: `https://${registry}`, certsHost: registry, mirror: false, insecure: true },
+    { url: `http://${registry}`, certsHost: registry, mirror: false, insecure: true },
+  ];
 }
 
 /** The registry a `docker login` server address names: "https://host:5000/v2/" → "host:5000". */

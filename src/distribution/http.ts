@@ -5,10 +5,11 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../errors.js';
+import type { RegistryTls } from './certs.js';
 
-export interface TransportOptions {
-  /** Extra trusted CA certificates (PEM) for this registry; the system roots stay trusted. */
-  ca?: string[];
+export interface TransportOptions extends RegistryTls {
+  /** An insecure registry's https endpoint: any certificate is accepted, as dockerd does. */
+  insecureSkipVerify?: boolean;
   /** Connect + response headers, in ms. */
   headerTimeoutMs: number;
   /** Longest pause inside a response body, in ms. */
@@ -61,6 +62,11 @@ export function goMethod(method: string): string {
 
 const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|EPROTO|ERR_SSL/i;
 
+function tlsOptions(opts: TransportOptions, ca: string[] | undefined): https.RequestOptions {
+  if (opts.insecureSkipVerify) return { rejectUnauthorized: false };
+  return { ...(ca ? { ca } : {}), ...(opts.cert ? { cert: opts.cert, key: opts.key } : {}) };
+}
+
 function once(req: HttpRequest, opts: TransportOptions, ca: string[] | undefined): Promise<HttpResponse> {
   const url = new URL(req.url);
   const isHttps = url.protocol === 'https:';
@@ -70,7 +76,7 @@ function once(req: HttpRequest, opts: TransportOptions, ca: string[] | undefined
     if (Buffer.isBuffer(req.body)) headers['Content-Length'] = String(req.body.length);
     let headerTimer: NodeJS.Timeout | undefined;
     let response: IncomingMessage | undefined;
-    const r = mod.request(url, { method: req.method, headers, ...(isHttps && ca ? { ca } : {}), agent: false }, (res) => {
+    const r = mod.request(url, { method: req.method, headers, ...(isHttps ? tlsOptions(opts, ca) : {}), agent: false }, (res) => {
       clearTimeout(headerTimer);
       response = res;
       resolve({ status: res.statusCode ?? 0, headers: res.headers, url: req.url, body: res });

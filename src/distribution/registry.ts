@@ -3,7 +3,7 @@
 // error format. Repository operations live in repository.ts.
 import { NotFoundError, RegistryError, UnauthorizedError } from '../errors.js';
 import { Authorizer, parseChallenges, type AuthConfig, type Challenge, type TokenCache } from './auth.js';
-import { registryCAs } from './certs.js';
+import { registryTls } from './certs.js';
 import { endpointsFor, type Endpoint, type RegistryOptions } from './endpoint.js';
 import { discard, readBody, send, TransportError, type HttpResponse, type TransportOptions } from './http.js';
 
@@ -112,8 +112,8 @@ export class Registry {
   }
 
   private async transportFor(endpoint: Endpoint): Promise<TransportOptions> {
-    const ca = await registryCAs(this.deps.options.certsDirs, endpoint.certsHost);
-    return { ...this.deps.options.transport, ca };
+    if (endpoint.insecure) return { ...this.deps.options.transport, insecureSkipVerify: true };
+    return { ...this.deps.options.transport, ...(await registryTls(this.deps.options.certsDirs, endpoint.certsHost)) };
   }
 
   /**

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { MetadataStore } from '../store/metadata.js';
 import { directorySize } from '../util/fs.js';
+import { KeyedLock } from '../util/lock.js';
 import { isMountPoint, mount, unmount } from '../util/mount.js';
 
 export type SnapshotKind = 'committed' | 'active';
@@ -41,6 +42,7 @@ export class Snapshotter {
   readonly dir: string;
   private readonly meta: MetadataStore<SnapshotInfo>;
   private readonly infos = new Map<string, SnapshotInfo>();
+  private readonly committing = new KeyedLock();
 
   constructor(root: string) {
     this.dir = path.join(root, 'snapshots');
@@ -118,16 +120,19 @@ export class Snapshotter {
     try {
       if (parent !== undefined) this.mustGet(parent);
       const key = chainId(parent, diffId);
-      const existing = this.infos.get(key);
-      if (existing) {
-        await fsp.rm(tmpDir, { recursive: true, force: true });
-        return existing;
-      }
-      await fsp.rename(tmpDir, path.join(this.dir, key));
-      const info: SnapshotInfo = { key, kind: 'committed', parent, created: new Date().toISOString(), diffId, size };
-      await this.meta.put(key, info);
-      this.infos.set(key, info);
-      return info;
+      // Two unpacks of the same layer (a pull racing an import or a load) commit one after the other.
+      return await this.committing.run(key, async () => {
+        const existing = this.infos.get(key);
+        if (existing) {
+          await fsp.rm(tmpDir, { recursive: true, force: true });
+          return existing;
+        }
+        await fsp.rename(tmpDir, path.join(this.dir, key));
+        const info: SnapshotInfo = { key, kind: 'committed', parent, created: new Date().toISOString(), diffId, size };
+        await this.meta.put(key, info);
+        this.infos.set(key, info);
+        return info;
+      });
     } catch (err) {
       await fsp.rm(tmpDir, { recursive: true, force: true });
       throw err;

@@ -26,7 +26,8 @@ export async function freePort(): Promise<number> {
 
 export interface RegistryOpts {
   htpasswd?: { user: string; password: string };
-  tls?: { cert: string; key: string };
+  /** clientCa: the registry then requires a client certificate signed by it. */
+  tls?: { cert: string; key: string; clientCa?: string };
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
 }
 
@@ -67,6 +68,7 @@ export class TestRegistry {
       '  secret: berth-test-secret',
     ];
     if (this.opts.tls) lines.push('  tls:', `    certificate: ${this.opts.tls.cert}`, `    key: ${this.opts.tls.key}`);
+    if (this.opts.tls?.clientCa) lines.push('    clientcas:', `      - ${this.opts.tls.clientCa}`);
     if (this.opts.htpasswd) {
       const file = path.join(this.dir, 'htpasswd');
       const r = await run('htpasswd', ['-Bbn', this.opts.htpasswd.user, this.opts.htpasswd.password]);
