@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { lines, startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
+import { lines, REPO, run, startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
 
 let d: TestDaemon;
 
@@ -30,6 +30,15 @@ async function same(args: string[]): Promise<string> {
 }
 
 describe('berth CLI', () => {
+  test('the bin (dist/berth.cjs) runs through its shebang, and drops NODE_EXTRA_CA_CERTS', async () => {
+    const bin = path.join(REPO, 'dist', 'berth.cjs');
+    // A missing file there would make node fail at start-up if the variable were still set.
+    const r = await run(bin, ['-H', d.host, 'version', '--format', '{{.Client.Version}}'], { env: { NODE_EXTRA_CA_CERTS: path.join(d.root, 'no-such-bundle.pem') } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '0.1.0\n');
+    assert.doesNotMatch(r.stderr, /no-such-bundle/);
+  });
+
   test('run --rm busybox echo hello', async () => {
     assert.deepEqual(await d.berth(['run', '--rm', 'busybox', 'echo', 'hello']), { code: 0, stdout: 'hello\n', stderr: '' });
   });
