@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import { InvalidParameterError } from '../src/errors.js';
 import { applyLayer, changes, ChangeKind, dumpXattrs, packDirectory, Root } from '../src/archive/index.js';
@@ -16,6 +16,7 @@ import { rebaseArchive } from '../src/archive/rebase.js';
 import { getRebaseName, preserveTrailingDotOrSeparator, splitPathDirEntry } from '../src/archive/copy.js';
 import { ConflictError } from '../src/errors.js';
 import { Snapshotter } from '../src/snapshot/overlay.js';
+import { ParallelGzip, splitByEntropy } from '../src/archive/parallel-gzip.js';
 
 // ---- helpers --------------------------------------------------------------------------------
 
@@ -961,4 +962,31 @@ test('changes: docker diff of a real overlay mount', async () => {
   const bare = await changes(upper, []);
   assert.ok(bare.some((c) => c.Path === '/etc/x' && c.Kind === ChangeKind.Add));
   assert.ok(!bare.some((c) => c.Kind !== ChangeKind.Add));
+});
+
+// ---- ParallelGzip (push) -------------------------------------------------------------------------
+
+async function parallelGzip(input: Buffer, opts: ConstructorParameters<typeof ParallelGzip>[0] = {}): Promise<Buffer> {
+  const out: Buffer[] = [];
+  // uneven input chunks, as a file stream gives them
+  const chunks = [];
+  for (let o = 0; o < input.length; o += 70_000) chunks.push(input.subarray(o, o + 70_000));
+  for await (const c of Readable.from(chunks).pipe(new ParallelGzip(opts))) out.push(c as Buffer);
+  return Buffer.concat(out);
+}
+
+test('ParallelGzip: gzip members that Node and GNU gzip read back as one stream; random blocks are told apart', async () => {
+  const text = Buffer.from('the quick brown fox jumps over the lazy dog\n'.repeat(20_000));
+  const input = Buffer.concat([randomBytes(300_000), text, Buffer.alloc(200_000), randomBytes(5)]);
+  const gz = await parallelGzip(input, { blockSize: 64 * 1024 });
+  assert.ok(gz.length < input.length - text.length / 2, 'the text and zeros were compressed');
+  assert.ok(gunzipSync(gz).equals(input));
+  const members = gz.reduce((n, _b, i) => n + (gz[i] === 0x1f && gz[i + 1] === 0x8b && gz[i + 2] === 8 && gz[i + 3] === 0 ? 1 : 0), 0);
+  assert.ok(members >= Math.floor(input.length / (64 * 1024)), `gzip members: ${members}`);
+  assert.ok(execFileSync('gzip', ['-dc'], { input: gz, maxBuffer: 64 << 20 }).equals(input));
+  assert.ok((await parallelGzip(input, { blockSize: 64 * 1024 })).equals(gz), 'deterministic');
+  assert.ok(gunzipSync(await parallelGzip(Buffer.alloc(0))).equals(Buffer.alloc(0)));
+  const pieces = splitByEntropy(Buffer.concat([randomBytes(96 * 1024), text.subarray(0, 64 * 1024), randomBytes(40 * 1024)]));
+  assert.deepEqual(pieces.map((p) => [p.bytes.length, p.random]), [[96 * 1024, true], [64 * 1024, false], [40 * 1024, true]]);
+  assert.deepEqual(splitByEntropy(Buffer.from(randomBytes(96 * 1024).toString('base64'))).map((p) => p.random), [false], 'base64 still deflates');
 });

@@ -2,6 +2,7 @@
 // digest), blobs (ranged reads for resumed downloads), uploads (monolithic or chunked PATCH,
 // cross-repository mounts) and tags.
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { RegistryError } from '../errors.js';
 import { repositoryScope } from './auth.js';
 import { discard, readBody, type HttpResponse } from './http.js';
@@ -135,8 +136,10 @@ export class Repository {
   }
 
   /**
-   * Uploads a blob whose digest is not known yet (a layer being compressed): PATCH chunks of
-   * `chunkSize` as the bytes come, hashing them, then the closing PUT with the digest.
+   * Uploads a blob whose digest is not known yet (a layer being compressed): PATCH requests of
+   * up to `chunkSize` bytes each, every one streamed as the bytes come (chunked transfer encoding,
+   * no Content-Range: the registry appends, as with dockerd's single streamed PATCH), hashing
+   * them on the way; then the closing PUT with the digest.
    */
   async uploadStream(input: AsyncIterable<Buffer> | Iterable<Buffer>, chunkSize: number, onProgress: (sent: number) => void): Promise<{ digest: string; size: number }> {
     const start = await this.registry.call({ method: 'POST', path: `/v2/${this.path}/blobs/uploads/`, headers: { 'Content-Length': '0' }, scopes: this.scopes });
@@ -144,19 +147,22 @@ export class Repository {
     let location = this.location(start);
     const hash = createHash('sha256');
     let offset = 0;
-    for await (const chunk of inChunksOf(input, chunkSize)) {
-      hash.update(chunk);
+    const source = new ChunkSource(input);
+    while (await source.more()) {
+      const part = source.take(chunkSize, (b) => {
+        hash.update(b);
+        offset += b.length;
+        onProgress(offset);
+      });
       const res = await this.registry.call({
         method: 'PATCH',
         path: location,
-        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(chunk.length), 'Content-Range': `${offset}-${offset + chunk.length - 1}` },
-        body: chunk,
+        headers: { 'Content-Type': 'application/octet-stream' },
+        body: Readable.from(part, { objectMode: false }),
         scopes: this.scopes,
       });
       discard(res);
       location = this.location(res);
-      offset += chunk.length;
-      onProgress(offset);
     }
     const digest = `sha256:${hash.digest('hex')}`;
     const done = await this.registry.call({ method: 'PUT', path: withDigest(location, digest), headers: { 'Content-Length': '0' }, body: Buffer.alloc(0), scopes: this.scopes });
@@ -211,22 +217,39 @@ function withDigest(location: string, digest: string): string {
 }
 
 /** The stream's bytes regrouped into buffers of `size` (the last one shorter). */
-async function* inChunksOf(input: AsyncIterable<Buffer> | Iterable<Buffer>, size: number): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = [];
-  let have = 0;
-  for await (let b of input) {
-    while (have + b.length >= size) {
-      const take = size - have;
-      parts.push(b.subarray(0, take));
-      yield Buffer.concat(parts);
-      parts = [];
-      have = 0;
-      b = b.subarray(take);
+/** Hands out a byte stream in pieces of at most a given size, without copying it. */
+class ChunkSource {
+  private readonly it: AsyncIterator<Buffer> | Iterator<Buffer>;
+  private head: Buffer | undefined;
+  private ended = false;
+
+  constructor(input: AsyncIterable<Buffer> | Iterable<Buffer>) {
+    this.it = Symbol.asyncIterator in input ? input[Symbol.asyncIterator]() : input[Symbol.iterator]();
+  }
+
+  /** Whether any bytes are left (waits for the next buffer when needed). */
+  async more(): Promise<boolean> {
+    while (!this.head && !this.ended) {
+      const r = await this.it.next();
+      if (r.done) this.ended = true;
+      else if (r.value.length > 0) this.head = r.value;
     }
-    if (b.length) {
-      parts.push(b);
-      have += b.length;
+    return this.head !== undefined;
+  }
+
+  /** The next `size` bytes (fewer at the end), each buffer passed to `seen` as it goes. */
+  async *take(size: number, seen: (b: Buffer) => void): AsyncGenerator<Buffer> {
+    let left = size;
+    while (left > 0 && (await this.more())) {
+      let b = this.head!;
+      this.head = undefined;
+      if (b.length > left) {
+        this.head = b.subarray(left);
+        b = b.subarray(0, left);
+      }
+      left -= b.length;
+      seen(b);
+      yield b;
     }
   }
-  if (have) yield Buffer.concat(parts);
 }

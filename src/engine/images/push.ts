@@ -1,7 +1,6 @@
 // `docker push`: every layer is offered to the registry the cheapest way first — already there
 // (HEAD), mounted from a sibling repository on the same registry, else gzip-compressed and
 // uploaded — then the config and a Docker v2 schema 2 manifest under the tag.
-import { PassThrough } from 'node:stream';
 import { ParallelGzip } from '../../archive/parallel-gzip.js';
 import { NotFoundError, RegistryError } from '../../errors.js';
 import type { AuthConfig } from '../../distribution/auth.js';
@@ -101,19 +100,17 @@ async function pushLayer(deps: DistributionDeps, repo: Repository, ref: Referenc
       return describe(b);
     }
   }
-  // 3. Compress and upload at once: the gzip stream runs up to two chunks ahead of the PATCHes.
+  // 3. Compress and upload at once: PATCH requests stream the gzip members as they are made.
   const chunkSize = deps.registries.options.uploadChunkSize;
   const source = deps.content.createReadStream(diffId);
-  // Compression is the bottleneck: a block per core at once (1.7× faster on 2 cores than one stream).
+  // Compression is the bottleneck: blocks on every core, random-looking ones stored (parallel-gzip.ts).
   const gzip = new ParallelGzip();
-  const ahead = new PassThrough({ highWaterMark: 2 * chunkSize });
   source.on('error', (e) => gzip.destroy(e));
-  gzip.on('error', (e) => ahead.destroy(e));
-  source.pipe(gzip).pipe(ahead);
+  source.pipe(gzip);
   try {
     const total = (await deps.content.info(diffId))?.size ?? 0;
     const reporter = new ProgressReporter(sink, id, 'Pushing', total);
-    const sent = await repo.uploadStream(ahead, chunkSize, (n) => reporter.report(Math.min(n, total)));
+    const sent = await repo.uploadStream(gzip, chunkSize, (n) => reporter.report(Math.min(n, total)));
     reporter.report(total, true);
     sink(update(id, 'Pushed'));
     const blob: LayerBlob = { digest: sent.digest, size: sent.size, mediaType: MediaTypes.DOCKER_LAYER_GZIP, repository: ref.name };
@@ -125,6 +122,5 @@ async function pushLayer(deps: DistributionDeps, repo: Repository, ref: Referenc
   } finally {
     source.destroy();
     gzip.destroy();
-    ahead.destroy();
   }
 }
