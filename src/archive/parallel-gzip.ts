@@ -32,7 +32,7 @@ export interface ParallelGzipOptions {
 }
 
 /** Shannon entropy of the bytes, in bits per byte. */
-export function byteEntropy(bytes: Uint8Array): number {
+function byteEntropy(bytes: Uint8Array): number {
   const counts = new Uint32Array(256);
   for (let i = 0; i < bytes.length; i++) counts[bytes[i]!]++;
   let h = 0;

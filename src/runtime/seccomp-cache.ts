@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-export const SECCOMP_BPF_ANNOTATION = 'run.oci.seccomp_bpf_data';
+const SECCOMP_BPF_ANNOTATION = 'run.oci.seccomp_bpf_data';
 /** Distinct profiles remembered; a daemon normally sees one or two. */
 const MAX_PROFILES = 16;
 

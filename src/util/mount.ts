@@ -6,9 +6,9 @@ import { readFile } from 'node:fs/promises';
 import { getSystemErrorName } from 'node:util';
 import { isNotFound } from './fs.js';
 
-export const MS_RDONLY = 0x1;
-export const MS_REMOUNT = 0x20;
-export const MS_BIND = 0x1000;
+const MS_RDONLY = 0x1;
+const MS_REMOUNT = 0x20;
+const MS_BIND = 0x1000;
 const MNT_DETACH = 0x2;
 const EINVAL = 22;
 const EBUSY = 16;
