@@ -204,9 +204,7 @@ export class Runtime extends EventEmitter {
    * the same seccomp profile (see seccomp-cache.ts).
    */
   prepareSpec(spec: SeccompSpec): void {
-    if (this.name !== 'crun') return;
-    const key = this.seccomp.key(spec);
-    if (key) this.seccomp.annotate(spec, key);
+    if (this.name === 'crun') this.seccomp.annotate(spec);
   }
 
   async create(opts: CreateOptions): Promise<CreatedContainer> {

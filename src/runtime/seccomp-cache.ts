@@ -27,14 +27,14 @@ export class SeccompCache {
     return createHash('sha256').update(JSON.stringify(spec.linux.seccomp)).digest('hex');
   }
 
-  /** Adds the compiled filter to `spec` when this profile was seen before; true if it did. */
-  annotate(spec: SeccompSpec, key: string): boolean {
-    const bpf = this.filters.get(key);
-    if (bpf === undefined) return false;
+  /** Adds the compiled filter to `spec` when its profile was seen before. */
+  annotate(spec: SeccompSpec): void {
+    const key = this.key(spec);
+    const bpf = key === undefined ? undefined : this.filters.get(key);
+    if (key === undefined || bpf === undefined) return;
     this.filters.delete(key);
     this.filters.set(key, bpf);
     spec.annotations = { ...spec.annotations, [SECCOMP_BPF_ANNOTATION]: bpf };
-    return true;
   }
 
   /** Keeps the filter crun compiled for a container (`<state dir>/seccomp.bpf`) under `key`. */

@@ -13,7 +13,6 @@ import type { Readable } from 'node:stream';
 import { packDirectory } from '../../archive/pack.js';
 import { ConflictError, noSuchContainer } from '../../errors.js';
 import type { Snapshotter } from '../../snapshot/overlay.js';
-import { isMountPoint } from '../../util/mount.js';
 import { logger } from '../../util/logger.js';
 import type { ContainerRecord } from './container.js';
 
@@ -70,7 +69,8 @@ export async function removeStaleViews(snapshots: Snapshotter, viewsDir: string)
   }
   for (const n of names) {
     const target = path.join(viewsDir, n);
-    if (await isMountPoint(target)) await snapshots.unmountPath(target).catch((err: Error) => logger.warn(`stale export view ${target}: ${err.message}`));
+    // unmountPath leaves a directory that is no mount point alone.
+    await snapshots.unmountPath(target).catch((err: Error) => logger.warn(`stale export view ${target}: ${err.message}`));
     await fsp.rmdir(target).catch(() => undefined);
   }
 }
