@@ -27,7 +27,7 @@ import { imageRows } from '../src/cli/image/list.js';
 import { timestampArg } from '../src/cli/container/logs.js';
 import { formatEvent } from '../src/cli/system/events.js';
 import { renderInspect } from '../src/cli/inspect.js';
-import type { ImageSummary } from '../src/api/types.js';
+import type { ImageSummary } from '../src/types/api.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 

@@ -18,7 +18,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { HostConfig } from '../src/api/types.js';
+import type { HostConfig } from '../src/types/api.js';
 import { InvalidParameterError, NotImplementedError, SystemError } from '../src/errors.js';
 import {
   DEFAULT_CAPABILITIES,

@@ -1,7 +1,7 @@
 // /containers/{id}/archive: docker cp's three requests (HEAD stat, GET archive, PUT extract).
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ContainerPathStat } from './types.js';
+import type { ContainerPathStat } from '../types/api.js';
 import { InvalidParameterError } from '../errors.js';
 import { type Route, route } from './server.js';
 import type { RequestContext } from './context.js';

@@ -1,6 +1,6 @@
 // /containers/* handlers: translate HTTP to engine calls and back, nothing more.
 import { pipeline } from 'node:stream/promises';
-import type { ContainerCommitResponse, ContainerConfig, ContainerCreateRequest } from '../api/types.js';
+import type { ContainerCommitResponse, ContainerConfig, ContainerCreateRequest } from '../types/api.js';
 import { InvalidParameterError } from '../errors.js';
 import { parseFilters } from '../engine/filters.js';
 import type { WaitCondition } from '../engine/containers/container-service.js';

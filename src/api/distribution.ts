@@ -1,6 +1,6 @@
 // GET /distribution/{name}/json, and the progress-stream plumbing pull and push share.
 import type { ServerResponse } from 'node:http';
-import type { JSONMessage } from './types.js';
+import type { JSONMessage } from '../types/api.js';
 import { decodeRegistryAuth, type AuthConfig } from '../distribution/auth.js';
 import { parseDockerRef } from '../reference/index.js';
 import type { RequestContext } from './context.js';

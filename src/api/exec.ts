@@ -1,5 +1,5 @@
 // /containers/{id}/exec and /exec/* handlers.
-import type { ExecConfig, ExecStartConfig } from '../api/types.js';
+import type { ExecConfig, ExecStartConfig } from '../types/api.js';
 import { InvalidParameterError } from '../errors.js';
 import { type Route, route } from './server.js';
 import { MULTIPLEXED_STREAM, RAW_STREAM, parseDetachKeys, pumpAttach } from './streams.js';

@@ -1,5 +1,5 @@
 // /_ping, /version, /info, /system/df, /events.
-import type { EventMessage } from '../api/types.js';
+import type { EventMessage } from '../types/api.js';
 import { InvalidParameterError } from '../errors.js';
 import { parseFilters, parseTime } from '../engine/filters.js';
 import { type Route, route, API_VERSION, MIN_API_VERSION } from './server.js';

@@ -4,11 +4,11 @@
 // `progressDetail`; elsewhere every status change is one plain line and progress updates are
 // dropped. `aux` messages go to a callback, `errorDetail` ends the stream with an error.
 
-import type { JSONMessage } from '../api/types.js';
+import type { JSONMessage } from '../types/api.js';
 import { jsonStream } from '../client/jsonstream.js';
 import { formatG } from './format/units.js';
 
-/** One message of the stream: src/api/types.ts's JSONMessage as a client must read it (any field may be null). */
+/** One message of the stream: src/types/api.ts's JSONMessage as a client must read it (any field may be null). */
 export interface StreamMessage {
   status?: string;
   id?: string;

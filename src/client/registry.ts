@@ -2,7 +2,7 @@
 // /images/{name}/push) and the X-Registry-Auth header, encoded the way the Docker client does.
 
 import type { IncomingMessage } from 'node:http';
-import type { AuthConfig, AuthResponse } from '../api/types.js';
+import type { AuthConfig, AuthResponse } from '../types/api.js';
 import type { Client } from './client.js';
 
 export const AUTH_HEADER = 'X-Registry-Auth';

@@ -1,7 +1,7 @@
 // Registry authentication: the client's credentials (X-Registry-Auth), the registry's
 // WWW-Authenticate challenge, basic auth, and bearer tokens fetched per scope and cached until
 // they expire.
-import type { AuthConfig } from '../api/types.js';
+import type { AuthConfig } from '../types/api.js';
 import { InvalidParameterError, UnauthorizedError } from '../errors.js';
 import { discard, readBody, send, type TransportOptions } from './http.js';
 

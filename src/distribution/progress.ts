@@ -1,6 +1,6 @@
 // Docker's JSON progress stream: the messages pull and push send, in the field order and with
 // the progress bar string dockerd renders (its width is 200 columns on the daemon side).
-import type { JSONMessage } from '../api/types.js';
+import type { JSONMessage } from '../types/api.js';
 
 export type ProgressSink = (msg: JSONMessage) => void;
 

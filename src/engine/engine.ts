@@ -11,7 +11,7 @@ import type {
   FilesystemChange,
   ImageSummary,
   VersionResponse,
-} from '../api/types.js';
+} from '../types/api.js';
 import { ConflictError, InvalidParameterError } from '../errors.js';
 import { changes as fsChanges } from '../archive/changes.js';
 import { Runtime } from '../runtime/runtime.js';
@@ -43,7 +43,7 @@ import type { AuthConfig } from '../distribution/auth.js';
 import { defaultRegistryOptions, type RegistryOptions } from '../distribution/endpoint.js';
 import type { ProgressSink } from '../distribution/progress.js';
 import type { Reference } from '../reference/index.js';
-import type { AuthResponse, DistributionInspect } from '../api/types.js';
+import type { AuthResponse, DistributionInspect } from '../types/api.js';
 import { DistributionMetadata } from './images/distribution-metadata.js';
 import { distributionInspect } from './images/distribution-inspect.js';
 import { pullImage, type DistributionDeps, type PullOptions } from './images/pull.js';

@@ -1,6 +1,6 @@
 // The daemon's event log: every state change, kept in a bounded ring for --since and streamed to subscribers.
 import { EventEmitter } from 'node:events';
-import type { EventMessage } from '../api/types.js';
+import type { EventMessage } from '../types/api.js';
 
 const KEEP = 1024;
 

@@ -4,7 +4,7 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, statfsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { posix } from 'node:path';
-import type { HostConfig, Mount as ApiMount, Ulimit } from '../api/types.js';
+import type { HostConfig, Mount as ApiMount, Ulimit } from '../types/api.js';
 import { InvalidParameterError, NotImplementedError, SystemError } from '../errors.js';
 import {
   CONTAINER_INIT_PATH,

@@ -1,6 +1,6 @@
 // berth attach: connect local stdio to a running container's main process.
 
-import type { ContainerInspect, ContainerWaitResponse } from '../../api/types.js';
+import type { ContainerInspect, ContainerWaitResponse } from '../../types/api.js';
 import { command, parse, StatusError, type Ctx } from '../cli.js';
 import { monitorTtySize, proxySignals, pumpStreams, rawMode } from '../streams.js';
 

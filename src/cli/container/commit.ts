@@ -1,6 +1,6 @@
 // berth commit / container commit (POST /commit).
 
-import type { ContainerCommitResponse } from '../../api/types.js';
+import type { ContainerCommitResponse } from '../../types/api.js';
 import { parseReference } from '../../reference/index.js';
 import { collect, command, parse, StatusError, type Ctx } from '../cli.js';
 

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ContainerPathStat } from '../../api/types.js';
+import type { ContainerPathStat } from '../../types/api.js';
 import {
   CopyError,
   copyInfoSourcePath,

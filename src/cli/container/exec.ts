@@ -1,6 +1,6 @@
 // berth exec: run a command in a running container (POST /containers/{id}/exec, /exec/{id}/start).
 
-import type { ExecInspect } from '../../api/types.js';
+import type { ExecInspect } from '../../types/api.js';
 import { collect, command, parse, StatusError, type Ctx } from '../cli.js';
 import { parseEnvFile } from './opts.js';
 import { monitorTtySize, pumpStreams, rawMode } from '../streams.js';

@@ -1,6 +1,6 @@
 // top, diff, port.
 
-import type { ContainerInspect, ContainerTopResponse, FilesystemChange } from '../../api/types.js';
+import type { ContainerInspect, ContainerTopResponse, FilesystemChange } from '../../types/api.js';
 import { command, parse, StatusError, type Ctx } from '../cli.js';
 import { tabulate } from '../format/tabwriter.js';
 

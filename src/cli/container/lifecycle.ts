@@ -1,6 +1,6 @@
 // stop, kill, restart, pause, unpause, rm, rename, wait.
 
-import type { ContainerWaitResponse } from '../../api/types.js';
+import type { ContainerWaitResponse } from '../../types/api.js';
 import { command, forEach, parse, StatusError, type Ctx } from '../cli.js';
 
 const enc = encodeURIComponent;

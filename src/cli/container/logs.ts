@@ -1,6 +1,6 @@
 // berth logs (GET /containers/{id}/logs).
 
-import type { ContainerInspect } from '../../api/types.js';
+import type { ContainerInspect } from '../../types/api.js';
 import { demux } from '../../client/stdcopy.js';
 import { command, parse, StatusError, type Ctx } from '../cli.js';
 

@@ -2,7 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { Command } from '../cli.js';
-import type { ContainerCreateRequest, HostConfig, Ulimit } from '../../api/types.js';
+import type { ContainerCreateRequest, HostConfig, Ulimit } from '../../types/api.js';
 import { collect, StatusError } from '../cli.js';
 import { ramInBytes } from '../format/units.js';
 

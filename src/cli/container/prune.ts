@@ -1,6 +1,6 @@
 // berth container prune (POST /containers/prune).
 
-import type { ContainerPruneResponse } from '../../api/types.js';
+import type { ContainerPruneResponse } from '../../types/api.js';
 import { collect, command, filtersArg, parse, type Ctx } from '../cli.js';
 import { humanSize } from '../format/units.js';
 import { confirm } from '../prompt.js';

@@ -1,6 +1,6 @@
 // berth ps / container ls (GET /containers/json).
 
-import type { ContainerSummary, Port } from '../../api/types.js';
+import type { ContainerSummary, Port } from '../../types/api.js';
 import { collect, command, filtersArg, parse, StatusError, type Ctx } from '../cli.js';
 import { jsonContext, renderList, resolveFormat } from '../format/formatter.js';
 import { ellipsis, goTimeString, humanSize, since, truncateId } from '../format/units.js';

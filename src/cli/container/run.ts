@@ -1,6 +1,6 @@
 // berth run / create: create → (attach) → wait → start → stream → exit with the wait's status.
 
-import type { ContainerCreateResponse, ContainerWaitResponse } from '../../api/types.js';
+import type { ContainerCreateResponse, ContainerWaitResponse } from '../../types/api.js';
 import type { Client } from '../../client/client.js';
 import { ApiError } from '../../client/errors.js';
 import { command, describe, parse, StatusError, type Ctx } from '../cli.js';

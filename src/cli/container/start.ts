@@ -1,6 +1,6 @@
 // berth start: start stopped containers, optionally attached (-a, -i).
 
-import type { ContainerInspect } from '../../api/types.js';
+import type { ContainerInspect } from '../../types/api.js';
 import { command, describe, parse, StatusError, type Ctx } from '../cli.js';
 import { attachStartWait } from './run.js';
 

@@ -1,6 +1,6 @@
 // berth stats: CPU, memory, network and block I/O per container (GET /containers/{id}/stats).
 
-import type { ContainerStatsResponse, ContainerSummary } from '../../api/types.js';
+import type { ContainerStatsResponse, ContainerSummary } from '../../types/api.js';
 import { jsonStream } from '../../client/jsonstream.js';
 import { command, parse, StatusError, type Ctx } from '../cli.js';
 import { jsonContext, renderList, resolveFormat } from '../format/formatter.js';

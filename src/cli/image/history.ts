@@ -1,6 +1,6 @@
 // berth history / image history (GET /images/{name}/history), docker's table and --format.
 
-import type { ImageHistoryEntry } from '../../api/types.js';
+import type { ImageHistoryEntry } from '../../types/api.js';
 import { command, parse, type Ctx } from '../cli.js';
 import { jsonContext, renderList, resolveFormat } from '../format/formatter.js';
 import { ellipsis, humanSize, since, truncateId } from '../format/units.js';

@@ -1,6 +1,6 @@
 // berth images / image ls (GET /images/json).
 
-import type { ImageSummary } from '../../api/types.js';
+import type { ImageSummary } from '../../types/api.js';
 import { collect, command, filtersArg, parse, type Ctx } from '../cli.js';
 import { jsonContext, renderList, resolveFormat } from '../format/formatter.js';
 import { goTimeString, humanSize, since, truncateId } from '../format/units.js';

@@ -1,7 +1,7 @@
 // berth load / image load: POST /images/load with the archive (-i file, or stdin) as the body.
 
 import { createReadStream, type ReadStream } from 'node:fs';
-import type { JSONMessage } from '../../api/types.js';
+import type { JSONMessage } from '../../types/api.js';
 import { jsonStream } from '../../client/jsonstream.js';
 import { command, parse, StatusError, type Ctx } from '../cli.js';
 import { printJSONMessages } from './import.js';

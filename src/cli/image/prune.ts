@@ -1,6 +1,6 @@
 // berth image prune (POST /images/prune).
 
-import type { ImagePruneResponse } from '../../api/types.js';
+import type { ImagePruneResponse } from '../../types/api.js';
 import { collect, command, filtersArg, parse, type Ctx } from '../cli.js';
 import { confirm } from '../prompt.js';
 import { humanSize } from '../format/units.js';

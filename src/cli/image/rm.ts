@@ -1,6 +1,6 @@
 // berth rmi / image rm (DELETE /images/{name}).
 
-import type { ImageDeleteResponseItem } from '../../api/types.js';
+import type { ImageDeleteResponseItem } from '../../types/api.js';
 import { command, describe, parse, StatusError, type Ctx } from '../cli.js';
 
 interface Opts {

@@ -1,7 +1,7 @@
 // Which stored credentials go with an image, and asking the user for new ones: docker/cli's
 // command/registry.go (ResolveAuthConfig, RetrieveAuthTokenFromImage, PromptUserForCredentials).
 
-import type { AuthConfig } from '../../api/types.js';
+import type { AuthConfig } from '../../types/api.js';
 import { encodeAuthConfig } from '../../client/registry.js';
 import { parseReference } from '../../reference/index.js';
 import type { Ctx } from '../cli.js';

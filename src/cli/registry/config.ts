@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AuthConfig } from '../../api/types.js';
+import type { AuthConfig } from '../../types/api.js';
 import { goJSON } from '../../client/registry.js';
 
 export const CONFIG_FILE_NAME = 'config.json';

@@ -3,7 +3,7 @@
 // other's login.
 
 import { ApiError } from '../../client/errors.js';
-import type { AuthConfig, AuthResponse } from '../../api/types.js';
+import type { AuthConfig, AuthResponse } from '../../types/api.js';
 import { registryLogin } from '../../client/registry.js';
 import { command, describe, parse, StatusError, type Ctx } from '../cli.js';
 import { loadConfig, note, promptForCredentials } from './auth.js';

@@ -1,6 +1,6 @@
 // berth system df (GET /system/df).
 
-import type { ContainerSummary, ImageSummary } from '../../api/types.js';
+import type { ContainerSummary, ImageSummary } from '../../types/api.js';
 import { command, parse, type Ctx } from '../cli.js';
 import { containerContext } from '../container/ps.js';
 import { imageRows } from '../image/list.js';

@@ -1,6 +1,6 @@
 // berth events: the daemon's event stream (GET /events).
 
-import type { EventMessage } from '../../api/types.js';
+import type { EventMessage } from '../../types/api.js';
 import { jsonStream } from '../../client/jsonstream.js';
 import { collect, command, filtersArg, parse, type Ctx } from '../cli.js';
 import { parseTemplate, prepare } from '../format/formatter.js';

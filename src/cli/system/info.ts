@@ -4,7 +4,7 @@ import { command, describe, parse, StatusError, type Ctx } from '../cli.js';
 import { parseTemplate, prepare } from '../format/formatter.js';
 import { bytesSize } from '../format/units.js';
 
-/** The parts of GET /info this command prints (not yet in api/types.ts). */
+/** The parts of GET /info this command prints (not yet in types/api.ts). */
 export interface SystemInfo {
   ID?: string;
   Containers?: number;

@@ -1,6 +1,6 @@
 // berth version: client and server versions (GET /version).
 
-import type { VersionResponse } from '../../api/types.js';
+import type { VersionResponse } from '../../types/api.js';
 import { MAX_API_VERSION } from '../../client/client.js';
 import { command, describe, parse, StatusError, type Ctx } from '../cli.js';
 import { goJSON, parseTemplate, prepare } from '../format/formatter.js';

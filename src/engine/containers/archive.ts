@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ContainerPathStat } from '../../api/types.js';
+import type { ContainerPathStat } from '../../types/api.js';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../../errors.js';
 import { extractArchive } from '../../archive/extract.js';
 import { packResource } from '../../archive/resource.js';

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { ContainerCreateRequest, ContainerCreateResponse, ContainerWaitResponse } from '../../api/types.js';
+import type { ContainerCreateRequest, ContainerCreateResponse, ContainerWaitResponse } from '../../types/api.js';
 import { ConflictError, InvalidParameterError, noSuchContainer, NotModifiedError } from '../../errors.js';
 import { shortId, validateContainerName } from '../../reference/index.js';
 import type { Runtime } from '../../runtime/runtime.js';

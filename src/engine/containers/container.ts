@@ -1,6 +1,6 @@
 // A container as the engine records it, and how its state reads to a Docker user.
 import { humanDuration } from '../../util/duration.js';
-import type { ContainerConfig, ContainerState, ContainerStatus, HostConfig } from '../../api/types.js';
+import type { ContainerConfig, ContainerState, ContainerStatus, HostConfig } from '../../types/api.js';
 
 export interface ContainerStateRecord {
   status: ContainerStatus;

@@ -1,5 +1,5 @@
 // What `docker create` sends, merged with the image's defaults the way Docker merges them.
-import type { ContainerConfig, ContainerCreateRequest, HostConfig } from '../../api/types.js';
+import type { ContainerConfig, ContainerCreateRequest, HostConfig } from '../../types/api.js';
 import { InvalidParameterError, NotFoundError } from '../../errors.js';
 import { DEFAULT_PATH_ENV } from '../../oci/defaults.js';
 import type { ImageRunConfig } from '../../oci/image-spec.js';

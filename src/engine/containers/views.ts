@@ -1,6 +1,6 @@
 // How a container record reads through the API: inspect, the ps summary, and ps filters.
 import path from 'node:path';
-import type { ContainerInspect, ContainerSummary, EndpointSettings, NetworkSettings } from '../../api/types.js';
+import type { ContainerInspect, ContainerSummary, EndpointSettings, NetworkSettings } from '../../types/api.js';
 import { InvalidParameterError } from '../../errors.js';
 import type { Snapshotter } from '../../snapshot/overlay.js';
 import { filterValues, type Filters } from '../filters.js';

@@ -1,7 +1,7 @@
 // Exec instances: a new process in a running container, monitored like the container itself.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { ExecConfig, ExecInspect } from '../../api/types.js';
+import type { ExecConfig, ExecInspect } from '../../types/api.js';
 import { ConflictError, InvalidParameterError, noSuchExec } from '../../errors.js';
 import { resolveUser } from '../../oci/user.js';
 import type { Runtime } from '../../runtime/runtime.js';

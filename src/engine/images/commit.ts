@@ -2,7 +2,7 @@
 // its configuration (with --change applied) the new image's. The parent's layers are shared,
 // never copied: the new snapshot's parent is the image's top layer.
 import { promises as fsp } from 'node:fs';
-import type { ContainerConfig } from '../../api/types.js';
+import type { ContainerConfig } from '../../types/api.js';
 import { OVERLAY_OPAQUE_XATTR } from '../../archive/apply.js';
 import { packDirectory } from '../../archive/pack.js';
 import { readXattrs } from '../../archive/xattr.js';

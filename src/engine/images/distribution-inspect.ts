@@ -1,6 +1,6 @@
 // GET /distribution/{name}/json: what a reference resolves to on its registry (the manifest's
 // descriptor) and the platforms it offers, without pulling anything.
-import type { DistributionInspect } from '../../api/types.js';
+import type { DistributionInspect } from '../../types/api.js';
 import type { AuthConfig } from '../../distribution/auth.js';
 import { parseManifest } from '../../distribution/manifest.js';
 import { Repository } from '../../distribution/repository.js';

@@ -1,7 +1,7 @@
 // Images: a config blob plus a chain of committed layer snapshots, named by references.
 import path from 'node:path';
 import { ConflictError, InvalidParameterError, noSuchImage } from '../../errors.js';
-import type { ImageDeleteResponseItem, ImageInspect, ImageSummary, ImageHistoryEntry } from '../../api/types.js';
+import type { ImageDeleteResponseItem, ImageInspect, ImageSummary, ImageHistoryEntry } from '../../types/api.js';
 import type { ContentStore } from '../../store/content.js';
 import { MetadataStore } from '../../store/metadata.js';
 import type { ReferenceStore } from '../../store/references.js';

@@ -7,7 +7,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { readImageArchive, spoolArchive, type LoadImage, type SpooledArchive, type SpooledFile } from '../../archive/image-archive/index.js';
 import { detectCompression, openMaybeCompressed } from '../../archive/stream.js';
-import type { JSONMessage } from '../../api/types.js';
+import type { JSONMessage } from '../../types/api.js';
 import { InvalidParameterError } from '../../errors.js';
 import { applyLayer } from '../../archive/apply.js';
 import { chainId, type DetachedLayer, type Snapshotter } from '../../snapshot/overlay.js';

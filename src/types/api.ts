@@ -1,4 +1,5 @@
-// Docker Engine API objects (moby api/swagger.yaml), as Berth serves them.
+// Docker Engine API objects (moby api/swagger.yaml), as Berth serves them. A leaf module: it
+// imports nothing, so client, api, engine, oci and distribution all take their types from here.
 // Field names are Docker's, PascalCase, because clients decode them by name.
 
 export type Labels = Record<string, string>;
