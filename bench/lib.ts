@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { defaultImageTar } from '../src/engine/images/default-image.js';
+import { createPeerBridge, type PeerBridge } from '../test/peer-bridge.js';
 
 let keep = false;
 /** --keep: leave the temp dir and the daemons' logs. */
@@ -224,6 +225,8 @@ export const TAG = `berth-bench-${path.basename(TMP)}`; // unique, used for cgro
 export const started: { name: string; proc: ChildProcess; sock?: string; containers: Set<string>; kind: 'docker-api' }[] = [];
 export const podmanContainers = new Set<string>();
 export const cgroupParents: string[] = [];
+/** Bridges created for dockerd (never --bridge=none: that deletes the host's docker0), deleted at clean-up. */
+const bridges: PeerBridge[] = [];
 export let podmanBase: string[] | null = null;
 export function setPodmanBase(base: string[]): void {
   podmanBase = base;
@@ -301,6 +304,7 @@ export async function cleanup(): Promise<void> {
       if (r.status !== 0 && pass > 0) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
     }
   }
+  for (const b of bridges) b.remove();
   // 4. cgroup parents we named (empty by now)
   for (const parent of cgroupParents) {
     for (const hier of readdirSync('/sys/fs/cgroup')) {
@@ -427,9 +431,11 @@ export async function startDockerd(): Promise<Peer> {
   if (existsSync('/run/containerd/containerd.sock')) notes.push('a system containerd runs at /run/containerd/containerd.sock: dockerd uses it instead of starting its own, so its RSS is not counted');
   const cg = `/${TAG}-dockerd`;
   cgroupParents.push(cg);
+  const bridge = createPeerBridge();
+  bridges.push(bridge);
   const argv = [
     'dockerd', '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'dockerd.pid'),
-    '--bridge=none', '--iptables=false', '--ip6tables=false', '--cgroup-parent', cg, '--storage-driver', 'overlay2',
+    ...bridge.dockerdArgs, '--cgroup-parent', cg, '--storage-driver', 'overlay2',
   ];
   const daemon = await startDaemon('dockerd', argv, sock, path.join(dir, 'dockerd.log'));
   const peer: Peer = { name: 'dockerd', sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };

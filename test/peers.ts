@@ -1,10 +1,11 @@
-// Peer tools for interop tests: a real dockerd (Debian's docker.io) on its own socket, data root
-// and exec root (never touching docker0 or iptables), started by the test and stopped by pid; and
+// Peer tools for interop tests: a real dockerd (Debian's docker.io) on its own socket, data root,
+// exec root and bridge (never touching docker0 or iptables), started by the test and stopped by pid; and
 // checks for peer binaries. The peer docker-registry lives in test/registry/registry.ts.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { createPeerBridge, type PeerBridge } from './peer-bridge.js';
 import { busyboxTar, mountsUnder, pidAlive, pidsMentioning, run, sleep, waitFor, type RunOpts, type RunResult } from './harness.js';
 
 const PATH = `${process.env['PATH'] ?? ''}:/usr/sbin:/sbin:/usr/local/bin`;
@@ -76,9 +77,15 @@ export class Dockerd {
   private readonly execRoot = path.join(this.root, 'exec');
   private readonly logFile = path.join(this.root, 'dockerd.log');
   private proc?: { pid: number };
+  private bridge?: PeerBridge;
 
   get host(): string {
     return `unix://${this.sock}`;
+  }
+
+  /** The name of the bridge this dockerd uses (created by start, deleted by stop). */
+  get bridgeName(): string | undefined {
+    return this.bridge?.name;
   }
 
   get pid(): number | undefined {
@@ -96,10 +103,11 @@ export class Dockerd {
   async start(): Promise<void> {
     const bin = which('dockerd');
     if (!bin) throw new Error('dockerd is not installed (Debian package docker.io)');
-    // --bridge=none etc.: a test dockerd must never create docker0 or touch the host's iptables
+    // a bridge of its own: --bridge=none would delete the host's docker0, no --bridge would create it
+    this.bridge = createPeerBridge();
     const argv = [
       '-H', this.host, '--data-root', path.join(this.root, 'data'), '--exec-root', this.execRoot, '--pidfile', path.join(this.root, 'dockerd.pid'),
-      '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-masq=false', '--storage-driver', 'overlay2',
+      ...this.bridge.dockerdArgs, '--storage-driver', 'overlay2',
     ];
     const fd = fs.openSync(this.logFile, 'a');
     const proc = spawn(bin, argv, { stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, PATH } });
@@ -149,6 +157,7 @@ export class Dockerd {
         /* gone */
       }
     }
+    this.bridge?.remove();
     fs.rmSync(this.root, { recursive: true, force: true, maxRetries: 3 });
   }
 }
