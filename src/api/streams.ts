@@ -108,13 +108,20 @@ export function pumpAttach(socket: Duplex, head: Buffer, stream: AttachStream, o
         finish();
       }
     };
-    if (head.length) onInput(head);
-    socket.on('data', onInput);
-    socket.on('end', () => {
+    const onInputEnd = (): void => {
       if (opts.stdin && opts.closeStdinOnEnd) stream.closeStdin();
       if (!opts.stdout && !opts.stderr) finish();
-    });
+    };
+    if (head.length) onInput(head);
+    socket.on('data', onInput);
+    socket.on('end', onInputEnd);
     socket.on('close', finish);
     socket.on('error', finish);
+    // The client's stdin and half-close may have come before we got here: the HTTP parser can
+    // have read the FIN already ('end' emitted before our listener), and reading the request body
+    // of an Upgrade leaves the socket paused (a 'data' listener does not resume a paused stream).
+    if (socket.readableEnded) onInputEnd();
+    if (socket.destroyed) finish();
+    else socket.resume();
   });
 }

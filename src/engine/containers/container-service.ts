@@ -34,6 +34,8 @@ export interface ContainerServiceDeps {
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
 const DEFAULT_STOP_TIMEOUT = 10;
+/** How long a SIGKILL may take to show as an exit before kill, stop or rm -f give up (dockerd: 10 s, then again). */
+const KILL_WAIT_MS = 30_000;
 
 export class ContainerService {
   private readonly records: MetadataStore<ContainerRecord>;
@@ -372,24 +374,27 @@ export class ContainerService {
         await this.deps.runtime.kill(c.id, signal).catch(() => undefined);
       }
     });
-    if (!isRunning(c)) return;
-    const code = await exited;
-    if (code !== undefined || !isRunning(c)) return;
-    const killed = this.waitForExit(c.id, 30_000);
-    await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
-    if ((await killed) === undefined && isRunning(c)) throw new ConflictError(`container ${c.id} did not exit after SIGKILL`);
+    if (isRunning(c) && (await exited) === undefined && isRunning(c)) {
+      const killed = this.waitForExit(c.id, KILL_WAIT_MS);
+      await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
+      if ((await killed) === undefined && isRunning(c)) throw new ConflictError(`container ${c.id} did not exit after SIGKILL`);
+    }
     this.emit(c, 'stop');
   }
 
+  /** Sends the signal; for SIGKILL (as dockerd) returns only once the exit is recorded. */
   async kill(idOrName: string, signal = 'SIGKILL'): Promise<void> {
     const c = this.find(idOrName);
     const sig = parseSignal(signal);
+    let exited: Promise<number | undefined> | undefined;
     await this.lock.run(c.id, async () => {
       if (!isRunning(c)) throw new ConflictError(`Container ${c.id} is not running`);
       if (sig === 9 || sig === 15) c.state.stoppedByUser = true;
+      if (sig === 9) exited = this.waitForExit(c.id, KILL_WAIT_MS);
       await this.deps.runtime.kill(c.id, signal);
     });
     this.emit(c, 'kill', { signal: String(sig) });
+    if (exited && (await exited) === undefined && isRunning(c)) throw new ConflictError(`container ${c.id} did not exit after SIGKILL`);
   }
 
   async restart(idOrName: string, opts: { timeout?: number; signal?: string }): Promise<void> {
@@ -425,22 +430,30 @@ export class ContainerService {
   async remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
     const c = this.find(idOrName);
     if (c.state.status === 'removing') throw new ConflictError(`removal of container ${c.id} is already in progress`);
-    if (isRunning(c)) {
-      if (!opts.force) {
-        throw new ConflictError(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
-      }
-      const exited = this.waitForExit(c.id, 30_000);
-      c.state.stoppedByUser = true;
-      await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
-      await exited;
+    if (isRunning(c) && !opts.force) {
+      throw new ConflictError(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
     }
-    await this.lock.run(c.id, async () => {
-      if (!this.containers.has(c.id)) return;
-      if (isRunning(c)) throw new ConflictError(`cannot remove container "/${c.name}": container is running`);
-      c.state.status = 'removing';
-      await this.save(c);
-      await this.removeNow(c);
-    });
+    // A start racing this removal can make it run again before we hold the lock: kill it again then.
+    for (let attempt = 0; ; attempt++) {
+      if (isRunning(c)) {
+        const exited = this.waitForExit(c.id, KILL_WAIT_MS);
+        c.state.stoppedByUser = true;
+        await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
+        await exited;
+      }
+      const removed = await this.lock.run(c.id, async () => {
+        if (!this.containers.has(c.id)) return true;
+        if (isRunning(c)) {
+          if (opts.force && attempt < 3) return false;
+          throw new ConflictError(`cannot remove container "/${c.name}": container is running`);
+        }
+        c.state.status = 'removing';
+        await this.save(c);
+        await this.removeNow(c);
+        return true;
+      });
+      if (removed) return;
+    }
   }
 
   private async removeNow(c: ContainerRecord): Promise<void> {
