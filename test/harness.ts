@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { daemonResources, findLeaks, type DaemonResources } from './leaks.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root (this file runs from dist/test/). */
@@ -147,6 +148,11 @@ export class TestDaemon {
   readonly logFile: string;
   proc?: ChildProcess;
   private exited?: Promise<void>;
+  /** Every container this daemon created (from its event stream), for the leak check's cgroup look-up. */
+  readonly containerIds = new Set<string>();
+  /** What berthd held right after its (last) start, for the leak check. */
+  baseline?: DaemonResources;
+  private stopWatching?: () => void;
 
   constructor(readonly opts: DaemonOpts = {}) {
     this.root = fs.mkdtempSync('/tmp/bt-');
@@ -193,6 +199,31 @@ export class TestDaemon {
       if (died) throw e;
       throw new Error(`${e.message}\n${this.log()}`);
     });
+    await this.watchContainers();
+    this.baseline = await daemonResources(this);
+  }
+
+  /** Records the id of every container created, from GET /events (ends with the daemon). */
+  private async watchContainers(): Promise<void> {
+    this.stopWatching?.();
+    const { res, abort } = await this.stream(`/events?filters=${encodeURIComponent(JSON.stringify({ type: ['container'], event: ['create'] }))}`);
+    let buf = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      buf += chunk;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          const id = (JSON.parse(line) as { Actor?: { ID?: string } }).Actor?.ID;
+          if (id) this.containerIds.add(id);
+        } catch {
+          /* not an event */
+        }
+      }
+    });
+    res.on('error', () => {});
+    this.stopWatching = abort;
   }
 
   log(): string {
@@ -317,16 +348,24 @@ export class TestDaemon {
   async stop(): Promise<void> {
     if (!fs.existsSync(this.root)) return;
     // 1. Remove every container, by id, through the API while the daemon still runs.
+    const failedDeletes: string[] = [];
     if (this.running) {
       try {
         const list = await this.api<{ Id: string }[]>('GET', '/containers/json?all=1');
-        if (list.status === 200) {
-          await Promise.all(list.body.map((c) => this.api('DELETE', `/containers/${c.Id}?force=1`).catch(() => undefined)));
+        if (list.status !== 200) failedDeletes.push(`GET /containers/json answered ${list.status} ${list.text}`);
+        else {
+          await Promise.all(
+            list.body.map(async (c) => {
+              const r = await this.api('DELETE', `/containers/${c.Id}?force=1`).catch((e: Error) => ({ status: 0, text: e.message }));
+              if (r.status !== 204) failedDeletes.push(`DELETE ${c.Id}: ${r.status} ${r.text}`);
+            }),
+          );
         }
-      } catch {
-        /* fall through to the runtime-level clean-up */
+      } catch (e) {
+        failedDeletes.push(`listing containers: ${(e as Error).message}`);
       }
     }
+    this.stopWatching?.();
     await this.terminate();
     // 2. Anything the runtime still knows about: delete it by id, in our own state root only.
     for (const rt of ['crun', 'runc'] as const) {
@@ -370,6 +409,8 @@ export class TestDaemon {
       }
     }
     fs.rmSync(this.root, { recursive: true, force: true, maxRetries: 3 });
+    // Cleaned up all the same, but a daemon that could not remove a container has a bug to report.
+    if (failedDeletes.length) throw new Error(`the daemon failed to remove containers:\n${failedDeletes.join('\n')}`);
   }
 
   /** What stop() cleaned up should be gone: for an after()-hook assertion. */
@@ -467,8 +508,19 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 /** Non-empty lines of a command's output. */
 export const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');
 
-/** Each file's `after`: stop its daemon and fail if a monitor or a mount was left behind. */
+/**
+ * Each file's `after`: while the daemon still runs, remove its containers through the API and fail
+ * on anything left of them or on berthd holding more than at its start (see leaks.ts); then stop it
+ * and fail if a monitor or a mount outlived the daemon.
+ */
 export async function stopAndCheckClean(d: TestDaemon | undefined): Promise<void> {
-  await d?.stop();
-  assert.deepEqual(d?.leftovers(), { conmons: [], mounts: [] });
+  if (!d) return;
+  let leaks: string[];
+  try {
+    leaks = await findLeaks(d);
+  } finally {
+    await d.stop();
+  }
+  assert.deepEqual(leaks, [], `left behind by the tests of this file:\n${leaks.join('\n')}`);
+  assert.deepEqual(d.leftovers(), { conmons: [], mounts: [] });
 }

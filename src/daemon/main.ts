@@ -129,6 +129,16 @@ async function main(): Promise<void> {
   const runtime = await Runtime.detect(values.runtime as RuntimeName | undefined);
   const dataRoot = path.resolve(values['data-root']!);
   const execRoot = path.resolve(values['exec-root']!);
+  // As dockerd's SIGUSR1 stack dump: what the daemon holds (sockets, timers, child processes),
+  // written to the exec root; the tests' leak check reads it. Set before listening: without a
+  // handler, SIGUSR1 would open Node's inspector.
+  process.on('SIGUSR1', () => {
+    const file = path.join(execRoot, 'berthd-resources.json');
+    void fsp.writeFile(file, JSON.stringify({ pid: process.pid, resources: process.getActiveResourcesInfo() })).then(
+      () => logger.debug(`active resources written to ${file}`),
+      (err: Error) => logger.warn(`cannot write ${file}: ${err.message}`),
+    );
+  });
   const registry = registryOptions(values);
   const engine = new Engine({ dataRoot, execRoot, runtime, defaultImage: !values['no-default-image'], registry });
   await engine.init();

@@ -48,7 +48,11 @@ export async function runExec(ctx: ExecContext, id: string, opts: ExecOptions): 
   });
 
   const cleanup = async () => {
-    await fs.rm(dir, { recursive: true, force: true }).catch(() => {});
+    await Promise.all([
+      fs.rm(dir, { recursive: true, force: true }).catch(() => {}),
+      // conmon's symlink to the session dir (socket-dir/<uuid>)
+      fs.rm(path.join(ctx.layout.socketDir, socketUuid(opts.execId)), { force: true }).catch(() => {}),
+    ]);
   };
 
   let started;

@@ -410,7 +410,8 @@ export class Runtime extends EventEmitter {
     await Promise.all([
       fs.rm(this.layout.ctrDir(id), { recursive: true, force: true }),
       fs.rm(this.layout.exitFile(id), { force: true }),
-      fs.rm(path.join(this.layout.socketDir, id), { force: true }),
+      // conmon's symlink to the bundle, named by the uuid we gave it (-u), not by the id
+      fs.rm(path.join(this.layout.socketDir, socketUuid(id)), { force: true }),
     ]);
   }
 

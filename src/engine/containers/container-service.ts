@@ -399,8 +399,16 @@ export class ContainerService {
 
   async restart(idOrName: string, opts: { timeout?: number; signal?: string }): Promise<void> {
     const c = this.find(idOrName);
-    if (isRunning(c)) await this.stopContainer(c, opts);
-    await this.lock.run(c.id, () => this.startLocked(c));
+    // A start racing this restart can make it run again between the stop and the lock: stop again then.
+    for (let attempt = 0; ; attempt++) {
+      if (isRunning(c)) await this.stopContainer(c, opts);
+      const started = await this.lock.run(c.id, async () => {
+        if (isRunning(c) && attempt < 3) return false;
+        await this.startLocked(c);
+        return true;
+      });
+      if (started) break;
+    }
     this.emit(c, 'restart');
   }
 

@@ -20,7 +20,12 @@ interface ExecInstance {
   started: boolean;
   exitCode: number | null;
   pid: number;
+  /** When the process exited (ms), for forgetting it later. */
+  finishedAt?: number;
 }
+
+/** How long a finished exec stays inspectable (dockerd's exec GC runs every 5 minutes). */
+const KEEP_FINISHED_MS = 5 * 60_000;
 
 export class ExecService {
   private readonly execs = new Map<string, ExecInstance>();
@@ -39,6 +44,7 @@ export class ExecService {
     if (!config || !Array.isArray(config.Cmd) || config.Cmd.length === 0 || !config.Cmd.every((a) => typeof a === 'string')) {
       throw new InvalidParameterError('No exec command specified');
     }
+    this.forgetFinished();
     const id = newId();
     this.execs.set(id, { id, containerId: c.id, config, running: false, started: false, exitCode: null, pid: 0 });
     c.execIds = [...(c.execIds ?? []), id];
@@ -122,6 +128,7 @@ export class ExecService {
       });
     } catch (err) {
       e.exitCode = 126;
+      e.finishedAt = Date.now();
       throw new ConflictError(`exec failed: ${(err as Error).message}`);
     }
     e.running = true;
@@ -137,7 +144,10 @@ export class ExecService {
   private finish(e: ExecInstance, code: number): void {
     e.running = false;
     e.exitCode = code;
+    e.finishedAt = Date.now();
     const c = this.containers.all().find((x) => x.id === e.containerId);
+    // As dockerd: the container lists only its live execs; the exec itself stays inspectable a while.
+    if (c?.execIds) c.execIds = c.execIds.filter((x) => x !== e.id);
     this.events.emit('container', 'exec_die', e.containerId, { image: c?.image ?? '', name: c?.name ?? '', execID: e.id, exitCode: String(code) });
   }
 
@@ -145,6 +155,12 @@ export class ExecService {
     const e = this.get(id);
     if (!e.running) throw new ConflictError(`exec ${id} is not running`);
     await this.runtime.resizeExec(e.containerId, id, { height, width });
+  }
+
+  /** Drops execs that finished long ago: without it every exec (a healthcheck's too) stays in memory. */
+  private forgetFinished(): void {
+    const before = Date.now() - KEEP_FINISHED_MS;
+    for (const [id, e] of this.execs) if (e.finishedAt !== undefined && e.finishedAt < before) this.execs.delete(id);
   }
 
   /** Forget the exec instances of a removed container. */

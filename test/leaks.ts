@@ -1,0 +1,156 @@
+// The per-file leak check. It runs while the daemon still runs: every container is removed through
+// the API (a failed DELETE is itself a finding), then nothing of a removed container may remain
+// (conmon, overlay or namespace mount, cgroup, exec-root file), and what berthd itself holds (open
+// descriptors, child processes, timers) must not have grown since the file's daemon started.
+// stopAndCheckClean (harness.ts) calls it in each file's `after`.
+import fs from 'node:fs';
+import path from 'node:path';
+import { mountsUnder, pidsMentioning, sleep, type TestDaemon } from './harness.js';
+
+/** What berthd holds, read from /proc and from its SIGUSR1 dump. */
+export interface DaemonResources {
+  /** Targets of its open descriptors (socket:[…], /path, anon_inode:[…]). */
+  fds: string[];
+  /** Its child processes, as "pid cmdline". */
+  children: string[];
+  /** process.getActiveResourcesInfo() counts by kind (Timeout, TCPSocketWrap, …). */
+  active: Record<string, number>;
+}
+
+/** How many more descriptors / timers than at start a file may leave (lazy one-offs: inotify, pools). */
+const FD_SLACK = 6;
+const TIMER_SLACK = 2;
+
+function childrenOf(pid: number): string[] {
+  const out: string[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(`${d} ${fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ').trim()}`);
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** Reads berthd's descriptors and children from /proc, and its active handles via SIGUSR1. */
+export async function daemonResources(d: TestDaemon): Promise<DaemonResources> {
+  const pid = d.pid;
+  if (!pid) throw new Error('the daemon is not running');
+  const fds: string[] = [];
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      fds.push(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  const dump = path.join(d.execRoot, 'berthd-resources.json');
+  fs.rmSync(dump, { force: true });
+  process.kill(pid, 'SIGUSR1');
+  let resources: string[] | undefined;
+  for (let i = 0; i < 200 && !resources; i++) {
+    try {
+      resources = (JSON.parse(fs.readFileSync(dump, 'utf8')) as { resources: string[] }).resources;
+    } catch {
+      await sleep(10);
+    }
+  }
+  fs.rmSync(dump, { force: true });
+  if (!resources) throw new Error('berthd wrote no resource dump after SIGUSR1');
+  const active: Record<string, number> = {};
+  for (const r of resources) active[r] = (active[r] ?? 0) + 1;
+  return { fds, children: childrenOf(pid), active };
+}
+
+/** Entries of a directory, or [] when it does not exist. */
+function entries(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** Mount points under `root` with their filesystem type. */
+function mountsWithType(root: string): { mountpoint: string; fstype: string }[] {
+  const under = new Set(mountsUnder(root));
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const f = l.split(' ');
+      const mountpoint = f[4]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+      return { mountpoint, fstype: f[f.indexOf('-') + 1] ?? '' };
+    })
+    .filter((m) => under.has(m.mountpoint));
+}
+
+/** What a removed container may have left: monitors, mounts, cgroups, exec-root state. */
+function containerLeftovers(d: TestDaemon, ids: Iterable<string>): string[] {
+  const found: string[] = [];
+  for (const pid of pidsMentioning(d.execRoot, 'conmon')) found.push(`conmon ${pid} still runs`);
+  const runtimeRoot = path.join(d.execRoot, 'runtime');
+  for (const m of mountsWithType(d.root)) {
+    // berthd's own mount: the runtime binary bound read-only
+    if (m.mountpoint.startsWith(path.join(runtimeRoot, 'bin') + '/')) continue;
+    found.push(`${m.fstype} mount ${m.mountpoint}`);
+  }
+  for (const sub of ['runtime/ctr', 'runtime/exits', 'runtime/socket', 'runtime/crun', 'runtime/runc', 'bundles', 'netns']) {
+    for (const e of entries(path.join(d.execRoot, sub))) found.push(`exec-root file ${sub}/${e}`);
+  }
+  const cgroupRoots = entries('/sys/fs/cgroup').map((h) => path.join('/sys/fs/cgroup', h));
+  cgroupRoots.push('/sys/fs/cgroup');
+  for (const id of ids) {
+    for (const r of cgroupRoots) if (fs.existsSync(path.join(r, 'berth', id))) found.push(`cgroup ${path.join(r, 'berth', id)}`);
+    for (const ns of entries('/run/netns')) if (ns.includes(id.slice(0, 12))) found.push(`network namespace /run/netns/${ns}`);
+  }
+  return found;
+}
+
+/** Growth of descriptors, children and timers since `base`. */
+function resourceGrowth(base: DaemonResources, now: DaemonResources): string[] {
+  const found: string[] = [];
+  if (now.fds.length > base.fds.length + FD_SLACK) {
+    const left = [...base.fds];
+    const extra = now.fds.filter((t) => {
+      const i = left.indexOf(t);
+      if (i < 0) return true;
+      left.splice(i, 1);
+      return false;
+    });
+    found.push(`berthd holds ${now.fds.length} descriptors, ${base.fds.length} at start: ${extra.join(', ')}`);
+  }
+  if (now.children.length > base.children.length) found.push(`berthd child processes: ${now.children.join('; ')}`);
+  const timers = (r: DaemonResources): number => (r.active['Timeout'] ?? 0) + (r.active['Immediate'] ?? 0);
+  if (timers(now) > timers(base) + TIMER_SLACK) found.push(`berthd has ${timers(now)} timers, ${timers(base)} at start`);
+  return found;
+}
+
+/**
+ * Removes every container through the API, then lists what was left behind (empty when clean).
+ * Conditions that settle asynchronously (a monitor exiting) get a few seconds.
+ */
+export async function findLeaks(d: TestDaemon): Promise<string[]> {
+  if (!d.running) return [];
+  const found: string[] = [];
+  const list = await d.api<{ Id: string }[]>('GET', '/containers/json?all=1');
+  if (list.status !== 200) return [`GET /containers/json answered ${list.status} ${list.text}`];
+  for (const c of list.body) {
+    const r = await d.api('DELETE', `/containers/${c.Id}?force=1`);
+    if (r.status !== 204) found.push(`DELETE /containers/${c.Id}?force=1 answered ${r.status} ${r.text}`);
+  }
+  let left: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    left = containerLeftovers(d, d.containerIds);
+    const base = d.baseline;
+    if (base) left.push(...resourceGrowth(base, await daemonResources(d)));
+    if (left.length === 0) break;
+    await sleep(100);
+  }
+  return [...found, ...left];
+}
