@@ -49,6 +49,7 @@ import { distributionInspect } from './images/distribution-inspect.js';
 import { pullImage, type DistributionDeps, type PullOptions } from './images/pull.js';
 import { pushImage } from './images/push.js';
 import { RegistryService } from './images/registry-service.js';
+import { LayerService } from './layers/layer-service.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -77,6 +78,8 @@ export class Engine {
   private readonly views: ViewContext;
   readonly registries: RegistryService;
   readonly distributionMetadata: DistributionMetadata;
+  /** Berth's read-only layer views (/berth/…): graph, union views, efficiency, comparison. */
+  readonly layers: LayerService;
 
   constructor(readonly opts: EngineOptions) {
     this.content = new ContentStore(opts.dataRoot);
@@ -103,6 +106,16 @@ export class Engine {
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
     this.exec = new ExecService(this.containers, this.runtime, this.snapshots, this.events);
     this.archive = new ContainerArchive(this.containers, this.events);
+    this.layers = new LayerService({
+      snapshots: this.snapshots,
+      events: this.events,
+      images: () => this.images.all(),
+      resolveImage: (ref) => this.images.resolve(ref),
+      repoTags: (id) => this.images.repoTags(id),
+      containers: () => this.containers.all(),
+      findContainer: (id) => this.containers.find(id),
+      changes: (id) => this.changes(id),
+    });
     this.views = {
       snapshots: this.snapshots,
       containerDir: (id) => this.containers.containerDir(id),
