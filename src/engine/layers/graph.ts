@@ -19,7 +19,8 @@ export function imageHistory(snapshots: Snapshotter, image: Image): GraphHistory
   const keys = snapshots.chain(image.topLayer).reverse();
   let next = 0;
   return (image.config.history ?? []).map((h) => ({
-    CreatedBy: h.created_by ?? '',
+    // An imported layer has no instruction, only its comment ("Imported from -").
+    CreatedBy: h.created_by || h.comment || '',
     Created: h.created ?? '',
     Layer: h.empty_layer ? '' : (keys[next++] ?? ''),
   }));
