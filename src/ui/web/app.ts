@@ -92,13 +92,35 @@ function draw(): void {
   perf.renders++;
 }
 
+/** Processes are re-read at most this often: `top` runs ps in the daemon, which is not cheap. */
+const TOP_EVERY_MS = 5000;
+const topsRead = new Map<string, number>();
+let readingTops = false;
+
+/**
+ * Lists the processes of running containers, one request at a time (a browser opens six
+ * connections per host: parallel tops would queue the redraw's own reads behind them).
+ */
 async function refreshTops(): Promise<void> {
-  const running = state.graph.Containers.filter((c) => c.State === 'running' || c.State === 'paused');
-  const wanted = running.length <= TOP_LIMIT ? running : running.filter((c) => state.selected?.id === c.Id);
-  const next = new Map<string, ContainerTopResponse>();
-  await Promise.all(wanted.map(async (c) => get<ContainerTopResponse>(`/containers/${c.Id}/top`).then((t) => next.set(c.Id, t), () => undefined)));
-  state.tops = next;
-  if (wanted.length) draw();
+  if (readingTops) return;
+  readingTops = true;
+  try {
+    const running = state.graph.Containers.filter((c) => c.State === 'running' || c.State === 'paused');
+    const wanted = running.length <= TOP_LIMIT ? running : running.filter((c) => state.selected?.id === c.Id);
+    const ids = new Set(wanted.map((c) => c.Id));
+    let changed = false;
+    for (const id of [...state.tops.keys()]) if (!ids.has(id)) changed = state.tops.delete(id) || changed;
+    for (const c of wanted) {
+      if (Date.now() - (topsRead.get(c.Id) ?? 0) < TOP_EVERY_MS && state.tops.has(c.Id)) continue;
+      topsRead.set(c.Id, Date.now());
+      const t = await get<ContainerTopResponse>(`/containers/${c.Id}/top`).catch(() => undefined);
+      if (t) state.tops.set(c.Id, t);
+      changed = true;
+    }
+    if (changed) draw();
+  } finally {
+    readingTops = false;
+  }
 }
 
 async function drawPanel(): Promise<void> {
@@ -319,6 +341,7 @@ async function start(): Promise<void> {
   draw();
   perf.firstRender = performance.now();
   void refreshTops();
+  setInterval(() => void refreshTops(), TOP_EVERY_MS);
   void follow();
 }
 
