@@ -74,7 +74,7 @@ describe('the live picture', () => {
 
   test('run: a writable layer on the image, wrapped in a process space listing its processes', async () => {
     const id = (await d.dockerOk(['run', '-d', '--name', 'ui-run', 'ui-base:1', 'sh', '-c', 'echo bye > /etc/motd; rm /bin/ls; exec sleep 1000'])).trim();
-    await page.waitForSelector(onLayer(base, `.ctr.running[data-container="${id}"] .procspace .layer.rw`));
+    await page.waitForSelector(onLayer(base, `.ctrs > .ctr.running[data-container="${id}"] .procspace .layer.rw`));
     await page.waitForSelector(`.ctr[data-container="${id}"] .procs li:has-text("sleep 1000")`);
   });
 

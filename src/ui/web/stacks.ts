@@ -76,7 +76,8 @@ export function renderStacks(input: StackInput): string {
       .join('');
 
   const branch = (l: LayerNode): string => {
-    const above = [...(kids.get(l.Id) ?? [])].sort((a, b) => created(a) - created(b)).map(branch).join('') + (onLayer.get(l.Id) ?? []).map(container).join('');
+    const ctrs = onLayer.get(l.Id) ?? [];
+    const above = [...(kids.get(l.Id) ?? [])].sort((a, b) => created(a) - created(b)).map(branch).join('') + (ctrs.length ? `<div class="ctrs">${ctrs.map(container).join('')}</div>` : '');
     const cls = [
       'layer ro',
       `sz${sizeClass(l.Size)}`,
@@ -93,7 +94,7 @@ export function renderStacks(input: StackInput): string {
   const scratch = onLayer.get('') ?? [];
   const parts = roots.map(branch);
   if (scratch.length || imagesAt.has('')) {
-    parts.push(`<div class="branch"><div class="above">${scratch.map(container).join('')}</div><div class="layer scratch"><span class="lcmd">no layers</span><span class="tags">${tagsOf(imagesAt.get(''))}</span></div></div>`);
+    parts.push(`<div class="branch"><div class="above"><div class="ctrs">${scratch.map(container).join('')}</div></div><div class="layer scratch"><span class="lcmd">no layers</span><span class="tags">${tagsOf(imagesAt.get(''))}</span></div></div>`);
   }
   return parts.length ? `<div class="forest">${parts.join('')}</div>` : '<p class="empty">No images yet: import, load, pull or build one.</p>';
 }
