@@ -9,10 +9,9 @@
 //   npm run build && node dist/bench/ui.js [--images 200] [--containers 500] [--updates 20]
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { launchBrowser } from '../test/browser.js';
+import { freePort, launchBrowser } from '../test/browser.js';
 import { api, apiJson, BERTHD, cleanup, log, median, p90, pool, ratio, startDaemon, TMP, writeBusyboxTar } from './lib.js';
 import { readFileSync } from 'node:fs';
 
@@ -22,13 +21,6 @@ const CONTAINERS = Number(values.containers);
 const UPDATES = Number(values.updates);
 const RUNNING = Number(values.running);
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** POST /images/create?fromSrc=- with a tar body; resolves with the image id. */
 function importTar(sock: string, tar: Buffer, query: string): Promise<string> {
