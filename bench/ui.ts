@@ -82,6 +82,7 @@ async function main(): Promise<void> {
   const sock = path.join(dir, 'berth.sock');
   const argv = [process.execPath, BERTHD, '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(dir, 'exec'), '--no-default-image', '--ui', `127.0.0.1:${port}`];
   const daemon = await startDaemon('berthd', argv, sock, path.join(dir, 'berthd.log'), { ...process.env, MALLOC_ARENA_MAX: '2' });
+  const pageUrl = /web view on (http:\/\/[^\s"]+)/.exec(readFileSync(path.join(dir, 'berthd.log'), 'utf8'))![1];
   const containers = await populate(sock);
   for (const id of containers) daemon.containers.add(id);
 
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
         await page.close();
         page = await browser.context.newPage();
       }
-      await page.goto(`http://127.0.0.1:${port}/`);
+      await page.goto(pageUrl);
       await page.waitForFunction(() => (window as any).berthPerf?.firstRender !== undefined, undefined, { timeout: 60_000 });
       first.push(await page.evaluate(() => (window as any).berthPerf.firstRender as number));
     }

@@ -15,6 +15,9 @@ let browser: Browser;
 let page: Page;
 let port: number;
 let base: string;
+/** The page's URL as berthd logged it, with the session token. */
+let pageUrl: string;
+let sessionToken: string;
 
 
 function request(opts: { port: number; path: string; method?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
@@ -43,9 +46,11 @@ const onLayer = (layer: string, inner: string): string => `.branch:has(> .layer[
 before(async () => {
   port = await freePort();
   d = await startDaemon({ noDefaultImage: true, args: ['--ui', `127.0.0.1:${port}`, '--ui-actions'] });
+  pageUrl = /web view on (http:\/\/[^\s"]+)/.exec(d.log())![1];
+  sessionToken = new URL(pageUrl).searchParams.get('token')!;
   browser = await launchBrowser();
   page = await browser.context.newPage();
-  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.goto(pageUrl);
   await page.waitForSelector('.status.ok');
   await page.evaluate(() => ((window as any).sameLoad = true));
 });
@@ -126,13 +131,20 @@ describe('the live picture', () => {
 });
 
 describe('cross-site protections', () => {
-  async function token(): Promise<string> {
-    const html = (await request({ port, path: '/' })).text;
-    return /name="berth-token" content="([0-9a-f]{64})"/.exec(html)![1];
-  }
+  test('the page needs the URL\'s token, then its same-site cookie', async () => {
+    assert.match(pageUrl, new RegExp(`^http://127\\.0\\.0\\.1:${port}/\\?token=[0-9a-f]{64}$`));
+    assert.equal((await request({ port, path: '/' })).status, 403);
+    assert.equal((await request({ port, path: `/?token=${'0'.repeat(64)}` })).status, 403);
+    const r = await request({ port, path: `/?token=${sessionToken}` });
+    assert.equal(r.status, 303);
+    const cookie = String(r.headers['set-cookie']).split(';')[0];
+    assert.match(String(r.headers['set-cookie']), /HttpOnly; SameSite=Strict/);
+    const html = (await request({ port, path: '/', headers: { Cookie: cookie } })).text;
+    assert.equal(/name="berth-token" content="([0-9a-f]{64})"/.exec(html)![1], sessionToken);
+  });
 
   test('no token, a foreign Origin, a foreign Host: 403, and no CORS', async () => {
-    const t = await token();
+    const t = sessionToken;
     const host = `127.0.0.1:${port}`;
     assert.equal((await request({ port, path: '/api/containers/json', headers: { Host: host, 'X-Berth-Token': t } })).status, 200);
     assert.equal((await request({ port, path: '/api/containers/json' })).status, 403);
@@ -192,9 +204,9 @@ test('berth ui serves the page read-only on loopback and stops on SIGTERM', asyn
     proc.stdout.on('data', (c) => (out += c));
     await waitFor(() => out.includes('web view on'), 'berth ui start-up');
     assert.match(out, /read-only/);
-    const html = (await request({ port: uiPort, path: '/' })).text;
-    const t = /name="berth-token" content="([0-9a-f]{64})"/.exec(html)![1];
-    assert.notEqual(t, await token0());
+    const t = /\?token=([0-9a-f]{64})/.exec(out)![1];
+    assert.notEqual(t, sessionToken);
+    assert.equal((await request({ port: uiPort, path: '/' })).status, 403);
     const graphRes = await request({ port: uiPort, path: '/api/berth/layers', headers: { 'X-Berth-Token': t } });
     assert.equal(graphRes.status, 200);
     assert.ok(JSON.parse(graphRes.text).Images.length >= 2);
@@ -207,7 +219,3 @@ test('berth ui serves the page read-only on loopback and stops on SIGTERM', asyn
   }
   assert.equal(await new Promise((r) => proc.once('exit', r)), 0);
 });
-
-async function token0(): Promise<string> {
-  return /name="berth-token" content="([0-9a-f]{64})"/.exec((await request({ port, path: '/' })).text)![1];
-}

@@ -1,7 +1,8 @@
 // What the web view lets through to the daemon, and from whom. The page is served on loopback
-// only; a request must name that address in Host (DNS rebinding), come from the page's own origin
-// (Origin, Sec-Fetch-Site), and carry the per-session token the page was given (a custom header, so
-// a cross-site request needs a CORS preflight, which is never granted). Only read-only Engine API
+// only, to whoever opens the URL with the per-session token (printed by `berth ui`, logged by
+// berthd: other local users cannot guess it); a request must name that address in Host (DNS
+// rebinding), come from the page's own origin (Origin, Sec-Fetch-Site), and carry the token in a
+// custom header (so a cross-site request needs a CORS preflight, which is never granted). Only read-only Engine API
 // calls and /berth/ views pass, plus start, stop, rm and commit when actions are enabled.
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -48,8 +49,9 @@ export function crossSite(headers: IncomingHttpHeaders): boolean {
   return site !== undefined && site !== 'same-origin' && site !== 'none';
 }
 
-function tokenMatches(given: string | string[] | undefined, token: string): boolean {
+export function tokenMatches(given: string | string[] | undefined, token: string): boolean {
   if (typeof given !== 'string' || given.length !== token.length) return false;
+  // Compared in constant time: the token is the only secret between a local process and the daemon.
   return timingSafeEqual(Buffer.from(given), Buffer.from(token));
 }
 
@@ -65,3 +67,14 @@ export function checkApiRequest(method: string, path: string, headers: IncomingH
   }
   return { ok: false, status: 403, message: `${method} ${p} is not available in the web view` };
 }
+
+/** The session cookie's value, if the request carries one. */
+export function sessionCookie(cookie: string | undefined): string | undefined {
+  for (const part of (cookie ?? '').split(';')) {
+    const [k, v] = part.trim().split('=');
+    if (k === SESSION_COOKIE) return v;
+  }
+  return undefined;
+}
+
+export const SESSION_COOKIE = 'berth_ui';

@@ -8,7 +8,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Endpoint } from '../client/host.js';
-import { checkApiRequest, crossSite, hostAllowed, TOKEN_HEADER } from './guard.js';
+import { checkApiRequest, crossSite, hostAllowed, SESSION_COOKIE, sessionCookie, TOKEN_HEADER, tokenMatches } from './guard.js';
 
 export interface UiOptions {
   /** The daemon to read from. */
@@ -71,6 +71,7 @@ export class UiServer {
     });
   }
 
+  /** Listens; resolves with the page's URL, which carries the session token. */
   async listen(): Promise<string> {
     const { host, port } = parseListen(this.opts.listen ?? '127.0.0.1:0');
     await new Promise<void>((resolve, reject) => {
@@ -78,7 +79,7 @@ export class UiServer {
       this.server.listen(port, host, () => resolve());
     });
     this.port = (this.server.address() as AddressInfo).port;
-    return `http://${host.includes(':') ? `[${host}]` : host}:${this.port}/`;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${this.port}/?token=${this.token}`;
   }
 
   close(): Promise<void> {
@@ -96,6 +97,13 @@ export class UiServer {
     if (url.pathname === '/' || url.pathname === '/index.html') {
       // A page embedded or fetched by another site gets nothing (frame-ancestors also stops framing).
       if (crossSite(req.headers)) return fail(res, 403, 'cross-site request refused');
+      // The URL's token (once; then a same-site cookie, and the token leaves the address bar).
+      if (tokenMatches(url.searchParams.get('token') ?? undefined, this.token)) {
+        res.writeHead(303, { ...SECURITY_HEADERS, Location: '/', 'Set-Cookie': `${SESSION_COOKIE}=${this.token}; Path=/; HttpOnly; SameSite=Strict` });
+        res.end();
+        return;
+      }
+      if (!tokenMatches(sessionCookie(req.headers.cookie), this.token)) return fail(res, 403, 'open the URL berth ui printed (or berthd logged): it carries the session token');
       const html = await fsp.readFile(path.join(this.assets, 'index.html'), 'utf8');
       const page = html.replace('%TOKEN%', this.token).replace('%ACTIONS%', this.opts.actions ? '1' : '0');
       return send(res, 200, 'text/html; charset=utf-8', page);
