@@ -13,7 +13,8 @@ import { MetadataStore } from '../../store/metadata.js';
 import { newId } from '../../util/ids.js';
 import type { EventService } from '../events.js';
 import type { ImageService } from '../images/image-service.js';
-import { type ContainerRecord, initialState, isRunning } from './container.js';
+import { type ContainerRecord, initialState, isRunning, ZERO_TIME } from './container.js';
+import { RestartManager } from './restart-manager.js';
 import { mergeConfig } from './create-config.js';
 import { randomName } from './names.js';
 import { prepareBundle } from './bundle.js';
@@ -44,6 +45,8 @@ export class ContainerService {
   private readonly signals = new EventEmitter();
   /** Attach requests for containers that are not running yet: connected right after create, before start. */
   private readonly pendingAttach = new Map<string, ((s: AttachStream | Error) => void)[]>();
+  /** Restart policy state per container, from one user start to the next. */
+  private readonly restarts = new Map<string, RestartManager>();
 
   constructor(private readonly deps: ContainerServiceDeps) {
     this.records = new MetadataStore(path.join(deps.root, 'metadata', 'containers'));
@@ -61,12 +64,61 @@ export class ContainerService {
       void this.handleExit(id, info);
     });
     for (const c of this.containers.values()) await this.reconcile(c);
+    // Not awaited: the daemon serves while the policy's containers come up.
+    for (const c of this.containers.values()) void this.restartAtBoot(c);
+  }
+
+  /**
+   * At daemon start, a stopped container whose policy wants it running is started again
+   * (`always` even after a user stop, as in Docker); one that was waiting out its back-off too.
+   */
+  private async restartAtBoot(c: ContainerRecord): Promise<void> {
+    if (c.state.status !== 'exited' || c.state.startedAt === ZERO_TIME) return;
+    if (!this.restartManager(c).restartsAtBoot(c.hostConfig.RestartPolicy, c.state.exitCode, !!c.state.stoppedByUser)) return;
+    await this.lock.run(c.id, async () => {
+      if (c.state.status !== 'exited' || !this.containers.has(c.id)) return;
+      c.restartCount++;
+      await this.startLocked(c);
+    }).catch((err: Error) => logger.warn(`restart ${shortId(c.id)} at daemon start: ${err.message}`));
+  }
+
+  private restartManager(c: ContainerRecord): RestartManager {
+    let rm = this.restarts.get(c.id);
+    if (!rm) {
+      rm = new RestartManager(c.restartCount);
+      this.restarts.set(c.id, rm);
+    }
+    return rm;
+  }
+
+  /** A start by the user: the policy starts over (Docker's ResetRestartManager), with a count of 0. */
+  private resetRestartPolicy(c: ContainerRecord): void {
+    this.restarts.get(c.id)?.cancel();
+    this.restarts.delete(c.id);
+    c.restartCount = 0;
+  }
+
+  /**
+   * The user stopped, killed or removed the container: no restart until its next start. One that
+   * was waiting out its back-off is stopped at once. Called under the container's lock.
+   */
+  private async cancelRestart(c: ContainerRecord): Promise<boolean> {
+    this.restartManager(c).cancel();
+    if (c.state.status !== 'restarting') return false;
+    c.state = { ...c.state, status: 'exited', stoppedByUser: true };
+    await this.save(c);
+    return true;
   }
 
   /** After a daemon restart: re-adopt what still runs, record exits that happened while we were down. */
   private async reconcile(c: ContainerRecord): Promise<void> {
     if (c.state.status === 'removing') {
       await this.removeNow(c);
+      return;
+    }
+    if (c.state.status === 'restarting') {
+      // It was waiting out its back-off when the daemon went away: restartAtBoot takes it on.
+      c.state.status = 'exited';
       return;
     }
     if (!isRunning(c)) return;
@@ -129,7 +181,15 @@ export class ContainerService {
     await this.records.put(c.id, c);
   }
 
-  private emit(c: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+  /** Saves a record changed outside the service's own operations (health), unless it was removed meanwhile. */
+  async saveIfPresent(c: ContainerRecord): Promise<void> {
+    await this.lock.run(c.id, async () => {
+      if (this.containers.has(c.id)) await this.save(c);
+    });
+  }
+
+  /** A container event with Docker's attributes (image, name, labels). */
+  emit(c: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
     this.deps.events.emit('container', action, c.id, { image: c.image, name: c.name, ...(c.config.Labels ?? {}), ...extra });
   }
 
@@ -191,6 +251,7 @@ export class ContainerService {
         if (c.state.status === 'paused') throw new ConflictError(`cannot start a paused container, try unpause instead`);
         if (isRunning(c)) throw new NotModifiedError(`container ${c.id} is already running`);
         if (c.state.status === 'removing' || c.state.status === 'dead') throw new ConflictError(`container ${c.id} is marked for removal and cannot be started`);
+        this.resetRestartPolicy(c);
         await this.startLocked(c);
       });
     } catch (err) {
@@ -310,12 +371,16 @@ export class ContainerService {
   private async handleExit(id: string, info: ExitInfo, error = ''): Promise<void> {
     const c = this.containers.get(id);
     if (!c) return;
+    let restartDelay: number | undefined;
     await this.lock.run(id, async () => {
-      if (!isRunning(c)) return;
+      if (c.state.status !== 'running' && c.state.status !== 'paused') return;
       await Promise.all([this.deps.runtime.delete(id).catch(() => undefined), this.deps.snapshots.unmount(id).catch(() => undefined)]);
+      const ranFor = info.finishedAt.getTime() - Date.parse(c.state.startedAt);
+      restartDelay = this.restartManager(c).shouldRestart(c.hostConfig.RestartPolicy, info.exitCode, !!c.state.stoppedByUser, ranFor);
+      if (restartDelay !== undefined) c.restartCount++;
       c.state = {
         ...c.state,
-        status: 'exited',
+        status: restartDelay === undefined ? 'exited' : 'restarting',
         pid: 0,
         monitorPid: 0,
         exitCode: info.exitCode,
@@ -328,9 +393,19 @@ export class ContainerService {
       this.emit(c, 'die', { exitCode: String(info.exitCode) });
     });
     this.signals.emit(`exit:${id}`, info.exitCode);
+    if (restartDelay !== undefined) this.restartManager(c).schedule(restartDelay, () => void this.restartAfterBackoff(c));
     if (c.hostConfig.AutoRemove && this.containers.has(id)) {
       await this.remove(id, { force: false, volumes: true }).catch(() => undefined);
     }
+  }
+
+  private async restartAfterBackoff(c: ContainerRecord): Promise<void> {
+    await this.lock
+      .run(c.id, async () => {
+        if (c.state.status !== 'restarting' || !this.containers.has(c.id)) return;
+        await this.startLocked(c);
+      })
+      .catch((err: Error) => logger.warn(`restart ${shortId(c.id)}: ${err.message}`));
   }
 
   private waitForExit(id: string, timeoutMs?: number): Promise<number | undefined> {
@@ -361,8 +436,9 @@ export class ContainerService {
     parseSignal(signal);
     const timeout = opts.timeout ?? c.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
     const exited = this.waitForExit(c.id, timeout < 0 ? undefined : timeout * 1000);
-    await this.lock.run(c.id, async () => {
-      if (!isRunning(c)) return;
+    const wasRestarting = await this.lock.run(c.id, async () => {
+      if (await this.cancelRestart(c)) return true;
+      if (!isRunning(c)) return false;
       c.state.stoppedByUser = true;
       if (c.state.status === 'paused') {
         // A frozen process cannot act on a signal: deliver it, then thaw.
@@ -371,7 +447,9 @@ export class ContainerService {
       } else {
         await this.deps.runtime.kill(c.id, signal).catch(() => undefined);
       }
+      return false;
     });
+    if (wasRestarting) this.emit(c, 'stop');
     if (!isRunning(c)) return;
     const code = await exited;
     if (code !== undefined || !isRunning(c)) return;
@@ -386,7 +464,12 @@ export class ContainerService {
     const sig = parseSignal(signal);
     await this.lock.run(c.id, async () => {
       if (!isRunning(c)) throw new ConflictError(`Container ${c.id} is not running`);
-      if (sig === 9 || sig === 15) c.state.stoppedByUser = true;
+      // Docker: any signal from the user counts as a manual stop; the stop signal and SIGKILL also end the policy.
+      c.state.stoppedByUser = true;
+      if (sig === 9 || !c.config.StopSignal || sig === parseSignal(c.config.StopSignal)) {
+        if (await this.cancelRestart(c)) return;
+      }
+      if (c.state.status === 'restarting') return;
       await this.deps.runtime.kill(c.id, signal);
     });
     this.emit(c, 'kill', { signal: String(sig) });
@@ -395,7 +478,10 @@ export class ContainerService {
   async restart(idOrName: string, opts: { timeout?: number; signal?: string }): Promise<void> {
     const c = this.find(idOrName);
     if (isRunning(c)) await this.stopContainer(c, opts);
-    await this.lock.run(c.id, () => this.startLocked(c));
+    await this.lock.run(c.id, async () => {
+      this.resetRestartPolicy(c);
+      await this.startLocked(c);
+    });
     this.emit(c, 'restart');
   }
 
@@ -403,6 +489,7 @@ export class ContainerService {
     const c = this.find(idOrName);
     await this.lock.run(c.id, async () => {
       if (!isRunning(c)) throw new ConflictError(`Container ${c.id} is not running`);
+      if (c.state.status === 'restarting') throw restartingError(c.id);
       if (c.state.status === 'paused') throw new ConflictError(`Container ${c.id} is already paused`);
       await this.deps.runtime.pause(c.id);
       c.state.status = 'paused';
@@ -430,9 +517,12 @@ export class ContainerService {
         throw new ConflictError(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
       }
       const exited = this.waitForExit(c.id, 30_000);
-      c.state.stoppedByUser = true;
-      await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
-      await exited;
+      const wasRestarting = await this.lock.run(c.id, () => this.cancelRestart(c));
+      if (!wasRestarting) {
+        c.state.stoppedByUser = true;
+        await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
+        await exited;
+      }
     }
     await this.lock.run(c.id, async () => {
       if (!this.containers.has(c.id)) return;
@@ -449,6 +539,8 @@ export class ContainerService {
     await fsp.rm(this.containerDir(c.id), { recursive: true, force: true });
     await fsp.rm(this.bundleDir(c.id), { recursive: true, force: true });
     await this.records.delete(c.id);
+    this.restarts.get(c.id)?.cancel();
+    this.restarts.delete(c.id);
     this.containers.delete(c.id);
     if (this.names.get(c.name) === c.id) this.names.delete(c.name);
     this.emit(c, 'destroy');
@@ -534,6 +626,11 @@ export class ContainerService {
     if (!isRunning(c)) throw new ConflictError(`Container ${c.id} is not running`);
     await this.deps.runtime.resize(c.id, { height, width });
   }
+}
+
+/** Docker's answer to pause, exec, … on a container waiting out its restart back-off. */
+export function restartingError(id: string): ConflictError {
+  return new ConflictError(`Container ${id} is restarting, wait until the container is running`);
 }
 
 /**
