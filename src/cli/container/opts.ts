@@ -187,7 +187,7 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
   }
   if (o.restart) {
     host.RestartPolicy = parseRestartPolicy(o.restart);
-    if (o.rm && !['', 'no'].includes(host.RestartPolicy.Name)) throw new StatusError(125, 'Conflicting options: --restart and --rm');
+    if (o.rm && !['', 'no'].includes(host.RestartPolicy.Name)) throw new StatusError(125, 'conflicting options: cannot specify both --restart and --rm');
   }
   const exposed: Record<string, object> = {};
   if (o.publish?.length) {

@@ -92,3 +92,29 @@ export class RestartManager {
     this.timer = undefined;
   }
 }
+
+/** Every container's RestartManager, made on first use with the container's recorded count. */
+export class RestartPolicies {
+  private readonly managers = new Map<string, RestartManager>();
+
+  of(c: { id: string; restartCount: number }): RestartManager {
+    let rm = this.managers.get(c.id);
+    if (!rm) {
+      rm = new RestartManager(c.restartCount);
+      this.managers.set(c.id, rm);
+    }
+    return rm;
+  }
+
+  /** A start by the user: the policy starts over with a count of 0 (Docker's ResetRestartManager). */
+  reset(c: { id: string; restartCount: number }): void {
+    this.forget(c.id);
+    c.restartCount = 0;
+  }
+
+  /** Cancels any pending restart and drops the state. */
+  forget(id: string): void {
+    this.managers.get(id)?.cancel();
+    this.managers.delete(id);
+  }
+}
