@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from '../cli.js';
 import type { ContainerCreateRequest, HostConfig, Ulimit } from '../../types/api.js';
-import { collect, StatusError } from '../cli.js';
+import { collect, invalidFlag as invalid, StatusError } from '../cli.js';
 import { addResourceFlags, healthFields, parseRestartPolicy, resourceFields, type ResourceFlagOpts } from './resource-opts.js';
 
 export interface CreateOpts extends ResourceFlagOpts {
@@ -80,9 +80,6 @@ export function addCreateFlags(c: Command, run: boolean): void {
   }
 }
 
-function invalid(flag: string, value: string, why: string): StatusError {
-  return new StatusError(125, `invalid argument "${value}" for "${flag}" flag: ${why}`);
-}
 
 /** Reads an --env-file: KEY=VALUE lines, KEY alone takes the value from this environment. */
 export function parseEnvFile(text: string, env: NodeJS.ProcessEnv = process.env): string[] {

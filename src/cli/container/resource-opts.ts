@@ -2,7 +2,7 @@
 // parsed with the docker CLI's rules and messages into HostConfig / Config fields.
 
 import type { HealthConfig, HostConfig, RestartPolicy } from '../../types/api.js';
-import { collect, StatusError, type Command } from '../cli.js';
+import { collect, invalidFlag as invalid, StatusError, type Command } from '../cli.js';
 import { ramInBytes } from '../format/units.js';
 import { parseGoDuration } from '../../util/duration.js';
 
@@ -90,9 +90,6 @@ export function addResourceFlags(c: Command): void {
     .option('--no-healthcheck', 'Disable any container-specified HEALTHCHECK');
 }
 
-function invalid(flag: string, value: string, why: string): StatusError {
-  return new StatusError(125, `invalid argument "${value}" for "${flag}" flag: ${why}`);
-}
 
 function int(flag: string, v: string | undefined, unsigned = false): number | undefined {
   if (v === undefined) return undefined;
