@@ -552,7 +552,7 @@ function toStats(id: string, name: string, s: CgroupStats | undefined, prev: Con
           cpu_usage: { total_usage: s.cpuTotalNs, percpu_usage: s.perCpuNs, usage_in_kernelmode: s.cpuSystemNs, usage_in_usermode: s.cpuUserNs },
           system_cpu_usage: s.systemCpuNs,
           online_cpus: s.onlineCpus,
-          throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+          throttling_data: { periods: s.cpuPeriods, throttled_periods: s.cpuThrottledPeriods, throttled_time: s.cpuThrottledNs },
         }
       : zeroCpu,
     precpu_stats: prev?.cpu_stats ?? zeroCpu,
