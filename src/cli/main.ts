@@ -49,6 +49,7 @@ const imageLayers: Loader = () => import('./image/layers.js');
 const imageCompare: Loader = () => import('./image/compare.js');
 const containerLayers: Loader = () => import('./container/layers.js');
 const ui: Loader = () => import('./ui.js');
+const containerUpdate: Loader = () => import('./container/update.js');
 
 // command words → [module, export].
 const COMMANDS: Record<string, [Loader, string]> = {
@@ -139,6 +140,8 @@ const COMMANDS: Record<string, [Loader, string]> = {
   'image efficiency': [imageCompare, 'efficiency'],
   'container layers': [containerLayers, 'layers'],
   ui: [ui, 'ui'],
+  update: [containerUpdate, 'update'],
+  'container update': [containerUpdate, 'update'],
 };
 
 const GROUPS = ['container', 'image', 'system'];
@@ -197,6 +200,7 @@ Commands:
   top         Display the running processes of a container
   ui          Serve the live web view of images, layers and containers on 127.0.0.1
   unpause     Unpause all processes within one or more containers
+  update      Update configuration of one or more containers
   wait        Block until one or more containers stop, then print their exit codes
 
 Global Options:
