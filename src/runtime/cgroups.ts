@@ -5,10 +5,9 @@ import path from 'node:path';
 import { mount as mountFs } from '../util/mount.js';
 import type { CgroupStats } from './types.js';
 
-export const CGROUP_ROOT = '/sys/fs/cgroup';
-const CGROUP2_SUPER_MAGIC = 0x63677270;
+import { CGROUP_ROOT, cgroupMode } from '../oci/host-info.js';
 
-export type CgroupMode = 'v1' | 'v2' | 'hybrid' | 'none';
+
 
 export interface MountEntry {
   root: string;
@@ -65,22 +64,6 @@ export function planHybridFix(unifiedControllers: string[], mounts: MountEntry[]
   return todo;
 }
 
-async function fsType(p: string): Promise<number | null> {
-  try {
-    return (await fs.statfs(p)).type;
-  } catch {
-    return null;
-  }
-}
-
-export async function detectCgroupMode(root = CGROUP_ROOT): Promise<CgroupMode> {
-  const t = await fsType(root);
-  if (t === null) return 'none';
-  if (t === CGROUP2_SUPER_MAGIC) return 'v2';
-  const u = await fsType(path.join(root, 'unified'));
-  return u === CGROUP2_SUPER_MAGIC ? 'hybrid' : 'v1';
-}
-
 export interface HybridFixOptions {
   root?: string;
   /** Defaults to /proc/self/mountinfo's content. */
@@ -96,7 +79,7 @@ export interface HybridFixOptions {
  */
 export async function fixHybridCgroups(opts: HybridFixOptions = {}): Promise<string[]> {
   const root = opts.root ?? CGROUP_ROOT;
-  if (opts.root === undefined && (await detectCgroupMode(root)) !== 'hybrid') return [];
+  if (opts.root === undefined && cgroupMode(root) !== 'hybrid') return [];
   let controllers: string[];
   try {
     controllers = (await fs.readFile(path.join(root, 'unified', 'cgroup.controllers'), 'utf8')).split(/\s+/).filter(Boolean);
@@ -200,7 +183,7 @@ export function parseProcCgroup(text: string): Map<string, string> {
  * (authoritative), else from the cgroupsPath the spec used.
  */
 export async function containerCgroupDirs(pid: number | null, fallbackPath: string): Promise<CgroupDirs> {
-  const mode = await detectCgroupMode();
+  const mode = cgroupMode();
   const mounts = await cgroupMounts();
   let procPaths: Map<string, string> | null = null;
   if (pid && pid > 0) {
@@ -286,13 +269,16 @@ export async function readCgroupStats(dirs: CgroupDirs): Promise<CgroupStats> {
       memoryStats: parseKV(memStat),
       pidsCurrent: num(pidsCur),
       pidsLimit: num(pidsMax),
+      cpuPeriods: cpu['nr_periods'] ?? 0,
+      cpuThrottledPeriods: cpu['nr_throttled'] ?? 0,
+      cpuThrottledNs: (cpu['throttled_usec'] ?? 0) * 1000,
     };
   }
   const cpuacct = dirs.v1.get('cpuacct');
   const mem = dirs.v1.get('memory');
   const pids = dirs.v1.get('pids');
   const j = (d: string | undefined, f: string) => (d ? path.join(d, f) : undefined);
-  const [usage, percpu, cpuStat, memUsage, memMaxUsage, memLimit, memStat, pidsCur, pidsMax] = await Promise.all([
+  const [usage, percpu, cpuStat, memUsage, memMaxUsage, memLimit, memStat, pidsCur, pidsMax, cfsStat] = await Promise.all([
     readText(j(cpuacct, 'cpuacct.usage')),
     readText(j(cpuacct, 'cpuacct.usage_percpu')),
     readText(j(cpuacct, 'cpuacct.stat')),
@@ -302,7 +288,9 @@ export async function readCgroupStats(dirs: CgroupDirs): Promise<CgroupStats> {
     readText(j(mem, 'memory.stat')),
     readText(j(pids, 'pids.current')),
     readText(j(pids, 'pids.max')),
+    readText(j(dirs.v1.get('cpu'), 'cpu.stat')),
   ]);
+  const cfs = parseKV(cfsStat);
   const cs = parseKV(cpuStat);
   const limit = num(memLimit);
   return {
@@ -318,6 +306,9 @@ export async function readCgroupStats(dirs: CgroupDirs): Promise<CgroupStats> {
     memoryStats: parseKV(memStat),
     pidsCurrent: num(pidsCur),
     pidsLimit: num(pidsMax),
+    cpuPeriods: cfs['nr_periods'] ?? 0,
+    cpuThrottledPeriods: cfs['nr_throttled'] ?? 0,
+    cpuThrottledNs: cfs['throttled_time'] ?? 0,
   };
 }
 
@@ -343,4 +334,10 @@ export async function cgroupPids(dirs: CgroupDirs): Promise<number[] | null> {
     if (t !== null) return t.split('\n').filter(Boolean).map(Number);
   }
   return null;
+}
+
+/** Lifts the container's pids limit: crun's `update` can only write numbers, and "max" is the kernel's word for none. */
+export async function unlimitPids(dirs: CgroupDirs): Promise<void> {
+  const dir = dirs.version === 2 ? dirs.unified : dirs.v1.get('pids');
+  if (dir) await fs.writeFile(path.join(dir, 'pids.max'), 'max');
 }
