@@ -294,10 +294,15 @@ describe('error paths', () => {
     await expectError('GET', '/exec/nosuchexec/json', 404, /No such exec instance: nosuchexec/);
   });
 
-  test('unknown route is 404, wrong method 405', async () => {
-    const r = await d.api('GET', '/nope');
-    assert.equal(r.status, 404);
-    assert.equal(typeof r.body.message, 'string');
+  test('unknown route and wrong method are both 404 "page not found", as dockerd answers (differential.test.ts)', async () => {
+    for (const [method, p] of [['GET', '/nope'], ['PUT', '/containers/json'], ['DELETE', '/_ping'], ['GET', '/containers/create']]) {
+      const r = await d.api(method!, p!);
+      assert.equal(r.status, 404, `${method} ${p}`);
+      assert.deepEqual(r.body, { message: 'page not found' }, `${method} ${p}`);
+    }
+    const r = await d.api('GET', '/v9.99/version');
+    assert.equal(r.status, 400);
+    assert.match(r.body.message, /9\.99 is too new/);
   });
 });
 

@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { InvalidParameterError } from '../errors.js';
+import { RAW_STREAM } from './streams.js';
 
 const MAX_JSON_BODY = 16 * 1024 * 1024;
 
@@ -101,7 +102,9 @@ export class RequestContext {
       return { socket, head, upgraded: true };
     }
     const socket = this.req.socket;
-    socket.write(`HTTP/1.1 200 OK\r\nContent-Type: ${contentType}\r\nApi-Version: ${this.apiVersion}\r\nConnection: close\r\n\r\n`);
+    // dockerd names a stream multiplexed only on an upgraded connection; a plain 200 says raw
+    // even when the bytes inside are framed (the client knows from the container's Tty).
+    socket.write(`HTTP/1.1 200 OK\r\nContent-Type: ${RAW_STREAM}\r\nApi-Version: ${this.apiVersion}\r\nConnection: close\r\n\r\n`);
     // From here on the bytes are ours, not the HTTP parser's.
     this.res.detachSocket(socket);
     return { socket, head: Buffer.alloc(0), upgraded: false };

@@ -35,10 +35,11 @@ export function route(method: string, template: string, handler: Handler): Route
   return { method, pattern: new RegExp(`^${src}$`), keys, handler };
 }
 
-function versionOk(v: string): boolean {
-  const [maj, min] = v.split('.').map(Number);
-  const [minMaj, minMin] = MIN_API_VERSION.split('.').map(Number);
-  return maj === 1 && min >= minMin && minMaj === 1;
+/** Orders two API versions ("1.24" < "1.47" < "2.0"). */
+function compareVersions(a: string, b: string): number {
+  const [aMaj, aMin] = a.split('.').map(Number);
+  const [bMaj, bMin] = b.split('.').map(Number);
+  return aMaj !== bMaj ? aMaj - bMaj : aMin - bMin;
 }
 
 /**
@@ -119,21 +120,19 @@ export class ApiServer {
     if (m) {
       version = m[1];
       pathname = m[2];
-      if (!versionOk(version)) {
+      if (compareVersions(version, MIN_API_VERSION) < 0) {
         return this.fail(res, 400, `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
       }
-      if (Number(version.split('.')[1]) > Number(API_VERSION.split('.')[1])) {
+      if (compareVersions(version, API_VERSION) > 0) {
         return this.fail(res, 400, `client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
       }
     }
     const method = req.method === 'HEAD' && pathname === '/_ping' ? 'HEAD' : (req.method ?? 'GET');
     let found: { r: Route; params: Record<string, string> } | undefined;
-    let pathMatched = false;
     for (const r of this.routes) {
+      if (r.method !== method) continue;
       const pm = r.pattern.exec(pathname);
       if (!pm) continue;
-      pathMatched = true;
-      if (r.method !== method) continue;
       const params: Record<string, string> = {};
       r.keys.forEach((k, i) => {
         params[k] = decodeURIComponent(pm[i + 1]);
@@ -141,9 +140,8 @@ export class ApiServer {
       found = { r, params };
       break;
     }
-    if (!found) {
-      return this.fail(res, pathMatched ? 405 : 404, pathMatched ? `method ${method} not allowed` : `page not found`);
-    }
+    // dockerd answers a known path with the wrong method as it answers an unknown one
+    if (!found) return this.fail(res, 404, 'page not found');
     const ctx = new RequestContext(req, res, found.params, url, version, upgrade);
     const started = Date.now();
     try {

@@ -270,9 +270,9 @@ export class Runtime extends EventEmitter {
     }
   }
 
+  /** As delete: the monitor of the failed create is waited for too, so nothing of it outlives the error. */
   private async cleanupAfterFailedCreate(id: string): Promise<void> {
-    if (this.runtimeKnows(id)) await this.cli.run(['delete', '--force', id]).catch(() => {});
-    await this.removeState(id);
+    await this.delete(id).catch(() => this.removeState(id));
   }
 
   /** Runs `<runtime> <cmd> ... <id>`; NotFoundError (no spawn) when the runtime has no such container. */

@@ -380,7 +380,7 @@ export interface ExecInspect {
   ID: string;
   Running: boolean;
   ExitCode: number | null;
-  ProcessConfig: { privileged: boolean; user: string; tty: boolean; entrypoint: string; arguments: string[] };
+  ProcessConfig: { privileged: boolean; user?: string; tty: boolean; entrypoint: string; arguments: string[] };
   OpenStdin: boolean;
   OpenStderr: boolean;
   OpenStdout: boolean;

@@ -156,7 +156,7 @@ export class ContainerService {
     if (/^[a-f0-9]+$/.test(key) && key.length > 0) {
       const matches = [...this.containers.keys()].filter((id) => id.startsWith(key));
       if (matches.length === 1) return this.containers.get(matches[0])!;
-      if (matches.length > 1) throw new InvalidParameterError(`multiple IDs found with provided prefix: ${key}`);
+      if (matches.length > 1) throw new InvalidParameterError(`Multiple IDs found with provided prefix: ${key}`);
     }
     throw noSuchContainer(idOrName);
   }
@@ -405,6 +405,16 @@ export class ContainerService {
 
   /** Sends the signal; for SIGKILL (as dockerd) returns only once the exit is recorded. */
   async kill(idOrName: string, signal = 'SIGKILL'): Promise<void> {
+    try {
+      await this.killContainer(idOrName, signal);
+    } catch (err) {
+      // dockerd's wording names the container twice: "Cannot kill container: x: No such container: x"
+      if (err instanceof Error) err.message = `Cannot kill container: ${idOrName}: ${err.message}`;
+      throw err;
+    }
+  }
+
+  private async killContainer(idOrName: string, signal: string): Promise<void> {
     const c = this.find(idOrName);
     const sig = parseSignal(signal);
     let exited: Promise<number | undefined> | undefined;

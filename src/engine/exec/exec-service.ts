@@ -52,7 +52,7 @@ export class ExecService {
     const c = this.containers.find(containerIdOrName);
     if (c.state.status === 'paused') throw new ConflictError(`container ${c.id} is paused, unpause the container before exec`);
     if (c.state.status === 'restarting') throw restartingError(c.id);
-    if (c.state.status !== 'running') throw new ConflictError(`container ${c.id} is not running`);
+    if (c.state.status !== 'running') throw new ConflictError(`Container ${c.id} is not running`);
     if (!config || !Array.isArray(config.Cmd) || config.Cmd.length === 0 || !config.Cmd.every((a) => typeof a === 'string')) {
       throw new InvalidParameterError('No exec command specified');
     }
@@ -80,7 +80,8 @@ export class ExecService {
       ExitCode: e.exitCode,
       ProcessConfig: {
         privileged: e.config.Privileged ?? false,
-        user: e.config.User ?? '',
+        // omitted when empty, as dockerd's omitempty does
+        ...(e.config.User ? { user: e.config.User } : {}),
         tty: e.config.Tty ?? false,
         entrypoint: e.config.Cmd[0],
         arguments: e.config.Cmd.slice(1),
@@ -127,7 +128,7 @@ export class ExecService {
     const e = this.get(id);
     if (e.started) throw new ConflictError(`exec instance ${id} has already been started`);
     const c = this.containers.find(e.containerId);
-    if (c.state.status !== 'running') throw new ConflictError(`container ${c.id} is not running`);
+    if (c.state.status !== 'running') throw new ConflictError(`Container ${c.id} is not running`);
     e.started = true;
     const tty = opts.tty ?? e.config.Tty ?? false;
     let session;
