@@ -45,6 +45,7 @@ const systemPrune: Loader = () => import('./system/prune.js');
 const containerCommit: Loader = () => import('./container/commit.js');
 const containerExport: Loader = () => import('./container/export.js');
 const imageHistory: Loader = () => import('./image/history.js');
+const network: Loader = () => import('./network/network.js');
 
 // command words → [module, export].
 const COMMANDS: Record<string, [Loader, string]> = {
@@ -129,9 +130,18 @@ const COMMANDS: Record<string, [Loader, string]> = {
   'container export': [containerExport, 'exportContainer'],
   history: [imageHistory, 'history'],
   'image history': [imageHistory, 'history'],
+  'network create': [network, 'create'],
+  'network ls': [network, 'ls'],
+  'network list': [network, 'ls'],
+  'network inspect': [network, 'inspect'],
+  'network rm': [network, 'rm'],
+  'network remove': [network, 'rm'],
+  'network connect': [network, 'connect'],
+  'network disconnect': [network, 'disconnect'],
+  'network prune': [network, 'prune'],
 };
 
-const GROUPS = ['container', 'image', 'system'];
+const GROUPS = ['container', 'image', 'system', 'network'];
 
 // global flags that take a value
 const VALUE_FLAGS = new Set(['-H', '--host', '-l', '--log-level', '--config', '-c', '--context', '--tlscacert', '--tlscert', '--tlskey']);
@@ -158,6 +168,7 @@ Common Commands:
 Management Commands:
   container   Manage containers
   image       Manage images
+  network     Manage networks
   system      Manage Berth
 
 Commands:

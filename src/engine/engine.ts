@@ -49,6 +49,9 @@ import { distributionInspect } from './images/distribution-inspect.js';
 import { pullImage, type DistributionDeps, type PullOptions } from './images/pull.js';
 import { pushImage } from './images/push.js';
 import { RegistryService } from './images/registry-service.js';
+import { NetworkService } from './networks/network-service.js';
+import { SandboxService } from './networks/sandboxes.js';
+import type { Subnet } from '../network/ipam.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -60,6 +63,8 @@ export interface EngineOptions {
   defaultImage: boolean;
   /** Registry client settings (berthd's --insecure-registry, --registry-mirror, limits, …). */
   registry?: RegistryOptions;
+  /** The default bridge (berthd --bridge, --bip) and the pools of other networks (--default-address-pool). */
+  network?: { bridgeName?: string; bip?: string; pools?: { base: Subnet; size: number }[] };
 }
 
 export class Engine {
@@ -71,6 +76,8 @@ export class Engine {
   readonly runtime: Runtime;
   readonly images: ImageService;
   readonly containers: ContainerService;
+  readonly networks: NetworkService;
+  readonly sandboxes: SandboxService;
   readonly exec: ExecService;
   /** docker cp: stat, archive and extract paths of a container's filesystem. */
   readonly archive: ContainerArchive;
@@ -91,6 +98,8 @@ export class Engine {
       events: this.events,
       containersUsing: (id) => this.containers.usingImage(id),
     });
+    this.networks = new NetworkService({ dataRoot: opts.dataRoot, events: this.events, ...opts.network });
+    this.sandboxes = new SandboxService(this.networks, this.events, opts.execRoot);
     this.containers = new ContainerService({
       root: opts.dataRoot,
       execRoot: opts.execRoot,
@@ -98,7 +107,18 @@ export class Engine {
       images: this.images,
       runtime: this.runtime,
       events: this.events,
+      networking: {
+        endpointsForCreate: (req, hc) => this.networks.endpointsForCreate(hc, req.NetworkingConfig, req.MacAddress),
+        attach: (c) => this.sandboxes.attach(c),
+        release: (c) => this.sandboxes.release(c),
+        restore: (c) => this.sandboxes.restore(c),
+      },
     });
+    this.networks.containers = this.containers;
+    this.networks.hooks = {
+      connectRunning: (c, name) => this.sandboxes.connectRunning(c, name),
+      disconnectRunning: (c, name) => this.sandboxes.disconnectRunning(c, name),
+    };
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
     this.exec = new ExecService(this.containers, this.runtime, this.snapshots, this.events);
@@ -107,6 +127,7 @@ export class Engine {
       snapshots: this.snapshots,
       containerDir: (id) => this.containers.containerDir(id),
       logPath: (id) => this.containers.logPath(id),
+      network: (id) => this.networks.get(id),
     };
     this.events.subscribe((e) => {
       if (e.Type === 'container' && e.Action === 'destroy') this.exec.forgetContainer(e.Actor.ID);
@@ -122,6 +143,8 @@ export class Engine {
     await this.runtime.init();
     await this.images.init();
     await this.distributionMetadata.init();
+    await this.networks.init();
+    await this.sandboxes.init();
     await this.containers.init();
     await removeStaleViews(this.snapshots, this.exportViewsDir());
     if (this.opts.defaultImage) await this.ensureDefaultImage();

@@ -867,7 +867,7 @@ export function buildSpec(input: SpecInput): Spec {
   const addNs = (type: LinuxNamespaceType, path?: string): void => {
     namespaces.push(path ? { type, path } : { type });
   };
-  if (!hostNet) addNs('network', networkMode.startsWith('container:') ? nsPath.network : undefined);
+  if (!hostNet) addNs('network', nsPath.network);
   if (!hostUts) addNs('uts', nsPath.uts);
   if (!hostPid) {
     if (pidMode.startsWith('container:') && !nsPath.pid) {

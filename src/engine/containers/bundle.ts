@@ -9,6 +9,7 @@ import type { Spec } from '../../oci/runtime-spec.js';
 import { resolveUser } from '../../oci/user.js';
 import { cgroupsPath } from '../../runtime/paths.js';
 import type { ContainerRecord } from './container.js';
+import type { Sandbox } from '../networks/sandboxes.js';
 
 /** Docker's --init binary; Debian's tini-static works in any rootfs since it needs no libc. */
 export const INIT_BINARY = '/usr/bin/tini-static';
@@ -18,6 +19,8 @@ export interface BundleInput {
   rootfs: string;
   bundleDir: string;
   containerDir: string;
+  /** Its network: namespace, addresses, name servers (engine/networks/sandboxes.ts). */
+  sandbox?: Sandbox;
   /** The runtime's last touches to the spec (Runtime.prepareSpec). */
   prepareSpec?: (spec: Spec) => void;
 }
@@ -26,12 +29,17 @@ export interface BundleInput {
 export async function prepareBundle(input: BundleInput): Promise<string> {
   const c = input.container;
   const hc = c.hostConfig;
+  const sb = input.sandbox;
+  // On networks with name resolution the gateway (aardvark-dns) answers first and forwards the rest.
+  const dns = sb?.nameservers.length ? [...sb.nameservers, ...(hc.Dns ?? [])] : hc.Dns;
   const etc = etcFilesContent({
     hostname: c.config.Hostname ?? c.id.slice(0, 12),
     domainname: c.config.Domainname,
     networkMode: hc.NetworkMode,
-    extraHosts: hc.ExtraHosts,
-    dns: hc.Dns,
+    ips: sb?.ips,
+    extraHosts: [...(sb?.extraHosts ?? []), ...(hc.ExtraHosts ?? [])],
+    hostGatewayIPs: sb?.hostGateway,
+    dns,
     dnsSearch: hc.DnsSearch,
     dnsOptions: hc.DnsOptions,
   });
@@ -65,6 +73,7 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
     cgroupsPath: cgroupsPath(c.id),
     initPath: hc.Init ? INIT_BINARY : undefined,
     stopSignal: c.config.StopSignal,
+    namespacePaths: sb?.netnsPath ? { network: sb.netnsPath } : undefined,
   });
   input.prepareSpec?.(spec);
   await fsp.mkdir(input.bundleDir, { recursive: true, mode: 0o700 });

@@ -1,6 +1,6 @@
 // What `docker create` sends, merged with the image's defaults the way Docker merges them.
 import type { ContainerConfig, ContainerCreateRequest, HostConfig } from '../../types/api.js';
-import { InvalidParameterError, NotFoundError } from '../../errors.js';
+import { InvalidParameterError } from '../../errors.js';
 import { DEFAULT_PATH_ENV } from '../../oci/defaults.js';
 import type { ImageRunConfig } from '../../oci/image-spec.js';
 
@@ -23,14 +23,9 @@ export interface MergedConfig {
   args: string[];
 }
 
-const NETWORK_MODES = new Set(['', 'default', 'bridge', 'none', 'host']);
 const RESTART_POLICIES = new Set(['', 'no', 'always', 'unless-stopped', 'on-failure']);
 
 export function checkEngineHostConfig(hc: HostConfig): void {
-  const mode = hc.NetworkMode ?? '';
-  if (!NETWORK_MODES.has(mode) && !mode.startsWith('container:')) {
-    throw new NotFoundError(`network ${mode} not found`);
-  }
   const rp = hc.RestartPolicy?.Name ?? '';
   if (!RESTART_POLICIES.has(rp)) throw new InvalidParameterError(`invalid restart policy: unknown policy '${rp}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
   if (hc.AutoRemove && rp !== '' && rp !== 'no') {
