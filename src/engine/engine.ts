@@ -52,6 +52,7 @@ import { RegistryService } from './images/registry-service.js';
 import { NetworkService } from './networks/network-service.js';
 import { SandboxService } from './networks/sandboxes.js';
 import type { Subnet } from '../network/ipam.js';
+import { type HostInfo, probeHost } from '../oci/host-info.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -84,6 +85,8 @@ export class Engine {
   private readonly views: ViewContext;
   readonly registries: RegistryService;
   readonly distributionMetadata: DistributionMetadata;
+  /** The host as containers' specs need it, probed once. */
+  readonly host: HostInfo = probeHost();
 
   constructor(readonly opts: EngineOptions) {
     this.content = new ContentStore(opts.dataRoot);
@@ -113,6 +116,7 @@ export class Engine {
         release: (c) => this.sandboxes.release(c),
         restore: (c) => this.sandboxes.restore(c),
       },
+      host: this.host,
     });
     this.networks.containers = this.containers;
     this.networks.hooks = {
@@ -439,7 +443,7 @@ export class Engine {
 
   async info(): Promise<Record<string, unknown>> {
     const all = this.containers.all();
-    const cgroupVersion = await fsp.access('/sys/fs/cgroup/cgroup.controllers').then(() => '2', () => '1');
+    const cgroupVersion = this.host.cgroupV2 ? '2' : '1';
     return {
       ID: 'berth',
       Containers: all.length,

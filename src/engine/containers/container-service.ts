@@ -20,7 +20,8 @@ import { mergeConfig } from './create-config.js';
 import { randomName } from './names.js';
 import { prepareBundle } from './bundle.js';
 import { parseSignal } from '../../oci/signals.js';
-import { validateHostConfig } from '../../oci/spec.js';
+import type { HostInfo } from '../../oci/host-info.js';
+import { validateHostConfig } from './validate-host-config.js';
 import { KeyedLock } from '../../util/lock.js';
 import { logger } from '../../util/logger.js';
 
@@ -44,6 +45,8 @@ export interface ContainerServiceDeps {
   runtime: Runtime;
   events: EventService;
   networking: ContainerNetworking;
+  /** The host, probed once when the daemon starts. */
+  host: HostInfo;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -164,7 +167,7 @@ export class ContainerService {
     const image = this.deps.images.resolve(req.Image);
     const id = newId();
     const merged = mergeConfig(req, image.config.config ?? {}, id);
-    const warnings = validateHostConfig(merged.hostConfig);
+    const warnings = validateHostConfig(merged.hostConfig, this.deps.host);
     const networks = this.deps.networking.endpointsForCreate(req, merged.hostConfig);
     if (name) this.reserveName(name, id);
     else name = randomName((n) => this.names.has(n));
@@ -245,6 +248,7 @@ export class ContainerService {
         sandbox,
         bundleDir: this.bundleDir(c.id),
         containerDir: this.containerDir(c.id),
+        host: this.deps.host,
         prepareSpec: (spec) => runtime.prepareSpec(spec),
       });
       mark('bundle');
