@@ -71,7 +71,8 @@ function netnsFiles(): string[] {
   }
 }
 
-const SERVE = (text: string, port = 80): string => `while :; do echo ${text} | nc -l -p ${port}; done`;
+/** A TCP server that answers every connection with one line (nc -ll keeps listening). */
+const SERVE = (text: string, port = 80): string => `nc -ll -p ${port} -e echo ${text}`;
 
 test('the default bridge: address, gateway, default route, /etc/hosts, inspect and /networks', async () => {
   const out = await d.dockerOk(['run', '--rm', '--hostname', 'box', '--add-host', 'gw:host-gateway', 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0; ip route; cat /etc/hosts']);
@@ -109,7 +110,7 @@ test('published ports: -p forms, -P, docker/berth port, ps PORTS, from host, hos
   const server = `${SERVE('tcp-hello')} & ${SERVE('loop-hello', 81)} & ${SERVE('any', 90)} & wait`;
   const id = (
     await d.dockerOk(['run', '-d', '--name', 'web', '-p', `${p1}:80`, '-p', '127.0.0.1::81', '-p', `${p2}:82/udp`, '--expose', '90', '-P', '--expose', '91/udp',
-      '-v', '/usr:/usr:ro', '-v', '/lib:/lib:ro', '-v', '/lib64:/lib64:ro', 'busybox', 'sh', '-c', server])
+      '-v', '/usr:/host/usr:ro', '-v', '/lib:/lib:ro', '-v', '/lib64:/lib64:ro', '-e', 'PYTHONHOME=/host/usr', 'busybox', 'sh', '-c', server])
   ).trim();
   const ports = (await d.inspect(id)).NetworkSettings.Ports;
   assert.deepEqual(ports[`80/tcp`], [{ HostIp: '0.0.0.0', HostPort: String(p1) }, { HostIp: '::', HostPort: String(p1) }]);
@@ -142,7 +143,7 @@ test('published ports: -p forms, -P, docker/berth port, ps PORTS, from host, hos
   if (own) assert.equal(await d.dockerOk(['run', '--rm', 'busybox', 'nc', own, String(p1)]), 'tcp-hello\n', 'from another container');
 
   // UDP: the container echoes one datagram back through the published port (python from the host's /usr).
-  await d.dockerOk(['exec', '-d', 'web', 'python3', '-c',
+  await d.dockerOk(['exec', '-d', 'web', '/host/usr/bin/python3', '-c',
     'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("",82))\nwhile True:\n d,a=s.recvfrom(100);s.sendto(b"udp:"+d,a)']);
   const reply = await waitFor(async () => {
     const sock = dgram.createSocket('udp4');
@@ -214,7 +215,9 @@ test('user networks: names, aliases and short ids resolve; other networks cannot
   await d.dockerOk(['rm', '-f', 'srv', 'c3']);
   const pruned = await d.dockerOk(['network', 'prune', '-f']);
   for (const n of ['front', 'back', 'sealed']) assert.match(pruned, new RegExp(`^${n}$`, 'm'));
-  await waitFor(() => iptablesLinesFor(`10.${d.net.octet}.`).length === 0, 'no iptables rule left for our subnets');
+  await waitFor(() => iptablesLinesFor(`10.${d.net.octet}.`).length === 0, 'no iptables rule left for our subnets').catch((e: Error) => {
+    throw new Error(`${e.message}:\n${iptablesLinesFor(`10.${d.net.octet}.`).join('\n')}`);
+  });
 });
 
 test('bad input: Docker status and message, nothing left behind', async () => {
@@ -260,8 +263,8 @@ test('bad input: Docker status and message, nothing left behind', async () => {
 test('a SIGKILLed daemon: running containers keep addresses and ports, exits meanwhile release theirs', async () => {
   await d.dockerOk(['network', 'create', 'keep']);
   const port = await freePort();
-  const a = (await d.dockerOk(['run', '-d', '--name', 'a', '--network', 'keep', '-p', `${port}:80`, 'busybox', 'sh', '-c', SERVE('still-here')])).trim();
-  const b = (await d.dockerOk(['run', '-d', '--name', 'b', '--network', 'keep', 'busybox', 'sh', '-c', 'sleep 1']).then((s) => s.trim()));
+  const a = (await d.dockerOk(['run', '-d', '--name', 'ka', '--network', 'keep', '-p', `${port}:80`, 'busybox', 'sh', '-c', SERVE('still-here')])).trim();
+  const b = (await d.dockerOk(['run', '-d', '--name', 'kb', '--network', 'keep', 'busybox', 'sh', '-c', 'sleep 1']).then((s) => s.trim()));
   const ipA = (await d.inspect(a)).NetworkSettings.Networks.keep.IPAddress;
   const ipB = (await d.inspect(b)).NetworkSettings.Networks.keep.IPAddress;
   await waitFor(async () => (await tcpRead('127.0.0.1', port).catch(() => '')) === 'still-here\n', 'port before');
@@ -273,13 +276,13 @@ test('a SIGKILLed daemon: running containers keep addresses and ports, exits mea
   assert.equal((await d.inspect(b)).State.Status, 'exited');
   assert.equal((await d.inspect(b)).NetworkSettings.Networks.keep.IPAddress, '');
   assert.equal(await tcpRead('127.0.0.1', port), 'still-here\n');
-  assert.equal(await d.dockerOk(['port', 'a', '80']), `0.0.0.0:${port}\n[::]:${port}\n`);
+  assert.equal(await d.dockerOk(['port', 'ka', '80']), `0.0.0.0:${port}\n[::]:${port}\n`);
   // The address b had is free again: the next container gets it; a's port is still held.
   const c = (await d.dockerOk(['run', '-d', '--network', 'keep', 'busybox', 'sleep', '30'])).trim();
   assert.equal((await d.inspect(c)).NetworkSettings.Networks.keep.IPAddress, ipB);
   const clash = await d.docker(['run', '--rm', '-p', `${port}:80`, 'busybox', 'true']);
   assert.match(clash.stderr, /port is already allocated/);
-  assert.equal(await d.dockerOk(['exec', c, 'sh', '-c', 'nc a 80']), 'still-here\n');
+  assert.equal(await d.dockerOk(['exec', c, 'sh', '-c', 'nc ka 80']), 'still-here\n');
   await d.dockerOk(['rm', '-f', a, b, c]);
   await d.dockerOk(['network', 'rm', 'keep']);
 });

@@ -217,7 +217,7 @@ export class NetworkService {
     portRequests(hc.PortBindings);
     const mode = hc.NetworkMode || 'bridge';
     if (mode.startsWith('container:')) {
-      this.containers.find(mode.slice('container:'.length));
+      // The other container is looked up at start (a 404 here would make the docker CLI pull the image).
       if (hc.PortBindings && Object.keys(hc.PortBindings).length) throw new InvalidParameterError('conflicting options: port publishing and the container type network mode');
       return {};
     }
@@ -254,7 +254,6 @@ export class NetworkService {
     }
     if (mac && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new InvalidParameterError(`invalid MAC address: ${mac}`);
     const links = [...(hostLinks ?? []), ...(cfg?.Links ?? [])];
-    for (const l of links) this.containers.find(l.split(':')[0]!.replace(/^\//, ''));
     return {
       networkId: n.id,
       aliases,

@@ -113,7 +113,6 @@ export function summaryPorts(c: ContainerRecord): Port[] {
     }
     for (const b of bindings) out.push({ IP: b.HostIp, PrivatePort: port, PublicPort: Number(b.HostPort), Type: protocol });
   }
-  if (!isRunning(c)) return out;
   return out;
 }
 
