@@ -200,6 +200,7 @@ test('user networks: names, aliases and short ids resolve; other networks cannot
   assert.equal((await d.inspect(c3)).NetworkSettings.Networks.back.IPAddress, `10.${d.net.octet}.200.7`);
   await d.dockerOk(['network', 'connect', '--alias', 'third', 'front', 'c3']);
   assert.equal(await d.dockerOk(['exec', 'c3', 'sh', '-c', 'for i in 1 2 3 4 5; do nc srv 80 && exit 0; sleep 0.2; done; exit 1']), 'srv-hello\n');
+  assert.equal(await d.dockerOk(['ps', '--filter', 'network=back', '--format', '{{.Names}}']), 'c3\n');
   const frontNet = JSON.parse(await d.dockerOk(['network', 'inspect', 'front']))[0];
   assert.deepEqual(Object.keys(frontNet.Containers).sort(), [c3, srv].sort());
   await d.dockerOk(['network', 'disconnect', 'front', 'c3']);

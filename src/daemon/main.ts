@@ -156,7 +156,7 @@ async function main(): Promise<void> {
     logger.info(`received ${sig}, shutting down (containers keep running)`);
     // Hijacked streams never finish on their own; don't wait for them.
     // Network teardowns of containers that just exited may still run: let them finish (bounded).
-    const drained = Promise.race([engine.sandboxes.drain(), new Promise((r) => setTimeout(r, 8000).unref())]);
+    const drained = engine.sandboxes.close(8000);
     setTimeout(() => void drained.then(() => process.exit(0)), 2000).unref();
     const closing = Promise.all([engine.runtime.close(), drained]);
     void api.close().finally(async () => {

@@ -44,6 +44,17 @@ export class NetnsStore {
     }
   }
 
+  /** At daemon shutdown: the directory's own mount goes when no namespace is left in it. */
+  async close(): Promise<void> {
+    const left = await fsp.readdir(this.dir).catch(() => ['?']);
+    if (left.length > 0) return;
+    try {
+      unmount(this.dir);
+    } catch {
+      // not a mount point (never initialised)
+    }
+  }
+
   /** Drops the bind mount (the namespace dies with its last user) and the file. */
   async remove(id: string): Promise<void> {
     const file = this.pathOf(id);

@@ -139,5 +139,8 @@ export function matchesPsFilters(c: ContainerRecord, f: Filters, ancestorIds: Se
   const exited = filterValues(f, 'exited');
   if (exited.length && (c.state.status !== 'exited' || !exited.includes(String(c.state.exitCode)))) return false;
   if (ancestorIds && !ancestorIds.has(c.imageId)) return false;
+  const networks = filterValues(f, 'network');
+  const joined = Object.entries(c.networks ?? {});
+  if (networks.length && !networks.some((n) => joined.some(([name, ep]) => name === n || ep.networkId === n))) return false;
   return true;
 }

@@ -2,6 +2,7 @@
 // its published ports, and netavark's setup/teardown of all of it. Made at start (the namespace
 // first, so netavark runs while the runtime creates the container), undone at exit.
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConflictError, NotFoundError, SystemError } from '../../errors.js';
 import { nextFree, parseSubnet } from '../../network/ipam.js';
@@ -32,6 +33,13 @@ export interface Sandbox {
   ready: Promise<void>;
 }
 
+/** A teardown recorded before it runs (<exec-root>/network/teardowns/<sandbox>.json). */
+interface PendingTeardown {
+  sandboxId: string;
+  netns: string;
+  calls: NetavarkRequest[];
+}
+
 const NO_SANDBOX: Omit<Sandbox, 'hostGateway'> = { ips: [], nameservers: [], extraHosts: [], ready: Promise.resolve() };
 
 export class SandboxService {
@@ -55,6 +63,7 @@ export class SandboxService {
   async init(): Promise<void> {
     await this.netns.init();
     await this.netavark.init();
+    await this.resumePending();
   }
 
   private takenOn(n: NetworkRecord): Set<string> {
@@ -248,11 +257,10 @@ export class SandboxService {
       clearRuntime(ep);
       this.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
     }
+    // Written before the caller saves the cleared record: a daemon killed mid-teardown finishes it at start.
+    if (sb.netns) this.writePending({ sandboxId: sb.id, netns: sb.netns, calls });
     const done = (async () => {
-      for (const req of calls) {
-        await this.netavark.teardown(sb.netns!, req).catch((err: Error) => logger.warn(`network teardown of ${shortId(c.id)}: ${err.message}`));
-      }
-      if (sb.netns) await this.netns.remove(sb.id).catch((err: Error) => logger.warn(`removing the network namespace of ${shortId(c.id)}: ${err.message}`));
+      if (sb.netns) await this.teardownPending({ sandboxId: sb.id, netns: sb.netns, calls });
       for (const [n, ip] of freed) this.takenOn(n).delete(ip);
     })();
     this.pending.add(done);
@@ -260,9 +268,45 @@ export class SandboxService {
     return done;
   }
 
+  private pendingFile(sandboxId: string): string {
+    return path.join(this.netavark.configDir, 'teardowns', `${sandboxId}.json`);
+  }
+
+  private writePending(t: PendingTeardown): void {
+    mkdirSync(path.dirname(this.pendingFile(t.sandboxId)), { recursive: true });
+    writeFileSync(this.pendingFile(t.sandboxId), JSON.stringify(t));
+  }
+
+  private async teardownPending(t: PendingTeardown): Promise<void> {
+    for (const req of t.calls) {
+      await this.netavark.teardown(t.netns, req).catch((err: Error) => logger.warn(`network teardown of ${shortId(req.container_id)}: ${err.message}`));
+    }
+    await this.netns.remove(t.sandboxId).catch((err: Error) => logger.warn(`removing network namespace ${t.sandboxId}: ${err.message}`));
+    await fsp.rm(this.pendingFile(t.sandboxId), { force: true });
+  }
+
+  /** Teardowns a killed daemon left unfinished. */
+  private async resumePending(): Promise<void> {
+    const dir = path.dirname(this.pendingFile('x'));
+    const names = await fsp.readdir(dir).catch(() => [] as string[]);
+    for (const name of names.filter((n) => n.endsWith('.json'))) {
+      try {
+        await this.teardownPending(JSON.parse(await fsp.readFile(path.join(dir, name), 'utf8')) as PendingTeardown);
+      } catch (err) {
+        logger.warn(`unfinished network teardown ${name}: ${(err as Error).message}`);
+      }
+    }
+  }
+
   /** Waits for the teardowns in flight (daemon shutdown). */
   async drain(): Promise<void> {
     while (this.pending.size) await Promise.all([...this.pending]);
+  }
+
+  /** Daemon shutdown: teardowns finished (bounded), the namespace dir's mount dropped if unused. */
+  async close(timeoutMs: number): Promise<void> {
+    await Promise.race([this.drain(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    if (this.pending.size === 0) await this.netns.close();
   }
 
   private liveEndpoints(c: ContainerRecord): [NetworkRecord, EndpointRecord][] {
