@@ -46,6 +46,7 @@ const containerCommit: Loader = () => import('./container/commit.js');
 const containerExport: Loader = () => import('./container/export.js');
 const imageHistory: Loader = () => import('./image/history.js');
 const network: Loader = () => import('./network/network.js');
+const containerUpdate: Loader = () => import('./container/update.js');
 
 // command words → [module, export].
 const COMMANDS: Record<string, [Loader, string]> = {
@@ -139,6 +140,8 @@ const COMMANDS: Record<string, [Loader, string]> = {
   'network connect': [network, 'connect'],
   'network disconnect': [network, 'disconnect'],
   'network prune': [network, 'prune'],
+  update: [containerUpdate, 'update'],
+  'container update': [containerUpdate, 'update'],
 };
 
 const GROUPS = ['container', 'image', 'system', 'network'];
@@ -197,6 +200,7 @@ Commands:
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   top         Display the running processes of a container
   unpause     Unpause all processes within one or more containers
+  update      Update configuration of one or more containers
   wait        Block until one or more containers stop, then print their exit codes
 
 Global Options:
