@@ -149,7 +149,7 @@ async function panelHtml(sel: Selection | undefined): Promise<string> {
       const images = state.graph.Images;
       state.compare.a ||= images[1]?.Id ?? images[0]?.Id ?? '';
       state.compare.b ||= images[0]?.Id ?? '';
-      return comparePanel(images, state.compare.a, state.compare.b, state.compare.result);
+      return comparePanel(state.graph, state.compare.a, state.compare.b, state.compare.result);
     }
     case 'files': {
       if (!sel) return '<p class="hint">Pick an image, a layer or a container to browse its files.</p>';
