@@ -130,6 +130,7 @@ describe('the live picture', () => {
   test('rm: the writable layer goes, the page was never reloaded', async () => {
     const id = (await d.dockerOk(['inspect', '--format', '{{.Id}}', 'ui-run'])).trim();
     await d.dockerOk(['rm', '-f', 'ui-run']);
+    await page.waitForSelector(`.ctr.leaving[data-container="${id}"]`);
     await page.locator(`.ctr[data-container="${id}"]`).waitFor({ state: 'detached' });
     assert.equal(await page.evaluate(() => (window as any).sameLoad), true);
     const perf = await page.evaluate(() => (window as any).berthPerf);
