@@ -50,6 +50,9 @@ import { distributionInspect } from './images/distribution-inspect.js';
 import { pullImage, type DistributionDeps, type PullOptions } from './images/pull.js';
 import { pushImage } from './images/push.js';
 import { RegistryService } from './images/registry-service.js';
+import { NetworkService } from './networks/network-service.js';
+import { SandboxService } from './networks/sandboxes.js';
+import type { Subnet } from '../network/ipam.js';
 import { LayerService } from './layers/layer-service.js';
 import { type HostInfo, probeHost } from '../oci/host-info.js';
 
@@ -63,6 +66,8 @@ export interface EngineOptions {
   defaultImage: boolean;
   /** Registry client settings (berthd's --insecure-registry, --registry-mirror, limits, …). */
   registry?: RegistryOptions;
+  /** The default bridge (berthd --bridge, --bip) and the pools of other networks (--default-address-pool). */
+  network?: { bridgeName?: string; bip?: string; pools?: { base: Subnet; size: number }[] };
 }
 
 export class Engine {
@@ -74,6 +79,8 @@ export class Engine {
   readonly runtime: Runtime;
   readonly images: ImageService;
   readonly containers: ContainerService;
+  readonly networks: NetworkService;
+  readonly sandboxes: SandboxService;
   readonly exec: ExecService;
   /** Healthcheck probes of running containers. */
   readonly health: HealthMonitor;
@@ -100,6 +107,8 @@ export class Engine {
       events: this.events,
       containersUsing: (id) => this.containers.usingImage(id),
     });
+    this.networks = new NetworkService({ dataRoot: opts.dataRoot, events: this.events, ...opts.network });
+    this.sandboxes = new SandboxService(this.networks, this.events, opts.execRoot);
     this.containers = new ContainerService({
       root: opts.dataRoot,
       execRoot: opts.execRoot,
@@ -107,8 +116,20 @@ export class Engine {
       images: this.images,
       runtime: this.runtime,
       events: this.events,
+      networking: {
+        endpointsForCreate: (req, hc) => this.networks.endpointsForCreate(hc, req.NetworkingConfig, req.MacAddress),
+        attach: (c) => this.sandboxes.attach(c),
+        release: (c) => this.sandboxes.release(c),
+        restore: (c) => this.sandboxes.restore(c),
+      },
       host: this.host,
     });
+    this.networks.containers = this.containers;
+    this.networks.hooks = {
+      connectRunning: (c, name) => this.sandboxes.connectRunning(c, name),
+      disconnectRunning: (c, name) => this.sandboxes.disconnectRunning(c, name),
+      removing: (n) => this.sandboxes.keepers.remove(n),
+    };
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
     this.exec = new ExecService(this.containers, this.runtime, this.snapshots, this.events);
@@ -127,6 +148,7 @@ export class Engine {
       snapshots: this.snapshots,
       containerDir: (id) => this.containers.containerDir(id),
       logPath: (id) => this.containers.logPath(id),
+      network: (id) => this.networks.get(id),
     };
     this.health = new HealthMonitor({
       probe: (c, cmd, timeoutMs) => this.exec.probe(c.id, cmd, timeoutMs),
@@ -170,6 +192,8 @@ export class Engine {
     await this.runtime.init();
     await this.images.init();
     await this.distributionMetadata.init();
+    await this.networks.init();
+    await this.sandboxes.init();
     await this.containers.init();
     for (const c of this.containers.all()) if (c.state.status === 'running') this.health.start(c);
     await removeStaleViews(this.snapshots, this.exportViewsDir());
