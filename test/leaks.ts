@@ -90,19 +90,28 @@ function mountsWithType(root: string): { mountpoint: string; fstype: string }[] 
     .filter((m) => under.has(m.mountpoint));
 }
 
+/**
+ * What berthd holds for itself, not for a container: the runtime binary bound read-only, the
+ * netns dir (a bind mount of itself) and each network's keeper namespace (netns/keeper-<network>).
+ */
+function daemonOwn(d: TestDaemon, p: string): boolean {
+  const netns = path.join(d.execRoot, 'netns');
+  return p.startsWith(path.join(d.execRoot, 'runtime', 'bin') + '/') || p === netns || p.startsWith(path.join(netns, 'keeper-'));
+}
+
 /** What a removed container may have left: monitors, mounts, cgroups, exec-root state. */
 function containerLeftovers(d: TestDaemon, ids: Iterable<string>): string[] {
   const found: string[] = [];
   for (const pid of pidsMentioning(d.execRoot, 'conmon')) found.push(`conmon ${pid} still runs`);
-  const runtimeRoot = path.join(d.execRoot, 'runtime');
+  const netns = path.join(d.execRoot, 'netns');
   for (const m of mountsWithType(d.root)) {
-    // berthd's own mount: the runtime binary bound read-only
-    if (m.mountpoint.startsWith(path.join(runtimeRoot, 'bin') + '/')) continue;
+    if (daemonOwn(d, m.mountpoint)) continue;
     found.push(`${m.fstype} mount ${m.mountpoint}`);
   }
-  for (const sub of ['runtime/ctr', 'runtime/exits', 'runtime/socket', 'runtime/crun', 'runtime/runc', 'bundles', 'netns']) {
+  for (const sub of ['runtime/ctr', 'runtime/exits', 'runtime/socket', 'runtime/crun', 'runtime/runc', 'bundles']) {
     for (const e of entries(path.join(d.execRoot, sub))) found.push(`exec-root file ${sub}/${e}`);
   }
+  for (const e of entries(netns)) if (!daemonOwn(d, path.join(netns, e))) found.push(`exec-root file netns/${e}`);
   const cgroupRoots = entries('/sys/fs/cgroup').map((h) => path.join('/sys/fs/cgroup', h));
   cgroupRoots.push('/sys/fs/cgroup');
   for (const id of ids) {
