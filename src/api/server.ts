@@ -13,6 +13,7 @@ import { distributionRoutes } from './distribution.js';
 import { networkRoutes } from './networks.js';
 import { berthRoutes } from './berth.js';
 import { logger } from '../util/logger.js';
+import { InvalidParameterError, NotFoundError } from '../errors.js';
 
 export const API_VERSION = '1.47';
 export const MIN_API_VERSION = '1.24';
@@ -98,7 +99,11 @@ export class ApiServer {
       );
     });
     this.server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\r\n{"message":"malformed HTTP request"}');
+      // No response object exists yet: the answer is written to the socket as it goes.
+      const err = new InvalidParameterError('malformed HTTP request');
+      const status = statusOf(err);
+      const body = JSON.stringify({ message: messageOf(err) });
+      if (socket.writable) socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     });
   }
 
@@ -107,9 +112,7 @@ export class ApiServer {
     try {
       url = new URL(req.url ?? '/', 'http://berth');
     } catch {
-      res.writeHead(400, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ message: 'malformed URL' }));
-      return;
+      return this.fail(res, new InvalidParameterError('malformed URL'));
     }
     let pathname = url.pathname;
     let version = API_VERSION;
@@ -122,10 +125,10 @@ export class ApiServer {
       version = m[1];
       pathname = m[2];
       if (compareVersions(version, MIN_API_VERSION) < 0) {
-        return this.fail(res, 400, `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+        return this.fail(res, new InvalidParameterError(`client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`));
       }
       if (compareVersions(version, API_VERSION) > 0) {
-        return this.fail(res, 400, `client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
+        return this.fail(res, new InvalidParameterError(`client version ${version} is too new. Maximum supported API version is ${API_VERSION}`));
       }
     }
     const method = req.method === 'HEAD' && pathname === '/_ping' ? 'HEAD' : (req.method ?? 'GET');
@@ -142,7 +145,7 @@ export class ApiServer {
       break;
     }
     // dockerd answers a known path with the wrong method as it answers an unknown one
-    if (!found) return this.fail(res, 404, 'page not found');
+    if (!found) return this.fail(res, new NotFoundError('page not found'));
     const ctx = new RequestContext(req, res, found.params, url, version, upgrade);
     const started = Date.now();
     try {
@@ -154,13 +157,16 @@ export class ApiServer {
         res.destroy();
         return;
       }
-      this.fail(res, status, messageOf(err));
+      this.fail(res, err);
     } finally {
       logger.debug(`${method} ${url.pathname}${url.search} ${Date.now() - started}ms`);
     }
   }
 
-  private fail(res: ServerResponse, status: number, message: string): void {
+  /** Answers with the error's status and `{"message"}` (statuses come from errors.ts only). */
+  private fail(res: ServerResponse, err: unknown): void {
+    const status = statusOf(err);
+    const message = messageOf(err);
     if (res.headersSent) {
       res.destroy();
       return;
