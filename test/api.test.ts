@@ -238,17 +238,57 @@ describe('error paths', () => {
     else assert.match(r.body.message, message);
   };
 
-  test('unknown container is 404 "No such container: x"', async () => {
-    for (const [m, p] of [
+  // The messages are dockerd's for the same requests (differential.test.ts compares them live).
+  test('unknown container is 404 "No such container: x" on every container route', async () => {
+    for (const [m, p, body] of [
       ['GET', '/containers/x/json'],
       ['POST', '/containers/x/start'],
       ['POST', '/containers/x/stop'],
-      ['POST', '/containers/x/kill'],
+      ['POST', '/containers/x/restart'],
+      ['POST', '/containers/x/pause'],
+      ['POST', '/containers/x/unpause'],
+      ['POST', '/containers/x/rename?name=y'],
+      ['POST', '/containers/x/attach?stream=1&stdout=1'],
+      ['GET', '/containers/x/top'],
+      ['GET', '/containers/x/changes'],
+      ['GET', '/containers/x/stats?stream=0'],
+      ['GET', '/containers/x/export'],
+      ['POST', '/containers/x/resize?h=1&w=1'],
+      ['POST', '/containers/x/exec', { Cmd: ['true'] }],
+      ['POST', '/containers/x/update', {}],
       ['DELETE', '/containers/x'],
       ['POST', '/containers/x/wait'],
       ['GET', '/containers/x/logs?stdout=1'],
-    ]) {
-      await expectError(m, p, 404, 'No such container: x');
+      ['GET', '/containers/x/archive?path=/'],
+    ] as [string, string, unknown?][]) {
+      await expectError(m, p, 404, 'No such container: x', body);
+    }
+    await expectError('POST', '/containers/x/kill', 404, 'Cannot kill container: x: No such container: x');
+  });
+
+  test('bad query values are 400 with the parameter named', async () => {
+    await expectError('POST', `/containers/${running}/stop?t=abc`, 400, /\bt\b.*abc|abc.*\bt\b/);
+    await expectError('GET', `/containers/${running}/logs?stdout=1&since=abc`, 400, /abc/);
+    await expectError('GET', '/containers/json?limit=abc', 400, /limit/);
+    await expectError('GET', '/containers/json?filters=notjson', 400, /filter/);
+    await expectError('GET', `/containers/json?filters=${encodeURIComponent('{"nope":["x"]}')}`, 400, "invalid filter 'nope'");
+    await expectError('POST', `/containers/${running}/wait?condition=never`, 400, 'invalid condition: "never"');
+  });
+
+  test('tail=x is not an error (dockerd reads it as all lines)', async () => {
+    const r = await d.api('GET', `/containers/${stopped}/logs?stdout=1&tail=x`);
+    assert.equal(r.status, 200, r.text);
+  });
+
+  test('an ambiguous id prefix is 400 "Multiple IDs found with provided prefix"', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 17; i++) ids.push(await d.create({ Cmd: ['true'] }));
+    try {
+      const all = (await d.api('GET', '/containers/json?all=1')).body.map((c: { Id: string }) => c.Id) as string[];
+      const prefix = all.map((id) => id[0]!).find((c, i, a) => a.indexOf(c) !== i)!;
+      await expectError('GET', `/containers/${prefix}/json`, 400, `Multiple IDs found with provided prefix: ${prefix}`);
+    } finally {
+      for (const id of ids) await d.api('DELETE', `/containers/${id}`);
     }
   });
 

@@ -19,12 +19,15 @@ after(() => stopAndCheckClean(d));
  * Runs the same arguments through both CLIs; asserts identical exit codes and stdout. Relative
  * times ("2 seconds ago") can tick between the two runs, so a difference is retried twice.
  */
+/** Both CLIs against the same daemon: the same exit code, stdout and stderr (both failing alike counts only when their messages match). */
 async function same(args: string[]): Promise<string> {
+  // Relative times ("3 seconds ago", "Up 2 seconds") may tick between the two runs: their numbers are not compared.
+  const times = (s: string): string => s.replace(/\b\d+ (second|minute|hour)s?\b/g, 'N $1s');
+  const view = (r: { code: number; stdout: string; stderr: string }) => ({ code: r.code, stdout: times(r.stdout), stderr: r.stderr });
   for (let attempt = 0; ; attempt++) {
     const [b, k] = await Promise.all([d.berth(args), d.docker(args)]);
-    if (attempt < 2 && (b.code !== k.code || b.stdout !== k.stdout)) continue;
-    assert.equal(b.code, k.code, `exit codes differ for ${args.join(' ')}: berth ${b.code} (${b.stderr}) docker ${k.code} (${k.stderr})`);
-    assert.equal(b.stdout, k.stdout, `stdout differs for ${args.join(' ')}`);
+    if (attempt < 2 && JSON.stringify(view(b)) !== JSON.stringify(view(k))) continue;
+    assert.deepEqual(view(b), view(k), `berth and docker differ for ${args.join(' ')}`);
     return b.stdout;
   }
 }
@@ -122,6 +125,9 @@ describe('berth CLI', () => {
       assert.match(top[0], /^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD$/);
       assert.match(top[1], /sleep 1000$/);
       assert.equal(await same(['wait', 'bexited']), '3\n');
+      // failing alike: the same exit code and the same message
+      await same(['inspect', 'no-such-object']);
+      await same(['wait', 'no-such-container']);
     });
   });
 

@@ -440,6 +440,7 @@ export class ContainerService {
 
   /** Sends the signal; for SIGKILL (as dockerd) returns only once the exit is recorded. */
   async kill(idOrName: string, signal = 'SIGKILL'): Promise<void> {
+    parseSignal(signal); // a bad signal is refused as it is, before the container is looked at
     try {
       await this.killContainer(idOrName, signal);
     } catch (err) {
