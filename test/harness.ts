@@ -84,7 +84,7 @@ export async function waitFor<T>(fn: () => Promise<T> | T, what = 'condition', t
   }
 }
 
-export function parseMountinfo(): { id: number; parent: number; mountpoint: string }[] {
+export function parseMountinfo(): { id: number; parent: number; mountpoint: string; fstype: string }[] {
   return fs
     .readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
@@ -93,7 +93,7 @@ export function parseMountinfo(): { id: number; parent: number; mountpoint: stri
       const f = l.split(' ');
       // mountinfo escapes space, tab, newline and backslash as octal.
       const mp = f[4].replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-      return { id: Number(f[0]), parent: Number(f[1]), mountpoint: mp };
+      return { id: Number(f[0]), parent: Number(f[1]), mountpoint: mp, fstype: f[f.indexOf('-') + 1] ?? '' };
     });
 }
 

@@ -5,7 +5,7 @@
 // stopAndCheckClean (harness.ts) calls it in each file's `after`.
 import fs from 'node:fs';
 import path from 'node:path';
-import { mountsUnder, pidsMentioning, sleep, type TestDaemon } from './harness.js';
+import { mountsUnder, parseMountinfo, pidsMentioning, sleep, type TestDaemon } from './harness.js';
 
 /** What berthd holds, read from /proc and from its SIGUSR1 dump. */
 export interface DaemonResources {
@@ -78,16 +78,7 @@ function entries(dir: string): string[] {
 /** Mount points under `root` with their filesystem type. */
 function mountsWithType(root: string): { mountpoint: string; fstype: string }[] {
   const under = new Set(mountsUnder(root));
-  return fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const f = l.split(' ');
-      const mountpoint = f[4]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-      return { mountpoint, fstype: f[f.indexOf('-') + 1] ?? '' };
-    })
-    .filter((m) => under.has(m.mountpoint));
+  return parseMountinfo().filter((m) => under.has(m.mountpoint));
 }
 
 /**
