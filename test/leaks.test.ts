@@ -41,7 +41,7 @@ test('planted leftovers of every kind are reported', async () => {
   const until = Math.floor(Date.now() / 1000) + 3600;
   const streams = await Promise.all(Array.from({ length: 8 }, () => d.stream(`/events?until=${until}`)));
   try {
-    const found = await findLeaks(d);
+    const found = await findLeaks(d, 2000);
     const expect = (what: RegExp): void => assert.ok(found.some((f) => what.test(f)), `${what} in:\n${found.join('\n')}`);
     expect(new RegExp(`^tmpfs mount ${mnt}$`));
     expect(new RegExp(`^exec-root file runtime/ctr/f{64}$`));

@@ -133,9 +133,10 @@ function resourceGrowth(base: DaemonResources, now: DaemonResources): string[] {
 
 /**
  * Removes every container through the API, then lists what was left behind (empty when clean).
- * Conditions that settle asynchronously (a monitor exiting) get a few seconds.
+ * What settles after the answer (a monitor exiting, a network teardown that runs in the
+ * background, slow on a loaded machine) gets up to `settleMs`.
  */
-export async function findLeaks(d: TestDaemon): Promise<string[]> {
+export async function findLeaks(d: TestDaemon, settleMs = 20_000): Promise<string[]> {
   if (!d.running) return [];
   const found: string[] = [];
   const list = await d.api<{ Id: string }[]>('GET', '/containers/json?all=1');
@@ -145,12 +146,12 @@ export async function findLeaks(d: TestDaemon): Promise<string[]> {
     if (r.status !== 204) found.push(`DELETE /containers/${c.Id}?force=1 answered ${r.status} ${r.text}`);
   }
   let left: string[] = [];
-  for (let i = 0; i < 50; i++) {
+  for (const deadline = Date.now() + settleMs; ; ) {
     left = containerLeftovers(d, d.containerIds);
     const base = d.baseline;
     if (base) left.push(...resourceGrowth(base, await daemonResources(d)));
-    if (left.length === 0) break;
-    await sleep(100);
+    if (left.length === 0 || Date.now() > deadline) break;
+    await sleep(200);
   }
   return [...found, ...left];
 }
