@@ -49,6 +49,10 @@ import { distributionInspect } from './images/distribution-inspect.js';
 import { pullImage, type DistributionDeps, type PullOptions } from './images/pull.js';
 import { pushImage } from './images/push.js';
 import { RegistryService } from './images/registry-service.js';
+import { EngineBuildBackend, removeStaleContexts } from './build-backend.js';
+import { openBuildSession, type BuildSession } from './build-session.js';
+import type { BuildOptions } from '../build/builder.js';
+import { parsePlatform } from '../distribution/platform.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -124,6 +128,7 @@ export class Engine {
     await this.distributionMetadata.init();
     await this.containers.init();
     await removeStaleViews(this.snapshots, this.exportViewsDir());
+    await removeStaleContexts(this.opts.dataRoot);
     if (this.opts.defaultImage) await this.ensureDefaultImage();
   }
 
@@ -191,6 +196,33 @@ export class Engine {
 
   distributionInspect(ref: Reference, auth: AuthConfig): Promise<DistributionInspect> {
     return distributionInspect(this.registries, ref, auth);
+  }
+
+  /**
+   * POST /build: receives the context and plans the Dockerfile (errors here are the client's,
+   * before any output); the session then runs the build on the engine's containers.
+   */
+  openBuild(context: Readable, dockerfile: string, opts: BuildOptions, auth: (registry: string) => AuthConfig, signal: AbortSignal): Promise<BuildSession> {
+    return openBuildSession(this.buildBackend(auth), this.images, context, dockerfile, opts, signal);
+  }
+
+  /** POST /build/prune: the RUN --mount=type=cache directories (build steps are images here). */
+  pruneBuildCache(): Promise<{ ids: string[]; reclaimed: number }> {
+    return this.buildBackend(() => ({})).pruneCache();
+  }
+
+  private buildBackend(auth: (registry: string) => AuthConfig): EngineBuildBackend {
+    return new EngineBuildBackend(
+      {
+        dataRoot: this.opts.dataRoot,
+        content: this.content,
+        snapshots: this.snapshots,
+        images: this.images,
+        containers: this.containers,
+        pull: (ref, platform, a, sink) => this.pullImage(ref, { platform: platform ? parsePlatform(platform) : undefined, auth: a }, sink),
+      },
+      auth,
+    );
   }
 
   /** Containers per image are counted only for `system df`; `/images/json` says -1 (not computed), as Docker does. */

@@ -34,6 +34,18 @@ export interface CommitOptions {
   config?: ContainerConfig | null;
 }
 
+type LayerDeps = Pick<CommitDeps, 'content' | 'snapshots'>;
+
+/**
+ * A build step's layer: the changes of an active snapshot (a RUN container's, or one a COPY
+ * wrote into) committed on its parent. Returns the diff id, or undefined when nothing changed.
+ */
+export async function commitSnapshotLayer(deps: LayerDeps, key: string): Promise<string | undefined> {
+  const layers = containerLayers(deps.snapshots, key);
+  if (!layers) throw noSuchContainer(key);
+  return commitLayer(deps, layers.upper, layers.lowers, layers.parent);
+}
+
 export interface CommitDeps {
   content: ContentStore;
   snapshots: Snapshotter;
@@ -96,7 +108,7 @@ async function tagCommitted(deps: CommitDeps, id: string, target: Reference): Pr
  * `parent` in one pass. An upper dir with no changes gives no layer (undefined), as Docker's
  * empty diff does.
  */
-async function commitLayer(deps: CommitDeps, upper: string, lowers: string[], parent: string | undefined): Promise<string | undefined> {
+async function commitLayer(deps: LayerDeps, upper: string, lowers: string[], parent: string | undefined): Promise<string | undefined> {
   const hidden = await runtimeMountPoints({ upper, lowers, parent });
   const exclude = (rel: string): boolean => hidden.has(`/${rel}`);
   if (!(await hasChanges(upper, hidden))) return undefined;
