@@ -2,7 +2,7 @@
 // /build/prune and /build/cancel. The context is the request body; the answer is Docker's JSON
 // stream (`stream` lines, `aux` with the image id, `errorDetail` on failure). A bad context,
 // Dockerfile or parameter is a 400 before any output; a client that goes away stops the build.
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { BuildOptions } from '../build/builder.js';
 import type { BuildOutput } from '../build/steps.js';
 import { StepFailedError } from '../build/run.js';
@@ -125,14 +125,21 @@ async function build(ctx: RequestContext, engine: BuildBackend): Promise<void> {
     if (!ctx.res.writableFinished) abort.abort();
   };
   ctx.res.on('close', onClose);
+  // The context reader may stop early (a bad archive): the request must stay intact so that the
+  // answer can still be sent, so it is fed through a pipe the reader can drop.
+  const body = new PassThrough({ highWaterMark: 1 << 20 });
+  ctx.req.pipe(body);
   try {
-    const session = await engine.openBuild(ctx.req, ctx.str('dockerfile') || 'Dockerfile', opts, auth, abort.signal);
+    const session = await engine.openBuild(body, ctx.str('dockerfile') || 'Dockerfile', opts, auth, abort.signal);
     try {
       await runSession(ctx, session, abort.signal);
     } finally {
       await session.close();
     }
   } finally {
+    ctx.req.unpipe(body);
+    body.destroy();
+    ctx.req.resume();
     ctx.res.off('close', onClose);
     if (buildId) running.delete(buildId);
   }

@@ -66,7 +66,7 @@ export function prepareBuild(ctx: BuildContext, opts: BuildOptions): PreparedBui
     label.original = `LABEL ${Object.entries(opts.labels).map(([k, v]) => `${k}=${v}`).join(' ')}`;
     plan.target.instructions.push(label);
   }
-  const total = plan.needed.reduce((n, i) => n + 1 + plan.stages[i].instructions.length, 0);
+  const total = plan.metaArgs.length + plan.needed.reduce((n, i) => n + 1 + plan.stages[i].instructions.length, 0);
   return { df, plan, platform, globals, total };
 }
 
@@ -101,7 +101,7 @@ export class Builder {
     signal.addEventListener('abort', () => this.abort.abort(), { once: true });
     if (signal.aborted) this.abort.abort();
     this.output = new OrderedOutput(prep.plan.needed, opts.quiet ? { stream: () => undefined, aux: () => undefined } : out);
-    let n = 1;
+    let n = 1 + prep.plan.metaArgs.length;
     for (const i of prep.plan.needed) {
       this.stepNo.set(i, n);
       n += 1 + prep.plan.stages[i].instructions.length;
@@ -113,6 +113,12 @@ export class Builder {
     const cacheFrom = this.opts.cacheFrom.map((r) => this.backend.findImage(r)).filter((i): i is BuildImage => !!i);
     const cache = new BuildCache(this.backend, cacheFrom);
     try {
+      // The ARGs before the first FROM are steps of their own, with nothing to show.
+      this.prep.plan.metaArgs.forEach((node, i) => {
+        if (this.opts.quiet) return;
+        this.out.stream(`Step ${i + 1}/${this.prep.total} : ${node.original}`);
+        this.out.stream('\n');
+      });
       for (const i of this.prep.plan.needed) this.stageResult(i, cache);
       const image = await this.results.get(this.prep.plan.target.index)!;
       if (!image) throw new InvalidParameterError('No image was generated. Is your Dockerfile empty?');

@@ -60,7 +60,7 @@ export function childConfig(parent: BuildImage | undefined, state: StageState, s
     ...(p?.variant ? { variant: p.variant } : ctx.platform?.variant && !p ? { variant: ctx.platform.variant } : {}),
     os: p?.os ?? ctx.platform?.os ?? 'linux',
     ...(state.author ? { author: state.author } : {}),
-    config: structuredClone(state.runConfig),
+    config: { ...structuredClone(state.runConfig), Image: parent?.id ?? '' },
     container,
     container_config: { ...step, Hostname: container.slice(0, 12) },
     created,

@@ -45,6 +45,7 @@ const systemPrune: Loader = () => import('./system/prune.js');
 const containerCommit: Loader = () => import('./container/commit.js');
 const containerExport: Loader = () => import('./container/export.js');
 const imageHistory: Loader = () => import('./image/history.js');
+const imageBuild: Loader = () => import('./image/build.js');
 
 // command words → [module, export].
 const COMMANDS: Record<string, [Loader, string]> = {
@@ -128,6 +129,9 @@ const COMMANDS: Record<string, [Loader, string]> = {
   export: [containerExport, 'exportContainer'],
   'container export': [containerExport, 'exportContainer'],
   history: [imageHistory, 'history'],
+  build: [imageBuild, 'build'],
+  'image build': [imageBuild, 'build'],
+  'builder build': [imageBuild, 'build'],
   'image history': [imageHistory, 'history'],
 };
 
@@ -146,6 +150,7 @@ Common Commands:
   run         Create and run a new container from an image
   exec        Execute a command in a running container
   ps          List containers
+  build       Build an image from a Dockerfile
   images      List images
   pull        Download an image from a registry
   push        Upload an image to a registry

@@ -105,6 +105,7 @@ export class EngineBuildBackend implements BuilderBackend {
   }
 
   async runContainer(id: string, output: RunOptions['output'], signal: AbortSignal): Promise<number> {
+    if (signal.aborted) throw new InvalidParameterError('build cancelled');
     // The attach is connected right after the container's create, before it starts, and the
     // listeners go on as soon as it resolves (a microtask, before any output can arrive).
     const attaching = this.deps.containers.attach(id, signal).then((stream) => {
