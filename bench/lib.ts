@@ -1,6 +1,7 @@
 // What every benchmark shares: timing commands, the Engine API over a unix socket, /proc readings,
 // the daemons a run starts (Berth, dockerd) and the clean-up of everything it started, by id, pid
 // and path, under one temporary directory per run.
+import { randomBytes } from 'node:crypto';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fsp, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
@@ -286,6 +287,7 @@ export async function cleanup(): Promise<void> {
   }
   // leftover monitors (conmon, shims) of our containers: their command lines name our temp dir
   for (const p of processesMatching(/^(conmon|containerd-shim)/, TMP)) await stopPid(p, 'monitor', 3000);
+  for (const b of createdBridges.splice(0)) spawnSync('ip', ['link', 'del', b], { stdio: 'ignore' });
   // 3. mounts under our temp dir, deepest first
   const mounts = () =>
     readFileSync('/proc/self/mountinfo', 'utf8')
@@ -420,7 +422,29 @@ export async function startBerth(name: string, runtime: 'crun' | 'runc'): Promis
   return { name, sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
 }
 
-export async function startDockerd(): Promise<Peer> {
+/** Bridges a bench created for its dockerd (removed by cleanup, by name, after the daemons stop). */
+export const createdBridges: string[] = [];
+
+/**
+ * A bridge of the bench's own for a dockerd (never `--bridge=none`, which deletes an existing
+ * docker0): a random name and a 10.199.N.0/24 subnet no route on this host uses yet.
+ */
+function createBridge(): string {
+  const name = `bbk${randomBytes(3).toString('hex')}`;
+  const routes = sh('ip', ['-4', 'route']);
+  let n = 0;
+  for (let i = 0; i < 50; i++) {
+    n = 10 + Math.floor(Math.random() * 240);
+    if (!routes.includes(`10.199.${n}.`)) break;
+  }
+  sh('ip', ['link', 'add', name, 'type', 'bridge']);
+  createdBridges.push(name);
+  sh('ip', ['addr', 'add', `10.199.${n}.1/24`, 'dev', name]);
+  sh('ip', ['link', 'set', name, 'up']);
+  return name;
+}
+
+export async function startDockerd(opts: { ownBridge?: boolean } = {}): Promise<Peer> {
   const dir = path.join(TMP, 'dockerd');
   mkdirSync(dir, { recursive: true });
   const sock = path.join(dir, 'docker.sock');
@@ -429,7 +453,7 @@ export async function startDockerd(): Promise<Peer> {
   cgroupParents.push(cg);
   const argv = [
     'dockerd', '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'dockerd.pid'),
-    '--bridge=none', '--iptables=false', '--ip6tables=false', '--cgroup-parent', cg, '--storage-driver', 'overlay2',
+    opts.ownBridge ? `--bridge=${createBridge()}` : '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-masq=false', '--cgroup-parent', cg, '--storage-driver', 'overlay2',
   ];
   const daemon = await startDaemon('dockerd', argv, sock, path.join(dir, 'dockerd.log'));
   const peer: Peer = { name: 'dockerd', sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
@@ -632,7 +656,7 @@ export async function prepareOpBench(args: OpBenchArgs, extra: string[]): Promis
 }
 
 /** dockerd for a throughput benchmark, or null (with the reason in `skipped`) when it can't or shouldn't run. */
-export async function startDockerdOrSkip(args: OpBenchArgs): Promise<Peer | null> {
+export async function startDockerdOrSkip(args: OpBenchArgs, opts: { ownBridge?: boolean } = {}): Promise<Peer | null> {
   if (args.noDockerd) {
     skipped.push('dockerd: --no-dockerd');
     return null;
@@ -640,7 +664,7 @@ export async function startDockerdOrSkip(args: OpBenchArgs): Promise<Peer | null
   try {
     if (!which('dockerd')) throw new Error('dockerd is not installed (apt-get install docker.io)');
     log('starting dockerd');
-    return await startDockerd();
+    return await startDockerd(opts);
   } catch (err) {
     skipped.push(`dockerd: could not start: ${(err as Error).message.split('\n')[0]}`);
     return null;

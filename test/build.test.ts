@@ -278,4 +278,44 @@ describe('berth build', () => {
     await d.berthOk(['build', '--no-cache', '-t', 'bk:2', dir]);
     assert.equal((await d.dockerOk(['run', '--rm', 'bk:2', 'cat', '/count'])).trim(), '2');
   });
+
+  test('ONBUILD triggers, COPY --chown/--chmod/--parents, ADD of a loopback URL and a local tar, a remote context', async () => {
+    const server = http.createServer((req, res) => {
+      if (req.url === '/file.txt') res.end('downloaded\n');
+      else if (req.url === '/Dockerfile') res.end('FROM busybox\nRUN echo remote > /r\n');
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const parentDir = context({ Dockerfile: 'FROM busybox\nONBUILD RUN echo triggered > /onbuild\n' });
+      await d.berthOk(['build', '-t', 'onbuild-parent:1', parentDir]);
+      const dir = context({
+        Dockerfile: [
+          'FROM onbuild-parent:1',
+          'COPY --chown=1:2 --chmod=0640 a/b/c.txt /owned',
+          'COPY --parents a/b/c.txt /tree/',
+          `ADD http://127.0.0.1:${port}/file.txt /dl/`,
+          'ADD layer.tar /unpacked/',
+          '',
+        ].join('\n'),
+        'a/b/c.txt': 'c',
+      });
+      fs.writeFileSync(path.join(dir, 'layer.tar'), makeTar([{ name: 'inner/x', content: 'x' }]));
+      const out = await d.dockerOk(['build', '-t', 'child:1', dir]);
+      assert.match(out, /# Executing 1 build trigger/);
+      const check = await d.dockerOk(['run', '--rm', 'child:1', 'sh', '-c', 'cat /onbuild /tree/a/b/c.txt /dl/file.txt /unpacked/inner/x; echo; stat -c "%u:%g %a" /owned /dl/file.txt']);
+      assert.equal(check, 'triggered\ncdownloaded\nx\n1:2 640\n0:0 600\n');
+      // The `remote` parameter (the CLI downloads URLs itself; other clients let the daemon fetch).
+      const remote = await postBuild(Buffer.alloc(0), `t=remote:1&remote=${encodeURIComponent(`http://127.0.0.1:${port}/Dockerfile`)}`);
+      assert.equal(remote.status, 200);
+      assert.deepEqual(remote.messages.at(-1), { stream: 'Successfully tagged remote:1\n' });
+      // Only loopback: the address is refused before any connection is tried.
+      const far = await postBuild(Buffer.alloc(0), `remote=${encodeURIComponent('http://192.0.2.1/Dockerfile')}`);
+      assert.equal(far.status, 400);
+      assert.match(JSON.parse(far.text).message, /loopback/);
+    } finally {
+      server.close();
+    }
+  });
 });

@@ -4,16 +4,16 @@
 // Dockerfile or parameter is a 400 before any output; a client that goes away stops the build.
 import { PassThrough, type Readable } from 'node:stream';
 import type { BuildOptions } from '../build/builder.js';
-import type { BuildOutput } from '../build/steps.js';
 import { StepFailedError } from '../build/run.js';
+import { remoteContext } from '../build/remote.js';
 import { normaliseAuth, type AuthConfig } from '../distribution/auth.js';
-import type { BuildSession } from '../engine/build-session.js';
 import { familiarString, parseImageName } from '../engine/images/names.js';
 import { InvalidParameterError, NotFoundError } from '../errors.js';
 import type { RequestContext } from './context.js';
 import { messageOf, statusOf } from './errors.js';
 import { type Route, route } from './server.js';
 import { logger } from '../util/logger.js';
+import type { BuildSession } from '../engine/build-session.js';
 
 /** What the build routes need from the engine. */
 export interface BuildBackend {
@@ -116,7 +116,6 @@ function registryConfig(ctx: RequestContext): (registry: string) => AuthConfig {
 async function build(ctx: RequestContext, engine: BuildBackend): Promise<void> {
   const opts = buildOptions(ctx);
   const auth = registryConfig(ctx);
-  if (ctx.str('remote')) throw new InvalidParameterError('remote build contexts are not supported: send the context in the request body');
   const abort = new AbortController();
   const buildId = ctx.str('buildid');
   if (buildId) running.set(buildId, abort);
@@ -129,13 +128,27 @@ async function build(ctx: RequestContext, engine: BuildBackend): Promise<void> {
   // answer can still be sent, so it is fed through a pipe the reader can drop.
   const body = new PassThrough({ highWaterMark: 1 << 20 });
   ctx.req.pipe(body);
+  const dockerfile = ctx.str('dockerfile') || 'Dockerfile';
+  const remote = ctx.str('remote');
   try {
-    const session = await engine.openBuild(body, ctx.str('dockerfile') || 'Dockerfile', opts, auth, abort.signal);
+    // `remote`: a tar or a Dockerfile on this host's loopback instead of a body.
+    const context = remote ? await remoteContext(remote, dockerfile, abort.signal) : body;
+    const session = await engine.openBuild(context, dockerfile, opts, auth, abort.signal);
+    const res = ctx.startStream('application/json');
+    const send = (m: object): void => {
+      if (!res.destroyed && !res.writableEnded) res.write(JSON.stringify(m) + '\r\n');
+    };
+    let failure: object | undefined;
     try {
-      await runSession(ctx, session, abort.signal);
+      await session.run({ stream: (text) => send({ stream: text }), aux: (value) => send({ aux: value }) }, abort.signal);
+    } catch (err) {
+      failure = errorMessage(err);
     } finally {
+      // Cleaned up before the client hears the end (it exits on the error line).
       await session.close();
     }
+    if (failure) send(failure);
+    if (!res.writableEnded) res.end();
   } finally {
     ctx.req.unpipe(body);
     body.destroy();
@@ -145,21 +158,12 @@ async function build(ctx: RequestContext, engine: BuildBackend): Promise<void> {
   }
 }
 
-async function runSession(ctx: RequestContext, session: BuildSession, signal: AbortSignal): Promise<void> {
-  const res = ctx.startStream('application/json');
-  const send = (m: object): void => {
-    if (!res.destroyed && !res.writableEnded) res.write(JSON.stringify(m) + '\r\n');
-  };
-  const out: BuildOutput = { stream: (text) => send({ stream: text }), aux: (value) => send({ aux: value }) };
-  try {
-    await session.run(out, signal);
-  } catch (err) {
-    if (statusOf(err) >= 500) logger.error(`POST /build: ${(err as Error).stack ?? err}`);
-    const message = messageOf(err);
-    const code = err instanceof StepFailedError ? err.code : undefined;
-    send({ errorDetail: code !== undefined ? { code, message } : { message }, error: message });
-  }
-  if (!res.writableEnded) res.end();
+/** An error as the stream's last message: Docker's errorDetail (with a failed RUN's exit code). */
+function errorMessage(err: unknown): object {
+  if (statusOf(err) >= 500) logger.error(`POST /build: ${(err as Error).stack ?? err}`);
+  const message = messageOf(err);
+  const code = err instanceof StepFailedError ? err.code : undefined;
+  return { errorDetail: code !== undefined ? { code, message } : { message }, error: message };
 }
 
 export const buildRoutes: Route[] = [

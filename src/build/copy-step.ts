@@ -11,6 +11,7 @@ import type { BuildImage } from './backend.js';
 import { copyInto, destinationPath, resolveSources, sourcesChecksum } from './copy.js';
 import { expansionEnv, type StageState } from './dispatch.js';
 import { parseFlags } from './flags.js';
+import { fetchLoopback } from './remote.js';
 import type { Node } from './parser.js';
 import { processWord } from './shell-lex.js';
 import { commitStep, fromCache, nopCmd, stepConfig, type StepContext } from './steps.js';
@@ -21,6 +22,7 @@ export interface CopyRoots {
   withFrom<T>(ref: string, read: (rootDir: string) => Promise<T>): Promise<T>;
 }
 
+const URL_SOURCE = /^https?:\/\//i;
 const HEREDOC_SOURCE = /^<<-?["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?$/;
 
 export async function copyStep(ctx: StepContext, parent: BuildImage | undefined, state: StageState, node: Node, roots: CopyRoots): Promise<BuildImage> {
@@ -33,25 +35,26 @@ export async function copyStep(ctx: StepContext, parent: BuildImage | undefined,
   if (words.length < 2) throw new InvalidParameterError(`${instr} requires at least two arguments, but only ${words.length} provided`);
   const dest = words[words.length - 1];
   const srcs = words.slice(0, -1);
-  if (isAdd && srcs.some((s) => /^[a-z]+:\/\//i.test(s))) throw new InvalidParameterError('ADD from a URL is not supported by this builder: copy the file into the context');
   const chmod = flags.get('chmod');
   if (chmod !== undefined && !/^[0-7]{3,4}$/.test(chmod)) throw new InvalidParameterError(`invalid chmod parameter: ${chmod}`);
   const from = flags.get('from');
   const work = async (srcDir: string): Promise<BuildImage> => {
     const sources = await resolveSources(srcDir, srcs);
-    const checksum = await sourcesChecksum(srcDir, sources);
+    const shaping = ['chown', 'chmod', 'parents'].filter((f) => flags.has(f)).map((f) => `--${f}=${flags.get(f)}`).join(' ');
+    const checksum = await sourcesChecksum(srcDir, sources, shaping);
     const destPath = destinationPath(dest, state.runConfig.WorkingDir);
     const step = stepConfig(state, parent, nopCmd(state, `${instr} ${checksum} in ${dest} `, true));
     const cached = await fromCache(ctx, parent, step, state);
     if (cached) return cached;
     const diffId = await ctx.backend.layerOn(parent?.id ?? '', async (rootfs) => {
       const chown = flags.has('chown') ? resolveUser(rootfs, flags.get('chown')) : undefined;
-      await copyInto(srcDir, sources, rootfs, destPath, { chown: chown && { uid: chown.uid, gid: chown.gid }, mode: chmod ? parseInt(chmod, 8) : undefined, extractArchives: isAdd }, instr);
+      await copyInto(srcDir, sources, rootfs, destPath, { chown: chown && { uid: chown.uid, gid: chown.gid }, mode: chmod ? parseInt(chmod, 8) : undefined, extractArchives: isAdd, parents: flags.get('parents') === 'true' }, instr);
     });
     return commitStep(ctx, parent, state, step, diffId, { printRun: false });
   };
   try {
     if (srcs.some((s) => HEREDOC_SOURCE.test(s))) return await withHeredocSources(node, srcs, state, env, work);
+    if (isAdd && srcs.some((s) => URL_SOURCE.test(s))) return await withDownloads(srcs, ctx.signal, work);
     if (from !== undefined) return await roots.withFrom(processWord(from, env, state.escape), work);
     return await work(roots.contextDir);
   } catch (err) {
@@ -73,6 +76,26 @@ async function withHeredocSources(node: Node, srcs: string[], state: StageState,
       if (!doc) throw new InvalidParameterError(`heredoc ${m[1]} has no body`);
       await fsp.writeFile(path.join(dir, m[1]), doc.expand ? processWord(doc.content, env, state.escape) : doc.content, { mode: 0o644 });
       srcs[i] = m[1];
+    }
+    return await work(dir);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** ADD <url>: each file downloaded (from this host's loopback) into a directory of its own, mode 0600 as Docker. */
+async function withDownloads(srcs: string[], signal: AbortSignal, work: (dir: string) => Promise<BuildImage>): Promise<BuildImage> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-add-'));
+  try {
+    for (let i = 0; i < srcs.length; i++) {
+      if (!URL_SOURCE.test(srcs[i])) throw new InvalidParameterError('ADD cannot mix URLs and other sources');
+      const res = await fetchLoopback(srcs[i], signal);
+      const name = path.posix.basename(new URL(srcs[i]).pathname) || 'index.html';
+      const file = path.join(dir, name);
+      await fsp.writeFile(file, Buffer.from(await res.arrayBuffer()), { mode: 0o600 });
+      const modified = Date.parse(res.headers.get('last-modified') ?? '');
+      if (Number.isFinite(modified)) await fsp.utimes(file, modified / 1000, modified / 1000);
+      srcs[i] = name;
     }
     return await work(dir);
   } finally {

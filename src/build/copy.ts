@@ -28,6 +28,8 @@ export interface CopyOptions {
   mode?: number;
   /** ADD: local tar archives (plain or compressed) are extracted at the destination. */
   extractArchives: boolean;
+  /** COPY --parents: each source keeps its parent directories below the destination. */
+  parents?: boolean;
 }
 
 export class CopyError extends InvalidParameterError {}
@@ -106,8 +108,10 @@ async function matchWildcard(rootDir: string, pattern: string): Promise<Omit<Cop
  * for one directory, `multi:<sha>` for several. Names, modes, owners, link targets and content
  * count; modification times do not.
  */
-export async function sourcesChecksum(rootDir: string, sources: CopySource[]): Promise<string> {
+export async function sourcesChecksum(rootDir: string, sources: CopySource[], flags = ''): Promise<string> {
   const total = createHash('sha256');
+  // Flags that change what lands (--chown, --chmod, --parents) are part of the sum when given.
+  if (flags) total.update(`${flags}\n`);
   for (const s of sources) total.update(`${s.rel}\0${await entryChecksum(rootDir, s.rel, s.st)}\n`);
   const digest = total.digest('hex');
   if (sources.length > 1) return `multi:${digest}`;
@@ -151,25 +155,28 @@ export async function copyInto(srcDir: string, sources: CopySource[], rootfs: st
   try {
     const destRel = cleanPath(dest).replace(/^\/+/, '');
     const existing = await lstatIn(dst, destRel);
-    const destIsDir = destIsDirSyntax || existing?.isDirectory() === true;
+    const destIsDir = destIsDirSyntax || opts.parents === true || existing?.isDirectory() === true;
     for (const s of sources) {
+      const parentRel = path.posix.dirname(s.rel) === '.' ? '' : path.posix.dirname(s.rel);
+      // --parents: the source's own directories are kept under the destination.
+      const base = opts.parents ? cleanPath(`${destRel}/${parentRel}`).replace(/^\.$/, '') : destRel;
       if (s.st.isDirectory()) {
-        const into = dst.resolveDir(comps(destRel), dst.root, { create: true, createThroughSymlinks: true });
+        const dirRel = opts.parents ? cleanPath(`${destRel}/${s.rel}`).replace(/^\.$/, '') : destRel;
+        const into = dst.resolveDir(comps(dirRel), dst.root, { create: true, createThroughSymlinks: true });
         await transfer(src, s.rel, '', '.', dst, into, opts);
         continue;
       }
       if (opts.extractArchives && s.st.isFile() && (await isArchive(path.join(srcDir, s.rel)))) {
-        const into = dst.resolveDir(comps(destRel), dst.root, { create: true, createThroughSymlinks: true });
+        const into = dst.resolveDir(comps(base), dst.root, { create: true, createThroughSymlinks: true });
         await extractArchive(createReadStream(path.join(srcDir, s.rel)), dst, into, { chown: opts.chown });
         continue;
       }
-      const target = destIsDir ? `${destRel}/${path.posix.basename(s.rel)}` : destRel;
+      const target = destIsDir ? `${base}/${path.posix.basename(s.rel)}` : destRel;
       const parts = comps(target);
       const name = parts.pop();
       if (name === undefined) throw new CopyError(`cannot copy to the root directory itself`);
       const into = dst.resolveDir(parts, dst.root, { create: true, createThroughSymlinks: true });
-      const parent = path.posix.dirname(s.rel);
-      await transfer(src, parent === '.' ? '' : parent, path.posix.basename(s.rel), name, dst, into, opts);
+      await transfer(src, parentRel, path.posix.basename(s.rel), name, dst, into, opts);
     }
   } finally {
     src.close();

@@ -2,7 +2,7 @@
 // ENTRYPOINT, EXPOSE, VOLUME, USER, WORKDIR, STOPSIGNAL, HEALTHCHECK, SHELL, ONBUILD,
 // MAINTAINER): each updates the stage's run config and says how Docker's legacy builder records
 // the step (`/bin/sh -c #(nop)  ENV A=b` in the history).
-import { applyChanges } from '../engine/images/changes.js';
+import { applyChanges } from './changes.js';
 import { InvalidParameterError } from '../errors.js';
 import type { ImageRunConfig } from '../oci/image-spec.js';
 import { parseFlags } from './flags.js';

@@ -3,6 +3,7 @@
 // name=value pairs, whitespace-separated words). Variables are expanded later, per instruction,
 // by shell-lex.ts; this file only splits text. Errors name the line, as Docker's do.
 import { InvalidParameterError } from '../errors.js';
+import { jsonArgs } from './changes.js';
 
 export interface Heredoc {
   /** The terminator word (`EOF`). */
@@ -152,28 +153,15 @@ function extractFlags(rest: string): { flags: string[]; rest: string } {
   return { flags, rest: r };
 }
 
-/** A JSON array of strings, or undefined when the text is not one (then it is shell form). */
-function jsonArray(rest: string): string[] | undefined {
-  const t = rest.trim();
-  if (!t.startsWith('[')) return undefined;
-  try {
-    const v = JSON.parse(t) as unknown;
-    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
-  } catch {
-    // not JSON: shell form
-  }
-  return undefined;
-}
-
 const maybeJson: ArgParser = (rest) => {
-  const json = jsonArray(rest);
+  const json = jsonArgs(rest);
   if (json) return { args: json, json: true };
   const t = rest.trim();
   return { args: t === '' ? [] : [t], json: false };
 };
 
 const maybeJsonToList: ArgParser = (rest, escape) => {
-  const json = jsonArray(rest);
+  const json = jsonArgs(rest);
   if (json) return { args: json, json: true };
   return { args: splitWords(rest, escape), json: false };
 };

@@ -131,8 +131,8 @@ export class EngineBuildBackend implements BuilderBackend {
     }
   }
 
-  async commitContainer(id: string): Promise<string | undefined> {
-    return commitSnapshotLayer(this.deps, id);
+  async commitContainer(id: string, consume: boolean): Promise<string | undefined> {
+    return commitSnapshotLayer(this.deps, id, { inPlace: consume });
   }
 
   async removeContainer(id: string): Promise<void> {
@@ -145,7 +145,7 @@ export class EngineBuildBackend implements BuilderBackend {
     try {
       await write(await this.deps.snapshots.mount(key));
       await this.deps.snapshots.unmount(key);
-      return await commitSnapshotLayer(this.deps, key);
+      return await commitSnapshotLayer(this.deps, key, { inPlace: true });
     } finally {
       await this.deps.snapshots.remove(key).catch((err: Error) => logger.warn(`build: removing ${key}: ${err.message}`));
     }

@@ -28,7 +28,7 @@ import { inspectView, matchesPsFilters, summaryView, validatePsFilters, type Vie
 import { EventService } from './events.js';
 import { ExecService } from './exec/exec-service.js';
 import { filterValues, parseTime, type Filters } from './filters.js';
-import { applyChanges } from './images/changes.js';
+import { applyChanges } from '../build/changes.js';
 import { DEFAULT_IMAGE, defaultImageTar } from './images/default-image.js';
 import { ImageService } from './images/image-service.js';
 import { importConfig, ingestLayer } from './images/import.js';

@@ -10,7 +10,7 @@ import { packDirectory } from '../../archive/pack.js';
 import { detectCompression } from '../../archive/stream.js';
 import { ignoreMatcher, readIgnorePatterns } from '../../build/dockerignore.js';
 import { StatusError } from '../cli.js';
-import { encodeHeader, END_OF_ARCHIVE, padding } from '../../archive/tar.js';
+import { END_OF_ARCHIVE, fileTar } from '../../archive/tar.js';
 
 export interface ContextUpload {
   body: Readable;
@@ -24,12 +24,6 @@ async function readAll(input: NodeJS.ReadableStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** A one-file tar (a Dockerfile sent on its own). */
-function singleFileTar(name: string, content: Buffer): Buffer {
-  const hdr = encodeHeader({ name, mode: 0o644, uid: 0, gid: 0, size: content.length, mtime: Math.floor(Date.now() / 1000), type: 'file' });
-  return Buffer.concat([hdr, content, padding(content.length), END_OF_ARCHIVE]);
-}
-
 function looksLikeArchive(head: Buffer): boolean {
   if (detectCompression(head) !== 'none') return true;
   return head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
@@ -40,7 +34,7 @@ export async function contextUpload(ctxArg: string, file: string | undefined, st
     if (file === '-') throw new StatusError(1, 'invalid argument: can\'t use stdin for both build context and dockerfile');
     const data = await readAll(stdin);
     // `berth build - < Dockerfile`: no context, the Dockerfile alone.
-    if (!looksLikeArchive(data.subarray(0, 512))) return { body: Readable.from([singleFileTar('Dockerfile', data)]) };
+    if (!looksLikeArchive(data.subarray(0, 512))) return { body: Readable.from([fileTar('Dockerfile', data)]) };
     return { body: Readable.from([data]), dockerfile: file };
   }
   const dir = path.resolve(ctxArg);
@@ -97,7 +91,7 @@ function appendEntry(tar: Readable, name: string, content: Buffer): Readable {
           pending = pending.subarray(pending.length - END_OF_ARCHIVE.length);
         }
       }
-      out.end(singleFileTar(name, content));
+      out.end(fileTar(name, content));
     } catch (err) {
       out.destroy(err as Error);
     }

@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import type { JSONMessage } from '../../types/api.js';
 import { jsonStream } from '../../client/jsonstream.js';
 import { collect, command, parse, StatusError, type Ctx } from '../cli.js';
+import { ramInBytes } from '../format/units.js';
 import { contextUpload } from './build-context.js';
 import { StepProgress } from './build-progress.js';
 
@@ -41,13 +42,13 @@ function buildArgs(list: string[] = []): Record<string, string | null> {
   return out;
 }
 
-/** go-units RAMInBytes: `64m`, `1g`, `512k`, plain bytes. */
-function ramBytes(v: string | undefined, flag: string): number | undefined {
+function bytesFlag(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?$/i.exec(v.trim());
-  if (!m) throw new StatusError(1, `invalid argument "${v}" for "${flag}" flag: invalid size: '${v}'`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[m[2].toLowerCase() as 'k'];
-  return Math.floor(Number(m[1]) * mult);
+  try {
+    return ramInBytes(v);
+  } catch {
+    throw new StatusError(1, `invalid argument "${v}" for "${flag}" flag: invalid size: '${v}'`);
+  }
 }
 
 export async function build(argv: string[], ctx: Ctx): Promise<number> {
@@ -92,8 +93,8 @@ export async function build(argv: string[], ctx: Ctx): Promise<number> {
     platform: opts.platform,
     cachefrom: opts.cacheFrom ? JSON.stringify(opts.cacheFrom) : undefined,
     extrahosts: opts.addHost,
-    shmsize: ramBytes(opts.shmSize, '--shm-size'),
-    memory: ramBytes(opts.memory, '--memory'),
+    shmsize: bytesFlag(opts.shmSize, '--shm-size'),
+    memory: bytesFlag(opts.memory, '--memory'),
     cpusetcpus: opts.cpusetCpus,
     version: '1',
   };
