@@ -7,7 +7,7 @@
 // Cases: a 10-step Dockerfile built cold (--no-cache), fully cached, and after one COPY'd file
 // changed; a two-stage build (two independent stages, each with a RUN that sleeps 1 s, joined by
 // COPY --from) against the sum of building each stage alone. RUN steps use --network none on
-// both (dockerd gets a bridge of its own all the same). Nothing is asserted; medians and ratios
+// both (each daemon has a bridge of its own all the same). Nothing is asserted; medians and ratios
 // are printed (docs/performance.md records them).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
   const contestants: OpContestant<Op>[] = [];
   log('starting berthd');
   contestants.push(contestant(await startBerth('berth', 'crun'), BERTH, ctx));
-  const dockerd = await startDockerdOrSkip(opts, { ownBridge: true });
+  const dockerd = await startDockerdOrSkip(opts);
   if (dockerd) contestants.push(contestant(dockerd, DOCKERD_CLI, ctx));
   const ops: Op[] = ['cold', 'cached', 'changed', 'two-stage', 'stage a + stage b'];
   const results = await runOps<Op>(ops, contestants, RUNS);

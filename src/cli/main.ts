@@ -45,6 +45,12 @@ const systemPrune: Loader = () => import('./system/prune.js');
 const containerCommit: Loader = () => import('./container/commit.js');
 const containerExport: Loader = () => import('./container/export.js');
 const imageHistory: Loader = () => import('./image/history.js');
+const network: Loader = () => import('./network/network.js');
+const imageLayers: Loader = () => import('./image/layers.js');
+const imageCompare: Loader = () => import('./image/compare.js');
+const containerLayers: Loader = () => import('./container/layers.js');
+const ui: Loader = () => import('./ui.js');
+const containerUpdate: Loader = () => import('./container/update.js');
 const imageBuild: Loader = () => import('./image/build.js');
 
 // command words → [module, export].
@@ -133,9 +139,26 @@ const COMMANDS: Record<string, [Loader, string]> = {
   'image build': [imageBuild, 'build'],
   'builder build': [imageBuild, 'build'],
   'image history': [imageHistory, 'history'],
+  'network create': [network, 'create'],
+  'network ls': [network, 'ls'],
+  'network list': [network, 'ls'],
+  'network inspect': [network, 'inspect'],
+  'network rm': [network, 'rm'],
+  'network remove': [network, 'rm'],
+  'network connect': [network, 'connect'],
+  'network disconnect': [network, 'disconnect'],
+  'network prune': [network, 'prune'],
+  'image tree': [imageLayers, 'tree'],
+  'image files': [imageLayers, 'files'],
+  'image diff': [imageCompare, 'diff'],
+  'image efficiency': [imageCompare, 'efficiency'],
+  'container layers': [containerLayers, 'layers'],
+  ui: [ui, 'ui'],
+  update: [containerUpdate, 'update'],
+  'container update': [containerUpdate, 'update'],
 };
 
-const GROUPS = ['container', 'image', 'system'];
+const GROUPS = ['container', 'image', 'system', 'network'];
 
 // global flags that take a value
 const VALUE_FLAGS = new Set(['-H', '--host', '-l', '--log-level', '--config', '-c', '--context', '--tlscacert', '--tlscert', '--tlskey']);
@@ -163,6 +186,7 @@ Common Commands:
 Management Commands:
   container   Manage containers
   image       Manage images
+  network     Manage networks
   system      Manage Berth
 
 Commands:
@@ -190,7 +214,9 @@ Commands:
   stop        Stop one or more running containers
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   top         Display the running processes of a container
+  ui          Serve the live web view of images, layers and containers on 127.0.0.1
   unpause     Unpause all processes within one or more containers
+  update      Update configuration of one or more containers
   wait        Block until one or more containers stop, then print their exit codes
 
 Global Options:

@@ -129,10 +129,51 @@ export interface HostConfig {
   OomKillDisable?: boolean | null;
   PidsLimit?: number | null;
   Ulimits?: Ulimit[] | null;
+  /** Accepted from clients before API 1.42, never applied. */
+  KernelMemory?: number;
+  BlkioWeightDevice?: WeightDevice[] | null;
+  BlkioDeviceReadBps?: ThrottleDevice[] | null;
+  BlkioDeviceWriteBps?: ThrottleDevice[] | null;
+  BlkioDeviceReadIOps?: ThrottleDevice[] | null;
+  BlkioDeviceWriteIOps?: ThrottleDevice[] | null;
+}
+
+export interface WeightDevice {
+  Path: string;
+  Weight: number;
+}
+
+export interface ThrottleDevice {
+  Path: string;
+  Rate: number;
+}
+
+/** Body of POST /containers/{id}/update: the resource fields and the restart policy. */
+export type ContainerUpdateRequest = Pick<
+  HostConfig,
+  | 'BlkioWeight'
+  | 'CpuShares'
+  | 'CpuPeriod'
+  | 'CpuQuota'
+  | 'CpuRealtimePeriod'
+  | 'CpuRealtimeRuntime'
+  | 'CpusetCpus'
+  | 'CpusetMems'
+  | 'Memory'
+  | 'MemoryReservation'
+  | 'MemorySwap'
+  | 'KernelMemory'
+  | 'NanoCpus'
+  | 'PidsLimit'
+  | 'RestartPolicy'
+>;
+
+export interface ContainerUpdateResponse {
+  Warnings: string[] | null;
 }
 
 export interface EndpointSettings {
-  IPAMConfig?: object | null;
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] } | null;
   Links?: string[] | null;
   Aliases?: string[] | null;
   MacAddress?: string;
@@ -166,6 +207,23 @@ export interface ContainerCreateResponse {
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
+export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
+
+/** One healthcheck probe's outcome (State.Health.Log). */
+export interface HealthcheckResult {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+export interface Health {
+  Status: HealthStatus;
+  FailingStreak: number;
+  /** The last five probes, oldest first. */
+  Log: HealthcheckResult[];
+}
+
 export interface ContainerState {
   Status: ContainerStatus;
   Running: boolean;
@@ -178,7 +236,7 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
-  Health?: { Status: string; FailingStreak: number; Log: object[] };
+  Health?: Health;
 }
 
 export interface GraphDriverData {
@@ -497,4 +555,84 @@ export interface AuthConfig {
 export interface AuthResponse {
   Status: string;
   IdentityToken?: string;
+}
+
+// ---- networks ----
+
+export interface IPAMConfig {
+  Subnet?: string;
+  IPRange?: string;
+  Gateway?: string;
+  AuxiliaryAddresses?: Record<string, string>;
+}
+
+export interface IPAM {
+  Driver: string;
+  Options: Record<string, string> | null;
+  Config: IPAMConfig[] | null;
+}
+
+export interface NetworkContainer {
+  Name: string;
+  EndpointID: string;
+  MacAddress: string;
+  IPv4Address: string;
+  IPv6Address: string;
+}
+
+/** GET /networks/{id} (and the elements of GET /networks, with Containers empty). */
+export interface NetworkResource {
+  Name: string;
+  Id: string;
+  Created: string;
+  Scope: string;
+  Driver: string;
+  EnableIPv4?: boolean;
+  EnableIPv6: boolean;
+  IPAM: IPAM;
+  Internal: boolean;
+  Attachable: boolean;
+  Ingress: boolean;
+  ConfigFrom: { Network: string };
+  ConfigOnly: boolean;
+  Containers: Record<string, NetworkContainer>;
+  Options: Record<string, string>;
+  Labels: Labels;
+}
+
+/** Body of POST /networks/create. */
+export interface NetworkCreateRequest {
+  Name: string;
+  CheckDuplicate?: boolean;
+  Driver?: string;
+  Scope?: string;
+  Internal?: boolean;
+  Attachable?: boolean;
+  Ingress?: boolean;
+  ConfigOnly?: boolean;
+  ConfigFrom?: { Network: string } | null;
+  IPAM?: Partial<IPAM> | null;
+  EnableIPv4?: boolean;
+  EnableIPv6?: boolean;
+  Options?: Record<string, string> | null;
+  Labels?: Labels | null;
+}
+
+export interface NetworkCreateResponse {
+  Id: string;
+  Warning: string;
+}
+
+export interface NetworkConnectRequest {
+  Container: string;
+  EndpointConfig?: EndpointSettings | null;
+}
+
+export interface NetworkDisconnectRequest {
+  Container: string;
+  Force?: boolean;
+}
+
+export interface NetworkPruneResponse {
+  NetworksDeleted: string[] | null;
 }

@@ -2,11 +2,11 @@
 
 import { readFileSync } from 'node:fs';
 import type { Command } from '../cli.js';
-import type { ContainerCreateRequest, HostConfig, Ulimit } from '../../types/api.js';
-import { collect, StatusError } from '../cli.js';
-import { ramInBytes } from '../format/units.js';
+import type { ContainerCreateRequest, EndpointSettings, HostConfig, Ulimit } from '../../types/api.js';
+import { collect, invalidFlag as invalid, StatusError } from '../cli.js';
+import { addResourceFlags, healthFields, parseRestartPolicy, resourceFields, type ResourceFlagOpts } from './resource-opts.js';
 
-export interface CreateOpts {
+export interface CreateOpts extends ResourceFlagOpts {
   attach?: string[];
   interactive?: boolean;
   tty?: boolean;
@@ -29,15 +29,21 @@ export interface CreateOpts {
   capDrop?: string[];
   readOnly?: boolean;
   securityOpt?: string[];
-  memory?: string;
-  cpus?: string;
-  pidsLimit?: string;
   ulimit?: string[];
   volume?: string[];
   tmpfs?: string[];
   publish?: string[];
+  publishAll?: boolean;
   expose?: string[];
-  restart?: string;
+  networkAlias?: string[];
+  ip?: string;
+  macAddress?: string;
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
+  addHost?: string[];
+  link?: string[];
+  domainname?: string;
   detachKeys?: string;
   sigProxy: boolean;
   platform?: string;
@@ -49,7 +55,6 @@ export function addCreateFlags(c: Command, run: boolean): void {
   c.option('-a, --attach <stream>', 'Attach to STDIN, STDOUT or STDERR', collect)
     .option('--cap-add <cap>', 'Add Linux capabilities', collect)
     .option('--cap-drop <cap>', 'Drop Linux capabilities', collect)
-    .option('--cpus <decimal>', 'Number of CPUs')
     .option('--entrypoint <string>', 'Overwrite the default ENTRYPOINT of the image')
     .option('-e, --env <list>', 'Set environment variables', collect)
     .option('--env-file <file>', 'Read in a file of environment variables', collect)
@@ -58,18 +63,25 @@ export function addCreateFlags(c: Command, run: boolean): void {
     .option('--init', 'Run an init inside the container that forwards signals and reaps processes')
     .option('-i, --interactive', 'Keep STDIN open even if not attached')
     .option('-l, --label <list>', 'Set meta data on a container', collect)
-    .option('-m, --memory <bytes>', 'Memory limit')
     .option('--name <string>', 'Assign a name to the container')
     .option('--network <network>', 'Connect a container to a network')
     .option('--net <network>', 'Connect a container to a network')
-    .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)')
     .option('--platform <string>', 'Set platform if server is multi-platform capable')
     .option('--privileged', 'Give extended privileges to this container')
     .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect)
+    .option('-P, --publish-all', 'Publish all exposed ports to random ports')
+    .option('--network-alias <list>', 'Add network-scoped alias for the container', collect)
+    .option('--ip <string>', 'IPv4 address (e.g., 172.30.100.104)')
+    .option('--mac-address <string>', 'Container MAC address (e.g., 92:d0:c6:0a:29:33)')
+    .option('--dns <list>', 'Set custom DNS servers', collect)
+    .option('--dns-search <list>', 'Set custom DNS search domains', collect)
+    .option('--dns-option <list>', 'Set DNS options', collect)
+    .option('--add-host <list>', 'Add a custom host-to-IP mapping (host:ip)', collect)
+    .option('--link <list>', 'Add link to another container', collect)
+    .option('--domainname <string>', 'Container NIS domain name')
     .option('--pull <string>', 'Pull image before running ("always", "missing", "never")')
     .option('-q, --quiet', 'Suppress the pull output')
     .option('--read-only', "Mount the container's root filesystem as read only")
-    .option('--restart <string>', 'Restart policy to apply when a container exits')
     .option('--rm', 'Automatically remove the container and its associated anonymous volumes when it exits')
     .option('--security-opt <list>', 'Security Options', collect)
     .option('--stop-signal <string>', 'Signal to stop the container')
@@ -80,6 +92,7 @@ export function addCreateFlags(c: Command, run: boolean): void {
     .option('-u, --user <string>', 'Username or UID (format: <name|uid>[:<group|gid>])')
     .option('-v, --volume <list>', 'Bind mount a volume', collect)
     .option('-w, --workdir <string>', 'Working directory inside the container');
+  addResourceFlags(c);
   if (run) {
     c.option('-d, --detach', 'Run container in background and print container ID')
       .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
@@ -87,9 +100,6 @@ export function addCreateFlags(c: Command, run: boolean): void {
   }
 }
 
-function invalid(flag: string, value: string, why: string): StatusError {
-  return new StatusError(125, `invalid argument "${value}" for "${flag}" flag: ${why}`);
-}
 
 /** Reads an --env-file: KEY=VALUE lines, KEY alone takes the value from this environment. */
 export function parseEnvFile(text: string, env: NodeJS.ProcessEnv = process.env): string[] {
@@ -174,22 +184,7 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
     RestartPolicy: { Name: '' },
   };
   if (o.init) host.Init = true;
-  if (o.memory !== undefined) {
-    try {
-      host.Memory = ramInBytes(o.memory);
-    } catch {
-      throw invalid('-m, --memory', o.memory, `invalid size: '${o.memory}'`);
-    }
-  }
-  if (o.cpus !== undefined) {
-    const n = Number(o.cpus);
-    if (!Number.isFinite(n) || n < 0) throw invalid('--cpus', o.cpus, 'failed to parse ' + o.cpus + ' as a rational number');
-    host.NanoCpus = Math.round(n * 1e9);
-  }
-  if (o.pidsLimit !== undefined) {
-    if (!/^-?\d+$/.test(o.pidsLimit)) throw invalid('--pids-limit', o.pidsLimit, `strconv.ParseInt: parsing "${o.pidsLimit}": invalid syntax`);
-    host.PidsLimit = Number(o.pidsLimit);
-  }
+  Object.assign(host, resourceFields(o));
   if (o.ulimit?.length) host.Ulimits = o.ulimit.map(parseUlimit);
   for (const v of o.volume ?? []) {
     const parts = v.split(':');
@@ -208,27 +203,30 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
     }
   }
   if (o.restart) {
-    const [name, count] = o.restart.split(':');
-    if (!['no', 'always', 'unless-stopped', 'on-failure'].includes(name)) throw invalid('--restart', o.restart, `invalid restart policy ${name}`);
-    host.RestartPolicy = { Name: name as 'no', MaximumRetryCount: count ? Number(count) : 0 };
-    if (o.rm && name !== 'no') throw new StatusError(125, 'Conflicting options: --restart and --rm');
+    host.RestartPolicy = parseRestartPolicy(o.restart);
+    if (o.rm && !['', 'no'].includes(host.RestartPolicy.Name)) throw new StatusError(125, 'conflicting options: cannot specify both --restart and --rm');
   }
   const exposed: Record<string, object> = {};
   if (o.publish?.length) {
     host.PortBindings = {};
-    for (const p of o.publish) {
-      const m = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):)?(?:(\d*):)?(\d+)(?:\/(tcp|udp|sctp))?$/.exec(p);
-      if (!m) throw invalid('-p, --publish', p, `invalid publish spec`);
-      const key = `${m[4]}/${m[5] ?? 'tcp'}`;
-      exposed[key] = {};
-      (host.PortBindings[key] ??= []).push({ HostIp: m[1] ?? m[2] ?? '', HostPort: m[3] ?? '' });
-    }
+    for (const p of o.publish) publishSpec(p, host.PortBindings, exposed);
   }
-  for (const e of o.expose ?? []) exposed[e.includes('/') ? e : `${e}/tcp`] = {};
+  for (const e of o.expose ?? []) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(e);
+    if (!m) throw invalid('--expose', e, `invalid range format for --expose: ${e}`);
+    for (let port = Number(m[1]); port <= Number(m[2] ?? m[1]); port++) exposed[`${port}/${m[3] ?? 'tcp'}`] = {};
+  }
+  if (o.publishAll) host.PublishAllPorts = true;
+  if (o.dns?.length) host.Dns = o.dns;
+  if (o.dnsSearch?.length) host.DnsSearch = o.dnsSearch;
+  if (o.dnsOption?.length) host.DnsOptions = o.dnsOption;
+  if (o.addHost?.length) host.ExtraHosts = o.addHost.map((h) => h.replace('=', ':'));
+  if (o.link?.length) host.Links = o.link.map((l) => (l.includes(':') ? l : `${l}:${l}`));
+  const endpoint = networkEndpoint(o);
 
   const req: ContainerCreateRequest = {
     Hostname: o.hostname ?? '',
-    Domainname: '',
+    Domainname: o.domainname ?? '',
     User: o.user ?? '',
     AttachStdin: attachStdin,
     AttachStdout: attachStdout,
@@ -244,13 +242,46 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
     Entrypoint: o.entrypoint === undefined ? null : o.entrypoint === '' ? [''] : [o.entrypoint],
     Labels: labels,
     HostConfig: host,
-    NetworkingConfig: { EndpointsConfig: {} },
+    NetworkingConfig: { EndpointsConfig: endpoint ? { [host.NetworkMode!]: endpoint } : {} },
   };
+  if (o.macAddress) req.MacAddress = o.macAddress;
   if (Object.keys(exposed).length) req.ExposedPorts = exposed;
+  const health = healthFields(o);
+  if (health) req.Healthcheck = health;
   if (o.stopSignal) req.StopSignal = o.stopSignal;
   if (o.stopTimeout !== undefined) {
     if (!/^-?\d+$/.test(o.stopTimeout)) throw invalid('--stop-timeout', o.stopTimeout, `strconv.ParseInt: parsing "${o.stopTimeout}": invalid syntax`);
     req.StopTimeout = Number(o.stopTimeout);
   }
   return req;
+}
+
+/** -p [ip:][hostPort[-end]:]containerPort[-end][/proto], with ranges expanded port by port as the docker CLI does. */
+function publishSpec(p: string, bindings: NonNullable<HostConfig['PortBindings']>, exposed: Record<string, object>): void {
+  const m = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):)?(?:(\d*)(?:-(\d+))?:)?(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(p);
+  if (!m) throw invalid('-p, --publish', p, `invalid publish spec`);
+  const ip = m[1] ?? m[2] ?? '';
+  const [cStart, cEnd] = [Number(m[5]), Number(m[6] ?? m[5])];
+  const hStart = m[3] ? Number(m[3]) : 0;
+  const hEnd = m[4] ? Number(m[4]) : hStart;
+  if (cEnd < cStart || hEnd < hStart || cStart < 1 || cEnd > 65535 || hEnd > 65535) throw invalid('-p, --publish', p, `invalid range specified for port: ${p}`);
+  const count = cEnd - cStart + 1;
+  if (hStart && hEnd - hStart + 1 !== count && count !== 1) throw invalid('-p, --publish', p, `invalid ranges specified for container and host Ports: ${p}`);
+  for (let i = 0; i < count; i++) {
+    const key = `${cStart + i}/${m[7] ?? 'tcp'}`;
+    exposed[key] = {};
+    // A single container port with a host range: the daemon picks one port in the range.
+    const hostPort = !hStart ? '' : count === 1 && hEnd > hStart ? `${hStart}-${hEnd}` : String(hStart + i);
+    (bindings[key] ??= []).push({ HostIp: ip, HostPort: hostPort });
+  }
+}
+
+/** --network-alias / --ip / --link as the endpoint settings of the container's network. */
+function networkEndpoint(o: CreateOpts): EndpointSettings | undefined {
+  if (!o.networkAlias?.length && !o.ip && !o.macAddress) return undefined;
+  const ep: EndpointSettings = {};
+  if (o.networkAlias?.length) ep.Aliases = o.networkAlias;
+  if (o.ip) ep.IPAMConfig = { IPv4Address: o.ip };
+  if (o.macAddress) ep.MacAddress = o.macAddress;
+  return ep;
 }

@@ -1,6 +1,8 @@
 // A container as the engine records it, and how its state reads to a Docker user.
 import { humanDuration } from '../../util/duration.js';
-import type { ContainerConfig, ContainerState, ContainerStatus, HostConfig } from '../../types/api.js';
+import type { ContainerConfig, ContainerState, ContainerStatus, Health, HostConfig } from '../../types/api.js';
+import type { PublishedPort } from '../../network/ports.js';
+import type { EndpointRecord } from '../networks/network.js';
 
 export interface ContainerStateRecord {
   status: ContainerStatus;
@@ -11,8 +13,13 @@ export interface ContainerStateRecord {
   oomKilled: boolean;
   startedAt: string;
   finishedAt: string;
-  /** Set while a `stop`/`kill`/`restart` from the user is in flight: the exit is expected. */
+  /**
+   * Docker's HasBeenManuallyStopped: set by a `stop`/`kill`/`rm -f` from the user, cleared by the
+   * next start. `unless-stopped` does not restart such a container.
+   */
   stoppedByUser?: boolean;
+  /** Present once a container with a healthcheck has started. */
+  health?: Health;
 }
 
 /** metadata/containers/<id>.json */
@@ -33,6 +40,19 @@ export interface ContainerRecord {
   restartCount: number;
   /** Exec sessions are runtime-only; ids are listed for inspect. */
   execIds?: string[];
+  /** The networks the container belongs to, by network name. */
+  networks?: Record<string, EndpointRecord>;
+  /** Its network namespace and published ports while it runs. */
+  sandbox?: SandboxRecord;
+}
+
+export interface SandboxRecord {
+  id: string;
+  /** The namespace's bind mount (bridge networks); absent for host/none/container: modes. */
+  netns?: string;
+  ports: PublishedPort[];
+  /** The network whose setup carried the port mappings. */
+  portsNetwork?: string;
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -48,7 +68,8 @@ export function isRunning(c: ContainerRecord): boolean {
 export function stateView(s: ContainerStateRecord): ContainerState {
   return {
     Status: s.status,
-    Running: s.status === 'running' || s.status === 'paused',
+    // Docker counts a container waiting out its restart back-off as running.
+    Running: s.status === 'running' || s.status === 'paused' || s.status === 'restarting',
     Paused: s.status === 'paused',
     Restarting: s.status === 'restarting',
     OOMKilled: s.oomKilled,
@@ -58,13 +79,20 @@ export function stateView(s: ContainerStateRecord): ContainerState {
     Error: s.error,
     StartedAt: s.startedAt,
     FinishedAt: s.finishedAt,
+    ...(s.health ? { Health: s.health } : {}),
   };
+}
+
+/** How ps shows the health: "healthy", "unhealthy", "health: starting". */
+function healthText(h: Health): string {
+  return h.Status === 'starting' ? 'health: starting' : h.Status;
 }
 
 /** The STATUS column of `docker ps`. */
 export function statusText(s: ContainerStateRecord, now = Date.now()): string {
   switch (s.status) {
     case 'running':
+      if (s.health) return `Up ${humanDuration(now - Date.parse(s.startedAt))} (${healthText(s.health)})`;
       return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
     case 'paused':
       return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;

@@ -1,6 +1,7 @@
 // How a container record reads through the API: inspect, the ps summary, and ps filters.
 import path from 'node:path';
-import type { ContainerInspect, ContainerSummary, EndpointSettings, NetworkSettings } from '../../types/api.js';
+import type { ContainerInspect, ContainerSummary } from '../../types/api.js';
+import { endpointsView, networkSettingsView, summaryPorts, type NetworkLookup } from '../networks/views.js';
 import { InvalidParameterError } from '../../errors.js';
 import type { Snapshotter } from '../../snapshot/overlay.js';
 import { filterValues, type Filters } from '../filters.js';
@@ -10,48 +11,11 @@ export interface ViewContext {
   snapshots: Snapshotter;
   containerDir: (id: string) => string;
   logPath: (id: string) => string;
+  network: NetworkLookup;
 }
 
 function networkName(mode: string | undefined): string {
   return !mode || mode === 'default' ? 'bridge' : mode;
-}
-
-function endpoint(): EndpointSettings {
-  return {
-    IPAMConfig: null,
-    Links: null,
-    Aliases: null,
-    MacAddress: '',
-    NetworkID: '',
-    EndpointID: '',
-    Gateway: '',
-    IPAddress: '',
-    IPPrefixLen: 0,
-    IPv6Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
-    DriverOpts: null,
-    DNSNames: null,
-  };
-}
-
-function networkSettings(c: ContainerRecord): NetworkSettings {
-  const net = networkName(c.hostConfig.NetworkMode);
-  return {
-    Bridge: '',
-    SandboxID: '',
-    SandboxKey: c.state.pid ? `/proc/${c.state.pid}/ns/net` : '',
-    Ports: {},
-    EndpointID: '',
-    Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
-    IPAddress: '',
-    IPPrefixLen: 0,
-    IPv6Gateway: '',
-    MacAddress: '',
-    Networks: net.startsWith('container:') ? {} : { [net]: endpoint() },
-  };
 }
 
 function graphDriver(ctx: ViewContext, c: ContainerRecord): ContainerInspect['GraphDriver'] {
@@ -93,7 +57,7 @@ export async function inspectView(ctx: ViewContext, c: ContainerRecord, withSize
     GraphDriver: graphDriver(ctx, c),
     Mounts: mountPoints(c),
     Config: c.config,
-    NetworkSettings: networkSettings(c),
+    NetworkSettings: networkSettingsView(c, ctx.network),
   };
   if (withSize) Object.assign(out, await sizes(ctx, c));
   return out;
@@ -132,12 +96,12 @@ export async function summaryView(ctx: ViewContext, c: ContainerRecord, withSize
     ImageID: c.imageId,
     Command: commandLine(c),
     Created: Math.floor(Date.parse(c.created) / 1000),
-    Ports: [],
+    Ports: summaryPorts(c),
     Labels: c.config.Labels ?? {},
     State: c.state.status,
     Status: statusText(c.state),
     HostConfig: { NetworkMode: net },
-    NetworkSettings: { Networks: net.startsWith('container:') ? {} : { [net]: endpoint() } },
+    NetworkSettings: { Networks: endpointsView(c, ctx.network) },
     Mounts: mountPoints(c),
   };
   if (withSize) Object.assign(out, await sizes(ctx, c));
@@ -146,11 +110,15 @@ export async function summaryView(ctx: ViewContext, c: ContainerRecord, withSize
 
 const PS_FILTERS = ['status', 'name', 'id', 'label', 'ancestor', 'exited', 'before', 'since', 'network', 'volume', 'health', 'isolation', 'is-task', 'publish', 'expose'];
 const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+const HEALTH = ['starting', 'healthy', 'unhealthy', 'none'];
 
 export function validatePsFilters(f: Filters): void {
   for (const key of f.keys()) if (!PS_FILTERS.includes(key)) throw new InvalidParameterError(`invalid filter '${key}'`);
   for (const s of filterValues(f, 'status')) {
     if (!STATUSES.includes(s)) throw new InvalidParameterError(`invalid filter 'status=${s}'`);
+  }
+  for (const h of filterValues(f, 'health')) {
+    if (!HEALTH.includes(h)) throw new InvalidParameterError(`Unrecognised filter value for health: ${h}`);
   }
   for (const e of filterValues(f, 'exited')) {
     if (!/^-?\d+$/.test(e)) throw new InvalidParameterError(`invalid filter 'exited=${e}'`);
@@ -175,5 +143,10 @@ export function matchesPsFilters(c: ContainerRecord, f: Filters, ancestorIds: Se
   const exited = filterValues(f, 'exited');
   if (exited.length && (c.state.status !== 'exited' || !exited.includes(String(c.state.exitCode)))) return false;
   if (ancestorIds && !ancestorIds.has(c.imageId)) return false;
+  const networks = filterValues(f, 'network');
+  const joined = Object.entries(c.networks ?? {});
+  if (networks.length && !networks.some((n) => joined.some(([name, ep]) => name === n || ep.networkId === n))) return false;
+  const health = filterValues(f, 'health');
+  if (health.length && !health.includes(c.state.health?.Status ?? 'none')) return false;
   return true;
 }
