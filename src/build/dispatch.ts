@@ -7,7 +7,7 @@ import { InvalidParameterError } from '../errors.js';
 import type { ImageRunConfig } from '../oci/image-spec.js';
 import { parseFlags } from './flags.js';
 import { DockerfileParseError, type Node } from './parser.js';
-import { processWord, processWords, type Env } from './shell-lex.js';
+import { processWord, processWords } from './shell-lex.js';
 
 export const DEFAULT_SHELL = ['/bin/sh', '-c'];
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
