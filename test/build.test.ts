@@ -45,8 +45,8 @@ function normalise(out: string): string[] {
 const historyOf = async (ref: string): Promise<string[]> =>
   JSON.parse((await d.api('GET', `/images/${ref}/history`)).text).map((h: { CreatedBy: string }) => h.CreatedBy.replace(/(file|dir|multi):[0-9a-f]{64}/, '$1:<sum>'));
 
-/** Mounts under the daemon's roots besides its own (its crun binary, its netns directory). */
-const buildMounts = (): string[] => mountsUnder(d.root).filter((m) => !m.endsWith('/runtime/bin/crun') && !m.endsWith('/netns'));
+/** Mounts under the daemon's roots besides its own (its crun binary, its netns directory and keeper). */
+const buildMounts = (): string[] => mountsUnder(d.root).filter((m) => !m.endsWith('/runtime/bin/crun') && !m.endsWith('/netns') && !/\/netns\/keeper-/.test(m));
 
 const containerIds = async (): Promise<string[]> => lines(await d.dockerOk(['ps', '-aq']));
 
