@@ -9,6 +9,7 @@ import { MULTIPLEXED_STREAM, RAW_STREAM, parseDetachKeys, pumpAttach, writeOutpu
 import type { Duplex } from 'node:stream';
 import type { RequestContext } from './context.js';
 import { logger } from '../util/logger.js';
+import { containerInspectFor } from './versions.js';
 
 function abortOnClose(ctx: RequestContext): AbortSignal {
   const ac = new AbortController();
@@ -47,7 +48,7 @@ export const containerRoutes: Route[] = [
   }),
 
   route('GET', '/containers/{id}/json', async (ctx, engine) => {
-    ctx.send(200, await engine.inspectContainer(ctx.params.id, ctx.bool('size')));
+    ctx.send(200, containerInspectFor(ctx.apiVersion, await engine.inspectContainer(ctx.params.id, ctx.bool('size'))));
   }),
 
   route('GET', '/containers/{id}/top', async (ctx, engine) => {

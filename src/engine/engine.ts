@@ -1,5 +1,4 @@
 // The daemon's services wired together, and the operations that span more than one of them.
-import os from 'node:os';
 import { promises as fsp } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type {
@@ -10,13 +9,19 @@ import type {
   EventMessage,
   FilesystemChange,
   ImageSummary,
+  LogConfig,
   VersionResponse,
 } from '../types/api.js';
+import { isCgroupV2 } from '../oci/spec.js';
+import { systemInfo, versionInfo } from './system.js';
+
+/** The logging drivers containers can use (`--log-driver`). */
+const LOG_DRIVERS = ['json-file'];
 import { ConflictError, InvalidParameterError } from '../errors.js';
 import { changes as fsChanges } from '../archive/changes.js';
 import { Runtime } from '../runtime/runtime.js';
 import { readLogs } from '../runtime/logs.js';
-import type { CgroupStats, LogEntry, RuntimeName } from '../runtime/types.js';
+import type { LogEntry, RuntimeName } from '../runtime/types.js';
 import { Snapshotter } from '../snapshot/overlay.js';
 import { ContentStore } from '../store/content.js';
 import { ReferenceStore } from '../store/references.js';
@@ -58,6 +63,11 @@ export interface EngineOptions {
   runtime: RuntimeName;
   /** Create busybox:latest from the host's busybox-static when it is missing. */
   defaultImage: boolean;
+  /** The default logging driver and its options (daemon.json log-driver, log-opts). */
+  logConfig?: LogConfig;
+  /** daemon.json `labels`, shown in /info. */
+  labels?: string[];
+  debug?: boolean;
   /** Registry client settings (berthd's --insecure-registry, --registry-mirror, limits, …). */
   registry?: RegistryOptions;
 }
@@ -79,6 +89,7 @@ export class Engine {
   readonly distributionMetadata: DistributionMetadata;
 
   constructor(readonly opts: EngineOptions) {
+    const containerDefaults = { runtime: opts.runtime, logConfig: this.logConfig, cgroupV2: isCgroupV2() };
     this.content = new ContentStore(opts.dataRoot);
     this.references = new ReferenceStore(path.join(opts.dataRoot, 'metadata'));
     this.snapshots = new Snapshotter(opts.dataRoot);
@@ -98,6 +109,7 @@ export class Engine {
       images: this.images,
       runtime: this.runtime,
       events: this.events,
+      defaults: containerDefaults,
     });
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
@@ -107,10 +119,15 @@ export class Engine {
       snapshots: this.snapshots,
       containerDir: (id) => this.containers.containerDir(id),
       logPath: (id) => this.containers.logPath(id),
+      defaults: containerDefaults,
     };
     this.events.subscribe((e) => {
       if (e.Type === 'container' && e.Action === 'destroy') this.exec.forgetContainer(e.Actor.ID);
     });
+  }
+
+  get logConfig(): LogConfig {
+    return this.opts.logConfig ?? { Type: 'json-file', Config: {} };
   }
 
   async init(): Promise<void> {
@@ -335,13 +352,15 @@ export class Engine {
 
   async stats(id: string, twoSamples: boolean, prev?: ContainerStatsResponse): Promise<ContainerStatsResponse> {
     const c = this.containers.find(id);
-    const sample = async (): Promise<CgroupStats | undefined> => (isRunning(c) ? this.runtime.stats(c.id).catch(() => undefined) : undefined);
+    const sample = async (): Promise<Sample | undefined> => (isRunning(c) ? this.runtime.stats(c.id).catch(() => undefined) : undefined);
+    // The host's namespace is not the container's to report (dockerd has no sandbox for it either).
+    const withNetworks = c.hostConfig.NetworkMode !== 'host';
     let before = prev;
     if (!before && twoSamples) {
-      before = toStats(c.id, c.name, await sample(), undefined);
+      before = toStats(c.id, c.name, await sample(), undefined, withNetworks);
       await new Promise((r) => setTimeout(r, 1000));
     }
-    return toStats(c.id, c.name, await sample(), before);
+    return toStats(c.id, c.name, await sample(), before, withNetworks);
   }
 
   async pruneContainers(filters: Filters): Promise<ContainerPruneResponse> {
@@ -394,79 +413,30 @@ export class Engine {
   }
 
   /** The API versions are the API layer's to say; the engine only reports them. */
-  async versionInfo(api: { version: string; min: string }): Promise<VersionResponse> {
-    const { version: API_VERSION, min: MIN_API_VERSION } = api;
-    return {
-      Platform: { Name: 'Berth' },
-      Components: [
-        { Name: 'Engine', Version: BERTH_VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, GitCommit: 'berth', GoVersion: `node${process.versions.node}`, Os: 'linux', Arch: goArch(), KernelVersion: os.release(), BuildTime: new Date(0).toISOString(), Experimental: 'false' } },
-        { Name: this.opts.runtime, Version: await runtimeVersion(this.opts.runtime) },
-      ],
-      Version: BERTH_VERSION,
-      ApiVersion: API_VERSION,
-      MinAPIVersion: MIN_API_VERSION,
-      GitCommit: 'berth',
-      GoVersion: `node${process.versions.node}`,
-      Os: 'linux',
-      Arch: goArch(),
-      KernelVersion: os.release(),
-      BuildTime: new Date(0).toISOString(),
-    };
+  versionInfo(api: { version: string; min: string }): Promise<VersionResponse> {
+    return versionInfo(api, BERTH_VERSION, this.opts.runtime);
   }
 
   async info(): Promise<Record<string, unknown>> {
     const all = this.containers.all();
-    const cgroupVersion = await fsp.access('/sys/fs/cgroup/cgroup.controllers').then(() => '2', () => '1');
-    return {
-      ID: 'berth',
-      Containers: all.length,
-      ContainersRunning: all.filter((c) => c.state.status === 'running').length,
-      ContainersPaused: all.filter((c) => c.state.status === 'paused').length,
-      ContainersStopped: all.filter((c) => !isRunning(c)).length,
-      Images: this.images.all().length,
-      Driver: 'overlay2',
-      DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true']],
-      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['k8s-file'] },
-      MemoryLimit: true,
-      SwapLimit: false,
-      CpuCfsPeriod: true,
-      CpuCfsQuota: true,
-      CPUShares: true,
-      CPUSet: true,
-      PidsLimit: true,
-      OomKillDisable: cgroupVersion === '1',
-      IPv4Forwarding: true,
-      Debug: false,
-      NFd: 0,
-      NGoroutines: 0,
-      SystemTime: new Date().toISOString(),
-      LoggingDriver: 'k8s-file',
-      CgroupDriver: 'cgroupfs',
-      CgroupVersion: cgroupVersion,
-      NEventsListener: 0,
-      KernelVersion: os.release(),
-      OperatingSystem: await osName(),
-      OSVersion: '',
-      OSType: 'linux',
-      Architecture: os.machine(),
-      IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
-      NCPU: os.cpus().length,
-      MemTotal: os.totalmem(),
-      DockerRootDir: this.opts.dataRoot,
-      Name: os.hostname(),
-      Labels: [],
-      ExperimentalBuild: false,
-      ServerVersion: BERTH_VERSION,
-      Runtimes: { crun: { path: 'crun' }, runc: { path: 'runc' } },
-      DefaultRuntime: this.opts.runtime,
-      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
-      LiveRestoreEnabled: true,
-      Isolation: '',
-      InitBinary: 'docker-init',
-      SecurityOptions: ['name=seccomp,profile=builtin', 'name=no-new-privileges'],
-      Warnings: [],
-    };
+    return systemInfo({
+      containers: {
+        total: all.length,
+        running: all.filter((c) => c.state.status === 'running').length,
+        paused: all.filter((c) => c.state.status === 'paused').length,
+        stopped: all.filter((c) => !isRunning(c)).length,
+      },
+      images: this.images.all().length,
+      dataRoot: this.opts.dataRoot,
+      runtime: this.opts.runtime,
+      loggingDriver: this.logConfig.Type,
+      logDrivers: LOG_DRIVERS,
+      registry: this.registries.options,
+      labels: this.opts.labels ?? [],
+      debug: this.opts.debug ?? false,
+      liveRestore: true,
+      serverVersion: BERTH_VERSION,
+    });
   }
 
   async diskUsage(): Promise<Record<string, unknown>> {
@@ -474,52 +444,47 @@ export class Engine {
     const containers = await this.listContainers({ all: true, size: true, filters: new Map() });
     let layersSize = 0;
     for (const s of this.snapshots.list()) if (s.kind === 'committed') layersSize += s.size ?? 0;
-    return { LayersSize: layersSize, Images: images, Containers: containers, Volumes: [], BuildCache: [] };
+    await this.images.fillSharedSizes(images);
+    return { LayersSize: layersSize, Images: images, Containers: containers, Volumes: [], BuildCache: null, BuilderSize: 0 };
   }
 }
 
-async function runtimeVersion(name: string): Promise<string> {
-  try {
-    const { stdout } = await runCommand(name, ['--version']);
-    return /version\s+(\S+)/.exec(stdout)?.[1] ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
+type Sample = Awaited<ReturnType<Runtime['stats']>>;
 
-function goArch(): string {
-  const map: Record<string, string> = { x64: 'amd64', arm64: 'arm64', ia32: '386' };
-  return map[process.arch] ?? process.arch;
-}
+const EMPTY_BLKIO = {
+  io_service_bytes_recursive: null,
+  io_serviced_recursive: null,
+  io_queue_recursive: null,
+  io_service_time_recursive: null,
+  io_wait_time_recursive: null,
+  io_merged_recursive: null,
+  io_time_recursive: null,
+  sectors_recursive: null,
+};
 
-async function osName(): Promise<string> {
-  try {
-    const text = await fsp.readFile('/etc/os-release', 'utf8');
-    return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(text)?.[1] ?? 'Linux';
-  } catch {
-    return 'Linux';
-  }
-}
-
-function toStats(id: string, name: string, s: CgroupStats | undefined, prev: ContainerStatsResponse | undefined): ContainerStatsResponse {
+/** One stats object in Docker's shape; a stopped container reads as zeros, as with dockerd. */
+function toStats(id: string, name: string, s: Sample | undefined, prev: ContainerStatsResponse | undefined, withNetworks: boolean): ContainerStatsResponse {
   const zeroCpu = { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
-  return {
+  const out: ContainerStatsResponse = {
     id,
     name: `/${name}`,
-    read: new Date().toISOString(),
+    read: s ? new Date().toISOString() : '0001-01-01T00:00:00Z',
     preread: prev?.read ?? '0001-01-01T00:00:00Z',
+    pids_stats: s ? { current: s.pidsCurrent, ...(s.pidsLimit > 0 ? { limit: s.pidsLimit } : {}) } : {},
+    blkio_stats: s ? s.blkio : EMPTY_BLKIO,
     num_procs: 0,
-    pids_stats: s ? { current: s.pidsCurrent, limit: s.pidsLimit } : {},
-    blkio_stats: { io_service_bytes_recursive: null, io_serviced_recursive: null },
+    storage_stats: {},
     cpu_stats: s
       ? {
-          cpu_usage: { total_usage: s.cpuTotalNs, percpu_usage: s.perCpuNs, usage_in_kernelmode: s.cpuSystemNs, usage_in_usermode: s.cpuUserNs },
+          cpu_usage: { total_usage: s.cpuTotalNs, ...(s.perCpuNs.length ? { percpu_usage: s.perCpuNs } : {}), usage_in_kernelmode: s.cpuSystemNs, usage_in_usermode: s.cpuUserNs },
           system_cpu_usage: s.systemCpuNs,
           online_cpus: s.onlineCpus,
           throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
         }
       : zeroCpu,
     precpu_stats: prev?.cpu_stats ?? zeroCpu,
-    memory_stats: s ? { usage: s.memoryUsage, max_usage: s.memoryMaxUsage, limit: s.memoryLimit, stats: s.memoryStats } : {},
+    memory_stats: s ? { usage: s.memoryUsage, max_usage: s.memoryMaxUsage, stats: s.memoryStats, limit: s.memoryLimit } : {},
   };
+  if (s && withNetworks && Object.keys(s.networks).length > 0) out.networks = s.networks;
+  return out;
 }

@@ -25,6 +25,7 @@ import { ExitWatcher, readExitFile } from './exits.js';
 import { findBinary, OciCli } from './oci-cli.js';
 import { cgroupsPath, checkId, Layout, socketUuid } from './paths.js';
 import { signalNumber } from './signals.js';
+import { readNetworkStats, type InterfaceStats } from './netdev.js';
 import type {
   AttachStream,
   CgroupStats,
@@ -555,9 +556,10 @@ export class Runtime extends EventEmitter {
     return (JSON.parse(out || '[]') as number[] | null) ?? [];
   }
 
-  async stats(id: string): Promise<CgroupStats> {
+  async stats(id: string): Promise<CgroupStats & { networks: Record<string, InterfaceStats> }> {
     checkId('container', id);
     const pid = await this.initPid(id);
-    return readCgroupStats(await containerCgroupDirs(pid, cgroupsPath(id)));
+    const [cg, networks] = await Promise.all([readCgroupStats(await containerCgroupDirs(pid, cgroupsPath(id))), pid ? readNetworkStats(pid) : {}]);
+    return { ...cg, networks };
   }
 }

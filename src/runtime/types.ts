@@ -1,6 +1,7 @@
 // The contract between the engine and the container runtime layer (conmon + crun/runc).
 // The engine calls only these; everything about conmon's flags, pipes and sockets stays in runtime/.
 import type { EventEmitter } from 'node:events';
+import type { BlkioStats } from '../types/api.js';
 
 export type RuntimeName = 'crun' | 'runc';
 
@@ -97,7 +98,10 @@ export interface CgroupStats {
   memoryStats: Record<string, number>;
   pidsCurrent: number;
   pidsLimit: number;
+  /** blkio_stats in Docker's shape: per device and operation. */
+  blkio: BlkioStats;
 }
+
 
 export interface LogEntry {
   stream: 'stdout' | 'stderr';

@@ -9,6 +9,7 @@ import type { Spec } from '../../oci/runtime-spec.js';
 import { resolveUser } from '../../oci/user.js';
 import { cgroupsPath } from '../../runtime/paths.js';
 import type { ContainerRecord } from './container.js';
+import { processEnv } from './create-config.js';
 
 /** Docker's --init binary; Debian's tini-static works in any rootfs since it needs no libc. */
 export const INIT_BINARY = '/usr/bin/tini-static';
@@ -18,6 +19,8 @@ export interface BundleInput {
   rootfs: string;
   bundleDir: string;
   containerDir: string;
+  /** Legacy --link variables (<ALIAS>_NAME, <ALIAS>_ENV_*, <ALIAS>_PORT…). */
+  linkEnv?: string[];
   /** The runtime's last touches to the spec (Runtime.prepareSpec). */
   prepareSpec?: (spec: Spec) => void;
 }
@@ -44,8 +47,7 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
   await Promise.all([fsp.writeFile(files.hostname, etc.hostname), fsp.writeFile(files.hosts, etc.hosts), fsp.writeFile(files.resolvConf, etc.resolvConf)]);
 
   const user = resolveUser(input.rootfs, c.config.User, hc.GroupAdd);
-  const env = [...(c.config.Env ?? [])];
-  if (!env.some((e) => e.startsWith('HOSTNAME='))) env.unshift(`HOSTNAME=${c.config.Hostname}`);
+  const env = processEnv(c.config, input.linkEnv);
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
   const cwd = c.config.WorkingDir || '/';
   await ensureWorkdir(input.rootfs, cwd, user.uid, user.gid);

@@ -15,6 +15,7 @@ import type { EventService } from '../events.js';
 import type { ImageService } from '../images/image-service.js';
 import { type ContainerRecord, initialState, isRunning } from './container.js';
 import { mergeConfig } from './create-config.js';
+import type { ContainerDefaults } from './defaults.js';
 import { randomName } from './names.js';
 import { prepareBundle } from './bundle.js';
 import { parseSignal } from '../../oci/signals.js';
@@ -29,6 +30,8 @@ export interface ContainerServiceDeps {
   images: ImageService;
   runtime: Runtime;
   events: EventService;
+  /** What the daemon fills in for fields a create request leaves out. */
+  defaults: ContainerDefaults;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -142,7 +145,7 @@ export class ContainerService {
     }
     const image = this.deps.images.resolve(req.Image);
     const id = newId();
-    const merged = mergeConfig(req, image.config.config ?? {}, id);
+    const merged = mergeConfig(req, image.config.config ?? {}, id, this.deps.defaults);
     const warnings = validateHostConfig(merged.hostConfig);
     if (name) this.reserveName(name, id);
     else name = randomName((n) => this.names.has(n));

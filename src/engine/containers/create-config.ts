@@ -3,6 +3,16 @@ import type { ContainerConfig, ContainerCreateRequest, HostConfig } from '../../
 import { InvalidParameterError, NotFoundError } from '../../errors.js';
 import { DEFAULT_PATH_ENV } from '../../oci/defaults.js';
 import type { ImageRunConfig } from '../../oci/image-spec.js';
+import { completeConfig, completeHostConfig, type ContainerDefaults } from './defaults.js';
+
+/**
+ * The environment a container's processes get (moby's CreateDaemonEnvironment): PATH and
+ * HOSTNAME first, then the legacy link variables, then the container's own, which override.
+ * PATH lives here rather than in Config.Env, which shows only what the image and client set.
+ */
+export function processEnv(config: ContainerConfig, linkEnv: string[] = [], ...more: (string[] | null | undefined)[]): string[] {
+  return mergeEnv([DEFAULT_PATH_ENV, `HOSTNAME=${config.Hostname ?? ''}`], linkEnv, config.Env, ...more);
+}
 
 /** Later entries override earlier ones by variable name, keeping first-seen order. */
 export function mergeEnv(...lists: (string[] | null | undefined)[]): string[] {
@@ -46,8 +56,8 @@ export function checkEngineHostConfig(hc: HostConfig): void {
 }
 
 /** Docker's rules: an entrypoint given on the command line discards the image's CMD. */
-export function mergeConfig(req: ContainerCreateRequest, image: ImageRunConfig, id: string): MergedConfig {
-  const hostConfig: HostConfig = { NetworkMode: 'bridge', ...(req.HostConfig ?? {}) };
+export function mergeConfig(req: ContainerCreateRequest, image: ImageRunConfig, id: string, defaults: ContainerDefaults): MergedConfig {
+  const hostConfig = completeHostConfig(req.HostConfig ?? {}, defaults);
   if (!hostConfig.NetworkMode || hostConfig.NetworkMode === 'default') hostConfig.NetworkMode = 'bridge';
   checkEngineHostConfig(hostConfig);
 
@@ -57,8 +67,8 @@ export function mergeConfig(req: ContainerCreateRequest, image: ImageRunConfig, 
   const argv = [...entrypoint, ...cmd];
   if (argv.length === 0) throw new InvalidParameterError('no command specified');
 
-  const env = mergeEnv([DEFAULT_PATH_ENV], image.Env, req.Env);
-  const config: ContainerConfig = {
+  const env = mergeEnv(image.Env, req.Env);
+  const config: ContainerConfig = completeConfig({
     Hostname: req.Hostname || id.slice(0, 12),
     Domainname: req.Domainname ?? '',
     User: req.User || image.User || '',
@@ -80,7 +90,7 @@ export function mergeConfig(req: ContainerCreateRequest, image: ImageRunConfig, 
     Labels: { ...(image.Labels ?? {}), ...(req.Labels ?? {}) },
     StopSignal: req.StopSignal || image.StopSignal || undefined,
     StopTimeout: req.StopTimeout ?? undefined,
-  };
+  });
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) {
     throw new InvalidParameterError(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
   }

@@ -5,11 +5,13 @@ import { InvalidParameterError } from '../../errors.js';
 import type { Snapshotter } from '../../snapshot/overlay.js';
 import { filterValues, type Filters } from '../filters.js';
 import { type ContainerRecord, stateView, statusText } from './container.js';
+import { completeConfig, completeHostConfig, type ContainerDefaults } from './defaults.js';
 
 export interface ViewContext {
   snapshots: Snapshotter;
   containerDir: (id: string) => string;
   logPath: (id: string) => string;
+  defaults: ContainerDefaults;
 }
 
 function networkName(mode: string | undefined): string {
@@ -89,10 +91,11 @@ export async function inspectView(ctx: ViewContext, c: ContainerRecord, withSize
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: c.execIds && c.execIds.length > 0 ? c.execIds : null,
-    HostConfig: c.hostConfig,
+    // Records made before a field existed read with its default, as fresh ones are stored.
+    HostConfig: completeHostConfig(c.hostConfig, ctx.defaults),
     GraphDriver: graphDriver(ctx, c),
     Mounts: mountPoints(c),
-    Config: c.config,
+    Config: completeConfig(c.config),
     NetworkSettings: networkSettings(c),
   };
   if (withSize) Object.assign(out, await sizes(ctx, c));
@@ -140,7 +143,12 @@ export async function summaryView(ctx: ViewContext, c: ContainerRecord, withSize
     NetworkSettings: { Networks: net.startsWith('container:') ? {} : { [net]: endpoint() } },
     Mounts: mountPoints(c),
   };
-  if (withSize) Object.assign(out, await sizes(ctx, c));
+  if (withSize) {
+    // omitempty in moby's Container summary: a size of 0 is not sent.
+    const { SizeRw, SizeRootFs } = await sizes(ctx, c);
+    if (SizeRw) out.SizeRw = SizeRw;
+    if (SizeRootFs) out.SizeRootFs = SizeRootFs;
+  }
   return out;
 }
 

@@ -8,7 +8,7 @@ import type { Runtime } from '../../runtime/runtime.js';
 import type { AttachStream } from '../../runtime/types.js';
 import { newId } from '../../util/ids.js';
 import type { ContainerService } from '../containers/container-service.js';
-import { mergeEnv } from '../containers/create-config.js';
+import { processEnv } from '../containers/create-config.js';
 import type { EventService } from '../events.js';
 import type { Snapshotter } from '../../snapshot/overlay.js';
 
@@ -82,7 +82,7 @@ export class ExecService {
       process: Record<string, unknown> & { capabilities?: Record<string, string[]> };
     };
     const user = resolveUser(this.snapshots.mergedDir(c.id), e.config.User || c.config.User || '', c.hostConfig.GroupAdd);
-    const env = mergeEnv(c.config.Env, e.config.Env);
+    const env = processEnv(c.config, [], tty ? ['TERM=xterm'] : [], e.config.Env);
     if (!env.some((v) => v.startsWith('HOME='))) env.push(`HOME=${user.home}`);
     const proc: Record<string, unknown> = {
       ...spec.process,
