@@ -12,7 +12,6 @@ import type {
   LogConfig,
   VersionResponse,
 } from '../types/api.js';
-import { isCgroupV2 } from '../oci/spec.js';
 import { systemInfo, versionInfo } from './system.js';
 
 /** The logging drivers containers can use (`--log-driver`). */
@@ -54,6 +53,7 @@ import { distributionInspect } from './images/distribution-inspect.js';
 import { pullImage, type DistributionDeps, type PullOptions } from './images/pull.js';
 import { pushImage } from './images/push.js';
 import { RegistryService } from './images/registry-service.js';
+import { type HostInfo, probeHost } from '../oci/host-info.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -87,9 +87,11 @@ export class Engine {
   private readonly views: ViewContext;
   readonly registries: RegistryService;
   readonly distributionMetadata: DistributionMetadata;
+  /** The host as containers' specs need it, probed once. */
+  readonly host: HostInfo = probeHost();
 
   constructor(readonly opts: EngineOptions) {
-    const containerDefaults = { runtime: opts.runtime, logConfig: this.logConfig, cgroupV2: isCgroupV2() };
+    const containerDefaults = { runtime: opts.runtime, logConfig: this.logConfig, cgroupV2: this.host.cgroupV2 };
     this.content = new ContentStore(opts.dataRoot);
     this.references = new ReferenceStore(path.join(opts.dataRoot, 'metadata'));
     this.snapshots = new Snapshotter(opts.dataRoot);
@@ -110,6 +112,7 @@ export class Engine {
       runtime: this.runtime,
       events: this.events,
       defaults: containerDefaults,
+      host: this.host,
     });
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
@@ -435,6 +438,7 @@ export class Engine {
       labels: this.opts.labels ?? [],
       debug: this.opts.debug ?? false,
       liveRestore: true,
+      swapLimit: this.host.swapLimit,
       serverVersion: BERTH_VERSION,
     });
   }

@@ -20,6 +20,7 @@ export interface InfoFacts {
   registry: RegistryOptions;
   labels: string[];
   debug: boolean;
+  swapLimit: boolean;
   liveRestore: boolean;
   serverVersion: string;
 }
@@ -130,7 +131,7 @@ export async function systemInfo(f: InfoFacts): Promise<Record<string, unknown>>
     DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true'], ['Native Overlay Diff', 'true'], ['userxattr', 'false']],
     Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: f.logDrivers },
     MemoryLimit: true,
-    SwapLimit: false,
+    SwapLimit: f.swapLimit,
     KernelMemory: false,
     KernelMemoryTCP: cgroup === '1',
     CpuCfsPeriod: true,

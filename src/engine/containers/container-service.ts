@@ -19,7 +19,8 @@ import type { ContainerDefaults } from './defaults.js';
 import { randomName } from './names.js';
 import { prepareBundle } from './bundle.js';
 import { parseSignal } from '../../oci/signals.js';
-import { validateHostConfig } from '../../oci/spec.js';
+import type { HostInfo } from '../../oci/host-info.js';
+import { validateHostConfig } from './validate-host-config.js';
 import { KeyedLock } from '../../util/lock.js';
 import { logger } from '../../util/logger.js';
 
@@ -32,6 +33,8 @@ export interface ContainerServiceDeps {
   events: EventService;
   /** What the daemon fills in for fields a create request leaves out. */
   defaults: ContainerDefaults;
+  /** The host, probed once when the daemon starts. */
+  host: HostInfo;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -146,7 +149,7 @@ export class ContainerService {
     const image = this.deps.images.resolve(req.Image);
     const id = newId();
     const merged = mergeConfig(req, image.config.config ?? {}, id, this.deps.defaults);
-    const warnings = validateHostConfig(merged.hostConfig);
+    const warnings = validateHostConfig(merged.hostConfig, this.deps.host);
     if (name) this.reserveName(name, id);
     else name = randomName((n) => this.names.has(n));
     this.names.set(name, id);
@@ -221,6 +224,7 @@ export class ContainerService {
         rootfs,
         bundleDir: this.bundleDir(c.id),
         containerDir: this.containerDir(c.id),
+        host: this.deps.host,
         prepareSpec: (spec) => runtime.prepareSpec(spec),
       });
       mark('bundle');
