@@ -1,7 +1,7 @@
 // /containers/* handlers: translate HTTP to engine calls and back, nothing more.
 import { pipeline } from 'node:stream/promises';
 import type { ContainerCommitResponse, ContainerConfig, ContainerCreateRequest } from '../types/api.js';
-import { InvalidParameterError } from '../errors.js';
+import { InvalidParameterError, noSuchContainer } from '../errors.js';
 import { parseFilters } from '../engine/filters.js';
 import type { WaitCondition } from '../engine/containers/container-service.js';
 import { type Route, route } from './server.js';
@@ -168,8 +168,15 @@ export const containerRoutes: Route[] = [
   }),
 
   route('DELETE', '/containers/{id}', async (ctx, engine) => {
-    if (ctx.bool('link')) throw new InvalidParameterError('links are not supported');
-    await engine.containers.remove(ctx.params.id, { force: ctx.bool('force'), volumes: ctx.bool('v') });
+    if (ctx.bool('link')) await engine.containers.removeLink(ctx.params.id);
+    else await engine.containers.remove(ctx.params.id, { force: ctx.bool('force'), volumes: ctx.bool('v') });
+    ctx.noContent();
+  }),
+
+  // `docker rm --link /web/db`: the link's full name has slashes.
+  route('DELETE', '/containers/{name*}', async (ctx, engine) => {
+    if (!ctx.bool('link')) throw noSuchContainer(ctx.params.name);
+    await engine.containers.removeLink(ctx.params.name);
     ctx.noContent();
   }),
 

@@ -13,10 +13,10 @@ import type {
   VersionResponse,
 } from '../types/api.js';
 import { systemInfo, versionInfo } from './system.js';
+import { LOG_DRIVERS } from './logging/drivers.js';
+import { LogDrivers } from './logging/service.js';
 
-/** The logging drivers containers can use (`--log-driver`). */
-const LOG_DRIVERS = ['json-file'];
-import { ConflictError, InvalidParameterError } from '../errors.js';
+import { ConflictError, InvalidParameterError, NotImplementedError } from '../errors.js';
 import { changes as fsChanges } from '../archive/changes.js';
 import { Runtime } from '../runtime/runtime.js';
 import { readLogs } from '../runtime/logs.js';
@@ -82,6 +82,7 @@ export class Engine {
   readonly images: ImageService;
   readonly containers: ContainerService;
   readonly exec: ExecService;
+  readonly logDrivers: LogDrivers;
   /** docker cp: stat, archive and extract paths of a container's filesystem. */
   readonly archive: ContainerArchive;
   private readonly views: ViewContext;
@@ -91,6 +92,7 @@ export class Engine {
   readonly host: HostInfo = probeHost();
 
   constructor(readonly opts: EngineOptions) {
+    this.logDrivers = new LogDrivers((id) => this.containers.logPath(id));
     const containerDefaults = { runtime: opts.runtime, logConfig: this.logConfig, cgroupV2: this.host.cgroupV2 };
     this.content = new ContentStore(opts.dataRoot);
     this.references = new ReferenceStore(path.join(opts.dataRoot, 'metadata'));
@@ -113,6 +115,7 @@ export class Engine {
       events: this.events,
       defaults: containerDefaults,
       host: this.host,
+      logDrivers: this.logDrivers,
     });
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
@@ -126,6 +129,7 @@ export class Engine {
     };
     this.events.subscribe((e) => {
       if (e.Type === 'container' && e.Action === 'destroy') this.exec.forgetContainer(e.Actor.ID);
+      if (e.Type === 'container' && e.Action === 'die') void this.logDrivers.stop(e.Actor.ID);
     });
   }
 
@@ -143,6 +147,7 @@ export class Engine {
     await this.images.init();
     await this.distributionMetadata.init();
     await this.containers.init();
+    for (const c of this.containers.all()) if (isRunning(c)) await this.logDrivers.resume(c);
     await removeStaleViews(this.snapshots, this.exportViewsDir());
     if (this.opts.defaultImage) await this.ensureDefaultImage();
   }
@@ -331,6 +336,7 @@ export class Engine {
 
   logs(id: string, opts: { follow: boolean; since?: string; until?: string; tail?: number; signal?: AbortSignal }): AsyncIterable<LogEntry> {
     const c = this.containers.find(id);
+    if (!this.logDrivers.keepsOutput(c)) throw new NotImplementedError('configured logging driver does not support reading');
     const ac = new AbortController();
     opts.signal?.addEventListener('abort', () => ac.abort());
     if (opts.follow) {
@@ -433,7 +439,7 @@ export class Engine {
       dataRoot: this.opts.dataRoot,
       runtime: this.opts.runtime,
       loggingDriver: this.logConfig.Type,
-      logDrivers: LOG_DRIVERS,
+      logDrivers: LOG_DRIVERS.filter((d) => d !== 'none'),
       registry: this.registries.options,
       labels: this.opts.labels ?? [],
       debug: this.opts.debug ?? false,

@@ -170,7 +170,7 @@ export async function systemInfo(f: InfoFacts): Promise<Record<string, unknown>>
     Labels: f.labels,
     ExperimentalBuild: false,
     ServerVersion: f.serverVersion,
-    Runtimes: { crun: { path: 'crun' }, runc: { path: 'runc' } },
+    Runtimes: { [f.runtime]: { path: f.runtime } },
     DefaultRuntime: f.runtime,
     Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
     LiveRestoreEnabled: f.liveRestore,

@@ -49,7 +49,7 @@ interface ContainerMeta {
   bundle: string;
   /** The config has poststart hooks: start must go through the runtime, which runs them. */
   poststartHooks?: boolean;
-  logPath: string;
+  logPath?: string;
   tty: boolean;
   openStdin: boolean;
   stdinOnce: boolean;
@@ -220,7 +220,7 @@ export class Runtime extends EventEmitter {
       fs.rm(this.layout.exitFile(id), { force: true }),
       fs.rm(path.join(dir, 'exit'), { force: true }),
       fs.rm(path.join(dir, 'oom'), { force: true }),
-      fs.mkdir(path.dirname(opts.logPath), { recursive: true }),
+      opts.logPath ? fs.mkdir(path.dirname(opts.logPath), { recursive: true }) : undefined,
     ]);
     this.announced.delete(id);
     const bundle = path.resolve(opts.bundle);
@@ -231,7 +231,7 @@ export class Runtime extends EventEmitter {
       bundle,
       // unknown (unreadable spec): be safe, let the runtime start it
       poststartHooks: spec ? Array.isArray(spec.hooks?.poststart) && spec.hooks!.poststart.length > 0 : undefined,
-      logPath: path.resolve(opts.logPath),
+      logPath: opts.logPath ? path.resolve(opts.logPath) : undefined,
       tty: opts.tty,
       openStdin: opts.openStdin,
       stdinOnce: opts.stdinOnce,

@@ -20,8 +20,8 @@ export interface CreateOptions {
   id: string;
   /** OCI bundle directory holding config.json (its root.path is the mounted union rootfs). */
   bundle: string;
-  /** conmon writes the container's output here in k8s-file format. */
-  logPath: string;
+  /** conmon writes the container's output here in k8s-file format; none: it keeps nothing. */
+  logPath?: string;
   tty: boolean;
   /** Keep a stdin pipe open for attach (docker -i). */
   openStdin: boolean;

@@ -15,7 +15,9 @@ import type { EventService } from '../events.js';
 import type { ImageService } from '../images/image-service.js';
 import { type ContainerRecord, initialState, isRunning } from './container.js';
 import { mergeConfig } from './create-config.js';
+import { linkEnv, parseLinkName, recordLinks, withoutLink } from './links.js';
 import type { ContainerDefaults } from './defaults.js';
+import type { LogDrivers } from '../logging/service.js';
 import { randomName } from './names.js';
 import { prepareBundle } from './bundle.js';
 import { parseSignal } from '../../oci/signals.js';
@@ -33,6 +35,8 @@ export interface ContainerServiceDeps {
   events: EventService;
   /** What the daemon fills in for fields a create request leaves out. */
   defaults: ContainerDefaults;
+  /** The containers' logging drivers (receivers connected before a start). */
+  logDrivers: LogDrivers;
   /** The host, probed once when the daemon starts. */
   host: HostInfo;
 }
@@ -152,6 +156,7 @@ export class ContainerService {
     const warnings = validateHostConfig(merged.hostConfig, this.deps.host);
     if (name) this.reserveName(name, id);
     else name = randomName((n) => this.names.has(n));
+    merged.hostConfig.Links = recordLinks(merged.hostConfig.Links, merged.hostConfig.NetworkMode, name, (n) => this.find(n));
     this.names.set(name, id);
     const record: ContainerRecord = {
       id,
@@ -217,6 +222,7 @@ export class ContainerService {
       phases.push(`${name}=${(performance.now() - t0).toFixed(1)}ms`);
     };
     try {
+      await this.deps.logDrivers.prepare(c);
       const rootfs = await this.deps.snapshots.mount(c.id);
       mark('mount');
       const bundle = await prepareBundle({
@@ -224,6 +230,7 @@ export class ContainerService {
         rootfs,
         bundleDir: this.bundleDir(c.id),
         containerDir: this.containerDir(c.id),
+        linkEnv: linkEnv(c, (n) => this.find(n)),
         host: this.deps.host,
         prepareSpec: (spec) => runtime.prepareSpec(spec),
       });
@@ -232,7 +239,7 @@ export class ContainerService {
       const res = await runtime.create({
         id: c.id,
         bundle,
-        logPath: this.logPath(c.id),
+        logPath: this.deps.logDrivers.keepsOutput(c) ? this.logPath(c.id) : undefined,
         tty: c.config.Tty ?? false,
         openStdin: c.config.OpenStdin ?? false,
         stdinOnce: c.config.StdinOnce ?? false,
@@ -427,6 +434,16 @@ export class ContainerService {
       await this.save(c);
     });
     this.emit(c, 'unpause');
+  }
+
+  /** DELETE /containers/{/parent/alias}?link=true: the parent forgets that link. */
+  async removeLink(fullName: string): Promise<void> {
+    const { parent, alias } = parseLinkName(fullName);
+    const c = this.find(parent);
+    await this.lock.run(c.id, async () => {
+      c.hostConfig.Links = withoutLink(c, alias, fullName);
+      await this.save(c);
+    });
   }
 
   async remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {

@@ -3,6 +3,7 @@ import type { ContainerConfig, ContainerCreateRequest, HostConfig } from '../../
 import { InvalidParameterError, NotFoundError } from '../../errors.js';
 import { DEFAULT_PATH_ENV } from '../../oci/defaults.js';
 import type { ImageRunConfig } from '../../oci/image-spec.js';
+import { validateLogConfig } from '../logging/drivers.js';
 import { completeConfig, completeHostConfig, type ContainerDefaults } from './defaults.js';
 
 /**
@@ -36,7 +37,10 @@ export interface MergedConfig {
 const NETWORK_MODES = new Set(['', 'default', 'bridge', 'none', 'host']);
 const RESTART_POLICIES = new Set(['', 'no', 'always', 'unless-stopped', 'on-failure']);
 
-export function checkEngineHostConfig(hc: HostConfig): void {
+export function checkEngineHostConfig(hc: HostConfig, defaults: ContainerDefaults): void {
+  if (hc.Runtime && hc.Runtime !== defaults.runtime) throw new InvalidParameterError(`Unknown runtime specified ${hc.Runtime}`);
+  if (hc.Isolation && hc.Isolation !== 'default') throw new InvalidParameterError(`Invalid isolation: "${hc.Isolation}" - linux only supports 'default'`);
+  validateLogConfig(hc.LogConfig ?? defaults.logConfig);
   const mode = hc.NetworkMode ?? '';
   if (!NETWORK_MODES.has(mode) && !mode.startsWith('container:')) {
     throw new NotFoundError(`network ${mode} not found`);
@@ -59,7 +63,7 @@ export function checkEngineHostConfig(hc: HostConfig): void {
 export function mergeConfig(req: ContainerCreateRequest, image: ImageRunConfig, id: string, defaults: ContainerDefaults): MergedConfig {
   const hostConfig = completeHostConfig(req.HostConfig ?? {}, defaults);
   if (!hostConfig.NetworkMode || hostConfig.NetworkMode === 'default') hostConfig.NetworkMode = 'bridge';
-  checkEngineHostConfig(hostConfig);
+  checkEngineHostConfig(hostConfig, defaults);
 
   const entrypointGiven = req.Entrypoint !== undefined && req.Entrypoint !== null;
   const entrypoint = entrypointGiven ? (req.Entrypoint ?? []).filter((s, i, a) => !(a.length === 1 && s === '')) : (image.Entrypoint ?? []);
