@@ -8,7 +8,9 @@ import Docker from 'dockerode';
 import { run, startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
 
 const PYTHON = '/usr/bin/python3';
-const pyMissing = fs.existsSync(PYTHON) && run(PYTHON, ['-c', 'import docker']).then((r) => (r.code === 0 ? undefined : 'python3-docker is not installed'));
+const pyMissing: Promise<string | undefined> = fs.existsSync(PYTHON)
+  ? run(PYTHON, ['-c', 'import docker']).then((r) => (r.code === 0 ? undefined : 'python3-docker is not installed'))
+  : Promise.resolve('python3 is not installed');
 
 /** Runs a docker-py snippet with `client` bound to the daemon; returns what it printed as JSON. */
 async function py(d: TestDaemon, body: string): Promise<any> {

@@ -10,6 +10,7 @@ import type {
   FilesystemChange,
   ImageSummary,
   LogConfig,
+  Ulimit,
   VersionResponse,
 } from '../types/api.js';
 import { systemInfo, versionInfo } from './system.js';
@@ -20,6 +21,7 @@ import { ConflictError, InvalidParameterError, NotImplementedError } from '../er
 import { changes as fsChanges } from '../archive/changes.js';
 import { Runtime } from '../runtime/runtime.js';
 import { readLogs } from '../runtime/logs.js';
+import { emptyBlkio } from '../runtime/cgroups.js';
 import type { LogEntry, RuntimeName } from '../runtime/types.js';
 import { Snapshotter } from '../snapshot/overlay.js';
 import { ContentStore } from '../store/content.js';
@@ -65,9 +67,14 @@ export interface EngineOptions {
   defaultImage: boolean;
   /** The default logging driver and its options (daemon.json log-driver, log-opts). */
   logConfig?: LogConfig;
-  /** daemon.json `labels`, shown in /info. */
+  /** daemon.json `labels`, shown in /info (SIGHUP reloads them). */
   labels?: string[];
   debug?: boolean;
+  liveRestore?: boolean;
+  /** daemon.json default-ulimits. */
+  defaultUlimits?: Ulimit[];
+  /** daemon.json runtimes: listed in /info. */
+  runtimes?: Record<string, { path: string }>;
   /** Registry client settings (berthd's --insecure-registry, --registry-mirror, limits, …). */
   registry?: RegistryOptions;
 }
@@ -93,7 +100,7 @@ export class Engine {
 
   constructor(readonly opts: EngineOptions) {
     this.logDrivers = new LogDrivers((id) => this.containers.logPath(id));
-    const containerDefaults = { runtime: opts.runtime, logConfig: this.logConfig, cgroupV2: this.host.cgroupV2 };
+    const containerDefaults = { runtime: opts.runtime, logConfig: this.logConfig, cgroupV2: this.host.cgroupV2, ulimits: opts.defaultUlimits };
     this.content = new ContentStore(opts.dataRoot);
     this.references = new ReferenceStore(path.join(opts.dataRoot, 'metadata'));
     this.snapshots = new Snapshotter(opts.dataRoot);
@@ -443,7 +450,8 @@ export class Engine {
       registry: this.registries.options,
       labels: this.opts.labels ?? [],
       debug: this.opts.debug ?? false,
-      liveRestore: true,
+      liveRestore: this.opts.liveRestore ?? true,
+      runtimes: this.opts.runtimes ?? {},
       swapLimit: this.host.swapLimit,
       serverVersion: BERTH_VERSION,
     });
@@ -461,16 +469,6 @@ export class Engine {
 
 type Sample = Awaited<ReturnType<Runtime['stats']>>;
 
-const EMPTY_BLKIO = {
-  io_service_bytes_recursive: null,
-  io_serviced_recursive: null,
-  io_queue_recursive: null,
-  io_service_time_recursive: null,
-  io_wait_time_recursive: null,
-  io_merged_recursive: null,
-  io_time_recursive: null,
-  sectors_recursive: null,
-};
 
 /** One stats object in Docker's shape; a stopped container reads as zeros, as with dockerd. */
 function toStats(id: string, name: string, s: Sample | undefined, prev: ContainerStatsResponse | undefined, withNetworks: boolean): ContainerStatsResponse {
@@ -481,7 +479,7 @@ function toStats(id: string, name: string, s: Sample | undefined, prev: Containe
     read: s ? new Date().toISOString() : '0001-01-01T00:00:00Z',
     preread: prev?.read ?? '0001-01-01T00:00:00Z',
     pids_stats: s ? { current: s.pidsCurrent, ...(s.pidsLimit > 0 ? { limit: s.pidsLimit } : {}) } : {},
-    blkio_stats: s ? s.blkio : EMPTY_BLKIO,
+    blkio_stats: s ? s.blkio : emptyBlkio(),
     num_procs: 0,
     storage_stats: {},
     cpu_stats: s

@@ -22,6 +22,7 @@ export interface InfoFacts {
   debug: boolean;
   swapLimit: boolean;
   liveRestore: boolean;
+  runtimes: Record<string, { path: string }>;
   serverVersion: string;
 }
 
@@ -170,7 +171,7 @@ export async function systemInfo(f: InfoFacts): Promise<Record<string, unknown>>
     Labels: f.labels,
     ExperimentalBuild: false,
     ServerVersion: f.serverVersion,
-    Runtimes: { [f.runtime]: { path: f.runtime } },
+    Runtimes: { [f.runtime]: { path: f.runtime }, ...f.runtimes },
     DefaultRuntime: f.runtime,
     Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
     LiveRestoreEnabled: f.liveRestore,

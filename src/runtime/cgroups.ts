@@ -363,9 +363,14 @@ function blkioV2(text: string | null): BlkioStats {
     bytes.push({ major, minor, op: 'read', value: v['rbytes'] ?? 0 }, { major, minor, op: 'write', value: v['wbytes'] ?? 0 });
     ios.push({ major, minor, op: 'read', value: v['rios'] ?? 0 }, { major, minor, op: 'write', value: v['wios'] ?? 0 });
   }
+  return { ...emptyBlkio(), io_service_bytes_recursive: bytes.length ? bytes : null, io_serviced_recursive: ios.length ? ios : null };
+}
+
+/** blkio_stats with nothing measured (a stopped container; cgroup v2's fields v1 alone has). */
+export function emptyBlkio(): BlkioStats {
   return {
-    io_service_bytes_recursive: bytes.length ? bytes : null,
-    io_serviced_recursive: ios.length ? ios : null,
+    io_service_bytes_recursive: null,
+    io_serviced_recursive: null,
     io_queue_recursive: null,
     io_service_time_recursive: null,
     io_wait_time_recursive: null,

@@ -209,7 +209,7 @@ export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterab
         continue;
       }
       // At EOF: hand out unterminated fragments so a prompt without newline shows up.
-      for (const e of asm.flush()) {
+      for (const e of opts.wholeLines && !draining ? [] : asm.flush()) {
         const r = accept(e);
         if (r === 'stop') return;
         if (r) yield r;

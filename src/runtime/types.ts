@@ -118,4 +118,9 @@ export interface LogReadOptions {
   tail?: number;
   /** Stops following when this signal aborts (client went away, container exited). */
   signal?: AbortSignal;
+  /**
+   * Following: hold an unterminated line until its newline (or the end) instead of handing out
+   * what is there at each end of file, as a logging driver copies whole lines.
+   */
+  wholeLines?: boolean;
 }

@@ -10,6 +10,7 @@ import { buildSpec, specToJSON } from '../../oci/spec.js';
 import type { Spec } from '../../oci/runtime-spec.js';
 import { resolveUser } from '../../oci/user.js';
 import { cgroupsPath } from '../../runtime/paths.js';
+import type { Ulimit } from '../../types/api.js';
 import type { ContainerRecord } from './container.js';
 import { processEnv } from './create-config.js';
 import { resolveMounts } from './mounts.js';
@@ -22,6 +23,8 @@ export interface BundleInput {
   rootfs: string;
   bundleDir: string;
   containerDir: string;
+  /** daemon.json default-ulimits, under the container's own. */
+  defaultUlimits?: Ulimit[];
   /** Legacy --link variables (<ALIAS>_NAME, <ALIAS>_ENV_*, <ALIAS>_PORT…). */
   linkEnv?: string[];
   host: HostInfo;
@@ -73,6 +76,7 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
     cgroupsPath: cgroupsPath(c.id),
     initPath: hc.Init ? INIT_BINARY : undefined,
     stopSignal: c.config.StopSignal,
+    defaultUlimits: input.defaultUlimits,
   }, input.host);
   input.prepareSpec?.(spec);
   await fsp.mkdir(input.bundleDir, { recursive: true, mode: 0o700 });

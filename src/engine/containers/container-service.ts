@@ -231,6 +231,7 @@ export class ContainerService {
         bundleDir: this.bundleDir(c.id),
         containerDir: this.containerDir(c.id),
         linkEnv: linkEnv(c, (n) => this.find(n)),
+        defaultUlimits: this.deps.defaults.ulimits,
         host: this.deps.host,
         prepareSpec: (spec) => runtime.prepareSpec(spec),
       });

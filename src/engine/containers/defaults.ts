@@ -2,7 +2,7 @@
 // Go structs (zero values included) and fills a few with the daemon's defaults at create; clients
 // such as docker-py and dockerode send sparse bodies and read those fields back (docker-py's
 // `containers.run` reads HostConfig.LogConfig.Type), so the record is completed at create.
-import type { ContainerConfig, HostConfig, LogConfig } from '../../types/api.js';
+import type { ContainerConfig, HostConfig, LogConfig, Ulimit } from '../../types/api.js';
 import { defaultMaskedPaths, defaultReadonlyPaths } from '../../oci/defaults.js';
 
 /** The daemon's own defaults that a container takes at create. */
@@ -10,6 +10,8 @@ export interface ContainerDefaults {
   runtime: string;
   logConfig: LogConfig;
   cgroupV2: boolean;
+  /** daemon.json default-ulimits: merged under a container's own at start, not recorded. */
+  ulimits?: Ulimit[];
 }
 
 const SHM_SIZE = 64 * 1024 * 1024;

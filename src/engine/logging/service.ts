@@ -76,7 +76,7 @@ export class LogDrivers {
 
   private async run(id: string, pump: Pump, since: Date): Promise<void> {
     try {
-      for await (const e of readLogs(this.logPath(id), { follow: true, since, signal: pump.stop.signal })) await ship(pump.sink, e);
+      for await (const e of readLogs(this.logPath(id), { follow: true, since, signal: pump.stop.signal, wholeLines: true })) await ship(pump.sink, e);
     } catch {
       // the spool went away (container removed): nothing more to ship
     } finally {
