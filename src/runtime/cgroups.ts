@@ -270,6 +270,9 @@ export async function readCgroupStats(dirs: CgroupDirs): Promise<CgroupStats> {
       memoryStats: parseKV(memStat),
       pidsCurrent: num(pidsCur),
       pidsLimit: num(pidsMax),
+      cpuPeriods: cpu['nr_periods'] ?? 0,
+      cpuThrottledPeriods: cpu['nr_throttled'] ?? 0,
+      cpuThrottledNs: (cpu['throttled_usec'] ?? 0) * 1000,
       blkio: blkioV2(await readText(path.join(d, 'io.stat'))),
     };
   }
@@ -277,7 +280,7 @@ export async function readCgroupStats(dirs: CgroupDirs): Promise<CgroupStats> {
   const mem = dirs.v1.get('memory');
   const pids = dirs.v1.get('pids');
   const j = (d: string | undefined, f: string) => (d ? path.join(d, f) : undefined);
-  const [usage, percpu, cpuStat, memUsage, memMaxUsage, memLimit, memStat, pidsCur, pidsMax] = await Promise.all([
+  const [usage, percpu, cpuStat, memUsage, memMaxUsage, memLimit, memStat, pidsCur, pidsMax, cfsStat] = await Promise.all([
     readText(j(cpuacct, 'cpuacct.usage')),
     readText(j(cpuacct, 'cpuacct.usage_percpu')),
     readText(j(cpuacct, 'cpuacct.stat')),
@@ -287,7 +290,9 @@ export async function readCgroupStats(dirs: CgroupDirs): Promise<CgroupStats> {
     readText(j(mem, 'memory.stat')),
     readText(j(pids, 'pids.current')),
     readText(j(pids, 'pids.max')),
+    readText(j(dirs.v1.get('cpu'), 'cpu.stat')),
   ]);
+  const cfs = parseKV(cfsStat);
   const cs = parseKV(cpuStat);
   const limit = num(memLimit);
   return {
@@ -303,6 +308,9 @@ export async function readCgroupStats(dirs: CgroupDirs): Promise<CgroupStats> {
     memoryStats: parseKV(memStat),
     pidsCurrent: num(pidsCur),
     pidsLimit: num(pidsMax),
+    cpuPeriods: cfs['nr_periods'] ?? 0,
+    cpuThrottledPeriods: cfs['nr_throttled'] ?? 0,
+    cpuThrottledNs: cfs['throttled_time'] ?? 0,
     blkio: await blkioV1(dirs.v1.get('blkio')),
   };
 }
@@ -402,4 +410,10 @@ export async function cgroupPids(dirs: CgroupDirs): Promise<number[] | null> {
     if (t !== null) return t.split('\n').filter(Boolean).map(Number);
   }
   return null;
+}
+
+/** Lifts the container's pids limit: crun's `update` can only write numbers, and "max" is the kernel's word for none. */
+export async function unlimitPids(dirs: CgroupDirs): Promise<void> {
+  const dir = dirs.version === 2 ? dirs.unified : dirs.v1.get('pids');
+  if (dir) await fs.writeFile(path.join(dir, 'pids.max'), 'max');
 }

@@ -88,8 +88,8 @@ function zeroHostConfig(): HostConfig {
 /**
  * Every HostConfig field, with the daemon's defaults where dockerd fills them at create
  * (daemon/daemon_unix.go adaptContainerSettings, daemon/create.go): log config, runtime, IPC
- * and cgroup namespace modes, /dev/shm size, masked and read-only paths, swap = 2 × memory;
- * "unset" sentinels (-1 swappiness, a pids limit ≤ 0) become null. Idempotent.
+ * and cgroup namespace modes, /dev/shm size, masked and read-only paths (the swap default is
+ * adaptResources'); "unset" sentinels (-1 swappiness, a pids limit ≤ 0) become null. Idempotent.
  */
 export function completeHostConfig(given: HostConfig, d: ContainerDefaults): HostConfig {
   const hc: HostConfig = { ...zeroHostConfig() };
@@ -103,7 +103,6 @@ export function completeHostConfig(given: HostConfig, d: ContainerDefaults): Hos
   if (!hc.ShmSize) hc.ShmSize = SHM_SIZE;
   if (hc.MemorySwappiness === -1) hc.MemorySwappiness = null;
   if (hc.PidsLimit !== null && hc.PidsLimit !== undefined && hc.PidsLimit <= 0) hc.PidsLimit = null;
-  if ((hc.Memory ?? 0) > 0 && !hc.MemorySwap) hc.MemorySwap = 2 * hc.Memory!;
   if (!hc.Privileged) {
     hc.MaskedPaths ??= defaultMaskedPaths();
     hc.ReadonlyPaths ??= defaultReadonlyPaths();
