@@ -201,7 +201,7 @@ export const containerRoutes: Route[] = [
     const tty = c.config.Tty ?? false;
     const { socket, head } = ctx.hijack(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
     const signal = abortOnSocketClose(socket);
-    if (ctx.bool('logs')) {
+    if (ctx.bool('logs') && engine.logDrivers.keepsOutput(c)) {
       for await (const e of engine.logs(c.id, { follow: false })) {
         if ((e.stream === 'stdout' && opts.stdout) || (e.stream === 'stderr' && opts.stderr)) writeOutput(socket, tty, e.stream === 'stdout' ? 1 : 2, e.data);
       }
