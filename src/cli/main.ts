@@ -45,6 +45,7 @@ const systemPrune: Loader = () => import('./system/prune.js');
 const containerCommit: Loader = () => import('./container/commit.js');
 const containerExport: Loader = () => import('./container/export.js');
 const imageHistory: Loader = () => import('./image/history.js');
+const network: Loader = () => import('./network/network.js');
 const imageLayers: Loader = () => import('./image/layers.js');
 const imageCompare: Loader = () => import('./image/compare.js');
 const containerLayers: Loader = () => import('./container/layers.js');
@@ -134,6 +135,15 @@ const COMMANDS: Record<string, [Loader, string]> = {
   'container export': [containerExport, 'exportContainer'],
   history: [imageHistory, 'history'],
   'image history': [imageHistory, 'history'],
+  'network create': [network, 'create'],
+  'network ls': [network, 'ls'],
+  'network list': [network, 'ls'],
+  'network inspect': [network, 'inspect'],
+  'network rm': [network, 'rm'],
+  'network remove': [network, 'rm'],
+  'network connect': [network, 'connect'],
+  'network disconnect': [network, 'disconnect'],
+  'network prune': [network, 'prune'],
   'image tree': [imageLayers, 'tree'],
   'image files': [imageLayers, 'files'],
   'image diff': [imageCompare, 'diff'],
@@ -144,7 +154,7 @@ const COMMANDS: Record<string, [Loader, string]> = {
   'container update': [containerUpdate, 'update'],
 };
 
-const GROUPS = ['container', 'image', 'system'];
+const GROUPS = ['container', 'image', 'system', 'network'];
 
 // global flags that take a value
 const VALUE_FLAGS = new Set(['-H', '--host', '-l', '--log-level', '--config', '-c', '--context', '--tlscacert', '--tlscert', '--tlskey']);
@@ -171,6 +181,7 @@ Common Commands:
 Management Commands:
   container   Manage containers
   image       Manage images
+  network     Manage networks
   system      Manage Berth
 
 Commands:

@@ -56,6 +56,9 @@ import { distributionInspect } from './images/distribution-inspect.js';
 import { pullImage, type DistributionDeps, type PullOptions } from './images/pull.js';
 import { pushImage } from './images/push.js';
 import { RegistryService } from './images/registry-service.js';
+import { NetworkService } from './networks/network-service.js';
+import { SandboxService } from './networks/sandboxes.js';
+import type { Subnet } from '../network/ipam.js';
 import { LayerService } from './layers/layer-service.js';
 import { type HostInfo, probeHost } from '../oci/host-info.js';
 
@@ -79,6 +82,8 @@ export interface EngineOptions {
   runtimes?: Record<string, { path: string }>;
   /** Registry client settings (berthd's --insecure-registry, --registry-mirror, limits, …). */
   registry?: RegistryOptions;
+  /** The default bridge (berthd --bridge, --bip) and the pools of other networks (--default-address-pool). */
+  network?: { bridgeName?: string; bip?: string; pools?: { base: Subnet; size: number }[] };
 }
 
 export class Engine {
@@ -90,6 +95,8 @@ export class Engine {
   readonly runtime: Runtime;
   readonly images: ImageService;
   readonly containers: ContainerService;
+  readonly networks: NetworkService;
+  readonly sandboxes: SandboxService;
   readonly exec: ExecService;
   readonly logDrivers: LogDrivers;
   /** Healthcheck probes of running containers. */
@@ -119,6 +126,8 @@ export class Engine {
       events: this.events,
       containersUsing: (id) => this.containers.usingImage(id),
     });
+    this.networks = new NetworkService({ dataRoot: opts.dataRoot, events: this.events, ...opts.network });
+    this.sandboxes = new SandboxService(this.networks, this.events, opts.execRoot);
     this.containers = new ContainerService({
       root: opts.dataRoot,
       execRoot: opts.execRoot,
@@ -127,9 +136,20 @@ export class Engine {
       runtime: this.runtime,
       events: this.events,
       defaults: containerDefaults,
+      networking: {
+        endpointsForCreate: (req, hc) => this.networks.endpointsForCreate(hc, req.NetworkingConfig, req.MacAddress),
+        attach: (c) => this.sandboxes.attach(c),
+        release: (c) => this.sandboxes.release(c),
+        restore: (c) => this.sandboxes.restore(c),
+      },
       host: this.host,
       logDrivers: this.logDrivers,
     });
+    this.networks.containers = this.containers;
+    this.networks.hooks = {
+      connectRunning: (c, name) => this.sandboxes.connectRunning(c, name),
+      disconnectRunning: (c, name) => this.sandboxes.disconnectRunning(c, name),
+    };
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
     this.exec = new ExecService(this.containers, this.runtime, this.snapshots, this.events);
@@ -149,6 +169,7 @@ export class Engine {
       containerDir: (id) => this.containers.containerDir(id),
       logPath: (id) => this.containers.logPath(id),
       defaults: containerDefaults,
+      network: (id) => this.networks.get(id),
     };
     this.health = new HealthMonitor({
       probe: (c, cmd, timeoutMs) => this.exec.probe(c.id, cmd, timeoutMs),
@@ -197,6 +218,8 @@ export class Engine {
     await this.runtime.init();
     await this.images.init();
     await this.distributionMetadata.init();
+    await this.networks.init();
+    await this.sandboxes.init();
     await this.containers.init();
     for (const c of this.containers.all()) if (c.state.status === 'running') this.health.start(c);
     for (const c of this.containers.all()) if (isRunning(c)) await this.logDrivers.resume(c);

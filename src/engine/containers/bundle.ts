@@ -13,6 +13,7 @@ import { cgroupsPath } from '../../runtime/paths.js';
 import type { Ulimit } from '../../types/api.js';
 import type { ContainerRecord } from './container.js';
 import { processEnv } from './create-config.js';
+import type { Sandbox } from '../networks/sandboxes.js';
 import { resolveMounts } from './mounts.js';
 
 /** Docker's --init binary; Debian's tini-static works in any rootfs since it needs no libc. */
@@ -27,6 +28,8 @@ export interface BundleInput {
   defaultUlimits?: Ulimit[];
   /** Legacy --link variables (<ALIAS>_NAME, <ALIAS>_ENV_*, <ALIAS>_PORT…). */
   linkEnv?: string[];
+  /** Its network: namespace, addresses, name servers (engine/networks/sandboxes.ts). */
+  sandbox?: Sandbox;
   host: HostInfo;
   /** The runtime's last touches to the spec (Runtime.prepareSpec). */
   prepareSpec?: (spec: Spec) => void;
@@ -36,12 +39,17 @@ export interface BundleInput {
 export async function prepareBundle(input: BundleInput): Promise<string> {
   const c = input.container;
   const hc = c.hostConfig;
+  const sb = input.sandbox;
+  // On networks with name resolution the gateway (aardvark-dns) answers first and forwards the rest.
+  const dns = sb?.nameservers.length ? [...sb.nameservers, ...(hc.Dns ?? [])] : hc.Dns;
   const etc = etcFilesContent({
     hostname: c.config.Hostname ?? c.id.slice(0, 12),
     domainname: c.config.Domainname,
     networkMode: hc.NetworkMode,
-    extraHosts: hc.ExtraHosts,
-    dns: hc.Dns,
+    ips: sb?.ips,
+    extraHosts: [...(sb?.extraHosts ?? []), ...(hc.ExtraHosts ?? [])],
+    hostGatewayIPs: sb?.hostGateway,
+    dns,
     dnsSearch: hc.DnsSearch,
     dnsOptions: hc.DnsOptions,
   });
@@ -77,6 +85,7 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
     initPath: hc.Init ? INIT_BINARY : undefined,
     stopSignal: c.config.StopSignal,
     defaultUlimits: input.defaultUlimits,
+    networkNamespace: sb?.netnsPath,
   }, input.host);
   input.prepareSpec?.(spec);
   await fsp.mkdir(input.bundleDir, { recursive: true, mode: 0o700 });
