@@ -4,6 +4,7 @@
 // syslog and fluentd a pump in berthd follows that file from the container's start and ships
 // each line to the receiver, so a container writing faster than the receiver takes lines never
 // waits on it or on the daemon: the pump only falls behind in the file. `none` keeps nothing.
+import { promises as fsp } from 'node:fs';
 import { InvalidParameterError } from '../../errors.js';
 import { readLogs } from '../../runtime/logs.js';
 import type { LogEntry } from '../../runtime/types.js';
@@ -84,13 +85,29 @@ export class LogDrivers {
     }
   }
 
-  /** The container exited: ship what is left in the spool, then close the connection. */
+  /**
+   * The container exited: ship what is left in the spool, then close the connection. conmon may
+   * still be writing the last of the output when the exit is seen, so the pump goes on until the
+   * file has stopped growing.
+   */
   async stop(id: string): Promise<void> {
     const pump = this.pumps.get(id);
     if (!pump) return;
     this.pumps.delete(id);
+    await settled(this.logPath(id));
     pump.stop.abort();
     await pump.done;
+  }
+}
+
+/** Resolves once the file's size held still for two looks 50 ms apart (2 s at most). */
+async function settled(file: string): Promise<void> {
+  let last = -1;
+  for (let i = 0; i < 40; i++) {
+    const size = await fsp.stat(file).then((st) => st.size, () => -1);
+    if (size === last) return;
+    last = size;
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
