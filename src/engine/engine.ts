@@ -149,6 +149,7 @@ export class Engine {
     this.networks.hooks = {
       connectRunning: (c, name) => this.sandboxes.connectRunning(c, name),
       disconnectRunning: (c, name) => this.sandboxes.disconnectRunning(c, name),
+      removing: (n) => this.sandboxes.keepers.remove(n),
     };
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
