@@ -512,25 +512,34 @@ export class ContainerService {
   async remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
     const c = this.find(idOrName);
     if (c.state.status === 'removing') throw new ConflictError(`removal of container ${c.id} is already in progress`);
-    if (isRunning(c)) {
-      if (!opts.force) {
-        throw new ConflictError(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
+    // A restart policy may bring the container back between the kill and the removal (its own
+    // exit was being handled when the kill came): kill it again, a few times at most.
+    for (let attempt = 0; ; attempt++) {
+      if (isRunning(c)) {
+        if (!opts.force) {
+          throw new ConflictError(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
+        }
+        const exited = this.signals.waitForExit(c.id, 30_000);
+        const wasRestarting = await this.lock.run(c.id, () => this.cancelRestart(c));
+        if (!wasRestarting) {
+          c.state.stoppedByUser = true;
+          await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
+          await exited;
+        }
       }
-      const exited = this.signals.waitForExit(c.id, 30_000);
-      const wasRestarting = await this.lock.run(c.id, () => this.cancelRestart(c));
-      if (!wasRestarting) {
-        c.state.stoppedByUser = true;
-        await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
-        await exited;
-      }
+      const removed = await this.lock.run(c.id, async () => {
+        if (!this.containers.has(c.id)) return true;
+        if (isRunning(c)) {
+          if (opts.force && attempt < 3) return false;
+          throw new ConflictError(`cannot remove container "/${c.name}": container is running`);
+        }
+        c.state.status = 'removing';
+        await this.save(c);
+        await this.removeNow(c);
+        return true;
+      });
+      if (removed) return;
     }
-    await this.lock.run(c.id, async () => {
-      if (!this.containers.has(c.id)) return;
-      if (isRunning(c)) throw new ConflictError(`cannot remove container "/${c.name}": container is running`);
-      c.state.status = 'removing';
-      await this.save(c);
-      await this.removeNow(c);
-    });
   }
 
   private async removeNow(c: ContainerRecord): Promise<void> {
