@@ -65,6 +65,25 @@ export class DetachDetector {
   }
 }
 
+/**
+ * Keeps what a hijacked client sends while the process is being started: `release` stops
+ * collecting and returns it all (the pump then reads the socket itself). A client that already
+ * half-closed is seen by the pump through `socket.readableEnded`.
+ */
+export function holdInput(socket: Duplex, head: Buffer): { release: () => Buffer } {
+  const held: Buffer[] = [head];
+  const onData = (d: Buffer): void => {
+    held.push(d);
+  };
+  socket.on('data', onData);
+  return {
+    release: () => {
+      socket.off('data', onData);
+      return Buffer.concat(held);
+    },
+  };
+}
+
 export interface PumpOptions {
   tty: boolean;
   stdin: boolean;
@@ -108,19 +127,18 @@ export function pumpAttach(socket: Duplex, head: Buffer, stream: AttachStream, o
         finish();
       }
     };
-    const onInputEnd = (): void => {
+    if (head.length) onInput(head);
+    const onEnd = (): void => {
       if (opts.stdin && opts.closeStdinOnEnd) stream.closeStdin();
       if (!opts.stdout && !opts.stderr) finish();
     };
-    if (head.length) onInput(head);
     socket.on('data', onInput);
-    socket.on('end', onInputEnd);
+    if (socket.readableEnded) onEnd();
+    else socket.on('end', onEnd);
     socket.on('close', finish);
     socket.on('error', finish);
-    // The client's stdin and half-close may have come before we got here: the HTTP parser can
-    // have read the FIN already ('end' emitted before our listener), and reading the request body
-    // of an Upgrade leaves the socket paused (a 'data' listener does not resume a paused stream).
-    if (socket.readableEnded) onInputEnd();
+    // Reading the request body of an Upgrade can leave the socket paused (a 'data' listener does
+    // not resume a paused stream): the client's stdin would never be read.
     if (socket.destroyed) finish();
     else socket.resume();
   });
