@@ -2,7 +2,6 @@
 import { pipeline } from 'node:stream/promises';
 import type { ContainerCommitResponse, ContainerConfig, ContainerCreateRequest } from '../types/api.js';
 import { InvalidParameterError } from '../errors.js';
-import { parseFilters } from '../engine/filters.js';
 import type { WaitCondition } from '../engine/containers/container-service.js';
 import { type Route, route } from './server.js';
 import { MULTIPLEXED_STREAM, RAW_STREAM, parseDetachKeys, pumpAttach, writeOutput } from './streams.js';
@@ -30,7 +29,7 @@ export const containerRoutes: Route[] = [
       all: ctx.bool('all'),
       limit: ctx.int('limit'),
       size: ctx.bool('size'),
-      filters: parseFilters(ctx.str('filters')),
+      filters: ctx.filters,
     });
     ctx.send(200, list);
   }),
@@ -43,7 +42,7 @@ export const containerRoutes: Route[] = [
   }),
 
   route('POST', '/containers/prune', async (ctx, engine) => {
-    ctx.send(200, await engine.pruneContainers(parseFilters(ctx.str('filters'), ['until', 'label', 'label!'])));
+    ctx.send(200, await engine.pruneContainers(ctx.filters));
   }),
 
   route('GET', '/containers/{id}/json', async (ctx, engine) => {

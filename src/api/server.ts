@@ -11,6 +11,7 @@ import { systemRoutes } from './system.js';
 import { archiveRoutes } from './archive.js';
 import { distributionRoutes } from './distribution.js';
 import { logger } from '../util/logger.js';
+import { loadSchema, operationKey, validateRequest } from './validation/validate.js';
 
 export const API_VERSION = '1.47';
 export const MIN_API_VERSION = '1.24';
@@ -19,6 +20,8 @@ export type Handler = (ctx: RequestContext, engine: Engine) => Promise<void>;
 
 export interface Route {
   method: string;
+  /** The operation in moby's schema ("GET /containers/{}/json"), which validates the request. */
+  operation: string;
   pattern: RegExp;
   keys: string[];
   handler: Handler;
@@ -31,7 +34,7 @@ export function route(method: string, template: string, handler: Handler): Route
     keys.push(key);
     return greedy ? '(.+)' : '([^/]+)';
   });
-  return { method, pattern: new RegExp(`^${src}$`), keys, handler };
+  return { method, operation: operationKey(method, template), pattern: new RegExp(`^${src}$`), keys, handler };
 }
 
 function versionOk(v: string): boolean {
@@ -81,21 +84,30 @@ export class ApiServer {
   readonly server: http.Server;
 
   constructor(private readonly engine: Engine) {
+    void loadSchema();
     this.routes = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes];
-    this.server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => void this.dispatch(req, res));
+    this.server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => this.serve(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Clients half-close a hijacked stream when they have no more stdin; the output must keep flowing.
       (socket as Duplex & { allowHalfOpen: boolean }).allowHalfOpen = true;
       const res = new ServerResponse(req);
       res.assignSocket(socket as never);
       res.shouldKeepAlive = false;
-      void splitUpgradeBody(req, socket, head).then(
-        ({ body, rest }) => this.dispatch(req, res, { socket, head: rest, body }),
+      splitUpgradeBody(req, socket, head).then(
+        ({ body, rest }) => this.serve(req, res, { socket, head: rest, body }),
         () => socket.destroy(),
       );
     });
     this.server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\r\n{"message":"malformed HTTP request"}');
+    });
+  }
+
+  /** Nothing a request does may reject unhandled: that would end the daemon. */
+  private serve(req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Duplex; head: Buffer; body: Buffer }): void {
+    this.dispatch(req, res, upgrade).catch((err: unknown) => {
+      logger.error(`${req.method} ${req.url}: ${(err as Error).stack ?? err}`);
+      res.destroy();
     });
   }
 
@@ -134,18 +146,27 @@ export class ApiServer {
       pathMatched = true;
       if (r.method !== method) continue;
       const params: Record<string, string> = {};
-      r.keys.forEach((k, i) => {
-        params[k] = decodeURIComponent(pm[i + 1]);
-      });
+      try {
+        r.keys.forEach((k, i) => {
+          params[k] = decodeURIComponent(pm[i + 1]);
+        });
+      } catch {
+        return this.fail(res, 400, `malformed URL: invalid percent-encoding in ${pathname}`);
+      }
       found = { r, params };
       break;
     }
     if (!found) {
       return this.fail(res, pathMatched ? 405 : 404, pathMatched ? `method ${method} not allowed` : `page not found`);
     }
+    // A NUL byte cannot be part of any name, id, path or option: the kernel would refuse it later.
+    if ([...Object.values(found.params), ...url.searchParams.values()].some((v) => v.includes('\0'))) {
+      return this.fail(res, 400, 'invalid parameter: a NUL byte is not allowed in names, paths or options');
+    }
     const ctx = new RequestContext(req, res, found.params, url, version, upgrade);
     const started = Date.now();
     try {
+      ctx.validated = await validateRequest(found.r.operation, req, url.searchParams, upgrade?.body);
       await found.r.handler(ctx, this.engine);
     } catch (err) {
       const status = statusOf(err);
