@@ -62,10 +62,18 @@ function clean(schema, keepDocs) {
     if (!keepDocs && k === 'default') continue;
     if (!keepDocs && (k === 'description' || k === 'title' || k === 'readOnly')) continue;
     if (k === 'format') continue;
+    // Bounds in the schema document what the daemon checks later (MemorySwappiness is -1 or
+    // 0..100 and the docker CLI sends -1); Go's decoder enforces only its types' own ranges.
+    if (['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength', 'pattern', 'minItems', 'maxItems', 'uniqueItems'].includes(k)) continue;
     if (k === '$ref') out.$ref = v;
     else if (k === 'properties' || k === 'definitions' || k === 'patternProperties') out[k] = Object.fromEntries(Object.entries(v).map(([p, s]) => [p, clean(s, keepDocs)]));
     else if (k === 'enum' || k === 'required' || k === 'type') out[k] = v;
     else out[k] = clean(v, keepDocs);
+  }
+  // For the types, Swagger's x-nullable is a union with null (Docker sends null for these).
+  if (keepDocs && schema['x-nullable'] === true) {
+    if (typeof out.type === 'string') out.type = [out.type, 'null'];
+    else if (out.$ref) return { anyOf: [{ $ref: out.$ref }, { type: 'null' }] };
   }
   if (schema.type === 'integer' && !keepDocs) {
     const [min, max] = INT_RANGES[schema.format] ?? INT_RANGES.int64;

@@ -1,5 +1,6 @@
 // The Engine API over HTTP: version prefix, routing, errors as {"message"} with Docker's statuses.
 import http, { type IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { RequestContext } from './context.js';
 import { messageOf, statusOf } from './errors.js';
@@ -86,8 +87,15 @@ export class ApiServer {
   constructor(private readonly engine: Engine) {
     void loadSchema();
     this.routes = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes];
-    this.server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => this.serve(req, res));
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    this.server = this.serveOn(http.createServer({ keepAliveTimeout: 60_000 }));
+  }
+
+  /** The servers (plain and TLS) that take requests; one routing for all of them. */
+  private readonly servers: http.Server[] = [];
+
+  private serveOn<S extends http.Server>(server: S): S {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.serve(req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Clients half-close a hijacked stream when they have no more stdin; the output must keep flowing.
       (socket as Duplex & { allowHalfOpen: boolean }).allowHalfOpen = true;
       const res = new ServerResponse(req);
@@ -98,9 +106,12 @@ export class ApiServer {
         () => socket.destroy(),
       );
     });
-    this.server.on('clientError', (_err, socket) => {
+    server.on('clientError', (_err, socket: Duplex) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\r\n{"message":"malformed HTTP request"}');
+      else socket.destroy();
     });
+    this.servers.push(server);
+    return server;
   }
 
   /** Nothing a request does may reject unhandled: that would end the daemon. */
@@ -197,26 +208,40 @@ export class ApiServer {
   }
 
   listen(path: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(path, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    return listening(this.server, (done) => this.server.listen(path, done));
   }
 
   listenTcp(host: string, port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => resolve());
-    });
+    return listening(this.server, (done) => this.server.listen(port, host, done));
+  }
+
+  /** A TLS listener of its own (the plain server keeps the unix socket and any plain TCP). */
+  listenTls(host: string, port: number, tls: https.ServerOptions): Promise<void> {
+    const server = this.serveOn(https.createServer({ ...tls, keepAliveTimeout: 60_000 }));
+    // A handshake that fails (no certificate, wrong CA, expired) only ends that connection.
+    server.on('tlsClientError', (err) => logger.debug(`TLS handshake refused: ${err.message}`));
+    return listening(server, (done) => server.listen(port, host, done));
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    return Promise.all(
+      this.servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      ),
+    ).then(() => undefined);
   }
+}
+
+function listening(server: http.Server, listen: (done: () => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    listen(() => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

@@ -4,7 +4,6 @@
 // berthd: serves the Docker Engine API. Containers belong to their monitors, not to this process,
 // so stopping or killing berthd leaves them running; the next berthd re-adopts them.
 import { promises as fsp } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiServer } from '../api/server.js';
@@ -13,6 +12,7 @@ import { Engine } from '../engine/engine.js';
 import { Runtime } from '../runtime/runtime.js';
 import type { RuntimeName } from '../runtime/types.js';
 import { logger, type LogLevel } from '../util/logger.js';
+import { listenOn, normaliseBoolFlags } from './listeners.js';
 
 const USAGE = `Usage: berthd [OPTIONS]
 
@@ -20,6 +20,13 @@ A container engine that serves the Docker Engine API
 
 Options:
   -H, --host list          Daemon socket(s) to listen on (default unix:///run/berth/berth.sock)
+  -G, --group string       Group for the unix socket (default "berth", when it exists)
+      --tls                Use TLS; implied by --tlsverify (--tls=false: allow a non-loopback
+                           TCP address without TLS)
+      --tlscacert string   Trust certs signed only by this CA (default "~/.docker/ca.pem")
+      --tlscert string     Path to TLS certificate file (default "~/.docker/cert.pem")
+      --tlskey string      Path to TLS key file (default "~/.docker/key.pem")
+      --tlsverify          Use TLS and verify the remote
       --data-root string   Root directory of persistent state (default "/var/lib/berth")
       --exec-root string   Root directory for execution state files (default "/run/berth")
       --runtime string     OCI runtime: crun or runc (default: crun when installed)
@@ -37,32 +44,6 @@ Options:
       --registry-upload-chunk-size int  Bytes per PATCH when pushing larger blobs (default 16777216)
   -v, --version            Print version information and quit
 `;
-
-async function socketInUse(file: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(file);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-async function listenOn(api: ApiServer, host: string): Promise<void> {
-  if (host.startsWith('unix://') || host.startsWith('/')) {
-    const file = host.replace(/^unix:\/\//, '');
-    await fsp.mkdir(path.dirname(file), { recursive: true });
-    if (await socketInUse(file)) throw new Error(`another daemon is already listening on ${file}`);
-    await fsp.rm(file, { force: true });
-    await api.listen(file);
-    await fsp.chmod(file, 0o660);
-    return;
-  }
-  const m = /^tcp:\/\/([^:]*):(\d+)$/.exec(host);
-  if (!m) throw new Error(`invalid host: ${host}`);
-  await api.listenTcp(m[1] || '127.0.0.1', Number(m[2]));
-}
 
 function positiveInt(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
@@ -95,8 +76,17 @@ function registryOptions(values: Record<string, string | string[] | boolean | un
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
+    args: normaliseBoolFlags(process.argv.slice(2), ['tls', 'tlsverify']),
     options: {
       host: { type: 'string', short: 'H', multiple: true },
+      group: { type: 'string', short: 'G' },
+      tls: { type: 'boolean' },
+      'no-tls': { type: 'boolean' },
+      tlsverify: { type: 'boolean' },
+      'no-tlsverify': { type: 'boolean' },
+      tlscacert: { type: 'string' },
+      tlscert: { type: 'string' },
+      tlskey: { type: 'string' },
       'data-root': { type: 'string', default: '/var/lib/berth' },
       'exec-root': { type: 'string', default: '/run/berth' },
       runtime: { type: 'string' },
@@ -134,7 +124,15 @@ async function main(): Promise<void> {
   await engine.init();
   const api = new ApiServer(engine);
   const hosts = values.host && values.host.length > 0 ? values.host : [`unix://${path.join(execRoot, 'berth.sock')}`];
-  for (const h of hosts) await listenOn(api, h);
+  const listen = {
+    group: values.group,
+    tls: values.tls ? true : values['no-tls'] ? false : undefined,
+    tlsverify: values.tlsverify === true && !values['no-tlsverify'],
+    tlscacert: values.tlscacert,
+    tlscert: values.tlscert,
+    tlskey: values.tlskey,
+  };
+  for (const h of hosts) await listenOn(api, h, listen);
   if (values.pidfile) await fsp.writeFile(values.pidfile, `${process.pid}\n`);
   logger.info(`berthd ${BERTH_VERSION} (runtime ${runtime}, data root ${dataRoot}) listening on ${hosts.join(', ')}`);
   const shutdown = (sig: string): void => {

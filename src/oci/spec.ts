@@ -386,10 +386,10 @@ export function tweakCapabilities(
 // rlimits
 
 export function validateUlimit(u: Ulimit): RlimitType {
-  const type = Object.prototype.hasOwnProperty.call(RLIMIT_NAMES, u.Name) ? RLIMIT_NAMES[u.Name] : undefined;
+  const type = u.Name !== undefined && Object.prototype.hasOwnProperty.call(RLIMIT_NAMES, u.Name) ? RLIMIT_NAMES[u.Name] : undefined;
   if (!type) throw new InvalidParameterError(`invalid ulimit type: ${u.Name}`);
   for (const v of [u.Soft, u.Hard]) {
-    if (!Number.isSafeInteger(v) || v < -1) throw new InvalidParameterError(`invalid ulimit argument: ${u.Name}=${u.Soft}:${u.Hard}`);
+    if (v === undefined || !Number.isSafeInteger(v) || v < -1) throw new InvalidParameterError(`invalid ulimit argument: ${u.Name}=${u.Soft}:${u.Hard}`);
   }
   if (u.Hard !== -1) {
     if (u.Soft === -1) {
@@ -397,7 +397,7 @@ export function validateUlimit(u: Ulimit): RlimitType {
         `ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: ${u.Hard}`,
       );
     }
-    if (u.Soft > u.Hard) throw new InvalidParameterError(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
+    if (u.Soft! > u.Hard!) throw new InvalidParameterError(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
   }
   return type;
 }
@@ -421,8 +421,9 @@ export function buildRlimits(
     seen.add(type);
     const cap = hardLimits.get(type) ?? RLIM_INFINITY;
     const toBig = (v: number): bigint => (v === -1 ? RLIM_INFINITY : BigInt(v));
-    const hard = toBig(u.Hard) < cap ? toBig(u.Hard) : cap;
-    let soft = toBig(u.Soft) < cap ? toBig(u.Soft) : cap;
+    // validateUlimit has checked both are integers.
+    const hard = toBig(u.Hard!) < cap ? toBig(u.Hard!) : cap;
+    let soft = toBig(u.Soft!) < cap ? toBig(u.Soft!) : cap;
     if (soft > hard) soft = hard;
     const num = (v: bigint): number | bigint => (v === RLIM_INFINITY ? RLIM_INFINITY : Number(v));
     out.push({ type, soft: num(soft), hard: num(hard) });
@@ -545,7 +546,8 @@ function tmpfsSizeOption(size: number): string {
 
 /** One HostConfig.Mounts entry, validated like Docker's ValidateMountConfig. */
 export function parseApiMount(m: ApiMount, volumePaths: Record<string, string> = {}): UserMount {
-  const fail = (msg: string): never => {
+  // Typed on the name so that TypeScript narrows after a call (m.Target is set past its check).
+  const fail: (msg: string) => never = (msg) => {
     throw new InvalidParameterError(`invalid mount config for type "${m.Type}": ${msg}`);
   };
   if (m.Type !== 'bind' && m.BindOptions) fail('field BindOptions must not be specified');
@@ -975,12 +977,13 @@ export function buildSpec(input: SpecInput): Spec {
   if (privileged) {
     devices = hostDevices();
     for (const d of hc.Devices ?? []) {
-      if (d.PathOnHost === d.PathInContainer) continue;
+      if (d.PathOnHost === d.PathInContainer || !d.PathOnHost) continue;
       devices.push(...devicesFromPath(d.PathOnHost, d.PathInContainer || d.PathOnHost, 'rwm').devices);
     }
     deviceRules = [{ allow: true, access: 'rwm' }];
   } else {
     for (const d of hc.Devices ?? []) {
+      if (!d.PathOnHost) throw new InvalidParameterError('invalid device mapping: PathOnHost must not be empty');
       const r = devicesFromPath(d.PathOnHost, d.PathInContainer || d.PathOnHost, d.CgroupPermissions || 'rwm');
       devices.push(...r.devices);
       deviceRules.push(...r.rules);

@@ -66,6 +66,8 @@ export async function peekBody(req: IncomingMessage, n: number): Promise<Buffer>
 /** 400 unless the body starts as an archive. `what` names the body in the message, as Docker's errors do. */
 export async function requireArchiveBody(req: IncomingMessage, what: string): Promise<void> {
   const head = await peekBody(req, TAR_BLOCK);
-  if (head.length === 0) throw new InvalidParameterError(`${what}: the request body is empty (expected a tar archive)`);
-  if (!looksLikeArchive(head)) throw new InvalidParameterError(`${what}: the request body is not a tar archive (nor a gzip, bzip2, xz or zstd compressed one)`);
+  if (head.length === 0) throw new InvalidParameterError(`${what}: the archive is empty`);
+  if (!looksLikeArchive(head)) {
+    throw new InvalidParameterError(`${what}: invalid tar archive: the first header's checksum does not match, and it is not gzip, bzip2, xz or zstd either`);
+  }
 }

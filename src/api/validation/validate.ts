@@ -106,6 +106,21 @@ function jsonKind(v: unknown): string {
   return typeof v;
 }
 
+/** The Go integer type whose range a bound is (the generator turns formats into bounds). */
+const INT_NAMES = new Map<number, string>([
+  [0, 'uint'],
+  [255, 'uint8'],
+  [65535, 'uint16'],
+  [4294967295, 'uint32'],
+  [18446744073709551615, 'uint64'],
+  [127, 'int8'],
+  [-128, 'int8'],
+  [32767, 'int16'],
+  [-32768, 'int16'],
+  [2147483647, 'int32'],
+  [-2147483648, 'int32'],
+]);
+
 const GO_TYPES: Record<string, string> = { integer: 'int64', number: 'float64', string: 'string', boolean: 'bool', array: '[]interface {}', object: 'map[string]interface {}' };
 
 function valueAt(root: unknown, pointer: string): unknown {
@@ -130,7 +145,7 @@ export function describeError(rootType: string, body: unknown, e: AjvError): str
     }
     case 'minimum':
     case 'maximum':
-      return `json: cannot unmarshal number ${String(value)} into Go struct field ${field} of type ${Number(e.params.limit) < 0 || Number(e.params.limit) > 4294967295 ? 'int64' : 'uint'}: value out of range`;
+      return `json: cannot unmarshal number ${String(value)} into Go struct field ${field} of type ${INT_NAMES.get(Number(e.params.limit)) ?? 'int64'}`;
     case 'enum':
       return `invalid value ${JSON.stringify(value)} for ${field}: must be one of ${(e.params.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(', ')}`;
     case 'required':

@@ -163,14 +163,14 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
   }
 
   const host: HostConfig = {
-    Binds: o.volume?.length ? [] : null,
+    Binds: o.volume?.length ? [] : undefined,
     NetworkMode: o.network ?? (o as { net?: string }).net ?? 'default',
     AutoRemove: !!o.rm,
     Privileged: !!o.privileged,
     ReadonlyRootfs: !!o.readOnly,
-    CapAdd: o.capAdd ?? null,
-    CapDrop: o.capDrop ?? null,
-    SecurityOpt: o.securityOpt ?? null,
+    CapAdd: o.capAdd,
+    CapDrop: o.capDrop,
+    SecurityOpt: o.securityOpt,
     RestartPolicy: { Name: '' },
   };
   if (o.init) host.Init = true;

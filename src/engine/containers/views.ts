@@ -114,7 +114,7 @@ function mountPoints(c: ContainerRecord): ContainerInspect['Mounts'] {
     out.push({ Type: 'bind', Source: src, Destination: dst, Mode: mode, RW: !mode.split(',').includes('ro'), Propagation: 'rprivate' });
   }
   for (const m of c.hostConfig.Mounts ?? []) {
-    out.push({ Type: m.Type, Source: m.Source ?? '', Destination: m.Target, Mode: '', RW: !m.ReadOnly, Propagation: m.Type === 'bind' ? 'rprivate' : '' });
+    out.push({ Type: m.Type ?? 'bind', Source: m.Source ?? '', Destination: m.Target ?? '', Mode: '', RW: !m.ReadOnly, Propagation: m.Type === 'bind' ? 'rprivate' : '' });
   }
   return out;
 }
@@ -158,12 +158,14 @@ export function validatePsFilters(f: Filters): void {
 }
 
 /**
- * Docker matches `name` filters as regular expressions against the names as it stores them, with
- * their leading slash (`^/web$`); a pattern that does not compile matches nothing, as in Docker.
+ * Docker matches `name` filters as regular expressions against the name as it stores it, with its
+ * leading slash (`^/web$`), and without it (`^web$`); a pattern that does not compile matches
+ * nothing, as in Docker.
  */
 function nameMatches(pattern: string, name: string): boolean {
   try {
-    return new RegExp(pattern).test(`/${name}`);
+    const re = new RegExp(pattern);
+    return re.test(`/${name}`) || re.test(name);
   } catch {
     return false;
   }
