@@ -51,21 +51,15 @@ import {
 } from '../src/oci/seccomp.js';
 import type { DockerSeccompProfile } from '../src/oci/seccomp.js';
 import { parseSignal, signalName } from '../src/oci/signals.js';
-import {
-  RLIM_INFINITY,
-  buildRlimits,
-  buildSpec,
-  daemonHardLimits,
-  isCgroupV2,
-  mergeTmpfsOptions,
-  normalizeCapabilities,
-  parseBind,
-  parseSecurityOpts,
-  specToJSON,
-  tweakCapabilities,
-  validateHostConfig,
-} from '../src/oci/spec.js';
+import { resolveDevices } from '../src/oci/devices.js';
+import { probeHost } from '../src/oci/host-info.js';
+import { mergeTmpfsOptions, parseBind } from '../src/oci/mounts.js';
+import { RLIM_INFINITY, buildRlimits, daemonHardLimits } from '../src/oci/rlimits.js';
+import { normalizeCapabilities, parseSecurityOpts, tweakCapabilities } from '../src/oci/security.js';
+import { buildSpec as buildOciSpec, specToJSON } from '../src/oci/spec.js';
 import type { SpecInput } from '../src/oci/spec.js';
+import { resolveMounts } from '../src/engine/containers/mounts.js';
+import { validateHostConfig as validateWithHost } from '../src/engine/containers/validate-host-config.js';
 import { readFileInRoot, resolveInRoot, resolveUser, resolveUserFromFiles } from '../src/oci/user.js';
 
 const SCRATCH = mkdtempSync(join(tmpdir(), 'berth-oci-test-'));
@@ -115,7 +109,21 @@ function makeRootfs(dir: string): string {
   return rootfs;
 }
 
-function baseInput(over: Partial<SpecInput> & { hostConfig?: HostConfig } = {}): SpecInput {
+const HOST = probeHost();
+const isCgroupV2 = (): boolean => HOST.cgroupV2;
+const validateHostConfig = (hc: HostConfig): string[] => validateWithHost(hc, HOST);
+
+/** What the engine gives buildSpec, before it resolves the mounts and devices. */
+type TestInput = Omit<SpecInput, 'mounts' | 'devices'>;
+
+/** As the engine does it: validate at create, resolve mounts and devices at start, then build. */
+function buildSpec(input: TestInput): Spec {
+  validateHostConfig(input.hostConfig);
+  const hc = input.hostConfig;
+  return buildOciSpec({ ...input, mounts: resolveMounts(hc), devices: resolveDevices(hc) }, HOST);
+}
+
+function baseInput(over: Partial<TestInput> & { hostConfig?: HostConfig } = {}): TestInput {
   return {
     id: 'c1',
     rootfs: '/var/lib/berth/rootfs/c1',

@@ -49,6 +49,7 @@ import { distributionInspect } from './images/distribution-inspect.js';
 import { pullImage, type DistributionDeps, type PullOptions } from './images/pull.js';
 import { pushImage } from './images/push.js';
 import { RegistryService } from './images/registry-service.js';
+import { type HostInfo, probeHost } from '../oci/host-info.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -77,6 +78,8 @@ export class Engine {
   private readonly views: ViewContext;
   readonly registries: RegistryService;
   readonly distributionMetadata: DistributionMetadata;
+  /** The host as containers' specs need it, probed once. */
+  readonly host: HostInfo = probeHost();
 
   constructor(readonly opts: EngineOptions) {
     this.content = new ContentStore(opts.dataRoot);
@@ -98,6 +101,7 @@ export class Engine {
       images: this.images,
       runtime: this.runtime,
       events: this.events,
+      host: this.host,
     });
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
@@ -416,7 +420,7 @@ export class Engine {
 
   async info(): Promise<Record<string, unknown>> {
     const all = this.containers.all();
-    const cgroupVersion = await fsp.access('/sys/fs/cgroup/cgroup.controllers').then(() => '2', () => '1');
+    const cgroupVersion = this.host.cgroupV2 ? '2' : '1';
     return {
       ID: 'berth',
       Containers: all.length,

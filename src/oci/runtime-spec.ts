@@ -260,3 +260,6 @@ export interface Linux {
   mountLabel?: string;
   personality?: { domain: string; flags?: string[] };
 }
+
+/** One step of building a spec (containerd's SpecOpts): changes the spec in place, reads no files. */
+export type SpecOpt = (spec: Spec) => void;

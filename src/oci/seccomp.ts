@@ -282,8 +282,3 @@ export function convertSeccompProfile(
   out.syscalls = syscalls;
   return out;
 }
-
-/** The default profile for a capability set: load (cached) + convert. */
-export function defaultSeccomp(capabilities: readonly string[], opts: SeccompConvertOptions & { path?: string } = {}): Seccomp | undefined {
-  return convertSeccompProfile(loadSeccompProfile(opts.path), capabilities, opts);
-}

@@ -5,10 +5,9 @@ import path from 'node:path';
 import { mount as mountFs } from '../util/mount.js';
 import type { CgroupStats } from './types.js';
 
-export const CGROUP_ROOT = '/sys/fs/cgroup';
-const CGROUP2_SUPER_MAGIC = 0x63677270;
+import { CGROUP_ROOT, cgroupMode } from '../oci/host-info.js';
 
-export type CgroupMode = 'v1' | 'v2' | 'hybrid' | 'none';
+
 
 export interface MountEntry {
   root: string;
@@ -65,22 +64,6 @@ export function planHybridFix(unifiedControllers: string[], mounts: MountEntry[]
   return todo;
 }
 
-async function fsType(p: string): Promise<number | null> {
-  try {
-    return (await fs.statfs(p)).type;
-  } catch {
-    return null;
-  }
-}
-
-export async function detectCgroupMode(root = CGROUP_ROOT): Promise<CgroupMode> {
-  const t = await fsType(root);
-  if (t === null) return 'none';
-  if (t === CGROUP2_SUPER_MAGIC) return 'v2';
-  const u = await fsType(path.join(root, 'unified'));
-  return u === CGROUP2_SUPER_MAGIC ? 'hybrid' : 'v1';
-}
-
 export interface HybridFixOptions {
   root?: string;
   /** Defaults to /proc/self/mountinfo's content. */
@@ -96,7 +79,7 @@ export interface HybridFixOptions {
  */
 export async function fixHybridCgroups(opts: HybridFixOptions = {}): Promise<string[]> {
   const root = opts.root ?? CGROUP_ROOT;
-  if (opts.root === undefined && (await detectCgroupMode(root)) !== 'hybrid') return [];
+  if (opts.root === undefined && cgroupMode(root) !== 'hybrid') return [];
   let controllers: string[];
   try {
     controllers = (await fs.readFile(path.join(root, 'unified', 'cgroup.controllers'), 'utf8')).split(/\s+/).filter(Boolean);
@@ -200,7 +183,7 @@ export function parseProcCgroup(text: string): Map<string, string> {
  * (authoritative), else from the cgroupsPath the spec used.
  */
 export async function containerCgroupDirs(pid: number | null, fallbackPath: string): Promise<CgroupDirs> {
-  const mode = await detectCgroupMode();
+  const mode = cgroupMode();
   const mounts = await cgroupMounts();
   let procPaths: Map<string, string> | null = null;
   if (pid && pid > 0) {

@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import { existsSync, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.js';
+import { cgroupMode } from '../oci/host-info.js';
 import { logger } from '../util/logger.js';
 import { ConmonAttachStream, writeResize } from './attach.js';
 import {
@@ -12,7 +13,6 @@ import {
   cgroupDirsForPath,
   cgroupPids,
   containerCgroupDirs,
-  detectCgroupMode,
   fixHybridCgroups,
   readCgroupStats,
   resetCgroupCache,
@@ -140,7 +140,7 @@ export class Runtime extends EventEmitter {
     for (const d of [l.execRoot, l.exitsDir, l.socketDir, l.runtimeRoot, l.ctrRoot]) {
       await fs.mkdir(d, { recursive: true, mode: 0o700 });
     }
-    if ((await detectCgroupMode()) === 'hybrid') {
+    if (cgroupMode() === 'hybrid') {
       try {
         if ((await fixHybridCgroups()).length > 0) resetCgroupCache();
       } catch (err) {

@@ -15,7 +15,7 @@ import { ConflictError, InvalidParameterError, NotFoundError } from '../../error
 import { extractArchive } from '../../archive/extract.js';
 import { packResource } from '../../archive/resource.js';
 import { ResolveError, Root, type Dir, type RootMount } from '../../archive/root.js';
-import { parseApiMount, parseBind } from '../../oci/spec.js';
+import { parseApiMount, parseBind } from '../../oci/mounts.js';
 import { parseGroup, parsePasswd } from '../../oci/user.js';
 import type { EventService } from '../events.js';
 import type { ContainerRecord } from './container.js';

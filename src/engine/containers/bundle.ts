@@ -4,11 +4,14 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { InvalidParameterError } from '../../errors.js';
 import { etcFilesContent } from '../../oci/etc-files.js';
+import { resolveDevices } from '../../oci/devices.js';
+import type { HostInfo } from '../../oci/host-info.js';
 import { buildSpec, specToJSON } from '../../oci/spec.js';
 import type { Spec } from '../../oci/runtime-spec.js';
 import { resolveUser } from '../../oci/user.js';
 import { cgroupsPath } from '../../runtime/paths.js';
 import type { ContainerRecord } from './container.js';
+import { resolveMounts } from './mounts.js';
 
 /** Docker's --init binary; Debian's tini-static works in any rootfs since it needs no libc. */
 export const INIT_BINARY = '/usr/bin/tini-static';
@@ -18,6 +21,7 @@ export interface BundleInput {
   rootfs: string;
   bundleDir: string;
   containerDir: string;
+  host: HostInfo;
   /** The runtime's last touches to the spec (Runtime.prepareSpec). */
   prepareSpec?: (spec: Spec) => void;
 }
@@ -61,11 +65,13 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
     hostname: c.config.Hostname ?? '',
     domainname: c.config.Domainname,
     hostConfig: hc,
+    mounts: resolveMounts(hc),
+    devices: resolveDevices(hc),
     etcFiles: files,
     cgroupsPath: cgroupsPath(c.id),
     initPath: hc.Init ? INIT_BINARY : undefined,
     stopSignal: c.config.StopSignal,
-  });
+  }, input.host);
   input.prepareSpec?.(spec);
   await fsp.mkdir(input.bundleDir, { recursive: true, mode: 0o700 });
   await fsp.writeFile(path.join(input.bundleDir, 'config.json'), specToJSON(spec));

@@ -18,7 +18,8 @@ import { mergeConfig } from './create-config.js';
 import { randomName } from './names.js';
 import { prepareBundle } from './bundle.js';
 import { parseSignal } from '../../oci/signals.js';
-import { validateHostConfig } from '../../oci/spec.js';
+import type { HostInfo } from '../../oci/host-info.js';
+import { validateHostConfig } from './validate-host-config.js';
 import { KeyedLock } from '../../util/lock.js';
 import { logger } from '../../util/logger.js';
 
@@ -29,6 +30,8 @@ export interface ContainerServiceDeps {
   images: ImageService;
   runtime: Runtime;
   events: EventService;
+  /** The host, probed once when the daemon starts. */
+  host: HostInfo;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -143,7 +146,7 @@ export class ContainerService {
     const image = this.deps.images.resolve(req.Image);
     const id = newId();
     const merged = mergeConfig(req, image.config.config ?? {}, id);
-    const warnings = validateHostConfig(merged.hostConfig);
+    const warnings = validateHostConfig(merged.hostConfig, this.deps.host);
     if (name) this.reserveName(name, id);
     else name = randomName((n) => this.names.has(n));
     this.names.set(name, id);
@@ -218,6 +221,7 @@ export class ContainerService {
         rootfs,
         bundleDir: this.bundleDir(c.id),
         containerDir: this.containerDir(c.id),
+        host: this.deps.host,
         prepareSpec: (spec) => runtime.prepareSpec(spec),
       });
       mark('bundle');
