@@ -21,6 +21,8 @@ export type Handler = (ctx: RequestContext, engine: Engine) => Promise<void>;
 
 export interface Route {
   method: string;
+  /** As written in the route table: "/containers/{id}/json". */
+  template: string;
   /** The operation in moby's schema ("GET /containers/{}/json"), which validates the request. */
   operation: string;
   pattern: RegExp;
@@ -35,7 +37,12 @@ export function route(method: string, template: string, handler: Handler): Route
     keys.push(key);
     return greedy ? '(.+)' : '([^/]+)';
   });
-  return { method, operation: operationKey(method, template), pattern: new RegExp(`^${src}$`), keys, handler };
+  return { method, template, operation: operationKey(method, template), pattern: new RegExp(`^${src}$`), keys, handler };
+}
+
+/** Every route berthd serves, in matching order. */
+export function apiRoutes(): Route[] {
+  return [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes];
 }
 
 function versionOk(v: string): boolean {
@@ -82,15 +89,13 @@ async function splitUpgradeBody(req: IncomingMessage, socket: Duplex, head: Buff
 
 export class ApiServer {
   private readonly routes: Route[];
-  readonly server: http.Server;
 
   constructor(private readonly engine: Engine) {
     void loadSchema();
-    this.routes = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes];
-    this.server = this.serveOn(http.createServer({ keepAliveTimeout: 60_000 }));
+    this.routes = apiRoutes();
   }
 
-  /** The servers (plain and TLS) that take requests; one routing for all of them. */
+  /** One server per address (a Node server listens once), plain or TLS; one routing for all. */
   private readonly servers: http.Server[] = [];
 
   private serveOn<S extends http.Server>(server: S): S {
@@ -208,14 +213,15 @@ export class ApiServer {
   }
 
   listen(path: string): Promise<void> {
-    return listening(this.server, (done) => this.server.listen(path, done));
+    const server = this.serveOn(http.createServer({ keepAliveTimeout: 60_000 }));
+    return listening(server, (done) => server.listen(path, done));
   }
 
   listenTcp(host: string, port: number): Promise<void> {
-    return listening(this.server, (done) => this.server.listen(port, host, done));
+    const server = this.serveOn(http.createServer({ keepAliveTimeout: 60_000 }));
+    return listening(server, (done) => server.listen(port, host, done));
   }
 
-  /** A TLS listener of its own (the plain server keeps the unix socket and any plain TCP). */
   listenTls(host: string, port: number, tls: https.ServerOptions): Promise<void> {
     const server = this.serveOn(https.createServer({ ...tls, keepAliveTimeout: 60_000 }));
     // A handshake that fails (no certificate, wrong CA, expired) only ends that connection.

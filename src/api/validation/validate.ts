@@ -169,6 +169,16 @@ async function readBody(req: IncomingMessage, upgradeBody: Buffer | undefined): 
   return Buffer.concat(chunks);
 }
 
+/**
+ * A body sent to a route that takes none is read and dropped before the answer: closing a
+ * connection with unread bytes makes the kernel reset it, and the client loses the answer.
+ */
+async function discardBody(req: IncomingMessage): Promise<void> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (!(declared > 0) || declared > MAX_JSON_BODY) return;
+  for await (const chunk of req) void chunk;
+}
+
 /** Streams Docker's Cmd/Entrypoint/Shell as strslice does: a single string is a one-element list. */
 function strSlices(body: unknown): void {
   if (body === null || typeof body !== 'object') return;
@@ -190,7 +200,10 @@ export async function validateRequest(key: string, req: IncomingMessage, query: 
     await requireArchiveBody(req, archive);
     return { filters, bodyRead: false };
   }
-  if (!op?.body || op.json === false) return { filters, bodyRead: false };
+  if (!op?.body || op.json === false) {
+    if (op && !op.body && !upgradeBody) await discardBody(req);
+    return { filters, bodyRead: false };
+  }
   const raw = await readBody(req, upgradeBody);
   if (raw.toString('utf8').trim() === '') return { filters, bodyRead: true };
   checkContentType(req);
