@@ -7,16 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ApiServer } from '../api/server.js';
 import { logger } from '../util/logger.js';
+import type { TlsFlags } from '../client/tls.js';
 
-export interface TlsFlags {
-  /** --tls: true, false (given explicitly as --tls=false), or undefined when not given. */
-  tls?: boolean;
-  tlsverify?: boolean;
-  tlscacert?: string;
-  tlscert?: string;
-  tlskey?: string;
-}
-
+/** The same flags as the CLI's; here `tls: false` means --tls=false was given explicitly. */
 export interface ListenOptions extends TlsFlags {
   /** --group: the unix socket's group; undefined means dockerd's default (here `berth`, when it exists). */
   group?: string;
