@@ -11,6 +11,7 @@ import { execRoutes } from './exec.js';
 import { systemRoutes } from './system.js';
 import { archiveRoutes } from './archive.js';
 import { distributionRoutes } from './distribution.js';
+import { berthRoutes } from './berth.js';
 import { logger } from '../util/logger.js';
 import { loadSchema, operationKey, validateRequest } from './validation/validate.js';
 
@@ -42,7 +43,7 @@ export function route(method: string, template: string, handler: Handler): Route
 
 /** Every route berthd serves, in matching order. */
 export function apiRoutes(): Route[] {
-  return [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes];
+  return [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes, ...berthRoutes];
 }
 
 function versionOk(v: string): boolean {

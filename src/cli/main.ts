@@ -46,6 +46,11 @@ const systemPrune: Loader = () => import('./system/prune.js');
 const containerCommit: Loader = () => import('./container/commit.js');
 const containerExport: Loader = () => import('./container/export.js');
 const imageHistory: Loader = () => import('./image/history.js');
+const imageLayers: Loader = () => import('./image/layers.js');
+const imageCompare: Loader = () => import('./image/compare.js');
+const containerLayers: Loader = () => import('./container/layers.js');
+const ui: Loader = () => import('./ui.js');
+const containerUpdate: Loader = () => import('./container/update.js');
 
 // command words → [module, export].
 const COMMANDS: Record<string, [Loader, string]> = {
@@ -130,6 +135,14 @@ const COMMANDS: Record<string, [Loader, string]> = {
   'container export': [containerExport, 'exportContainer'],
   history: [imageHistory, 'history'],
   'image history': [imageHistory, 'history'],
+  'image tree': [imageLayers, 'tree'],
+  'image files': [imageLayers, 'files'],
+  'image diff': [imageCompare, 'diff'],
+  'image efficiency': [imageCompare, 'efficiency'],
+  'container layers': [containerLayers, 'layers'],
+  ui: [ui, 'ui'],
+  update: [containerUpdate, 'update'],
+  'container update': [containerUpdate, 'update'],
 };
 
 const GROUPS = ['container', 'image', 'system'];
@@ -186,7 +199,9 @@ Commands:
   stop        Stop one or more running containers
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   top         Display the running processes of a container
+  ui          Serve the live web view of images, layers and containers on 127.0.0.1
   unpause     Unpause all processes within one or more containers
+  update      Update configuration of one or more containers
   wait        Block until one or more containers stop, then print their exit codes
 
 Global Options:

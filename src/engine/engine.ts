@@ -23,7 +23,8 @@ import { ReferenceStore } from '../store/references.js';
 import { runCommand } from '../util/exec.js';
 import { ContainerService } from './containers/container-service.js';
 import { ContainerArchive } from './containers/archive.js';
-import { isRunning } from './containers/container.js';
+import { type ContainerRecord, isRunning } from './containers/container.js';
+import { HealthMonitor } from './containers/health.js';
 import { inspectView, matchesPsFilters, summaryView, validatePsFilters, type ViewContext } from './containers/views.js';
 import { EventService } from './events.js';
 import { ExecService } from './exec/exec-service.js';
@@ -49,6 +50,7 @@ import { distributionInspect } from './images/distribution-inspect.js';
 import { pullImage, type DistributionDeps, type PullOptions } from './images/pull.js';
 import { pushImage } from './images/push.js';
 import { RegistryService } from './images/registry-service.js';
+import { LayerService } from './layers/layer-service.js';
 import { type HostInfo, probeHost } from '../oci/host-info.js';
 
 export const BERTH_VERSION = '0.1.0';
@@ -73,11 +75,15 @@ export class Engine {
   readonly images: ImageService;
   readonly containers: ContainerService;
   readonly exec: ExecService;
+  /** Healthcheck probes of running containers. */
+  readonly health: HealthMonitor;
   /** docker cp: stat, archive and extract paths of a container's filesystem. */
   readonly archive: ContainerArchive;
   private readonly views: ViewContext;
   readonly registries: RegistryService;
   readonly distributionMetadata: DistributionMetadata;
+  /** Berth's read-only layer views (/berth/…): graph, union views, efficiency, comparison. */
+  readonly layers: LayerService;
   /** The host as containers' specs need it, probed once. */
   readonly host: HostInfo = probeHost();
 
@@ -107,14 +113,52 @@ export class Engine {
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
     this.exec = new ExecService(this.containers, this.runtime, this.snapshots, this.events);
     this.archive = new ContainerArchive(this.containers, this.events);
+    this.layers = new LayerService({
+      snapshots: this.snapshots,
+      events: this.events,
+      images: () => this.images.all(),
+      resolveImage: (ref) => this.images.resolve(ref),
+      repoTags: (id) => this.images.repoTags(id),
+      containers: () => this.containers.all(),
+      findContainer: (id) => this.containers.find(id),
+      changes: (id) => this.changes(id),
+    });
     this.views = {
       snapshots: this.snapshots,
       containerDir: (id) => this.containers.containerDir(id),
       logPath: (id) => this.containers.logPath(id),
     };
-    this.events.subscribe((e) => {
-      if (e.Type === 'container' && e.Action === 'destroy') this.exec.forgetContainer(e.Actor.ID);
+    this.health = new HealthMonitor({
+      probe: (c, cmd, timeoutMs) => this.exec.probe(c.id, cmd, timeoutMs),
+      persist: (c) => this.containers.saveIfPresent(c),
+      emit: (c, action) => this.containers.emit(c, action),
     });
+    this.events.subscribe((e) => {
+      if (e.Type !== 'container') return;
+      if (e.Action === 'destroy') this.exec.forgetContainer(e.Actor.ID);
+      this.followForHealth(e.Action, e.Actor.ID);
+    });
+  }
+
+  /** Healthchecks follow the container's lifecycle events: probes only while it runs unpaused. */
+  private followForHealth(action: string, id: string): void {
+    if (action === 'destroy') {
+      this.health.forget(id);
+      return;
+    }
+    let c: ContainerRecord;
+    try {
+      c = this.containers.find(id);
+    } catch {
+      return;
+    }
+    if (action === 'start') this.health.start(c);
+    else if (action === 'unpause') this.health.resume(c);
+    else if (action === 'die' || action === 'pause') {
+      const before = c.state.health?.Status;
+      this.health.stop(c);
+      if (before !== c.state.health?.Status) void this.containers.saveIfPresent(c);
+    }
   }
 
   async init(): Promise<void> {
@@ -127,6 +171,7 @@ export class Engine {
     await this.images.init();
     await this.distributionMetadata.init();
     await this.containers.init();
+    for (const c of this.containers.all()) if (c.state.status === 'running') this.health.start(c);
     await removeStaleViews(this.snapshots, this.exportViewsDir());
     if (this.opts.defaultImage) await this.ensureDefaultImage();
   }
@@ -520,7 +565,7 @@ function toStats(id: string, name: string, s: CgroupStats | undefined, prev: Con
           cpu_usage: { total_usage: s.cpuTotalNs, percpu_usage: s.perCpuNs, usage_in_kernelmode: s.cpuSystemNs, usage_in_usermode: s.cpuUserNs },
           system_cpu_usage: s.systemCpuNs,
           online_cpus: s.onlineCpus,
-          throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+          throttling_data: { periods: s.cpuPeriods, throttled_periods: s.cpuThrottledPeriods, throttled_time: s.cpuThrottledNs },
         }
       : zeroCpu,
     precpu_stats: prev?.cpu_stats ?? zeroCpu,

@@ -14,7 +14,6 @@ export type HealthConfig = Schema.HealthConfig;
 export type PortBinding = Schema.PortBinding;
 export type Ulimit = NonNullable<Schema.Resources['Ulimits']>[number];
 
-
 /** The portable part of a container's configuration (also an image's config). */
 export interface ContainerConfig {
   Hostname?: string;
@@ -44,10 +43,32 @@ export interface ContainerConfig {
   Shell?: string[] | null;
 }
 
+export type WeightDevice = NonNullable<Schema.Resources['BlkioWeightDevice']>[number];
+export type ThrottleDevice = Schema.ThrottleDevice;
 
+/** Body of POST /containers/{id}/update: the resource fields and the restart policy. */
+export type ContainerUpdateRequest = Pick<
+  HostConfig,
+  | 'BlkioWeight'
+  | 'CpuShares'
+  | 'CpuPeriod'
+  | 'CpuQuota'
+  | 'CpuRealtimePeriod'
+  | 'CpuRealtimeRuntime'
+  | 'CpusetCpus'
+  | 'CpusetMems'
+  | 'Memory'
+  | 'MemoryReservation'
+  | 'MemorySwap'
+  | 'KernelMemory'
+  | 'NanoCpus'
+  | 'PidsLimit'
+  | 'RestartPolicy'
+>;
 
-
-
+export interface ContainerUpdateResponse {
+  Warnings: string[] | null;
+}
 
 export interface EndpointSettings {
   IPAMConfig?: object | null;
@@ -84,6 +105,23 @@ export interface ContainerCreateResponse {
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
+export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
+
+/** One healthcheck probe's outcome (State.Health.Log). */
+export interface HealthcheckResult {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+export interface Health {
+  Status: HealthStatus;
+  FailingStreak: number;
+  /** The last five probes, oldest first. */
+  Log: HealthcheckResult[];
+}
+
 export interface ContainerState {
   Status: ContainerStatus;
   Running: boolean;
@@ -96,7 +134,7 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
-  Health?: { Status: string; FailingStreak: number; Log: object[] };
+  Health?: Health;
 }
 
 export interface GraphDriverData {
