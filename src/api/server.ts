@@ -11,7 +11,9 @@ import { execRoutes } from './exec.js';
 import { systemRoutes } from './system.js';
 import { archiveRoutes } from './archive.js';
 import { distributionRoutes } from './distribution.js';
+import { networkRoutes } from './networks.js';
 import { berthRoutes } from './berth.js';
+import { buildRoutes } from './build.js';
 import { logger } from '../util/logger.js';
 import { loadSchema, operationKey, validateRequest } from './validation/validate.js';
 
@@ -43,7 +45,7 @@ export function route(method: string, template: string, handler: Handler): Route
 
 /** Every route berthd serves, in matching order. */
 export function apiRoutes(): Route[] {
-  return [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes, ...berthRoutes];
+  return [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes, ...berthRoutes, ...networkRoutes, ...buildRoutes];
 }
 
 function versionOk(v: string): boolean {

@@ -46,11 +46,13 @@ const systemPrune: Loader = () => import('./system/prune.js');
 const containerCommit: Loader = () => import('./container/commit.js');
 const containerExport: Loader = () => import('./container/export.js');
 const imageHistory: Loader = () => import('./image/history.js');
+const network: Loader = () => import('./network/network.js');
 const imageLayers: Loader = () => import('./image/layers.js');
 const imageCompare: Loader = () => import('./image/compare.js');
 const containerLayers: Loader = () => import('./container/layers.js');
 const ui: Loader = () => import('./ui.js');
 const containerUpdate: Loader = () => import('./container/update.js');
+const imageBuild: Loader = () => import('./image/build.js');
 
 // command words → [module, export].
 const COMMANDS: Record<string, [Loader, string]> = {
@@ -134,7 +136,19 @@ const COMMANDS: Record<string, [Loader, string]> = {
   export: [containerExport, 'exportContainer'],
   'container export': [containerExport, 'exportContainer'],
   history: [imageHistory, 'history'],
+  build: [imageBuild, 'build'],
+  'image build': [imageBuild, 'build'],
+  'builder build': [imageBuild, 'build'],
   'image history': [imageHistory, 'history'],
+  'network create': [network, 'create'],
+  'network ls': [network, 'ls'],
+  'network list': [network, 'ls'],
+  'network inspect': [network, 'inspect'],
+  'network rm': [network, 'rm'],
+  'network remove': [network, 'rm'],
+  'network connect': [network, 'connect'],
+  'network disconnect': [network, 'disconnect'],
+  'network prune': [network, 'prune'],
   'image tree': [imageLayers, 'tree'],
   'image files': [imageLayers, 'files'],
   'image diff': [imageCompare, 'diff'],
@@ -145,7 +159,7 @@ const COMMANDS: Record<string, [Loader, string]> = {
   'container update': [containerUpdate, 'update'],
 };
 
-const GROUPS = ['container', 'image', 'system'];
+const GROUPS = ['container', 'image', 'system', 'network'];
 
 // global flags that take a value
 const VALUE_FLAGS = new Set(['-H', '--host', '-l', '--log-level', '--config', '-c', '--context', '--tlscacert', '--tlscert', '--tlskey']);
@@ -160,6 +174,7 @@ Common Commands:
   run         Create and run a new container from an image
   exec        Execute a command in a running container
   ps          List containers
+  build       Build an image from a Dockerfile
   images      List images
   pull        Download an image from a registry
   push        Upload an image to a registry
@@ -172,6 +187,7 @@ Common Commands:
 Management Commands:
   container   Manage containers
   image       Manage images
+  network     Manage networks
   system      Manage Berth
 
 Commands:

@@ -29,7 +29,7 @@ import { inspectView, matchesPsFilters, summaryView, validatePsFilters, type Vie
 import { EventService } from './events.js';
 import { ExecService } from './exec/exec-service.js';
 import { filterValues, parseTime, type Filters } from './filters.js';
-import { applyChanges } from './images/changes.js';
+import { applyChanges } from '../build/changes.js';
 import { DEFAULT_IMAGE, defaultImageTar } from './images/default-image.js';
 import { ImageService } from './images/image-service.js';
 import { importConfig, ingestLayer } from './images/import.js';
@@ -50,8 +50,15 @@ import { distributionInspect } from './images/distribution-inspect.js';
 import { pullImage, type DistributionDeps, type PullOptions } from './images/pull.js';
 import { pushImage } from './images/push.js';
 import { RegistryService } from './images/registry-service.js';
+import { NetworkService } from './networks/network-service.js';
+import { SandboxService } from './networks/sandboxes.js';
+import type { Subnet } from '../network/ipam.js';
 import { LayerService } from './layers/layer-service.js';
 import { type HostInfo, probeHost } from '../oci/host-info.js';
+import { EngineBuildBackend, removeStaleContexts } from './build-backend.js';
+import { openBuildSession, type BuildSession } from './build-session.js';
+import type { BuildOptions } from '../build/builder.js';
+import { parsePlatform } from '../distribution/platform.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -63,6 +70,8 @@ export interface EngineOptions {
   defaultImage: boolean;
   /** Registry client settings (berthd's --insecure-registry, --registry-mirror, limits, …). */
   registry?: RegistryOptions;
+  /** The default bridge (berthd --bridge, --bip) and the pools of other networks (--default-address-pool). */
+  network?: { bridgeName?: string; bip?: string; pools?: { base: Subnet; size: number }[] };
 }
 
 export class Engine {
@@ -74,6 +83,8 @@ export class Engine {
   readonly runtime: Runtime;
   readonly images: ImageService;
   readonly containers: ContainerService;
+  readonly networks: NetworkService;
+  readonly sandboxes: SandboxService;
   readonly exec: ExecService;
   /** Healthcheck probes of running containers. */
   readonly health: HealthMonitor;
@@ -100,6 +111,8 @@ export class Engine {
       events: this.events,
       containersUsing: (id) => this.containers.usingImage(id),
     });
+    this.networks = new NetworkService({ dataRoot: opts.dataRoot, events: this.events, ...opts.network });
+    this.sandboxes = new SandboxService(this.networks, this.events, opts.execRoot);
     this.containers = new ContainerService({
       root: opts.dataRoot,
       execRoot: opts.execRoot,
@@ -107,8 +120,20 @@ export class Engine {
       images: this.images,
       runtime: this.runtime,
       events: this.events,
+      networking: {
+        endpointsForCreate: (req, hc) => this.networks.endpointsForCreate(hc, req.NetworkingConfig, req.MacAddress),
+        attach: (c) => this.sandboxes.attach(c),
+        release: (c) => this.sandboxes.release(c),
+        restore: (c) => this.sandboxes.restore(c),
+      },
       host: this.host,
     });
+    this.networks.containers = this.containers;
+    this.networks.hooks = {
+      connectRunning: (c, name) => this.sandboxes.connectRunning(c, name),
+      disconnectRunning: (c, name) => this.sandboxes.disconnectRunning(c, name),
+      removing: (n) => this.sandboxes.keepers.remove(n),
+    };
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
     this.exec = new ExecService(this.containers, this.runtime, this.snapshots, this.events);
@@ -127,6 +152,7 @@ export class Engine {
       snapshots: this.snapshots,
       containerDir: (id) => this.containers.containerDir(id),
       logPath: (id) => this.containers.logPath(id),
+      network: (id) => this.networks.get(id),
     };
     this.health = new HealthMonitor({
       probe: (c, cmd, timeoutMs) => this.exec.probe(c.id, cmd, timeoutMs),
@@ -170,9 +196,12 @@ export class Engine {
     await this.runtime.init();
     await this.images.init();
     await this.distributionMetadata.init();
+    await this.networks.init();
+    await this.sandboxes.init();
     await this.containers.init();
     for (const c of this.containers.all()) if (c.state.status === 'running') this.health.start(c);
     await removeStaleViews(this.snapshots, this.exportViewsDir());
+    await removeStaleContexts(this.opts.dataRoot);
     if (this.opts.defaultImage) await this.ensureDefaultImage();
   }
 
@@ -240,6 +269,33 @@ export class Engine {
 
   distributionInspect(ref: Reference, auth: AuthConfig): Promise<DistributionInspect> {
     return distributionInspect(this.registries, ref, auth);
+  }
+
+  /**
+   * POST /build: receives the context and plans the Dockerfile (errors here are the client's,
+   * before any output); the session then runs the build on the engine's containers.
+   */
+  openBuild(context: Readable, dockerfile: string, opts: BuildOptions, auth: (registry: string) => AuthConfig, signal: AbortSignal): Promise<BuildSession> {
+    return openBuildSession(this.buildBackend(auth), this.images, context, dockerfile, opts, signal);
+  }
+
+  /** POST /build/prune: the RUN --mount=type=cache directories (build steps are images here). */
+  pruneBuildCache(): Promise<{ ids: string[]; reclaimed: number }> {
+    return this.buildBackend(() => ({})).pruneCache();
+  }
+
+  private buildBackend(auth: (registry: string) => AuthConfig): EngineBuildBackend {
+    return new EngineBuildBackend(
+      {
+        dataRoot: this.opts.dataRoot,
+        content: this.content,
+        snapshots: this.snapshots,
+        images: this.images,
+        containers: this.containers,
+        pull: (ref, platform, a, sink) => this.pullImage(ref, { platform: platform ? parsePlatform(platform) : undefined, auth: a }, sink),
+      },
+      auth,
+    );
   }
 
   /** Containers per image are counted only for `system df`; `/images/json` says -1 (not computed), as Docker does. */
