@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { parseHost } from '../client/host.js';
 import { UiServer } from '../ui/server.js';
 import { ApiServer } from '../api/server.js';
+import { loadSchema } from '../api/validation/validate.js';
 import { defaultRegistryOptions, type RegistryOptions } from '../distribution/endpoint.js';
 import { Engine } from '../engine/engine.js';
 import { Runtime } from '../runtime/runtime.js';
@@ -142,6 +143,8 @@ async function main(): Promise<void> {
   const pools = (values['default-address-pool'] ?? []).map(parseAddressPool);
   const network = { bridgeName, bip: values.bip, pools: pools.length ? pools : undefined };
   const engine = new Engine({ dataRoot, execRoot, runtime, defaultImage: !values['no-default-image'], registry, network });
+  // The request validators (~440 KB of generated code) load while the engine starts.
+  void loadSchema();
   await engine.init();
   const api = new ApiServer(engine);
   const hosts = values.host && values.host.length > 0 ? values.host : [`unix://${path.join(execRoot, 'berth.sock')}`];
