@@ -57,7 +57,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  for (const c of ['ui-run', 'ui-act']) await d?.docker(['rm', '-f', c]);
+  for (const c of ['ui-run', 'ui-act', 'ui-web']) await d?.docker(['rm', '-f', c]);
   await stopAndCheckClean(d);
 });
 
@@ -73,6 +73,16 @@ describe('the live picture', () => {
     const id = (await d.dockerOk(['run', '-d', '--name', 'ui-run', 'ui-base:1', 'sh', '-c', 'echo bye > /etc/motd; rm /bin/ls; exec sleep 1000'])).trim();
     await page.waitForSelector(onLayer(base, `.ctrs > .ctr.running[data-container="${id}"] .procspace .layer.rw`));
     await page.waitForSelector(`.ctr[data-container="${id}"] .procs li:has-text("sleep 1000")`);
+  });
+
+  test('a running container\'s process space lists its published ports and mounts', async () => {
+    const hostPort = await freePort();
+    const id = (await d.dockerOk(['run', '-d', '--name', 'ui-web', '-p', `127.0.0.1:${hostPort}:80`, '-v', `${d.root}:/hostdir:ro`, 'ui-base:1', '/bin/busybox', 'httpd', '-f', '-p', '80'])).trim();
+    const space = page.locator(`.ctr.running[data-container="${id}"] .procspace`);
+    await space.locator(`.ports:has-text("127.0.0.1:${hostPort}→80/tcp")`).waitFor();
+    assert.match(await space.locator('.mounts').innerText(), /→ \/hostdir \(ro\)/);
+    await space.locator('.procs li:has-text("httpd")').waitFor();
+    await d.dockerOk(['rm', '-f', id]);
   });
 
   test('commit: the writable layer becomes a read-only layer on the stack', async () => {
@@ -101,8 +111,26 @@ describe('the live picture', () => {
     assert.match(await page.locator('table.files tr', { has: page.locator('td:first-child', { hasText: /^busybox$/ }) }).locator('td.origin').innerText(), /^L1 /);
   });
 
+  test('wasted space and image comparison', async () => {
+    await page.click('#tabs button[data-tab="efficiency"]');
+    await page.waitForSelector('#panel .score');
+    assert.match(await page.locator('#panel').innerText(), /6 B wasted of/);
+    await page.click('#tabs button[data-tab="compare"]');
+    const ids = await Promise.all(['ui-base:1', 'ui-next:1'].map(async (n) => (await d.dockerOk(['image', 'inspect', '--format', '{{.Id}}', n])).trim()));
+    await page.selectOption('#cmp-a', ids[0]);
+    await page.selectOption('#cmp-b', ids[1]);
+    await page.click('#cmp-go');
+    await page.waitForSelector('table.files tr.rowC:has-text("/etc/motd")');
+    await page.waitForSelector('table.files tr.rowD:has-text("/bin/ls")');
+    assert.equal(await page.locator(`#panel a[data-layer="${base}"]`).count(), 1, 'the shared layer');
+    // Two layers of one image: the stack up to the base against the whole image.
+    await page.selectOption('#cmp-a', `layer:${base}`);
+    await page.click('#cmp-go');
+    await page.waitForSelector('table.files tr.rowD:has-text("/bin/ls")');
+  });
+
   test('a container\'s union view highlights its diff', async () => {
-    await page.click('.ctr[data-container] .layer.rw');
+    await page.click('.ctr:not(.leaving) .layer.rw');
     await page.click('#tabs button[data-tab="files"]');
     await page.click('a.dir[data-path="/etc"]');
     await page.waitForSelector('table.files tr.rowC:has-text("motd") .badge.chC');
@@ -112,6 +140,7 @@ describe('the live picture', () => {
   test('rm: the writable layer goes, the page was never reloaded', async () => {
     const id = (await d.dockerOk(['inspect', '--format', '{{.Id}}', 'ui-run'])).trim();
     await d.dockerOk(['rm', '-f', 'ui-run']);
+    await page.waitForSelector(`.ctr.leaving[data-container="${id}"]`);
     await page.locator(`.ctr[data-container="${id}"]`).waitFor({ state: 'detached' });
     assert.equal(await page.evaluate(() => (window as any).sameLoad), true);
     const perf = await page.evaluate(() => (window as any).berthPerf);

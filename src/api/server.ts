@@ -12,6 +12,7 @@ import { archiveRoutes } from './archive.js';
 import { distributionRoutes } from './distribution.js';
 import { networkRoutes } from './networks.js';
 import { berthRoutes } from './berth.js';
+import { buildRoutes } from './build.js';
 import { logger } from '../util/logger.js';
 
 export const API_VERSION = '1.47';
@@ -83,7 +84,7 @@ export class ApiServer {
   readonly server: http.Server;
 
   constructor(private readonly engine: Engine) {
-    this.routes = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes, ...berthRoutes, ...networkRoutes];
+    this.routes = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes, ...berthRoutes, ...networkRoutes, ...buildRoutes];
     this.server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => void this.dispatch(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Clients half-close a hijacked stream when they have no more stdin; the output must keep flowing.
