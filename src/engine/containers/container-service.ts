@@ -99,6 +99,9 @@ export class ContainerService {
       c.restartCount++;
       // Seen as restarting while it starts, as after a back-off.
       c.state.status = 'restarting';
+      // What the last run or a start cut short by the daemon's death may have left behind.
+      await this.deps.runtime.delete(c.id).catch(() => undefined);
+      await this.deps.networking.release(c).catch(() => undefined);
       await this.startLocked(c);
     }).catch((err: Error) => logger.warn(`restart ${shortId(c.id)} at daemon start: ${err.message}`));
   }
@@ -122,11 +125,11 @@ export class ContainerService {
       return;
     }
     if (c.state.status === 'restarting') {
-      // Waiting out its back-off when the daemon went away (restartAtBoot takes it on), or caught
-      // mid-restart: then the runtime has it, and it is adopted (or its exit recorded) as any other.
-      const started = (await this.deps.runtime.monitorAlive(c.id)) || (await this.deps.runtime.exitInfo(c.id)) !== null;
-      c.state.status = started ? 'running' : 'exited';
-      if (!started) return;
+      // Waiting out its back-off when the daemon went away, or caught mid-restart: one that runs
+      // is adopted, else restartAtBoot starts it anew.
+      const state = await this.deps.runtime.state(c.id).catch(() => null);
+      c.state.status = state?.status === 'running' || state?.status === 'paused' ? 'running' : 'exited';
+      if (c.state.status === 'exited') return;
     }
     if (!isRunning(c)) return;
     const exit = await this.deps.runtime.exitInfo(c.id);
