@@ -7,7 +7,9 @@
 import type * as Schema from './engine-api.gen.js';
 
 export type Labels = Record<string, string>;
-export type HostConfig = Schema.HostConfig;
+/** Docker's JSON has null for a list or map it has not set; the 1.41 schema says so only for some. */
+type NullableLists<T> = { [K in keyof T]: NonNullable<T[K]> extends readonly unknown[] | Record<string, unknown> ? T[K] | null : T[K] };
+export type HostConfig = NullableLists<Schema.HostConfig>;
 export type Mount = Schema.Mount;
 export type RestartPolicy = Schema.RestartPolicy;
 export type HealthConfig = Schema.HealthConfig;
@@ -45,6 +47,11 @@ export interface ContainerConfig {
 
 export type WeightDevice = NonNullable<Schema.Resources['BlkioWeightDevice']>[number];
 export type ThrottleDevice = Schema.ThrottleDevice;
+/** A log configuration as the engine holds it once defaults are applied (the type is always set). */
+export interface LogConfig {
+  Type: string;
+  Config?: Record<string, string>;
+}
 
 /** Body of POST /containers/{id}/update: the resource fields and the restart policy. */
 export type ContainerUpdateRequest = Pick<
@@ -307,6 +314,9 @@ export interface ImageInspect {
   RepoDigests: string[];
   Parent: string;
   Comment: string;
+  /** API < 1.45 only: the container a commit was made from, and its config. */
+  Container?: string;
+  ContainerConfig?: ContainerConfig;
   Created: string;
   DockerVersion: string;
   Author: string;
@@ -400,12 +410,31 @@ export interface ContainerStatsResponse {
   preread: string;
   num_procs: number;
   pids_stats: { current?: number; limit?: number };
-  blkio_stats: Record<string, unknown>;
+  blkio_stats: BlkioStats;
   cpu_stats: CpuStats;
   precpu_stats: CpuStats;
   memory_stats: { usage?: number; max_usage?: number; limit?: number; stats?: Record<string, number>; failcnt?: number };
   networks?: Record<string, unknown>;
   storage_stats?: Record<string, unknown>;
+}
+
+export interface BlkioEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
+
+/** blkio_stats: per device and operation (cgroup v2 fills only the first two). */
+export interface BlkioStats {
+  io_service_bytes_recursive: BlkioEntry[] | null;
+  io_serviced_recursive: BlkioEntry[] | null;
+  io_queue_recursive: BlkioEntry[] | null;
+  io_service_time_recursive: BlkioEntry[] | null;
+  io_wait_time_recursive: BlkioEntry[] | null;
+  io_merged_recursive: BlkioEntry[] | null;
+  io_time_recursive: BlkioEntry[] | null;
+  sectors_recursive: BlkioEntry[] | null;
 }
 
 export interface CpuStats {

@@ -5,9 +5,9 @@ import path from 'node:path';
 import type { ContainerCreateRequest, ContainerCreateResponse, ContainerUpdateRequest, ContainerWaitResponse, HostConfig } from '../../types/api.js';
 import type { EndpointRecord } from '../networks/network.js';
 import type { Sandbox } from '../networks/sandboxes.js';
-import { ConflictError, InvalidParameterError, noSuchContainer, NotFoundError, NotModifiedError, SystemError } from '../../errors.js';
-import { linuxResources } from '../../oci/resources.js';
-import { mergeUpdate, validateMerged, validateUpdate } from './update.js';
+import { ConflictError, InvalidParameterError, noSuchContainer, NotFoundError, NotModifiedError } from '../../errors.js';
+import { applyUpdate, validateUpdate } from './update.js';
+import { dockerStartError, restartingError } from './start-errors.js';
 import { shortId, validateContainerName } from '../../reference/index.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { AttachStream, ExitInfo } from '../../runtime/types.js';
@@ -21,6 +21,9 @@ import { RestartPolicies } from './restart-manager.js';
 import { PendingAttaches } from './pending-attach.js';
 import { ExitSignals, type WaitCondition } from './exit-signals.js';
 import { mergeConfig } from './create-config.js';
+import { linkEnv, parseLinkName, recordLinks, withoutLink } from './links.js';
+import type { ContainerDefaults } from './defaults.js';
+import type { LogDrivers } from '../logging/service.js';
 import { randomName } from './names.js';
 import { prepareBundle } from './bundle.js';
 import { parseSignal } from '../../oci/signals.js';
@@ -49,6 +52,10 @@ export interface ContainerServiceDeps {
   images: ImageService;
   runtime: Runtime;
   events: EventService;
+  /** What the daemon fills in for fields a create request leaves out. */
+  defaults: ContainerDefaults;
+  /** The containers' logging drivers (receivers connected before a start). */
+  logDrivers: LogDrivers;
   networking: ContainerNetworking;
   /** The host, probed once when the daemon starts. */
   host: HostInfo;
@@ -97,6 +104,11 @@ export class ContainerService {
     await this.lock.run(c.id, async () => {
       if (c.state.status !== 'exited' || !this.containers.has(c.id)) return;
       c.restartCount++;
+      // Seen as restarting while it starts, as after a back-off.
+      c.state.status = 'restarting';
+      // What the last run or a start cut short by the daemon's death may have left behind.
+      await this.deps.runtime.delete(c.id).catch(() => undefined);
+      await this.deps.networking.release(c).catch(() => undefined);
       await this.startLocked(c);
     }).catch((err: Error) => logger.warn(`restart ${shortId(c.id)} at daemon start: ${err.message}`));
   }
@@ -120,9 +132,11 @@ export class ContainerService {
       return;
     }
     if (c.state.status === 'restarting') {
-      // It was waiting out its back-off when the daemon went away: restartAtBoot takes it on.
-      c.state.status = 'exited';
-      return;
+      // Waiting out its back-off when the daemon went away, or caught mid-restart: one that runs
+      // is adopted, else restartAtBoot starts it anew.
+      const state = await this.deps.runtime.state(c.id).catch(() => null);
+      c.state.status = state?.status === 'running' || state?.status === 'paused' ? 'running' : 'exited';
+      if (c.state.status === 'exited') return;
     }
     if (!isRunning(c)) return;
     const exit = await this.deps.runtime.exitInfo(c.id);
@@ -137,6 +151,7 @@ export class ContainerService {
     }
     const state = await this.deps.runtime.state(c.id).catch(() => null);
     c.state.status = state?.status === 'paused' ? 'paused' : 'running';
+    if (state?.pid) c.state.pid = state.pid;
     await this.deps.networking.restore(c);
   }
 
@@ -211,7 +226,7 @@ export class ContainerService {
     }
     const image = this.deps.images.resolve(req.Image);
     const id = newId();
-    const merged = mergeConfig(req, image.config.config ?? {}, id);
+    const merged = mergeConfig(req, image.config.config ?? {}, id, this.deps.defaults);
     const warnings = validateHostConfig(merged.hostConfig, this.deps.host);
     adaptResources(merged.hostConfig);
     // The per-device block I/O settings name devices: refuse a bad path now, not at start.
@@ -219,6 +234,7 @@ export class ContainerService {
     const networks = this.deps.networking.endpointsForCreate(req, merged.hostConfig);
     if (name) this.reserveName(name, id);
     else name = randomName((n) => this.names.has(n));
+    merged.hostConfig.Links = recordLinks(merged.hostConfig.Links, merged.hostConfig.NetworkMode, name, (n) => this.find(n));
     this.names.set(name, id);
     const record: ContainerRecord = {
       id,
@@ -287,6 +303,7 @@ export class ContainerService {
     };
     let sandbox: Sandbox | undefined;
     try {
+      await this.deps.logDrivers.prepare(c);
       sandbox = await this.deps.networking.attach(c);
       mark('network');
       const rootfs = await this.deps.snapshots.mount(c.id);
@@ -297,6 +314,8 @@ export class ContainerService {
         sandbox,
         bundleDir: this.bundleDir(c.id),
         containerDir: this.containerDir(c.id),
+        linkEnv: linkEnv(c, (n) => this.find(n)),
+        defaultUlimits: this.deps.defaults.ulimits,
         host: this.deps.host,
         prepareSpec: (spec) => runtime.prepareSpec(spec),
       });
@@ -305,7 +324,7 @@ export class ContainerService {
       const res = await runtime.create({
         id: c.id,
         bundle,
-        logPath: this.logPath(c.id),
+        logPath: this.deps.logDrivers.keepsOutput(c) ? this.logPath(c.id) : undefined,
         tty: c.config.Tty ?? false,
         openStdin: c.config.OpenStdin ?? false,
         stdinOnce: c.config.StdinOnce ?? false,
@@ -488,28 +507,47 @@ export class ContainerService {
     this.emit(c, 'unpause');
   }
 
+  /** DELETE /containers/{/parent/alias}?link=true: the parent forgets that link. */
+  async removeLink(fullName: string): Promise<void> {
+    const { parent, alias } = parseLinkName(fullName);
+    const c = this.find(parent);
+    await this.lock.run(c.id, async () => {
+      c.hostConfig.Links = withoutLink(c, alias, fullName);
+      await this.save(c);
+    });
+  }
+
   async remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
     const c = this.find(idOrName);
     if (c.state.status === 'removing') throw new ConflictError(`removal of container ${c.id} is already in progress`);
-    if (isRunning(c)) {
-      if (!opts.force) {
-        throw new ConflictError(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
+    // A restart policy may bring the container back between the kill and the removal (its own
+    // exit was being handled when the kill came): kill it again, a few times at most.
+    for (let attempt = 0; ; attempt++) {
+      if (isRunning(c)) {
+        if (!opts.force) {
+          throw new ConflictError(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
+        }
+        const exited = this.signals.waitForExit(c.id, 30_000);
+        const wasRestarting = await this.lock.run(c.id, () => this.cancelRestart(c));
+        if (!wasRestarting) {
+          c.state.stoppedByUser = true;
+          await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
+          await exited;
+        }
       }
-      const exited = this.signals.waitForExit(c.id, 30_000);
-      const wasRestarting = await this.lock.run(c.id, () => this.cancelRestart(c));
-      if (!wasRestarting) {
-        c.state.stoppedByUser = true;
-        await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
-        await exited;
-      }
+      const removed = await this.lock.run(c.id, async () => {
+        if (!this.containers.has(c.id)) return true;
+        if (isRunning(c)) {
+          if (opts.force && attempt < 3) return false;
+          throw new ConflictError(`cannot remove container "/${c.name}": container is running`);
+        }
+        c.state.status = 'removing';
+        await this.save(c);
+        await this.removeNow(c);
+        return true;
+      });
+      if (removed) return;
     }
-    await this.lock.run(c.id, async () => {
-      if (!this.containers.has(c.id)) return;
-      if (isRunning(c)) throw new ConflictError(`cannot remove container "/${c.name}": container is running`);
-      c.state.status = 'removing';
-      await this.save(c);
-      await this.removeNow(c);
-    });
   }
 
   private async removeNow(c: ContainerRecord): Promise<void> {
@@ -537,19 +575,8 @@ export class ContainerService {
       if (c.state.status === 'removing' || c.state.status === 'dead') {
         throw new ConflictError(`Cannot update container ${c.id}: container is marked for removal and cannot be "update"`);
       }
-      const hostConfig = mergeUpdate(c.hostConfig, body);
-      validateMerged(hostConfig, this.deps.host);
-      if (c.state.status === 'running' || c.state.status === 'paused') {
-        const resources = linuxResources(hostConfig, this.deps.host, resolveBlockIO(hostConfig));
-        // Unlimited pids must be said explicitly, or the runtime keeps the old limit.
-        if (!resources.pids && body.PidsLimit !== undefined && body.PidsLimit !== null) resources.pids = { limit: -1 };
-        try {
-          await this.deps.runtime.update(c.id, resources);
-        } catch (err) {
-          throw new SystemError(`Cannot update container ${c.id}: ${(err as Error).message}`);
-        }
-      }
-      c.hostConfig = hostConfig;
+      const running = c.state.status === 'running' || c.state.status === 'paused';
+      c.hostConfig = await applyUpdate({ runtime: this.deps.runtime, host: this.deps.host }, c.id, c.hostConfig, body, running);
       await this.save(c);
     });
     this.emit(c, 'update');
@@ -614,20 +641,3 @@ export class ContainerService {
   }
 }
 
-/** Docker's answer to pause, exec, … on a container waiting out its restart back-off. */
-export function restartingError(id: string): ConflictError {
-  return new ConflictError(`Container ${id} is restarting, wait until the container is running`);
-}
-
-/**
- * The runtime's wording of a failed exec, as Docker words it: the docker CLI maps
- * "executable file not found" / "no such file or directory" to exit 127 and "permission denied" /
- * "is a directory" to 126.
- */
-function dockerStartError(msg: string, command: string): string {
-  const notFound = /executable file `([^`]*)` not found in \$PATH/.exec(msg);
-  if (notFound) return `exec: "${notFound[1]}": executable file not found in $PATH`;
-  // crun refuses a directory as "open executable: Operation not permitted"; runc says EISDIR.
-  if (command.includes('/') && /open executable: Operation not permitted/.test(msg)) return `exec: "${command}": is a directory`;
-  return msg.replace(/: Permission denied$/, ': permission denied');
-}
