@@ -106,7 +106,8 @@ function tmpfsSizeOption(size: number): string {
 
 /** One HostConfig.Mounts entry, validated like Docker's ValidateMountConfig. */
 export function parseApiMount(m: ApiMount, volumePaths: Record<string, string> = {}): UserMount {
-  const fail = (msg: string): never => {
+  // Typed on the name so that TypeScript narrows after a call (m.Target is set past its check).
+  const fail: (msg: string) => never = (msg) => {
     throw new InvalidParameterError(`invalid mount config for type "${m.Type}": ${msg}`);
   };
   if (m.Type !== 'bind' && m.BindOptions) fail('field BindOptions must not be specified');
