@@ -10,6 +10,7 @@ import { execRoutes } from './exec.js';
 import { systemRoutes } from './system.js';
 import { archiveRoutes } from './archive.js';
 import { distributionRoutes } from './distribution.js';
+import { volumeRoutes } from './volumes.js';
 import { logger } from '../util/logger.js';
 
 export const API_VERSION = '1.47';
@@ -81,7 +82,7 @@ export class ApiServer {
   readonly server: http.Server;
 
   constructor(private readonly engine: Engine) {
-    this.routes = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes];
+    this.routes = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes, ...volumeRoutes];
     this.server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => void this.dispatch(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Clients half-close a hijacked stream when they have no more stdin; the output must keep flowing.

@@ -45,6 +45,7 @@ const systemPrune: Loader = () => import('./system/prune.js');
 const containerCommit: Loader = () => import('./container/commit.js');
 const containerExport: Loader = () => import('./container/export.js');
 const imageHistory: Loader = () => import('./image/history.js');
+const volume: Loader = () => import('./volume/volume.js');
 
 // command words → [module, export].
 const COMMANDS: Record<string, [Loader, string]> = {
@@ -129,9 +130,16 @@ const COMMANDS: Record<string, [Loader, string]> = {
   'container export': [containerExport, 'exportContainer'],
   history: [imageHistory, 'history'],
   'image history': [imageHistory, 'history'],
+  'volume create': [volume, 'create'],
+  'volume ls': [volume, 'ls'],
+  'volume list': [volume, 'ls'],
+  'volume inspect': [volume, 'inspect'],
+  'volume rm': [volume, 'rm'],
+  'volume remove': [volume, 'rm'],
+  'volume prune': [volume, 'prune'],
 };
 
-const GROUPS = ['container', 'image', 'system'];
+const GROUPS = ['container', 'image', 'system', 'volume'];
 
 // global flags that take a value
 const VALUE_FLAGS = new Set(['-H', '--host', '-l', '--log-level', '--config', '-c', '--context', '--tlscacert', '--tlscert', '--tlskey']);
@@ -159,6 +167,7 @@ Management Commands:
   container   Manage containers
   image       Manage images
   system      Manage Berth
+  volume      Manage volumes
 
 Commands:
   attach      Attach local standard input, output, and error streams to a running container

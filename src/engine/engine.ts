@@ -50,6 +50,7 @@ import { pullImage, type DistributionDeps, type PullOptions } from './images/pul
 import { pushImage } from './images/push.js';
 import { RegistryService } from './images/registry-service.js';
 import { type HostInfo, probeHost } from '../oci/host-info.js';
+import { VolumeService } from './volumes/volume-service.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -72,6 +73,7 @@ export class Engine {
   readonly runtime: Runtime;
   readonly images: ImageService;
   readonly containers: ContainerService;
+  readonly volumes: VolumeService;
   readonly exec: ExecService;
   /** docker cp: stat, archive and extract paths of a container's filesystem. */
   readonly archive: ContainerArchive;
@@ -94,6 +96,7 @@ export class Engine {
       events: this.events,
       containersUsing: (id) => this.containers.usingImage(id),
     });
+    this.volumes = new VolumeService({ root: opts.dataRoot, events: this.events, containersUsing: (name) => this.containers.usingVolume(name) });
     this.containers = new ContainerService({
       root: opts.dataRoot,
       execRoot: opts.execRoot,
@@ -102,6 +105,7 @@ export class Engine {
       runtime: this.runtime,
       events: this.events,
       host: this.host,
+      volumes: this.volumes,
     });
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
@@ -126,6 +130,7 @@ export class Engine {
     await this.runtime.init();
     await this.images.init();
     await this.distributionMetadata.init();
+    await this.volumes.init();
     await this.containers.init();
     await removeStaleViews(this.snapshots, this.exportViewsDir());
     if (this.opts.defaultImage) await this.ensureDefaultImage();
@@ -478,7 +483,7 @@ export class Engine {
     const containers = await this.listContainers({ all: true, size: true, filters: new Map() });
     let layersSize = 0;
     for (const s of this.snapshots.list()) if (s.kind === 'committed') layersSize += s.size ?? 0;
-    return { LayersSize: layersSize, Images: images, Containers: containers, Volumes: [], BuildCache: [] };
+    return { LayersSize: layersSize, Images: images, Containers: containers, Volumes: await this.volumes.usage(), BuildCache: [] };
   }
 }
 

@@ -5,8 +5,9 @@ import type { Command } from '../cli.js';
 import type { ContainerCreateRequest, HostConfig, Ulimit } from '../../types/api.js';
 import { collect, StatusError } from '../cli.js';
 import { ramInBytes } from '../format/units.js';
+import { addMountFlags, applyMountFlags, type MountFlags } from './mount-opts.js';
 
-export interface CreateOpts {
+export interface CreateOpts extends MountFlags {
   attach?: string[];
   interactive?: boolean;
   tty?: boolean;
@@ -33,8 +34,6 @@ export interface CreateOpts {
   cpus?: string;
   pidsLimit?: string;
   ulimit?: string[];
-  volume?: string[];
-  tmpfs?: string[];
   publish?: string[];
   expose?: string[];
   restart?: string;
@@ -74,12 +73,11 @@ export function addCreateFlags(c: Command, run: boolean): void {
     .option('--security-opt <list>', 'Security Options', collect)
     .option('--stop-signal <string>', 'Signal to stop the container')
     .option('--stop-timeout <int>', 'Timeout (in seconds) to stop a container')
-    .option('--tmpfs <list>', 'Mount a tmpfs directory', collect)
     .option('-t, --tty', 'Allocate a pseudo-TTY')
     .option('--ulimit <ulimit>', 'Ulimit options', collect)
     .option('-u, --user <string>', 'Username or UID (format: <name|uid>[:<group|gid>])')
-    .option('-v, --volume <list>', 'Bind mount a volume', collect)
     .option('-w, --workdir <string>', 'Working directory inside the container');
+  addMountFlags(c);
   if (run) {
     c.option('-d, --detach', 'Run container in background and print container ID')
       .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
@@ -163,7 +161,7 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
   }
 
   const host: HostConfig = {
-    Binds: o.volume?.length ? [] : null,
+    Binds: null,
     NetworkMode: o.network ?? (o as { net?: string }).net ?? 'default',
     AutoRemove: !!o.rm,
     Privileged: !!o.privileged,
@@ -191,22 +189,6 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
     host.PidsLimit = Number(o.pidsLimit);
   }
   if (o.ulimit?.length) host.Ulimits = o.ulimit.map(parseUlimit);
-  for (const v of o.volume ?? []) {
-    const parts = v.split(':');
-    if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) {
-      throw new StatusError(125, `invalid argument "${v}" for "-v, --volume" flag: invalid spec: ${v}: only bind mounts (host-path:container-path[:options]) are supported`);
-    }
-    if (!parts[0].startsWith('/')) throw new StatusError(125, `invalid argument "${v}" for "-v, --volume" flag: named volumes are not supported; use an absolute host path`);
-    if (!parts[1].startsWith('/')) throw new StatusError(125, `invalid argument "${v}" for "-v, --volume" flag: invalid mount config: ${parts[1]}: mount path must be absolute`);
-    host.Binds!.push(v);
-  }
-  if (o.tmpfs?.length) {
-    host.Tmpfs = {};
-    for (const t of o.tmpfs) {
-      const i = t.indexOf(':');
-      host.Tmpfs[i < 0 ? t : t.slice(0, i)] = i < 0 ? '' : t.slice(i + 1);
-    }
-  }
   if (o.restart) {
     const [name, count] = o.restart.split(':');
     if (!['no', 'always', 'unless-stopped', 'on-failure'].includes(name)) throw invalid('--restart', o.restart, `invalid restart policy ${name}`);
@@ -246,6 +228,7 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
     HostConfig: host,
     NetworkingConfig: { EndpointsConfig: {} },
   };
+  applyMountFlags(o, host, req);
   if (Object.keys(exposed).length) req.ExposedPorts = exposed;
   if (o.stopSignal) req.StopSignal = o.stopSignal;
   if (o.stopTimeout !== undefined) {

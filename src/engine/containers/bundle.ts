@@ -11,7 +11,7 @@ import type { Spec } from '../../oci/runtime-spec.js';
 import { resolveUser } from '../../oci/user.js';
 import { cgroupsPath } from '../../runtime/paths.js';
 import type { ContainerRecord } from './container.js';
-import { resolveMounts } from './mounts.js';
+import { type VolumeMounter, setupMounts } from './mounts.js';
 
 /** Docker's --init binary; Debian's tini-static works in any rootfs since it needs no libc. */
 export const INIT_BINARY = '/usr/bin/tini-static';
@@ -22,6 +22,7 @@ export interface BundleInput {
   bundleDir: string;
   containerDir: string;
   host: HostInfo;
+  volumes: VolumeMounter;
   /** The runtime's last touches to the spec (Runtime.prepareSpec). */
   prepareSpec?: (spec: Spec) => void;
 }
@@ -53,6 +54,7 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
   const cwd = c.config.WorkingDir || '/';
   await ensureWorkdir(input.rootfs, cwd, user.uid, user.gid);
+  const mounts = await setupMounts(c, input.volumes);
   const spec = buildSpec({
     id: c.id,
     rootfs: input.rootfs,
@@ -65,7 +67,7 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
     hostname: c.config.Hostname ?? '',
     domainname: c.config.Domainname,
     hostConfig: hc,
-    mounts: resolveMounts(hc),
+    mounts,
     devices: resolveDevices(hc),
     etcFiles: files,
     cgroupsPath: cgroupsPath(c.id),

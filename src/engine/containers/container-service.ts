@@ -17,6 +17,9 @@ import { type ContainerRecord, initialState, isRunning } from './container.js';
 import { mergeConfig } from './create-config.js';
 import { randomName } from './names.js';
 import { prepareBundle } from './bundle.js';
+import { planMountPoints, volumeNames } from './mount-points.js';
+import { adoptMounts, populateVolumes, releaseMounts } from './mounts.js';
+import type { VolumeService } from '../volumes/volume-service.js';
 import { parseSignal } from '../../oci/signals.js';
 import type { HostInfo } from '../../oci/host-info.js';
 import { validateHostConfig } from './validate-host-config.js';
@@ -32,6 +35,7 @@ export interface ContainerServiceDeps {
   events: EventService;
   /** The host, probed once when the daemon starts. */
   host: HostInfo;
+  volumes: VolumeService;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -85,6 +89,7 @@ export class ContainerService {
     }
     const state = await this.deps.runtime.state(c.id).catch(() => null);
     c.state.status = state?.status === 'paused' ? 'paused' : 'running';
+    await adoptMounts(c, this.deps.volumes);
   }
 
   private containersDir(): string {
@@ -147,6 +152,8 @@ export class ContainerService {
     const id = newId();
     const merged = mergeConfig(req, image.config.config ?? {}, id);
     const warnings = validateHostConfig(merged.hostConfig, this.deps.host);
+    const volumes = this.deps.volumes;
+    const mounts = planMountPoints(merged.config, merged.hostConfig, { validate: (r) => volumes.validate(r), path: (n) => volumes.driver.path(n) }, (n) => this.find(n));
     if (name) this.reserveName(name, id);
     else name = randomName((n) => this.names.has(n));
     this.names.set(name, id);
@@ -162,18 +169,32 @@ export class ContainerService {
       args: merged.args,
       state: initialState(),
       restartCount: 0,
+      mountPoints: mounts.points,
     };
+    const madeVolumes: string[] = [];
     try {
+      for (const v of mounts.volumes) if (await volumes.claim(v, id)) madeVolumes.push(v.Name);
       await fsp.mkdir(this.containerDir(id), { recursive: true, mode: 0o710 });
       await this.deps.snapshots.prepare(id, image.topLayer);
+      await populateVolumes(record, volumes, async (fn) => {
+        const rootfs = await this.deps.snapshots.mount(id);
+        try {
+          await fn(rootfs);
+        } finally {
+          await this.deps.snapshots.unmount(id).catch(() => undefined);
+        }
+      });
       await this.save(record);
     } catch (err) {
       this.names.delete(name);
       await this.deps.snapshots.remove(id).catch(() => undefined);
       await fsp.rm(this.containerDir(id), { recursive: true, force: true });
+      volumes.release(id);
+      for (const name of madeVolumes) await volumes.remove(name).catch(() => undefined);
       throw err;
     }
     this.containers.set(id, record);
+    volumes.release(id);
     this.emit(record, 'create');
     return { Id: id, Warnings: warnings };
   }
@@ -222,6 +243,7 @@ export class ContainerService {
         bundleDir: this.bundleDir(c.id),
         containerDir: this.containerDir(c.id),
         host: this.deps.host,
+        volumes: this.deps.volumes,
         prepareSpec: (spec) => runtime.prepareSpec(spec),
       });
       mark('bundle');
@@ -259,6 +281,7 @@ export class ContainerService {
       this.failPendingAttaches(c.id, err as Error);
       if (created) await runtime.delete(c.id).catch(() => undefined);
       await this.deps.snapshots.unmount(c.id).catch(() => undefined);
+      await releaseMounts(c, this.deps.volumes);
       c.state = { ...c.state, status: c.state.status === 'created' ? 'created' : 'exited', exitCode: 127, error: msg };
       await this.save(c);
       this.emit(c, 'die', { exitCode: '127' });
@@ -317,6 +340,7 @@ export class ContainerService {
     await this.lock.run(id, async () => {
       if (!isRunning(c)) return;
       await Promise.all([this.deps.runtime.delete(id).catch(() => undefined), this.deps.snapshots.unmount(id).catch(() => undefined)]);
+      await releaseMounts(c, this.deps.volumes);
       c.state = {
         ...c.state,
         status: 'exited',
@@ -445,6 +469,21 @@ export class ContainerService {
       await this.save(c);
       await this.removeNow(c);
     });
+    if (opts.volumes) await this.removeAnonymousVolumes(c);
+  }
+
+  /** rm -v, run --rm: the container's anonymous volumes go, unless another container uses one. */
+  private async removeAnonymousVolumes(c: ContainerRecord): Promise<void> {
+    for (const mp of c.mountPoints ?? []) {
+      if (mp.Type === 'volume' && mp.Anonymous) await this.deps.volumes.remove(mp.Name!).catch(() => undefined);
+    }
+  }
+
+  /** Ids of the containers whose mounts use volume `name`. */
+  usingVolume(name: string): string[] {
+    return this.all()
+      .filter((c) => volumeNames(c).includes(name))
+      .map((c) => c.id);
   }
 
   private async removeNow(c: ContainerRecord): Promise<void> {

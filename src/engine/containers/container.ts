@@ -1,6 +1,7 @@
 // A container as the engine records it, and how its state reads to a Docker user.
 import { humanDuration } from '../../util/duration.js';
 import type { ContainerConfig, ContainerState, ContainerStatus, HostConfig } from '../../types/api.js';
+import type { MountPointRecord } from './mount-spec.js';
 
 export interface ContainerStateRecord {
   status: ContainerStatus;
@@ -31,6 +32,8 @@ export interface ContainerRecord {
   args: string[];
   state: ContainerStateRecord;
   restartCount: number;
+  /** Volumes, binds and --mount tmpfs, as decided at create (inspect's Mounts). */
+  mountPoints?: MountPointRecord[];
   /** Exec sessions are runtime-only; ids are listed for inspect. */
   execIds?: string[];
 }

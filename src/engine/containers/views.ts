@@ -5,6 +5,7 @@ import { InvalidParameterError } from '../../errors.js';
 import type { Snapshotter } from '../../snapshot/overlay.js';
 import { filterValues, type Filters } from '../filters.js';
 import { type ContainerRecord, stateView, statusText } from './container.js';
+import { mountPointsView } from './mount-points.js';
 
 export interface ViewContext {
   snapshots: Snapshotter;
@@ -91,7 +92,7 @@ export async function inspectView(ctx: ViewContext, c: ContainerRecord, withSize
     ExecIDs: c.execIds && c.execIds.length > 0 ? c.execIds : null,
     HostConfig: c.hostConfig,
     GraphDriver: graphDriver(ctx, c),
-    Mounts: mountPoints(c),
+    Mounts: mountPointsView(c),
     Config: c.config,
     NetworkSettings: networkSettings(c),
   };
@@ -105,18 +106,6 @@ async function sizes(ctx: ViewContext, c: ContainerRecord): Promise<{ SizeRw: nu
   const snap = ctx.snapshots.get(c.id);
   if (snap) for (const k of ctx.snapshots.chain(snap.parent)) below += await ctx.snapshots.usage(k);
   return { SizeRw: rw, SizeRootFs: rw + below };
-}
-
-function mountPoints(c: ContainerRecord): ContainerInspect['Mounts'] {
-  const out: ContainerInspect['Mounts'] = [];
-  for (const bind of c.hostConfig.Binds ?? []) {
-    const [src, dst, mode = ''] = bind.split(':');
-    out.push({ Type: 'bind', Source: src, Destination: dst, Mode: mode, RW: !mode.split(',').includes('ro'), Propagation: 'rprivate' });
-  }
-  for (const m of c.hostConfig.Mounts ?? []) {
-    out.push({ Type: m.Type, Source: m.Source ?? '', Destination: m.Target, Mode: '', RW: !m.ReadOnly, Propagation: m.Type === 'bind' ? 'rprivate' : '' });
-  }
-  return out;
 }
 
 export function commandLine(c: ContainerRecord): string {
@@ -138,7 +127,7 @@ export async function summaryView(ctx: ViewContext, c: ContainerRecord, withSize
     Status: statusText(c.state),
     HostConfig: { NetworkMode: net },
     NetworkSettings: { Networks: net.startsWith('container:') ? {} : { [net]: endpoint() } },
-    Mounts: mountPoints(c),
+    Mounts: mountPointsView(c),
   };
   if (withSize) Object.assign(out, await sizes(ctx, c));
   return out;
