@@ -2,6 +2,7 @@
 // the mounts of --volumes-from containers, then Binds and Mounts (which replace those), then an
 // anonymous volume for each Config.Volumes path (the image's VOLUME, `-v /path`) still free.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { ContainerConfig, HostConfig, MountPoint, VolumeCreateRequest } from '../../types/api.js';
 import { InvalidParameterError, NotFoundError } from '../../errors.js';
 import type { ContainerRecord } from './container.js';
@@ -69,6 +70,10 @@ export function planMountPoints(
     if (taken.has(point.Destination)) throw new InvalidParameterError(`Duplicate mount point: ${point.Destination}`);
     taken.add(point.Destination);
     if (volume) wanted.push(nameVolume(point, volume, volumes));
+    // --mount binds must exist at create (a -v source is made at start instead).
+    if (point.Type === 'bind' && !point.CreateSource && !existsSync(point.Source)) {
+      throw new InvalidParameterError(`invalid mount config for type "bind": bind source path does not exist: ${point.Source}`);
+    }
     byDest.set(point.Destination, point);
   }
   for (const raw of Object.keys(config.Volumes ?? {})) {
