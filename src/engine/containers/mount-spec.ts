@@ -2,7 +2,7 @@
 // HostConfig.Binds ("src:dst[:mode]"), HostConfig.Mounts (--mount) and HostConfig.Tmpfs, each
 // turned into the mount point a container records, with Docker's messages for bad input.
 import { posix } from 'node:path';
-import type { Mount as ApiMount, VolumeCreateRequest } from '../../types/api.js';
+import type { Mount as ApiMount, MountPoint, VolumeCreateRequest } from '../../types/api.js';
 import { InvalidParameterError } from '../../errors.js';
 import { mergeTmpfsOptions } from '../../oci/mounts.js';
 
@@ -10,17 +10,10 @@ const PROPAGATIONS = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave
 const CONSISTENCY = new Set(['consistent', 'cached', 'delegated', 'default']);
 
 /** A container's mount, as inspect's `Mounts` shows it plus what Berth needs to set it up. */
-export interface MountPointRecord {
+export interface MountPointRecord extends MountPoint {
   Type: 'bind' | 'volume' | 'tmpfs';
-  /** The volume's name (volumes only). */
-  Name?: string;
   /** The host path: a bind's source, a volume's data directory; "" for tmpfs. */
   Source: string;
-  Destination: string;
-  Driver?: string;
-  Mode: string;
-  RW: boolean;
-  Propagation: string;
   /** A volume filled from the image's content at Destination on first start, if empty then. */
   CopyData?: boolean;
   /** A volume made for this container alone: `rm -v` and `run --rm` remove it. */
