@@ -778,7 +778,8 @@ describe('buildSpec', () => {
     }
     assert.deepEqual(r.cpu, { shares: 512, cpus: '0', period: 100000, quota: 50000 });
     assert.deepEqual(r.pids, { limit: 100 });
-    assert.deepEqual(r.blockIO, { weight: 300 });
+    // Like Docker, a weight the kernel cannot set (no blkio.weight without BFQ) is dropped at create.
+    assert.deepEqual(r.blockIO, HOST.blkio.weight ? { weight: 300 } : undefined);
     assert.equal(s.process!.oomScoreAdj, 500);
     // 0 and -1 mean unlimited to Docker: no pids limit in the spec at all (crun writes -1 literally, which cgroup v1 refuses).
     assert.equal(buildSpec(baseInput({ hostConfig: { PidsLimit: 0 } })).linux!.resources!.pids, undefined);
@@ -801,11 +802,15 @@ describe('buildSpec', () => {
       [{ CpuQuota: 10 }, 'CPU cfs quota can not be less than 1ms (i.e. 1000)'],
       [{ CpuShares: -1 }, 'invalid CPU shares (-1): value must be a positive integer'],
       [{ OomScoreAdj: 1001 }, 'Invalid value 1001, range for oom score adj is [-1000, 1000]'],
-      [{ BlkioWeight: 5 }, 'Range of blkio weight is from 10 to 1000'],
       [{ CpusetCpus: 'x' }, 'Invalid value x for cpuset cpus'],
       [{ DeviceCgroupRules: ['c 1:3'] }, "invalid device cgroup rule format: 'c 1:3'"],
     ];
     for (const [hc, msg] of bad) throwsWith(() => validateHostConfig(hc), InvalidParameterError, msg);
+    const weighted = { ...HOST, blkio: { ...HOST.blkio, weight: true } };
+    throwsWith(() => validateWithHost({ BlkioWeight: 5 }, weighted), InvalidParameterError, 'Range of blkio weight is from 10 to 1000');
+    assert.deepEqual(validateWithHost({ BlkioWeight: 5 }, { ...HOST, blkio: { ...HOST.blkio, weight: false } }), [
+      'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.',
+    ]);
     throwsWith(() => validateHostConfig({ NanoCpus: 1e15 }), InvalidParameterError, /^range of CPUs is from 0\.01 to \d+\.00, as there are only \d+ CPUs available$/);
     throwsWith(() => validateHostConfig({ CpusetCpus: '0-4096' }), InvalidParameterError, /^Requested CPUs are not available - requested 0-4096, available: 0/);
   });

@@ -1,6 +1,6 @@
 // /containers/* handlers: translate HTTP to engine calls and back, nothing more.
 import { pipeline } from 'node:stream/promises';
-import type { ContainerCommitResponse, ContainerConfig, ContainerCreateRequest } from '../types/api.js';
+import type { ContainerCommitResponse, ContainerConfig, ContainerCreateRequest, ContainerUpdateRequest, ContainerUpdateResponse } from '../types/api.js';
 import { InvalidParameterError } from '../errors.js';
 import { parseFilters } from '../engine/filters.js';
 import type { WaitCondition } from '../engine/containers/container-service.js';
@@ -24,6 +24,12 @@ function abortOnSocketClose(socket: Duplex): AbortSignal {
   return ac.signal;
 }
 
+/** API 1.42 removed KernelMemory: Docker ignores it from newer clients (and warns older ones). */
+function dropKernelMemory(apiVersion: string, hc: { KernelMemory?: number } | null | undefined): void {
+  const [major, minor] = apiVersion.split('.').map(Number);
+  if (hc && typeof hc === 'object' && (major > 1 || minor >= 42)) delete hc.KernelMemory;
+}
+
 export const containerRoutes: Route[] = [
   route('GET', '/containers/json', async (ctx, engine) => {
     const list = await engine.listContainers({
@@ -39,6 +45,7 @@ export const containerRoutes: Route[] = [
     const body = await ctx.json<ContainerCreateRequest>();
     const platform = ctx.str('platform');
     if (platform && !/^linux(\/|$)/.test(platform)) throw new InvalidParameterError(`invalid platform: ${platform}`);
+    if (body && typeof body === 'object') dropKernelMemory(ctx.apiVersion, body.HostConfig);
     ctx.send(201, await engine.containers.create(body, ctx.str('name')));
   }),
 
@@ -131,6 +138,13 @@ export const containerRoutes: Route[] = [
   route('POST', '/containers/{id}/kill', async (ctx, engine) => {
     await engine.containers.kill(ctx.params.id, ctx.str('signal') || 'SIGKILL');
     ctx.noContent();
+  }),
+
+  route('POST', '/containers/{id}/update', async (ctx, engine) => {
+    const body = await ctx.json<ContainerUpdateRequest>();
+    dropKernelMemory(ctx.apiVersion, body);
+    const res: ContainerUpdateResponse = { Warnings: await engine.containers.update(ctx.params.id, body) };
+    ctx.send(200, res);
   }),
 
   route('POST', '/containers/{id}/rename', async (ctx, engine) => {

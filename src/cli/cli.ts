@@ -252,6 +252,11 @@ export function parse<O>(ctx: Ctx, c: Command, argv: string[]): Parsed<O> {
   return { opts, args };
 }
 
+/** pflag's error for a flag value it cannot take (exit 125). */
+export function invalidFlag(flag: string, value: string, why: string): StatusError {
+  return new StatusError(125, `invalid argument "${value}" for "${flag}" flag: ${why}`);
+}
+
 /** Docker's wording for an error from the daemon (or from reaching it). */
 export function describe(e: unknown): string {
   if (e instanceof ApiError) return `Error response from daemon: ${e.message}`;

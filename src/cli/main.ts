@@ -45,6 +45,7 @@ const systemPrune: Loader = () => import('./system/prune.js');
 const containerCommit: Loader = () => import('./container/commit.js');
 const containerExport: Loader = () => import('./container/export.js');
 const imageHistory: Loader = () => import('./image/history.js');
+const containerUpdate: Loader = () => import('./container/update.js');
 const volume: Loader = () => import('./volume/volume.js');
 
 // command words → [module, export].
@@ -130,6 +131,8 @@ const COMMANDS: Record<string, [Loader, string]> = {
   'container export': [containerExport, 'exportContainer'],
   history: [imageHistory, 'history'],
   'image history': [imageHistory, 'history'],
+  update: [containerUpdate, 'update'],
+  'container update': [containerUpdate, 'update'],
   'volume create': [volume, 'create'],
   'volume ls': [volume, 'ls'],
   'volume list': [volume, 'ls'],
@@ -195,6 +198,7 @@ Commands:
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   top         Display the running processes of a container
   unpause     Unpause all processes within one or more containers
+  update      Update configuration of one or more containers
   wait        Block until one or more containers stop, then print their exit codes
 
 Global Options:

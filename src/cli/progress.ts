@@ -7,6 +7,7 @@
 import type { JSONMessage } from '../types/api.js';
 import { jsonStream } from '../client/jsonstream.js';
 import { formatG } from './format/units.js';
+import { formatGoDuration } from '../util/duration.js';
 
 /** One message of the stream: src/types/api.ts's JSONMessage as a client must read it (any field may be null). */
 export interface StreamMessage {
@@ -77,15 +78,7 @@ function humanSize(n: number): string {
 
 /** Go's time.Duration.String() for a whole number of seconds. */
 export function goDuration(seconds: number): string {
-  if (seconds === 0) return '0s';
-  const neg = seconds < 0;
-  let s = Math.abs(seconds);
-  const h = Math.floor(s / 3600);
-  s -= h * 3600;
-  const m = Math.floor(s / 60);
-  s -= m * 60;
-  const out = h ? `${h}h${m}m${s}s` : m ? `${m}m${s}s` : `${s}s`;
-  return neg ? `-${out}` : out;
+  return formatGoDuration(seconds * 1e9);
 }
 
 /** JSONProgress.String(): "[====>     ]  1.2MB/3.4MB 5s" depending on the width. */

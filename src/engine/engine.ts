@@ -23,7 +23,8 @@ import { ReferenceStore } from '../store/references.js';
 import { runCommand } from '../util/exec.js';
 import { ContainerService } from './containers/container-service.js';
 import { ContainerArchive } from './containers/archive.js';
-import { isRunning } from './containers/container.js';
+import { type ContainerRecord, isRunning } from './containers/container.js';
+import { HealthMonitor } from './containers/health.js';
 import { inspectView, matchesPsFilters, summaryView, validatePsFilters, type ViewContext } from './containers/views.js';
 import { EventService } from './events.js';
 import { ExecService } from './exec/exec-service.js';
@@ -75,6 +76,8 @@ export class Engine {
   readonly containers: ContainerService;
   readonly volumes: VolumeService;
   readonly exec: ExecService;
+  /** Healthcheck probes of running containers. */
+  readonly health: HealthMonitor;
   /** docker cp: stat, archive and extract paths of a container's filesystem. */
   readonly archive: ContainerArchive;
   private readonly views: ViewContext;
@@ -116,9 +119,37 @@ export class Engine {
       containerDir: (id) => this.containers.containerDir(id),
       logPath: (id) => this.containers.logPath(id),
     };
-    this.events.subscribe((e) => {
-      if (e.Type === 'container' && e.Action === 'destroy') this.exec.forgetContainer(e.Actor.ID);
+    this.health = new HealthMonitor({
+      probe: (c, cmd, timeoutMs) => this.exec.probe(c.id, cmd, timeoutMs),
+      persist: (c) => this.containers.saveIfPresent(c),
+      emit: (c, action) => this.containers.emit(c, action),
     });
+    this.events.subscribe((e) => {
+      if (e.Type !== 'container') return;
+      if (e.Action === 'destroy') this.exec.forgetContainer(e.Actor.ID);
+      this.followForHealth(e.Action, e.Actor.ID);
+    });
+  }
+
+  /** Healthchecks follow the container's lifecycle events: probes only while it runs unpaused. */
+  private followForHealth(action: string, id: string): void {
+    if (action === 'destroy') {
+      this.health.forget(id);
+      return;
+    }
+    let c: ContainerRecord;
+    try {
+      c = this.containers.find(id);
+    } catch {
+      return;
+    }
+    if (action === 'start') this.health.start(c);
+    else if (action === 'unpause') this.health.resume(c);
+    else if (action === 'die' || action === 'pause') {
+      const before = c.state.health?.Status;
+      this.health.stop(c);
+      if (before !== c.state.health?.Status) void this.containers.saveIfPresent(c);
+    }
   }
 
   async init(): Promise<void> {
@@ -132,6 +163,7 @@ export class Engine {
     await this.distributionMetadata.init();
     await this.volumes.init();
     await this.containers.init();
+    for (const c of this.containers.all()) if (c.state.status === 'running') this.health.start(c);
     await removeStaleViews(this.snapshots, this.exportViewsDir());
     if (this.opts.defaultImage) await this.ensureDefaultImage();
   }

@@ -2,10 +2,10 @@
 // cgroup rules that go with them. These read /dev, so the engine calls them before buildSpec.
 import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
-import type { HostConfig } from '../types/api.js';
+import type { HostConfig, ThrottleDevice } from '../types/api.js';
 import { InvalidParameterError } from '../errors.js';
 import { defaultDeviceCgroupRules } from './defaults.js';
-import type { LinuxDevice, LinuxDeviceCgroup } from './runtime-spec.js';
+import type { LinuxBlockIO, LinuxDevice, LinuxDeviceCgroup, LinuxThrottleDevice } from './runtime-spec.js';
 
 function devMajor(rdev: bigint): number {
   return Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
@@ -132,6 +132,38 @@ export interface ResolvedDevices {
   devices: LinuxDevice[];
   /** The device cgroup: Docker's defaults, then the container's own. */
   rules: LinuxDeviceCgroup[];
+  /** Per-device block I/O weights and throttles, by major:minor. */
+  blockIO: LinuxBlockIO;
+}
+
+function blockDevice(path: string): { major: number; minor: number } {
+  let d: LinuxDevice | undefined;
+  try {
+    d = deviceFromPath(path);
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message;
+    throw new InvalidParameterError(`stat ${path}: ${why}`);
+  }
+  if (d?.type !== 'b') throw new InvalidParameterError(`${path} is not a block device`);
+  return { major: d.major, minor: d.minor };
+}
+
+/**
+ * BlkioWeightDevice and the read/write bps/iops throttles with each path's major:minor (Docker
+ * stats them too). Reads /dev; the engine also calls it at create to refuse a bad path early.
+ */
+export function resolveBlockIO(hc: HostConfig): LinuxBlockIO {
+  const throttles = (list: ThrottleDevice[] | null | undefined): LinuxThrottleDevice[] | undefined =>
+    list?.length ? list.map((t) => ({ ...blockDevice(t.Path), rate: t.Rate })) : undefined;
+  const out: LinuxBlockIO = {
+    weightDevice: hc.BlkioWeightDevice?.length ? hc.BlkioWeightDevice.map((w) => ({ ...blockDevice(w.Path), weight: w.Weight })) : undefined,
+    throttleReadBpsDevice: throttles(hc.BlkioDeviceReadBps),
+    throttleWriteBpsDevice: throttles(hc.BlkioDeviceWriteBps),
+    throttleReadIOPSDevice: throttles(hc.BlkioDeviceReadIOps),
+    throttleWriteIOPSDevice: throttles(hc.BlkioDeviceWriteIOps),
+  };
+  for (const k of Object.keys(out) as (keyof LinuxBlockIO)[]) if (out[k] === undefined) delete out[k];
+  return out;
 }
 
 /**
@@ -145,7 +177,7 @@ export function resolveDevices(hc: HostConfig): ResolvedDevices {
       if (d.PathOnHost === d.PathInContainer) continue;
       devices.push(...devicesFromPath(d.PathOnHost, d.PathInContainer || d.PathOnHost, 'rwm').devices);
     }
-    return { devices, rules: [{ allow: true, access: 'rwm' }] };
+    return { devices, rules: [{ allow: true, access: 'rwm' }], blockIO: resolveBlockIO(hc) };
   }
   const devices: LinuxDevice[] = [];
   const rules = defaultDeviceCgroupRules();
@@ -155,5 +187,5 @@ export function resolveDevices(hc: HostConfig): ResolvedDevices {
     rules.push(...r.rules);
   }
   for (const rule of hc.DeviceCgroupRules ?? []) rules.push(parseDeviceCgroupRule(rule));
-  return { devices, rules };
+  return { devices, rules, blockIO: resolveBlockIO(hc) };
 }

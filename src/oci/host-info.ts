@@ -56,6 +56,40 @@ function probeSwapLimit(v2: boolean): boolean {
   }
 }
 
+/** The block I/O controls the kernel offers (moby's sysinfo: absent ones are discarded with a warning). */
+export interface BlkioSupport {
+  weight: boolean;
+  weightDevice: boolean;
+  readBps: boolean;
+  writeBps: boolean;
+  readIOps: boolean;
+  writeIOps: boolean;
+}
+
+function readText(p: string): string | undefined {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function probeBlkio(v2: boolean): BlkioSupport {
+  if (v2) {
+    const io = (readText(posix.join(CGROUP_ROOT, 'cgroup.controllers')) ?? '').split(/\s+/).includes('io');
+    return { weight: io, weightDevice: io, readBps: io, writeBps: io, readIOps: io, writeIOps: io };
+  }
+  const has = (f: string): boolean => existsSync(posix.join(CGROUP_ROOT, 'blkio', f));
+  return {
+    weight: has('blkio.weight') || has('blkio.bfq.weight'),
+    weightDevice: has('blkio.weight_device') || has('blkio.bfq.weight_device'),
+    readBps: has('blkio.throttle.read_bps_device'),
+    writeBps: has('blkio.throttle.write_bps_device'),
+    readIOps: has('blkio.throttle.read_iops_device'),
+    writeIOps: has('blkio.throttle.write_iops_device'),
+  };
+}
+
 export interface HostInfo {
   cgroupMode: CgroupMode;
   /** Pure cgroup v2 (hybrid and v1 hosts are "v1" to Docker). */
@@ -65,6 +99,11 @@ export interface HostInfo {
   capabilities: readonly string[];
   /** The daemon's own hard rlimits; a container's are clamped to them. */
   hardLimits: ReadonlyMap<RlimitType, bigint>;
+  blkio: BlkioSupport;
+  /** The memory nodes cpusets may use ("0", "0-1"): the --cpuset-mems range. */
+  mems: string;
+  /** cgroup v1 only: v2 has no switch to turn the OOM killer off. */
+  oomKillDisable: boolean;
   /** CPUs this process may use (the --cpus ceiling) and CPUs the host has (the --cpuset-cpus range). */
   availableCpus: number;
   onlineCpus: number;
@@ -96,6 +135,9 @@ export function probeHost(opts: ProbeOptions = {}): HostInfo {
     cgroupMode: mode,
     cgroupV2: mode === 'v2',
     swapLimit: probeSwapLimit(mode === 'v2'),
+    blkio: probeBlkio(mode === 'v2'),
+    mems: (readText(posix.join(CGROUP_ROOT, mode === 'v2' ? 'cpuset.mems.effective' : 'cpuset/cpuset.mems')) ?? '0').trim() || '0',
+    oomKillDisable: mode !== 'v2',
     capabilities: daemonCapabilities(),
     hardLimits: daemonHardLimits(),
     availableCpus: availableParallelism(),

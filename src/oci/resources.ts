@@ -3,7 +3,7 @@
 import type { HostConfig } from '../types/api.js';
 import type { HostInfo } from './host-info.js';
 import type { ResolvedDevices } from './devices.js';
-import type { LinuxResources, SpecOpt } from './runtime-spec.js';
+import type { LinuxBlockIO, LinuxResources, SpecOpt } from './runtime-spec.js';
 
 function memoryResources(hc: HostConfig, host: HostInfo): LinuxResources['memory'] {
   const memory: NonNullable<LinuxResources['memory']> = {};
@@ -36,17 +36,29 @@ function cpuResources(hc: HostConfig): LinuxResources['cpu'] {
   return Object.keys(cpu).length ? cpu : undefined;
 }
 
+/**
+ * The cgroup limits of HostConfig (memory, CPU, pids, block I/O), as a container is created with
+ * them and as `docker update` hands them to the runtime. `blockIO` holds the per-device settings
+ * the engine resolved (resolveBlockIO).
+ */
+export function linuxResources(hc: HostConfig, host: HostInfo, blockIO: LinuxBlockIO = {}): LinuxResources {
+  const resources: LinuxResources = {};
+  const memory = memoryResources(hc, host);
+  if (memory) resources.memory = memory;
+  const cpu = cpuResources(hc);
+  if (cpu) resources.cpu = cpu;
+  // 0 or -1 mean "unlimited" to Docker; crun writes a -1 limit literally, which cgroup v1 refuses.
+  if (hc.PidsLimit !== undefined && hc.PidsLimit !== null && hc.PidsLimit > 0) resources.pids = { limit: hc.PidsLimit };
+  const blkio: LinuxBlockIO = { ...blockIO };
+  if (hc.BlkioWeight) blkio.weight = hc.BlkioWeight;
+  if (Object.keys(blkio).length) resources.blockIO = blkio;
+  return resources;
+}
+
 /** Memory, CPU, pids and block I/O limits from HostConfig. */
-export function withResources(hc: HostConfig, host: HostInfo): SpecOpt {
+export function withResources(hc: HostConfig, host: HostInfo, blockIO: LinuxBlockIO): SpecOpt {
   return (spec) => {
-    const resources = (spec.linux!.resources ??= {});
-    const memory = memoryResources(hc, host);
-    if (memory) resources.memory = memory;
-    const cpu = cpuResources(hc);
-    if (cpu) resources.cpu = cpu;
-    // 0 or -1 mean "unlimited" to Docker; crun writes a -1 limit literally, which cgroup v1 refuses.
-    if (hc.PidsLimit !== undefined && hc.PidsLimit !== null && hc.PidsLimit > 0) resources.pids = { limit: hc.PidsLimit };
-    if (hc.BlkioWeight) resources.blockIO = { weight: hc.BlkioWeight };
+    Object.assign((spec.linux!.resources ??= {}), linuxResources(hc, host, blockIO));
   };
 }
 

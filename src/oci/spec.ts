@@ -90,7 +90,7 @@ export function buildSpec(input: SpecInput, host: HostInfo): Spec {
       writableCgroups: sec.writableCgroups,
     }),
     withDevices(input.devices),
-    withResources(hc, host),
+    withResources(hc, host, input.devices.blockIO),
     withSysctls(modes, input.domainname, hc.Sysctls ?? {}, host),
     withSeccomp(sec, caps, privileged, host),
     withMaskedPaths(hc, host),

@@ -327,3 +327,9 @@ export async function cgroupPids(dirs: CgroupDirs): Promise<number[] | null> {
   }
   return null;
 }
+
+/** Lifts the container's pids limit: crun's `update` can only write numbers, and "max" is the kernel's word for none. */
+export async function unlimitPids(dirs: CgroupDirs): Promise<void> {
+  const dir = dirs.version === 2 ? dirs.unified : dirs.v1.get('pids');
+  if (dir) await fs.writeFile(path.join(dir, 'pids.max'), 'max');
+}

@@ -16,6 +16,7 @@ import {
   fixHybridCgroups,
   readCgroupStats,
   resetCgroupCache,
+  unlimitPids,
 } from './cgroups.js';
 import { conmonArgs, startConmon } from './conmon.js';
 import { runExec } from './exec.js';
@@ -25,6 +26,7 @@ import { ExitWatcher, readExitFile } from './exits.js';
 import { findBinary, OciCli } from './oci-cli.js';
 import { cgroupsPath, checkId, Layout, socketUuid } from './paths.js';
 import { signalNumber } from './signals.js';
+import type { LinuxResources } from '../oci/runtime-spec.js';
 import type {
   AttachStream,
   CgroupStats,
@@ -321,6 +323,24 @@ export class Runtime extends EventEmitter {
   async kill(id: string, signal: string | number): Promise<void> {
     const n = signalNumber(signal);
     await this.onKnown(id, ['kill', id, String(n)]);
+  }
+
+  /**
+   * New cgroup limits for a running container (`docker update`): `<runtime> update --resources`
+   * with the OCI resources object, written next to the container's runtime state.
+   */
+  async update(id: string, resources: LinuxResources): Promise<void> {
+    checkId('container', id);
+    if (!this.runtimeKnows(id)) throw new NotFoundError(`container ${id} is not known to ${this.name}`);
+    const { pids, ...rest } = resources;
+    const file = path.join(this.layout.ctrDir(id), 'resources.json');
+    await fs.writeFile(file, JSON.stringify(pids && pids.limit > 0 ? resources : rest));
+    try {
+      await this.cli.run(['update', '--resources', file, id]);
+    } finally {
+      await fs.rm(file, { force: true });
+    }
+    if (pids && pids.limit <= 0) await unlimitPids(await containerCgroupDirs(await this.initPid(id), cgroupsPath(id)));
   }
 
   async pause(id: string): Promise<void> {

@@ -129,6 +129,47 @@ export interface HostConfig {
   OomKillDisable?: boolean | null;
   PidsLimit?: number | null;
   Ulimits?: Ulimit[] | null;
+  /** Accepted from clients before API 1.42, never applied. */
+  KernelMemory?: number;
+  BlkioWeightDevice?: WeightDevice[] | null;
+  BlkioDeviceReadBps?: ThrottleDevice[] | null;
+  BlkioDeviceWriteBps?: ThrottleDevice[] | null;
+  BlkioDeviceReadIOps?: ThrottleDevice[] | null;
+  BlkioDeviceWriteIOps?: ThrottleDevice[] | null;
+}
+
+export interface WeightDevice {
+  Path: string;
+  Weight: number;
+}
+
+export interface ThrottleDevice {
+  Path: string;
+  Rate: number;
+}
+
+/** Body of POST /containers/{id}/update: the resource fields and the restart policy. */
+export type ContainerUpdateRequest = Pick<
+  HostConfig,
+  | 'BlkioWeight'
+  | 'CpuShares'
+  | 'CpuPeriod'
+  | 'CpuQuota'
+  | 'CpuRealtimePeriod'
+  | 'CpuRealtimeRuntime'
+  | 'CpusetCpus'
+  | 'CpusetMems'
+  | 'Memory'
+  | 'MemoryReservation'
+  | 'MemorySwap'
+  | 'KernelMemory'
+  | 'NanoCpus'
+  | 'PidsLimit'
+  | 'RestartPolicy'
+>;
+
+export interface ContainerUpdateResponse {
+  Warnings: string[] | null;
 }
 
 export interface EndpointSettings {
@@ -166,6 +207,23 @@ export interface ContainerCreateResponse {
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
+export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
+
+/** One healthcheck probe's outcome (State.Health.Log). */
+export interface HealthcheckResult {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+export interface Health {
+  Status: HealthStatus;
+  FailingStreak: number;
+  /** The last five probes, oldest first. */
+  Log: HealthcheckResult[];
+}
+
 export interface ContainerState {
   Status: ContainerStatus;
   Running: boolean;
@@ -178,7 +236,7 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
-  Health?: { Status: string; FailingStreak: number; Log: object[] };
+  Health?: Health;
 }
 
 export interface GraphDriverData {

@@ -3,11 +3,11 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from '../cli.js';
 import type { ContainerCreateRequest, HostConfig, Ulimit } from '../../types/api.js';
-import { collect, StatusError } from '../cli.js';
-import { ramInBytes } from '../format/units.js';
+import { collect, invalidFlag as invalid, StatusError } from '../cli.js';
 import { addMountFlags, applyMountFlags, type MountFlags } from './mount-opts.js';
+import { addResourceFlags, healthFields, parseRestartPolicy, resourceFields, type ResourceFlagOpts } from './resource-opts.js';
 
-export interface CreateOpts extends MountFlags {
+export interface CreateOpts extends ResourceFlagOpts, MountFlags {
   attach?: string[];
   interactive?: boolean;
   tty?: boolean;
@@ -30,13 +30,9 @@ export interface CreateOpts extends MountFlags {
   capDrop?: string[];
   readOnly?: boolean;
   securityOpt?: string[];
-  memory?: string;
-  cpus?: string;
-  pidsLimit?: string;
   ulimit?: string[];
   publish?: string[];
   expose?: string[];
-  restart?: string;
   detachKeys?: string;
   sigProxy: boolean;
   platform?: string;
@@ -48,7 +44,6 @@ export function addCreateFlags(c: Command, run: boolean): void {
   c.option('-a, --attach <stream>', 'Attach to STDIN, STDOUT or STDERR', collect)
     .option('--cap-add <cap>', 'Add Linux capabilities', collect)
     .option('--cap-drop <cap>', 'Drop Linux capabilities', collect)
-    .option('--cpus <decimal>', 'Number of CPUs')
     .option('--entrypoint <string>', 'Overwrite the default ENTRYPOINT of the image')
     .option('-e, --env <list>', 'Set environment variables', collect)
     .option('--env-file <file>', 'Read in a file of environment variables', collect)
@@ -57,18 +52,15 @@ export function addCreateFlags(c: Command, run: boolean): void {
     .option('--init', 'Run an init inside the container that forwards signals and reaps processes')
     .option('-i, --interactive', 'Keep STDIN open even if not attached')
     .option('-l, --label <list>', 'Set meta data on a container', collect)
-    .option('-m, --memory <bytes>', 'Memory limit')
     .option('--name <string>', 'Assign a name to the container')
     .option('--network <network>', 'Connect a container to a network')
     .option('--net <network>', 'Connect a container to a network')
-    .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)')
     .option('--platform <string>', 'Set platform if server is multi-platform capable')
     .option('--privileged', 'Give extended privileges to this container')
     .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect)
     .option('--pull <string>', 'Pull image before running ("always", "missing", "never")')
     .option('-q, --quiet', 'Suppress the pull output')
     .option('--read-only', "Mount the container's root filesystem as read only")
-    .option('--restart <string>', 'Restart policy to apply when a container exits')
     .option('--rm', 'Automatically remove the container and its associated anonymous volumes when it exits')
     .option('--security-opt <list>', 'Security Options', collect)
     .option('--stop-signal <string>', 'Signal to stop the container')
@@ -77,6 +69,7 @@ export function addCreateFlags(c: Command, run: boolean): void {
     .option('--ulimit <ulimit>', 'Ulimit options', collect)
     .option('-u, --user <string>', 'Username or UID (format: <name|uid>[:<group|gid>])')
     .option('-w, --workdir <string>', 'Working directory inside the container');
+  addResourceFlags(c);
   addMountFlags(c);
   if (run) {
     c.option('-d, --detach', 'Run container in background and print container ID')
@@ -85,9 +78,6 @@ export function addCreateFlags(c: Command, run: boolean): void {
   }
 }
 
-function invalid(flag: string, value: string, why: string): StatusError {
-  return new StatusError(125, `invalid argument "${value}" for "${flag}" flag: ${why}`);
-}
 
 /** Reads an --env-file: KEY=VALUE lines, KEY alone takes the value from this environment. */
 export function parseEnvFile(text: string, env: NodeJS.ProcessEnv = process.env): string[] {
@@ -172,28 +162,11 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
     RestartPolicy: { Name: '' },
   };
   if (o.init) host.Init = true;
-  if (o.memory !== undefined) {
-    try {
-      host.Memory = ramInBytes(o.memory);
-    } catch {
-      throw invalid('-m, --memory', o.memory, `invalid size: '${o.memory}'`);
-    }
-  }
-  if (o.cpus !== undefined) {
-    const n = Number(o.cpus);
-    if (!Number.isFinite(n) || n < 0) throw invalid('--cpus', o.cpus, 'failed to parse ' + o.cpus + ' as a rational number');
-    host.NanoCpus = Math.round(n * 1e9);
-  }
-  if (o.pidsLimit !== undefined) {
-    if (!/^-?\d+$/.test(o.pidsLimit)) throw invalid('--pids-limit', o.pidsLimit, `strconv.ParseInt: parsing "${o.pidsLimit}": invalid syntax`);
-    host.PidsLimit = Number(o.pidsLimit);
-  }
+  Object.assign(host, resourceFields(o));
   if (o.ulimit?.length) host.Ulimits = o.ulimit.map(parseUlimit);
   if (o.restart) {
-    const [name, count] = o.restart.split(':');
-    if (!['no', 'always', 'unless-stopped', 'on-failure'].includes(name)) throw invalid('--restart', o.restart, `invalid restart policy ${name}`);
-    host.RestartPolicy = { Name: name as 'no', MaximumRetryCount: count ? Number(count) : 0 };
-    if (o.rm && name !== 'no') throw new StatusError(125, 'Conflicting options: --restart and --rm');
+    host.RestartPolicy = parseRestartPolicy(o.restart);
+    if (o.rm && !['', 'no'].includes(host.RestartPolicy.Name)) throw new StatusError(125, 'conflicting options: cannot specify both --restart and --rm');
   }
   const exposed: Record<string, object> = {};
   if (o.publish?.length) {
@@ -230,6 +203,8 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
   };
   applyMountFlags(o, host, req);
   if (Object.keys(exposed).length) req.ExposedPorts = exposed;
+  const health = healthFields(o);
+  if (health) req.Healthcheck = health;
   if (o.stopSignal) req.StopSignal = o.stopSignal;
   if (o.stopTimeout !== undefined) {
     if (!/^-?\d+$/.test(o.stopTimeout)) throw invalid('--stop-timeout', o.stopTimeout, `strconv.ParseInt: parsing "${o.stopTimeout}": invalid syntax`);

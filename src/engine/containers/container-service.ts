@@ -1,10 +1,11 @@
 // Containers: the state machine (created → running ⇄ paused → exited → removed) over a writable
 // snapshot and a monitored runtime process. One operation at a time per container.
-import { EventEmitter } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { ContainerCreateRequest, ContainerCreateResponse, ContainerWaitResponse } from '../../types/api.js';
-import { ConflictError, InvalidParameterError, noSuchContainer, NotModifiedError } from '../../errors.js';
+import type { ContainerCreateRequest, ContainerCreateResponse, ContainerUpdateRequest, ContainerWaitResponse } from '../../types/api.js';
+import { ConflictError, InvalidParameterError, noSuchContainer, NotModifiedError, SystemError } from '../../errors.js';
+import { linuxResources } from '../../oci/resources.js';
+import { mergeUpdate, validateMerged, validateUpdate } from './update.js';
 import { shortId, validateContainerName } from '../../reference/index.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { AttachStream, ExitInfo } from '../../runtime/types.js';
@@ -13,7 +14,10 @@ import { MetadataStore } from '../../store/metadata.js';
 import { newId } from '../../util/ids.js';
 import type { EventService } from '../events.js';
 import type { ImageService } from '../images/image-service.js';
-import { type ContainerRecord, initialState, isRunning } from './container.js';
+import { type ContainerRecord, initialState, isRunning, ZERO_TIME } from './container.js';
+import { RestartPolicies } from './restart-manager.js';
+import { PendingAttaches } from './pending-attach.js';
+import { ExitSignals, type WaitCondition } from './exit-signals.js';
 import { mergeConfig } from './create-config.js';
 import { randomName } from './names.js';
 import { prepareBundle } from './bundle.js';
@@ -22,7 +26,8 @@ import { adoptMounts, populateVolumes, releaseMounts } from './mounts.js';
 import type { VolumeService } from '../volumes/volume-service.js';
 import { parseSignal } from '../../oci/signals.js';
 import type { HostInfo } from '../../oci/host-info.js';
-import { validateHostConfig } from './validate-host-config.js';
+import { adaptResources, validateHostConfig } from './validate-host-config.js';
+import { resolveBlockIO } from '../../oci/devices.js';
 import { KeyedLock } from '../../util/lock.js';
 import { logger } from '../../util/logger.js';
 
@@ -38,7 +43,7 @@ export interface ContainerServiceDeps {
   volumes: VolumeService;
 }
 
-export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+export type { WaitCondition } from './exit-signals.js';
 
 const DEFAULT_STOP_TIMEOUT = 10;
 
@@ -47,14 +52,13 @@ export class ContainerService {
   private readonly containers = new Map<string, ContainerRecord>();
   private readonly names = new Map<string, string>();
   private readonly lock = new KeyedLock();
-  /** Per-container notifications: 'exit' (code), 'removed', 'started'. */
-  private readonly signals = new EventEmitter();
-  /** Attach requests for containers that are not running yet: connected right after create, before start. */
-  private readonly pendingAttach = new Map<string, ((s: AttachStream | Error) => void)[]>();
+  private readonly signals = new ExitSignals();
+  private readonly pendingAttach = new PendingAttaches();
+  /** Restart policy state per container, from one user start to the next. */
+  private readonly restarts = new RestartPolicies();
 
   constructor(private readonly deps: ContainerServiceDeps) {
     this.records = new MetadataStore(path.join(deps.root, 'metadata', 'containers'));
-    this.signals.setMaxListeners(0);
   }
 
   async init(): Promise<void> {
@@ -68,12 +72,45 @@ export class ContainerService {
       void this.handleExit(id, info);
     });
     for (const c of this.containers.values()) await this.reconcile(c);
+    // Not awaited: the daemon serves while the policy's containers come up.
+    for (const c of this.containers.values()) void this.restartAtBoot(c);
+  }
+
+  /**
+   * At daemon start, a stopped container whose policy wants it running is started again
+   * (`always` even after a user stop, as in Docker); one that was waiting out its back-off too.
+   */
+  private async restartAtBoot(c: ContainerRecord): Promise<void> {
+    if (c.state.status !== 'exited' || c.state.startedAt === ZERO_TIME) return;
+    if (!this.restarts.of(c).restartsAtBoot(c.hostConfig.RestartPolicy, c.state.exitCode, !!c.state.stoppedByUser)) return;
+    await this.lock.run(c.id, async () => {
+      if (c.state.status !== 'exited' || !this.containers.has(c.id)) return;
+      c.restartCount++;
+      await this.startLocked(c);
+    }).catch((err: Error) => logger.warn(`restart ${shortId(c.id)} at daemon start: ${err.message}`));
+  }
+
+  /**
+   * The user stopped, killed or removed the container: no restart until its next start. One that
+   * was waiting out its back-off is stopped at once. Called under the container's lock.
+   */
+  private async cancelRestart(c: ContainerRecord): Promise<boolean> {
+    this.restarts.of(c).cancel();
+    if (c.state.status !== 'restarting') return false;
+    c.state = { ...c.state, status: 'exited', stoppedByUser: true };
+    await this.save(c);
+    return true;
   }
 
   /** After a daemon restart: re-adopt what still runs, record exits that happened while we were down. */
   private async reconcile(c: ContainerRecord): Promise<void> {
     if (c.state.status === 'removing') {
       await this.removeNow(c);
+      return;
+    }
+    if (c.state.status === 'restarting') {
+      // It was waiting out its back-off when the daemon went away: restartAtBoot takes it on.
+      c.state.status = 'exited';
       return;
     }
     if (!isRunning(c)) return;
@@ -137,7 +174,15 @@ export class ContainerService {
     await this.records.put(c.id, c);
   }
 
-  private emit(c: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+  /** Saves a record changed outside the service's own operations (health), unless it was removed meanwhile. */
+  async saveIfPresent(c: ContainerRecord): Promise<void> {
+    await this.lock.run(c.id, async () => {
+      if (this.containers.has(c.id)) await this.save(c);
+    });
+  }
+
+  /** A container event with Docker's attributes (image, name, labels). */
+  emit(c: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
     this.deps.events.emit('container', action, c.id, { image: c.image, name: c.name, ...(c.config.Labels ?? {}), ...extra });
   }
 
@@ -152,6 +197,9 @@ export class ContainerService {
     const id = newId();
     const merged = mergeConfig(req, image.config.config ?? {}, id);
     const warnings = validateHostConfig(merged.hostConfig, this.deps.host);
+    adaptResources(merged.hostConfig);
+    // The per-device block I/O settings name devices: refuse a bad path now, not at start.
+    resolveBlockIO(merged.hostConfig);
     const volumes = this.deps.volumes;
     const mounts = planMountPoints(merged.config, merged.hostConfig, { validate: (r) => volumes.validate(r), path: (n) => volumes.driver.path(n) }, (n) => this.find(n));
     if (name) this.reserveName(name, id);
@@ -215,6 +263,7 @@ export class ContainerService {
         if (c.state.status === 'paused') throw new ConflictError(`cannot start a paused container, try unpause instead`);
         if (isRunning(c)) throw new NotModifiedError(`container ${c.id} is already running`);
         if (c.state.status === 'removing' || c.state.status === 'dead') throw new ConflictError(`container ${c.id} is marked for removal and cannot be started`);
+        this.restarts.reset(c);
         await this.startLocked(c);
       });
     } catch (err) {
@@ -258,7 +307,7 @@ export class ContainerService {
       });
       created = true;
       mark('create');
-      await this.connectPendingAttaches(c.id);
+      await this.pendingAttach.connect(c.id, () => runtime.attach(c.id));
       const startedAt = new Date().toISOString();
       await runtime.start(c.id);
       mark('start');
@@ -278,7 +327,7 @@ export class ContainerService {
       logger.debug(`start ${shortId(c.id)}: ${phases.join(' ')}`);
     } catch (err) {
       const msg = dockerStartError((err as Error).message, c.path);
-      this.failPendingAttaches(c.id, err as Error);
+      this.pendingAttach.fail(c.id, err as Error);
       if (created) await runtime.delete(c.id).catch(() => undefined);
       await this.deps.snapshots.unmount(c.id).catch(() => undefined);
       await releaseMounts(c, this.deps.volumes);
@@ -288,26 +337,6 @@ export class ContainerService {
       throw new InvalidParameterError(`failed to create task for container: ${msg}`);
     }
     this.emit(c, 'start');
-    this.signals.emit(`started:${c.id}`);
-  }
-
-  private async connectPendingAttaches(id: string): Promise<void> {
-    const pending = this.pendingAttach.get(id);
-    if (!pending) return;
-    this.pendingAttach.delete(id);
-    for (const resolve of pending) {
-      try {
-        resolve(await this.deps.runtime.attach(id));
-      } catch (err) {
-        resolve(err as Error);
-      }
-    }
-  }
-
-  private failPendingAttaches(id: string, err: Error): void {
-    const pending = this.pendingAttach.get(id);
-    this.pendingAttach.delete(id);
-    for (const resolve of pending ?? []) resolve(err);
   }
 
   /** A stream on the container's stdio: now if it runs, else from its next start (no output lost). */
@@ -317,18 +346,7 @@ export class ContainerService {
     const waiting = await this.lock.run(c.id, async () => {
       if (c.state.status === 'running' || c.state.status === 'paused') return undefined;
       // Wrapped in an object so that the lock is released without awaiting the start.
-      const p = new Promise<AttachStream>((resolve, reject) => {
-        const list = this.pendingAttach.get(c.id) ?? [];
-        const entry = (s: AttachStream | Error): void => (s instanceof Error ? reject(s) : resolve(s));
-        list.push(entry);
-        this.pendingAttach.set(c.id, list);
-        signal?.addEventListener('abort', () => {
-          const l = this.pendingAttach.get(c.id);
-          if (l) this.pendingAttach.set(c.id, l.filter((e) => e !== entry));
-          reject(new Error('attach cancelled'));
-        });
-      });
-      return { p };
+      return { p: this.pendingAttach.add(c.id, signal) };
     });
     if (waiting) return waiting.p;
     return this.deps.runtime.attach(c.id);
@@ -337,13 +355,17 @@ export class ContainerService {
   private async handleExit(id: string, info: ExitInfo, error = ''): Promise<void> {
     const c = this.containers.get(id);
     if (!c) return;
+    let restartDelay: number | undefined;
     await this.lock.run(id, async () => {
-      if (!isRunning(c)) return;
+      if (c.state.status !== 'running' && c.state.status !== 'paused') return;
       await Promise.all([this.deps.runtime.delete(id).catch(() => undefined), this.deps.snapshots.unmount(id).catch(() => undefined)]);
       await releaseMounts(c, this.deps.volumes);
+      const ranFor = info.finishedAt.getTime() - Date.parse(c.state.startedAt);
+      restartDelay = this.restarts.of(c).shouldRestart(c.hostConfig.RestartPolicy, info.exitCode, !!c.state.stoppedByUser, ranFor);
+      if (restartDelay !== undefined) c.restartCount++;
       c.state = {
         ...c.state,
-        status: 'exited',
+        status: restartDelay === undefined ? 'exited' : 'restarting',
         pid: 0,
         monitorPid: 0,
         exitCode: info.exitCode,
@@ -355,27 +377,20 @@ export class ContainerService {
       if (info.oomKilled) this.emit(c, 'oom');
       this.emit(c, 'die', { exitCode: String(info.exitCode) });
     });
-    this.signals.emit(`exit:${id}`, info.exitCode);
+    this.signals.exited(id, info.exitCode);
+    if (restartDelay !== undefined) this.restarts.of(c).schedule(restartDelay, () => void this.restartAfterBackoff(c));
     if (c.hostConfig.AutoRemove && this.containers.has(id)) {
       await this.remove(id, { force: false, volumes: true }).catch(() => undefined);
     }
   }
 
-  private waitForExit(id: string, timeoutMs?: number): Promise<number | undefined> {
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const onExit = (code: number): void => {
-        if (timer) clearTimeout(timer);
-        resolve(code);
-      };
-      this.signals.once(`exit:${id}`, onExit);
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          this.signals.off(`exit:${id}`, onExit);
-          resolve(undefined);
-        }, timeoutMs);
-      }
-    });
+  private async restartAfterBackoff(c: ContainerRecord): Promise<void> {
+    await this.lock
+      .run(c.id, async () => {
+        if (c.state.status !== 'restarting' || !this.containers.has(c.id)) return;
+        await this.startLocked(c);
+      })
+      .catch((err: Error) => logger.warn(`restart ${shortId(c.id)}: ${err.message}`));
   }
 
   async stop(idOrName: string, opts: { timeout?: number; signal?: string }): Promise<void> {
@@ -388,9 +403,10 @@ export class ContainerService {
     const signal = opts.signal || c.config.StopSignal || 'SIGTERM';
     parseSignal(signal);
     const timeout = opts.timeout ?? c.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
-    const exited = this.waitForExit(c.id, timeout < 0 ? undefined : timeout * 1000);
-    await this.lock.run(c.id, async () => {
-      if (!isRunning(c)) return;
+    const exited = this.signals.waitForExit(c.id, timeout < 0 ? undefined : timeout * 1000);
+    const wasRestarting = await this.lock.run(c.id, async () => {
+      if (await this.cancelRestart(c)) return true;
+      if (!isRunning(c)) return false;
       c.state.stoppedByUser = true;
       if (c.state.status === 'paused') {
         // A frozen process cannot act on a signal: deliver it, then thaw.
@@ -399,11 +415,13 @@ export class ContainerService {
       } else {
         await this.deps.runtime.kill(c.id, signal).catch(() => undefined);
       }
+      return false;
     });
+    if (wasRestarting) this.emit(c, 'stop');
     if (!isRunning(c)) return;
     const code = await exited;
     if (code !== undefined || !isRunning(c)) return;
-    const killed = this.waitForExit(c.id, 30_000);
+    const killed = this.signals.waitForExit(c.id, 30_000);
     await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
     if ((await killed) === undefined && isRunning(c)) throw new ConflictError(`container ${c.id} did not exit after SIGKILL`);
     this.emit(c, 'stop');
@@ -414,7 +432,12 @@ export class ContainerService {
     const sig = parseSignal(signal);
     await this.lock.run(c.id, async () => {
       if (!isRunning(c)) throw new ConflictError(`Container ${c.id} is not running`);
-      if (sig === 9 || sig === 15) c.state.stoppedByUser = true;
+      // Docker: any signal from the user counts as a manual stop; the stop signal and SIGKILL also end the policy.
+      c.state.stoppedByUser = true;
+      if (sig === 9 || !c.config.StopSignal || sig === parseSignal(c.config.StopSignal)) {
+        if (await this.cancelRestart(c)) return;
+      }
+      if (c.state.status === 'restarting') return;
       await this.deps.runtime.kill(c.id, signal);
     });
     this.emit(c, 'kill', { signal: String(sig) });
@@ -423,7 +446,10 @@ export class ContainerService {
   async restart(idOrName: string, opts: { timeout?: number; signal?: string }): Promise<void> {
     const c = this.find(idOrName);
     if (isRunning(c)) await this.stopContainer(c, opts);
-    await this.lock.run(c.id, () => this.startLocked(c));
+    await this.lock.run(c.id, async () => {
+      this.restarts.reset(c);
+      await this.startLocked(c);
+    });
     this.emit(c, 'restart');
   }
 
@@ -431,6 +457,7 @@ export class ContainerService {
     const c = this.find(idOrName);
     await this.lock.run(c.id, async () => {
       if (!isRunning(c)) throw new ConflictError(`Container ${c.id} is not running`);
+      if (c.state.status === 'restarting') throw restartingError(c.id);
       if (c.state.status === 'paused') throw new ConflictError(`Container ${c.id} is already paused`);
       await this.deps.runtime.pause(c.id);
       c.state.status = 'paused';
@@ -457,10 +484,13 @@ export class ContainerService {
       if (!opts.force) {
         throw new ConflictError(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
       }
-      const exited = this.waitForExit(c.id, 30_000);
-      c.state.stoppedByUser = true;
-      await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
-      await exited;
+      const exited = this.signals.waitForExit(c.id, 30_000);
+      const wasRestarting = await this.lock.run(c.id, () => this.cancelRestart(c));
+      if (!wasRestarting) {
+        c.state.stoppedByUser = true;
+        await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
+        await exited;
+      }
     }
     await this.lock.run(c.id, async () => {
       if (!this.containers.has(c.id)) return;
@@ -492,10 +522,41 @@ export class ContainerService {
     await fsp.rm(this.containerDir(c.id), { recursive: true, force: true });
     await fsp.rm(this.bundleDir(c.id), { recursive: true, force: true });
     await this.records.delete(c.id);
+    this.restarts.forget(c.id);
     this.containers.delete(c.id);
     if (this.names.get(c.name) === c.id) this.names.delete(c.name);
     this.emit(c, 'destroy');
-    this.signals.emit(`removed:${c.id}`);
+    this.signals.removed(c.id);
+  }
+
+  /**
+   * `docker update`: limits and restart policy merged by Docker's rules, written to the cgroup of a
+   * running container first (the record changes only if that worked), then recorded.
+   */
+  async update(idOrName: string, body: ContainerUpdateRequest): Promise<string[]> {
+    const c = this.find(idOrName);
+    const warnings = validateUpdate(body, this.deps.host);
+    await this.lock.run(c.id, async () => {
+      if (c.state.status === 'removing' || c.state.status === 'dead') {
+        throw new ConflictError(`Cannot update container ${c.id}: container is marked for removal and cannot be "update"`);
+      }
+      const hostConfig = mergeUpdate(c.hostConfig, body);
+      validateMerged(hostConfig, this.deps.host);
+      if (c.state.status === 'running' || c.state.status === 'paused') {
+        const resources = linuxResources(hostConfig, this.deps.host, resolveBlockIO(hostConfig));
+        // Unlimited pids must be said explicitly, or the runtime keeps the old limit.
+        if (!resources.pids && body.PidsLimit !== undefined && body.PidsLimit !== null) resources.pids = { limit: -1 };
+        try {
+          await this.deps.runtime.update(c.id, resources);
+        } catch (err) {
+          throw new SystemError(`Cannot update container ${c.id}: ${(err as Error).message}`);
+        }
+      }
+      c.hostConfig = hostConfig;
+      await this.save(c);
+    });
+    this.emit(c, 'update');
+    return warnings;
   }
 
   async rename(idOrName: string, newName: string): Promise<void> {
@@ -527,30 +588,7 @@ export class ContainerService {
       throw new InvalidParameterError(`invalid condition: "${condition}"`);
     }
     if (condition === 'not-running' && !isRunning(c)) return { StatusCode: c.state.exitCode, Error: null };
-    const id = c.id;
-    return new Promise((resolve, reject) => {
-      let code = c.state.exitCode;
-      const cleanup = (): void => {
-        this.signals.off(`exit:${id}`, onExit);
-        this.signals.off(`removed:${id}`, onRemoved);
-      };
-      const onExit = (exitCode: number): void => {
-        code = exitCode;
-        if (condition === 'removed') return;
-        cleanup();
-        resolve({ StatusCode: exitCode, Error: null });
-      };
-      const onRemoved = (): void => {
-        cleanup();
-        resolve({ StatusCode: code, Error: null });
-      };
-      this.signals.on(`exit:${id}`, onExit);
-      if (condition === 'removed') this.signals.on(`removed:${id}`, onRemoved);
-      signal?.addEventListener('abort', () => {
-        cleanup();
-        reject(new Error('wait cancelled'));
-      });
-    });
+    return this.signals.wait(c.id, condition, c.state.exitCode, signal);
   }
 
   /**
@@ -577,6 +615,11 @@ export class ContainerService {
     if (!isRunning(c)) throw new ConflictError(`Container ${c.id} is not running`);
     await this.deps.runtime.resize(c.id, { height, width });
   }
+}
+
+/** Docker's answer to pause, exec, … on a container waiting out its restart back-off. */
+export function restartingError(id: string): ConflictError {
+  return new ConflictError(`Container ${id} is restarting, wait until the container is running`);
 }
 
 /**

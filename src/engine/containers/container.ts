@@ -1,6 +1,6 @@
 // A container as the engine records it, and how its state reads to a Docker user.
 import { humanDuration } from '../../util/duration.js';
-import type { ContainerConfig, ContainerState, ContainerStatus, HostConfig } from '../../types/api.js';
+import type { ContainerConfig, ContainerState, ContainerStatus, Health, HostConfig } from '../../types/api.js';
 import type { MountPointRecord } from './mount-spec.js';
 
 export interface ContainerStateRecord {
@@ -12,8 +12,13 @@ export interface ContainerStateRecord {
   oomKilled: boolean;
   startedAt: string;
   finishedAt: string;
-  /** Set while a `stop`/`kill`/`restart` from the user is in flight: the exit is expected. */
+  /**
+   * Docker's HasBeenManuallyStopped: set by a `stop`/`kill`/`rm -f` from the user, cleared by the
+   * next start. `unless-stopped` does not restart such a container.
+   */
   stoppedByUser?: boolean;
+  /** Present once a container with a healthcheck has started. */
+  health?: Health;
 }
 
 /** metadata/containers/<id>.json */
@@ -51,7 +56,8 @@ export function isRunning(c: ContainerRecord): boolean {
 export function stateView(s: ContainerStateRecord): ContainerState {
   return {
     Status: s.status,
-    Running: s.status === 'running' || s.status === 'paused',
+    // Docker counts a container waiting out its restart back-off as running.
+    Running: s.status === 'running' || s.status === 'paused' || s.status === 'restarting',
     Paused: s.status === 'paused',
     Restarting: s.status === 'restarting',
     OOMKilled: s.oomKilled,
@@ -61,13 +67,20 @@ export function stateView(s: ContainerStateRecord): ContainerState {
     Error: s.error,
     StartedAt: s.startedAt,
     FinishedAt: s.finishedAt,
+    ...(s.health ? { Health: s.health } : {}),
   };
+}
+
+/** How ps shows the health: "healthy", "unhealthy", "health: starting". */
+function healthText(h: Health): string {
+  return h.Status === 'starting' ? 'health: starting' : h.Status;
 }
 
 /** The STATUS column of `docker ps`. */
 export function statusText(s: ContainerStateRecord, now = Date.now()): string {
   switch (s.status) {
     case 'running':
+      if (s.health) return `Up ${humanDuration(now - Date.parse(s.startedAt))} (${healthText(s.health)})`;
       return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
     case 'paused':
       return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;

@@ -1,8 +1,10 @@
 // What `docker create` sends, merged with the image's defaults the way Docker merges them.
-import type { ContainerConfig, ContainerCreateRequest, HostConfig } from '../../types/api.js';
+import type { ContainerConfig, ContainerCreateRequest, HealthConfig, HostConfig } from '../../types/api.js';
 import { InvalidParameterError, NotFoundError } from '../../errors.js';
 import { DEFAULT_PATH_ENV } from '../../oci/defaults.js';
 import type { ImageRunConfig } from '../../oci/image-spec.js';
+import { validateHealthcheck } from './health.js';
+import { validateRestartPolicy } from './restart-manager.js';
 
 /** Later entries override earlier ones by variable name, keeping first-seen order. */
 export function mergeEnv(...lists: (string[] | null | undefined)[]): string[] {
@@ -24,18 +26,13 @@ export interface MergedConfig {
 }
 
 const NETWORK_MODES = new Set(['', 'default', 'bridge', 'none', 'host']);
-const RESTART_POLICIES = new Set(['', 'no', 'always', 'unless-stopped', 'on-failure']);
 
 export function checkEngineHostConfig(hc: HostConfig): void {
   const mode = hc.NetworkMode ?? '';
   if (!NETWORK_MODES.has(mode) && !mode.startsWith('container:')) {
     throw new NotFoundError(`network ${mode} not found`);
   }
-  const rp = hc.RestartPolicy?.Name ?? '';
-  if (!RESTART_POLICIES.has(rp)) throw new InvalidParameterError(`invalid restart policy: unknown policy '${rp}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
-  if (hc.AutoRemove && rp !== '' && rp !== 'no') {
-    throw new InvalidParameterError(`can't create 'AutoRemove' container with restart policy`);
-  }
+  validateRestartPolicy(hc.RestartPolicy, hc.AutoRemove);
   if (hc.Memory !== undefined && hc.Memory !== 0 && hc.Memory < 6 * 1024 * 1024) {
     throw new InvalidParameterError('Minimum memory limit allowed is 6MB');
   }
@@ -71,7 +68,7 @@ export function mergeConfig(req: ContainerCreateRequest, image: ImageRunConfig, 
     StdinOnce: req.StdinOnce ?? false,
     Env: env,
     Cmd: cmd.length > 0 ? cmd : entrypointGiven ? null : (image.Cmd ?? null),
-    Healthcheck: req.Healthcheck ?? image.Healthcheck,
+    Healthcheck: mergeHealthcheck(req.Healthcheck, image.Healthcheck),
     Image: req.Image,
     Volumes: mergeObjects(image.Volumes, req.Volumes),
     WorkingDir: req.WorkingDir || image.WorkingDir || '',
@@ -81,10 +78,25 @@ export function mergeConfig(req: ContainerCreateRequest, image: ImageRunConfig, 
     StopSignal: req.StopSignal || image.StopSignal || undefined,
     StopTimeout: req.StopTimeout ?? undefined,
   };
+  validateHealthcheck(config.Healthcheck);
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) {
     throw new InvalidParameterError(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
   }
   return { config, hostConfig, path: argv[0], args: argv.slice(1) };
+}
+
+/** moby's merge: what the container's healthcheck leaves unset (zero) comes from the image's. */
+export function mergeHealthcheck(user: HealthConfig | undefined | null, image: HealthConfig | undefined | null): HealthConfig | undefined {
+  if (!user) return image ?? undefined;
+  if (!image) return user;
+  const out = { ...user };
+  if (!out.Test || out.Test.length === 0) out.Test = image.Test;
+  out.Interval ||= image.Interval;
+  out.Timeout ||= image.Timeout;
+  out.StartPeriod ||= image.StartPeriod;
+  out.StartInterval ||= image.StartInterval;
+  out.Retries ||= image.Retries;
+  return out;
 }
 
 function mergeObjects(a: Record<string, object> | null | undefined, b: Record<string, object> | null | undefined): Record<string, object> | null {

@@ -35,7 +35,6 @@ function parseCpuList(v: string): number[] | undefined {
  * would return (e.g. a discarded swap limit).
  */
 export function validateHostConfig(hc: HostConfig, host: HostInfo): string[] {
-  const warnings: string[] = [];
   const fail = (msg: string): never => {
     throw new InvalidParameterError(msg);
   };
@@ -45,18 +44,38 @@ export function validateHostConfig(hc: HostConfig, host: HostInfo): string[] {
   if (hc.CgroupnsMode !== undefined && !['', 'private', 'host'].includes(hc.CgroupnsMode)) {
     fail(`invalid cgroup namespace mode: ${hc.CgroupnsMode}`);
   }
+  const warnings = validateResources(hc, host, false);
   if ((hc.ShmSize ?? 0) < 0) fail('SHM size can not be less than 0');
   const oom = hc.OomScoreAdj ?? 0;
   if (oom < -1000 || oom > 1000) fail(`Invalid value ${oom}, range for oom score adj is [-1000, 1000]`);
+  for (const rule of hc.DeviceCgroupRules ?? []) parseDeviceCgroupRule(rule);
+  for (const u of hc.Ulimits ?? []) validateUlimit(u);
+  parseSecurityOpts(hc.SecurityOpt);
+  if (!hc.Privileged) normalizeCapabilities([...(hc.CapAdd ?? []), ...(hc.CapDrop ?? [])], host.capabilities);
+  const modes = namespaceModes(hc);
+  for (const key of Object.keys(hc.Sysctls ?? {})) validateSysctl(key, modes);
+  return warnings;
+}
 
+/**
+ * Docker's checks of the cgroup limits (verifyPlatformContainerResources), for create and for
+ * `docker update` (`update`: a swap limit may come without a memory limit). Like Docker, what this
+ * kernel cannot do is dropped from `hc` with a warning; what is wrong throws.
+ */
+export function validateResources(hc: HostConfig, host: HostInfo, update: boolean): string[] {
+  const warnings: string[] = [];
+  const fail = (msg: string): never => {
+    throw new InvalidParameterError(msg);
+  };
   const mem = hc.Memory ?? 0;
-  const swap = hc.MemorySwap ?? 0;
   if (mem !== 0 && mem < MIN_MEMORY) fail('Minimum memory limit allowed is 6MB');
-  if (mem > 0 && swap > 0 && swap < mem) fail('Minimum memoryswap limit should be larger than memory limit, see usage');
-  if (mem === 0 && swap > 0) fail('You should always set the Memory limit when using Memoryswap limit, see usage');
-  if (swap > 0 && !host.swapLimit) {
+  if (mem > 0 && (hc.MemorySwap ?? 0) !== -1 && !host.swapLimit) {
     warnings.push('Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.');
+    hc.MemorySwap = -1;
   }
+  const swap = hc.MemorySwap ?? 0;
+  if (mem > 0 && swap > 0 && swap < mem) fail('Minimum memoryswap limit should be larger than memory limit, see usage');
+  if (mem === 0 && swap > 0 && !update) fail('You should always set the Memory limit when using Memoryswap limit, see usage');
   const swappiness = hc.MemorySwappiness;
   if (swappiness !== undefined && swappiness !== null && swappiness !== -1 && (swappiness < 0 || swappiness > 100)) {
     fail(`Invalid value: ${swappiness}, valid memory swappiness range is 0-100`);
@@ -64,7 +83,28 @@ export function validateHostConfig(hc: HostConfig, host: HostInfo): string[] {
   const resv = hc.MemoryReservation ?? 0;
   if (resv !== 0 && resv < MIN_MEMORY) fail('Minimum memory reservation allowed is 6MB');
   if (mem > 0 && resv > 0 && mem < resv) fail('Minimum memory limit can not be less than memory reservation limit, see usage');
+  if ((hc.KernelMemory ?? 0) > 0) {
+    // kmem limits are gone from cgroup v2 and do nothing on cgroup v1 since Linux 5.16.
+    warnings.push('Specifying a kernel memory limit is deprecated and will be removed in a future release.');
+    warnings.push('Your kernel does not support kernel memory limit capabilities or the cgroup is not mounted. Limitation discarded.');
+    hc.KernelMemory = 0;
+  }
+  if (hc.OomKillDisable && !host.oomKillDisable) {
+    warnings.push('Your kernel does not support OomKillDisable. OomKillDisable discarded.');
+    hc.OomKillDisable = false;
+  }
+  if (hc.OomKillDisable && mem === 0) {
+    warnings.push('OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.');
+  }
+  warnings.push(...validateCpu(hc, host));
+  warnings.push(...validateBlkio(hc, host));
+  return warnings;
+}
 
+function validateCpu(hc: HostConfig, host: HostInfo): string[] {
+  const fail = (msg: string): never => {
+    throw new InvalidParameterError(msg);
+  };
   const nano = hc.NanoCpus ?? 0;
   if (nano > 0 && (hc.CpuPeriod ?? 0) > 0) fail('Conflicting options: Nano CPUs and CPU Period cannot both be set');
   if (nano > 0 && (hc.CpuQuota ?? 0) > 0) fail('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
@@ -87,15 +127,38 @@ export function validateHostConfig(hc: HostConfig, host: HostInfo): string[] {
       fail(`Requested CPUs are not available - requested ${hc.CpusetCpus}, available: ${n === 1 ? '0' : `0-${n - 1}`}`);
     }
   }
-  if (hc.CpusetMems && !parseCpuList(hc.CpusetMems)) fail(`Invalid value ${hc.CpusetMems} for cpuset mems`);
+  if (hc.CpusetMems) {
+    const list = parseCpuList(hc.CpusetMems);
+    if (!list) fail(`Invalid value ${hc.CpusetMems} for cpuset mems`);
+    const available = new Set(parseCpuList(host.mems) ?? [0]);
+    if (list!.some((m) => !available.has(m))) fail(`Requested memory nodes are not available - requested ${hc.CpusetMems}, available: ${host.mems}`);
+  }
+  return [];
+}
+
+function validateBlkio(hc: HostConfig, host: HostInfo): string[] {
+  const warnings: string[] = [];
+  if ((hc.BlkioWeight ?? 0) > 0 && !host.blkio.weight) {
+    warnings.push('Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
+    hc.BlkioWeight = 0;
+  }
   const bw = hc.BlkioWeight ?? 0;
-  if (bw !== 0 && (bw < 10 || bw > 1000)) fail('Range of blkio weight is from 10 to 1000');
-  for (const rule of hc.DeviceCgroupRules ?? []) parseDeviceCgroupRule(rule);
-  for (const u of hc.Ulimits ?? []) validateUlimit(u);
-  parseSecurityOpts(hc.SecurityOpt);
-  if (!hc.Privileged) normalizeCapabilities([...(hc.CapAdd ?? []), ...(hc.CapDrop ?? [])], host.capabilities);
-  const modes = namespaceModes(hc);
-  for (const key of Object.keys(hc.Sysctls ?? {})) validateSysctl(key, modes);
+  if (bw !== 0 && (bw < 10 || bw > 1000)) throw new InvalidParameterError('Range of blkio weight is from 10 to 1000');
+  const discard = (field: keyof HostConfig, supported: boolean, msg: string): void => {
+    const list = hc[field] as unknown[] | null | undefined;
+    if (!list?.length || supported) return;
+    warnings.push(msg);
+    (hc as Record<string, unknown>)[field] = [];
+  };
+  discard('BlkioWeightDevice', host.blkio.weightDevice, 'Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.');
+  discard('BlkioDeviceReadBps', host.blkio.readBps, 'Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit discarded.');
+  discard('BlkioDeviceWriteBps', host.blkio.writeBps, 'Your kernel does not support BPS Block I/O write limit or the cgroup is not mounted. Block I/O BPS write limit discarded.');
+  discard('BlkioDeviceReadIOps', host.blkio.readIOps, 'Your kernel does not support IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read limit discarded.');
+  discard('BlkioDeviceWriteIOps', host.blkio.writeIOps, 'Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded.');
   return warnings;
 }
 
+/** What Docker fills in at create (adaptContainerSettings): a memory limit brings twice its size as memory+swap. */
+export function adaptResources(hc: HostConfig): void {
+  if ((hc.Memory ?? 0) > 0 && (hc.MemorySwap ?? 0) === 0) hc.MemorySwap = 2 * hc.Memory!;
+}

@@ -135,11 +135,15 @@ export async function summaryView(ctx: ViewContext, c: ContainerRecord, withSize
 
 const PS_FILTERS = ['status', 'name', 'id', 'label', 'ancestor', 'exited', 'before', 'since', 'network', 'volume', 'health', 'isolation', 'is-task', 'publish', 'expose'];
 const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+const HEALTH = ['starting', 'healthy', 'unhealthy', 'none'];
 
 export function validatePsFilters(f: Filters): void {
   for (const key of f.keys()) if (!PS_FILTERS.includes(key)) throw new InvalidParameterError(`invalid filter '${key}'`);
   for (const s of filterValues(f, 'status')) {
     if (!STATUSES.includes(s)) throw new InvalidParameterError(`invalid filter 'status=${s}'`);
+  }
+  for (const h of filterValues(f, 'health')) {
+    if (!HEALTH.includes(h)) throw new InvalidParameterError(`Unrecognised filter value for health: ${h}`);
   }
   for (const e of filterValues(f, 'exited')) {
     if (!/^-?\d+$/.test(e)) throw new InvalidParameterError(`invalid filter 'exited=${e}'`);
@@ -164,5 +168,7 @@ export function matchesPsFilters(c: ContainerRecord, f: Filters, ancestorIds: Se
   const exited = filterValues(f, 'exited');
   if (exited.length && (c.state.status !== 'exited' || !exited.includes(String(c.state.exitCode)))) return false;
   if (ancestorIds && !ancestorIds.has(c.imageId)) return false;
+  const health = filterValues(f, 'health');
+  if (health.length && !health.includes(c.state.health?.Status ?? 'none')) return false;
   return true;
 }

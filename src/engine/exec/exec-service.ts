@@ -7,10 +7,21 @@ import { resolveUser } from '../../oci/user.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { AttachStream } from '../../runtime/types.js';
 import { newId } from '../../util/ids.js';
-import type { ContainerService } from '../containers/container-service.js';
+import { type ContainerService, restartingError } from '../containers/container-service.js';
 import { mergeEnv } from '../containers/create-config.js';
 import type { EventService } from '../events.js';
 import type { Snapshotter } from '../../snapshot/overlay.js';
+
+/** Docker keeps this much of a healthcheck probe's output. */
+const PROBE_OUTPUT_MAX = 4096;
+
+function killQuietly(pid: number): void {
+  try {
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}
 
 interface ExecInstance {
   id: string;
@@ -35,6 +46,7 @@ export class ExecService {
   async create(containerIdOrName: string, config: ExecConfig): Promise<{ Id: string }> {
     const c = this.containers.find(containerIdOrName);
     if (c.state.status === 'paused') throw new ConflictError(`container ${c.id} is paused, unpause the container before exec`);
+    if (c.state.status === 'restarting') throw restartingError(c.id);
     if (c.state.status !== 'running') throw new ConflictError(`container ${c.id} is not running`);
     if (!config || !Array.isArray(config.Cmd) || config.Cmd.length === 0 || !config.Cmd.every((a) => typeof a === 'string')) {
       throw new InvalidParameterError('No exec command specified');
@@ -139,6 +151,50 @@ export class ExecService {
     e.exitCode = code;
     const c = this.containers.all().find((x) => x.id === e.containerId);
     this.events.emit('container', 'exec_die', e.containerId, { image: c?.image ?? '', name: c?.name ?? '', execID: e.id, exitCode: String(code) });
+  }
+
+  /**
+   * A healthcheck probe: `cmd` run as an exec with the container's user, env and working dir,
+   * its stdout and stderr together kept up to PROBE_OUTPUT_MAX bytes. Past `timeoutMs` the process
+   * is killed. Like Docker, the probe is an exec instance (with its events) while it runs and is
+   * forgotten after.
+   */
+  async probe(containerId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string; timedOut: boolean }> {
+    const { Id } = await this.create(containerId, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
+    const e = this.get(Id);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let truncated = false;
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const { stream, exited } = await this.start(Id, { detach: false, tty: false });
+      const drained = stream ? new Promise<void>((resolve) => stream.once('end', () => resolve())) : Promise.resolve();
+      stream?.on('data', (_fd: number, chunk: Buffer) => {
+        const keep = Math.max(0, Math.min(chunk.length, PROBE_OUTPUT_MAX - size));
+        if (keep < chunk.length) truncated = true;
+        if (keep > 0) chunks.push(chunk.subarray(0, keep));
+        size += keep;
+      });
+      timer = setTimeout(() => {
+        timedOut = true;
+        killQuietly(e.pid);
+      }, timeoutMs);
+      await exited;
+      await Promise.race([drained, new Promise((r) => setTimeout(r, 1000))]);
+      stream?.close();
+    } finally {
+      clearTimeout(timer);
+      this.forget(e);
+    }
+    const output = Buffer.concat(chunks).toString('utf8') + (truncated ? '...' : '');
+    return { exitCode: e.exitCode ?? -1, output, timedOut };
+  }
+
+  private forget(e: ExecInstance): void {
+    this.execs.delete(e.id);
+    const c = this.containers.all().find((x) => x.id === e.containerId);
+    if (c?.execIds) c.execIds = c.execIds.filter((id) => id !== e.id);
   }
 
   async resize(id: string, height: number, width: number): Promise<void> {

@@ -4,6 +4,7 @@ import { InvalidParameterError } from '../../errors.js';
 import { parseSignal } from '../../oci/signals.js';
 import type { ImageHealthcheck } from '../../oci/image-spec.js';
 import type { ImageRunConfig } from './image-types.js';
+import { parseGoDuration } from '../../util/duration.js';
 
 const ALLOWED = new Set(['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'ONBUILD', 'USER', 'VOLUME', 'WORKDIR', 'STOPSIGNAL', 'HEALTHCHECK']);
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
@@ -89,21 +90,16 @@ function exposedPorts(spec: string): string[] {
   return out;
 }
 
-/** Go's time.ParseDuration, in nanoseconds ("30s", "1m30s", "500ms"). */
+/** A HEALTHCHECK flag's duration in nanoseconds, with Docker's 1ms floor. */
 function goDuration(s: string, flag: string): number {
-  const units: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  if (s === '0') return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let m: RegExpExecArray | null;
-  let pos = 0;
-  while ((m = re.exec(s)) !== null) {
-    total += Number(m[1]) * units[m[2]];
-    pos = re.lastIndex;
+  let total: number;
+  try {
+    total = parseGoDuration(s);
+  } catch (err) {
+    throw bad((err as Error).message);
   }
-  if (pos === 0 || pos !== s.length) throw bad(`time: invalid duration "${s}"`);
   if (total !== 0 && total < 1e6) throw bad(`${flag} cannot be less than 1ms`);
-  return Math.round(total);
+  return total;
 }
 
 function healthcheck(rest: string): ImageHealthcheck {

@@ -12,7 +12,7 @@ import type { Snapshotter } from '../../snapshot/overlay.js';
 import type { ContentStore } from '../../store/content.js';
 import { logger } from '../../util/logger.js';
 import type { ContainerRecord } from '../containers/container.js';
-import { mergeEnv } from '../containers/create-config.js';
+import { mergeEnv, mergeHealthcheck } from '../containers/create-config.js';
 import { containerLayers, runtimeMountPoints } from '../containers/rootfs-layers.js';
 import type { EventService } from '../events.js';
 import { applyChanges } from './changes.js';
@@ -166,19 +166,7 @@ export function mergeContainerConfig(user: ImageRunConfig, from: ImageRunConfig)
     if (!out.Cmd || out.Cmd.length === 0) out.Cmd = from.Cmd;
     if (out.Entrypoint === undefined || out.Entrypoint === null) out.Entrypoint = from.Entrypoint;
   }
-  if (from.Healthcheck) {
-    if (!out.Healthcheck) out.Healthcheck = from.Healthcheck;
-    else {
-      const h = out.Healthcheck;
-      const f = from.Healthcheck;
-      if (!h.Test || h.Test.length === 0) h.Test = f.Test;
-      h.Interval ||= f.Interval;
-      h.Timeout ||= f.Timeout;
-      h.StartPeriod ||= f.StartPeriod;
-      h.StartInterval ||= f.StartInterval;
-      h.Retries ||= f.Retries;
-    }
-  }
+  out.Healthcheck = mergeHealthcheck(out.Healthcheck, from.Healthcheck);
   if (!out.WorkingDir) out.WorkingDir = from.WorkingDir;
   out.Volumes = Object.keys(out.Volumes ?? {}).length === 0 ? from.Volumes : { ...out.Volumes, ...(from.Volumes ?? {}) };
   if (!out.StopSignal) out.StopSignal = from.StopSignal;
