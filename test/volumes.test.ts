@@ -184,6 +184,8 @@ describe('volumes on containers', () => {
       { Type: 'volume', Name: 'mnt-named', Source: vol('mnt-named'), Destination: '/nro', Driver: 'local', Mode: 'ro', RW: false, Propagation: '' },
     ]);
     assert.ok(!fs.existsSync(missing), 'a -v source is created at start, not at create');
+    assert.equal(await d.dockerOk(['ps', '-aq', '--no-trunc', '--filter', 'volume=mnt-named']), `${c}\n`);
+    assert.equal(await d.dockerOk(['ps', '-aq', '--no-trunc', '--filter', 'volume=/mb']), `${c}\n`);
     const out = await d.dockerOk(['start', '-a', c]);
     assert.equal(out, 'from-host\n/mt rw,nosuid,nodev,noexec,relatime,size=1024k\n/t rw,nosuid,nodev,noexec,relatime,size=2048k\nx\n');
     assert.ok(fs.statSync(missing).isDirectory());

@@ -126,11 +126,16 @@ export async function prune(argv: string[], ctx: Ctx): Promise<number> {
     ? 'WARNING! This will remove all local volumes not used by at least one container.'
     : 'WARNING! This will remove anonymous local volumes not used by at least one container.';
   if (!opts.force && !(await confirm(warning))) return 0;
-  const filters = [...(opts.filter ?? [])];
-  if (opts.all) filters.push('all=true');
-  const r = await ctx.client().post<VolumePruneResponse>('/volumes/prune', { filters: filtersArg(filters) });
-  let s = '';
-  if (r.VolumesDeleted?.length) s += `Deleted Volumes:\n${r.VolumesDeleted.map((n) => `${n}\n`).join('')}\n`;
-  process.stdout.write(`${s}Total reclaimed space: ${humanSize(r.SpaceReclaimed ?? 0)}\n`);
+  const { text, reclaimed } = await pruneVolumes(ctx, !!opts.all, opts.filter);
+  process.stdout.write(`${text}Total reclaimed space: ${humanSize(reclaimed)}\n`);
   return 0;
+}
+
+/** POST /volumes/prune; the "Deleted Volumes:" block and the bytes reclaimed (also for system prune --volumes). */
+export async function pruneVolumes(ctx: Ctx, all: boolean, filter: string[] | undefined): Promise<{ text: string; reclaimed: number }> {
+  const filters = [...(filter ?? [])];
+  if (all) filters.push('all=true');
+  const r = await ctx.client().post<VolumePruneResponse>('/volumes/prune', { filters: filtersArg(filters) });
+  const text = r.VolumesDeleted?.length ? `Deleted Volumes:\n${r.VolumesDeleted.map((n) => `${n}\n`).join('')}\n` : '';
+  return { text, reclaimed: r.SpaceReclaimed ?? 0 };
 }

@@ -170,5 +170,8 @@ export function matchesPsFilters(c: ContainerRecord, f: Filters, ancestorIds: Se
   if (ancestorIds && !ancestorIds.has(c.imageId)) return false;
   const health = filterValues(f, 'health');
   if (health.length && !health.includes(c.state.health?.Status ?? 'none')) return false;
+  // volume=<name or mount destination>, as moby matches it
+  const volumes = filterValues(f, 'volume');
+  if (volumes.length && !(c.mountPoints ?? []).some((m) => volumes.includes(m.Name ?? '') || volumes.includes(m.Destination))) return false;
   return true;
 }
