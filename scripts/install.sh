@@ -12,6 +12,7 @@ PACKAGES=(
   # test peers: dockerd (started by the tests on their own sockets), distribution 2.8's registry,
   # htpasswd for its basic auth, openssl for a test PKI, skopeo and umoci for the interop tests
   docker.io docker-registry apache2-utils openssl skopeo umoci
+  chromium                   # the web view's tests and bench drive it headless (playwright-core)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -135,6 +135,11 @@ test('malformed healthcheck durations are refused as Docker does, nothing create
     assert.equal(r.status, 400, JSON.stringify(hc));
     assert.deepEqual(r.body, { message });
   }
+  // docker-py (docker-compose) sends null for what it leaves unset: no value, no error.
+  const py = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], Healthcheck: { Test: ['CMD', 'true'], Interval: 1e9, Timeout: null, StartPeriod: null, Retries: null } });
+  assert.equal(py.status, 201, py.text);
+  assert.deepEqual((await d.inspect(py.body.Id)).Config.Healthcheck, { Test: ['CMD', 'true'], Interval: 1e9 });
+  await d.dockerOk(['rm', py.body.Id]);
   for (const cli of ['docker', 'berth'] as const) {
     const r = await d[cli](['run', '--health-interval', '10x', 'busybox', 'true']);
     assert.notEqual(r.code, 0);

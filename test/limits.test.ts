@@ -64,6 +64,9 @@ test('a CPU-bound loop is held to its --cpus share, by the cgroup’s own accoun
   assert.ok(usedNs <= (periods + 2) * 20e6, `used ${usedNs / 1e6} ms in ${periods} periods`);
   // ... and it wanted more: the kernel throttled it.
   assert.ok(Number(stat.nr_throttled) > 0, `never throttled: ${JSON.stringify(stat)}`);
+  // stats reports the same throttling.
+  const throttling = (await d.api('GET', `/containers/${id}/stats?stream=0&one-shot=1`)).body.cpu_stats.throttling_data;
+  assert.ok(throttling.periods >= periods && throttling.throttled_periods >= Number(stat.nr_throttled), JSON.stringify(throttling));
   await d.dockerOk(['rm', '-f', id]);
 });
 

@@ -18,7 +18,7 @@ export interface Change {
 const CAPABILITY_XATTR = 'security.capability';
 const XATTR_MATCH = '^(trusted\\.overlay\\.opaque|security\\.capability)$';
 
-function byteCompare(a: string, b: string): number {
+export function byteCompare(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
@@ -70,7 +70,7 @@ function statDifferent(old: fs.BigIntStats, cur: fs.BigIntStats): boolean {
   return !old.isDirectory() && (!sameFsTime(old.mtimeNs, cur.mtimeNs) || old.size !== cur.size);
 }
 
-function opaqueIn(x: Map<string, Map<string, Buffer>>, abs: string): boolean {
+export function opaqueIn(x: Map<string, Map<string, Buffer>>, abs: string): boolean {
   const v = x.get(abs)?.get(OVERLAY_OPAQUE_XATTR);
   return v !== undefined && v.length === 1 && v[0] === 0x79;
 }
@@ -154,25 +154,52 @@ export class LowerView {
   }
 }
 
-/** Every path below `root` (as "/a/b"), directories included, vanished entries skipped. */
-function walkUpper(root: string): string[] {
-  const out: string[] = [];
-  const visit = (p: string, fd: number): void => {
+/** What walkTree tells its visitor about one entry. */
+export interface WalkedEntry {
+  /** "/a/b", relative to the walked root. */
+  path: string;
+  st: fs.BigIntStats;
+  /** A symlink's target, as stored (never followed). */
+  link?: string;
+}
+
+/**
+ * Visits every entry below `root` (parents before their children, vanished entries skipped),
+ * confined to it: directories are opened with O_NOFOLLOW and names looked up relative to their
+ * descriptor, so a tree that changes under the walk (a running container's upper dir) cannot
+ * lead it outside. Nothing is read but directory listings, stats and link targets.
+ */
+export function walkTree(root: string, visit: (e: WalkedEntry) => void): void {
+  const inside = (p: string, fd: number): void => {
     for (const n of readdirAt(fd)) {
       const cp = join(p, n);
       const st = lstatBig(at(fd, n));
       if (!st) continue;
-      out.push(cp);
-      if (st.isDirectory()) withDirAt(fd, n, (sub) => visit(cp, sub));
+      visit({ path: cp, st, link: st.isSymbolicLink() ? readlinkOrEmpty(at(fd, n)) : undefined });
+      if (st.isDirectory()) withDirAt(fd, n, (sub) => inside(cp, sub));
     }
   };
   const fd = openDirNoFollow(root);
-  if (fd === null) return out;
+  if (fd === null) return;
   try {
-    visit('/', fd);
+    inside('/', fd);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+function readlinkOrEmpty(p: string): string {
+  try {
+    return fs.readlinkSync(p);
+  } catch {
+    return '';
+  }
+}
+
+/** Every path below `root` (as "/a/b"), directories included. */
+function walkUpper(root: string): string[] {
+  const out: string[] = [];
+  walkTree(root, (e) => out.push(e.path));
   return out;
 }
 

@@ -45,6 +45,10 @@ const systemPrune: Loader = () => import('./system/prune.js');
 const containerCommit: Loader = () => import('./container/commit.js');
 const containerExport: Loader = () => import('./container/export.js');
 const imageHistory: Loader = () => import('./image/history.js');
+const imageLayers: Loader = () => import('./image/layers.js');
+const imageCompare: Loader = () => import('./image/compare.js');
+const containerLayers: Loader = () => import('./container/layers.js');
+const ui: Loader = () => import('./ui.js');
 const containerUpdate: Loader = () => import('./container/update.js');
 const volume: Loader = () => import('./volume/volume.js');
 
@@ -131,6 +135,12 @@ const COMMANDS: Record<string, [Loader, string]> = {
   'container export': [containerExport, 'exportContainer'],
   history: [imageHistory, 'history'],
   'image history': [imageHistory, 'history'],
+  'image tree': [imageLayers, 'tree'],
+  'image files': [imageLayers, 'files'],
+  'image diff': [imageCompare, 'diff'],
+  'image efficiency': [imageCompare, 'efficiency'],
+  'container layers': [containerLayers, 'layers'],
+  ui: [ui, 'ui'],
   update: [containerUpdate, 'update'],
   'container update': [containerUpdate, 'update'],
   'volume create': [volume, 'create'],
@@ -197,6 +207,7 @@ Commands:
   stop        Stop one or more running containers
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   top         Display the running processes of a container
+  ui          Serve the live web view of images, layers and containers on 127.0.0.1
   unpause     Unpause all processes within one or more containers
   update      Update configuration of one or more containers
   wait        Block until one or more containers stop, then print their exit codes

@@ -7,6 +7,8 @@ import { promises as fsp } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseHost } from '../client/host.js';
+import { UiServer } from '../ui/server.js';
 import { ApiServer } from '../api/server.js';
 import { defaultRegistryOptions, type RegistryOptions } from '../distribution/endpoint.js';
 import { Engine } from '../engine/engine.js';
@@ -35,6 +37,8 @@ Options:
       --registry-timeout int         Seconds to wait for a registry's response headers (default 30)
       --registry-idle-timeout int    Seconds a registry response body may stall (default 60)
       --registry-upload-chunk-size int  Bytes per PATCH when pushing larger blobs (default 16777216)
+      --ui string          Also serve the web view on this loopback address (e.g. 127.0.0.1:7175)
+      --ui-actions         Allow start, stop, rm and commit from the web view
   -v, --version            Print version information and quit
 `;
 
@@ -111,6 +115,8 @@ async function main(): Promise<void> {
       'registry-timeout': { type: 'string' },
       'registry-idle-timeout': { type: 'string' },
       'registry-upload-chunk-size': { type: 'string' },
+      ui: { type: 'string' },
+      'ui-actions': { type: 'boolean', default: false },
       version: { type: 'boolean', short: 'v', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -135,6 +141,11 @@ async function main(): Promise<void> {
   const api = new ApiServer(engine);
   const hosts = values.host && values.host.length > 0 ? values.host : [`unix://${path.join(execRoot, 'berth.sock')}`];
   for (const h of hosts) await listenOn(api, h);
+  if (values.ui !== undefined) {
+    // The web view reads through the daemon's own first socket, as any Engine API client does.
+    const ui = new UiServer({ upstream: parseHost(hosts[0]), listen: values.ui, actions: values['ui-actions'] });
+    logger.info(`web view on ${await ui.listen()}${values['ui-actions'] ? ' (actions enabled)' : ''}`);
+  }
   if (values.pidfile) await fsp.writeFile(values.pidfile, `${process.pid}\n`);
   logger.info(`berthd ${BERTH_VERSION} (runtime ${runtime}, data root ${dataRoot}) listening on ${hosts.join(', ')}`);
   const shutdown = (sig: string): void => {

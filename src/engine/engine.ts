@@ -50,6 +50,7 @@ import { distributionInspect } from './images/distribution-inspect.js';
 import { pullImage, type DistributionDeps, type PullOptions } from './images/pull.js';
 import { pushImage } from './images/push.js';
 import { RegistryService } from './images/registry-service.js';
+import { LayerService } from './layers/layer-service.js';
 import { type HostInfo, probeHost } from '../oci/host-info.js';
 import { VolumeService } from './volumes/volume-service.js';
 
@@ -83,6 +84,8 @@ export class Engine {
   private readonly views: ViewContext;
   readonly registries: RegistryService;
   readonly distributionMetadata: DistributionMetadata;
+  /** Berth's read-only layer views (/berth/…): graph, union views, efficiency, comparison. */
+  readonly layers: LayerService;
   /** The host as containers' specs need it, probed once. */
   readonly host: HostInfo = probeHost();
 
@@ -114,6 +117,16 @@ export class Engine {
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
     this.exec = new ExecService(this.containers, this.runtime, this.snapshots, this.events);
     this.archive = new ContainerArchive(this.containers, this.events);
+    this.layers = new LayerService({
+      snapshots: this.snapshots,
+      events: this.events,
+      images: () => this.images.all(),
+      resolveImage: (ref) => this.images.resolve(ref),
+      repoTags: (id) => this.images.repoTags(id),
+      containers: () => this.containers.all(),
+      findContainer: (id) => this.containers.find(id),
+      changes: (id) => this.changes(id),
+    });
     this.views = {
       snapshots: this.snapshots,
       containerDir: (id) => this.containers.containerDir(id),
@@ -557,7 +570,7 @@ function toStats(id: string, name: string, s: CgroupStats | undefined, prev: Con
           cpu_usage: { total_usage: s.cpuTotalNs, percpu_usage: s.perCpuNs, usage_in_kernelmode: s.cpuSystemNs, usage_in_usermode: s.cpuUserNs },
           system_cpu_usage: s.systemCpuNs,
           online_cpus: s.onlineCpus,
-          throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+          throttling_data: { periods: s.cpuPeriods, throttled_periods: s.cpuThrottledPeriods, throttled_time: s.cpuThrottledNs },
         }
       : zeroCpu,
     precpu_stats: prev?.cpu_stats ?? zeroCpu,

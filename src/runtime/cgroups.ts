@@ -269,13 +269,16 @@ export async function readCgroupStats(dirs: CgroupDirs): Promise<CgroupStats> {
       memoryStats: parseKV(memStat),
       pidsCurrent: num(pidsCur),
       pidsLimit: num(pidsMax),
+      cpuPeriods: cpu['nr_periods'] ?? 0,
+      cpuThrottledPeriods: cpu['nr_throttled'] ?? 0,
+      cpuThrottledNs: (cpu['throttled_usec'] ?? 0) * 1000,
     };
   }
   const cpuacct = dirs.v1.get('cpuacct');
   const mem = dirs.v1.get('memory');
   const pids = dirs.v1.get('pids');
   const j = (d: string | undefined, f: string) => (d ? path.join(d, f) : undefined);
-  const [usage, percpu, cpuStat, memUsage, memMaxUsage, memLimit, memStat, pidsCur, pidsMax] = await Promise.all([
+  const [usage, percpu, cpuStat, memUsage, memMaxUsage, memLimit, memStat, pidsCur, pidsMax, cfsStat] = await Promise.all([
     readText(j(cpuacct, 'cpuacct.usage')),
     readText(j(cpuacct, 'cpuacct.usage_percpu')),
     readText(j(cpuacct, 'cpuacct.stat')),
@@ -285,7 +288,9 @@ export async function readCgroupStats(dirs: CgroupDirs): Promise<CgroupStats> {
     readText(j(mem, 'memory.stat')),
     readText(j(pids, 'pids.current')),
     readText(j(pids, 'pids.max')),
+    readText(j(dirs.v1.get('cpu'), 'cpu.stat')),
   ]);
+  const cfs = parseKV(cfsStat);
   const cs = parseKV(cpuStat);
   const limit = num(memLimit);
   return {
@@ -301,6 +306,9 @@ export async function readCgroupStats(dirs: CgroupDirs): Promise<CgroupStats> {
     memoryStats: parseKV(memStat),
     pidsCurrent: num(pidsCur),
     pidsLimit: num(pidsMax),
+    cpuPeriods: cfs['nr_periods'] ?? 0,
+    cpuThrottledPeriods: cfs['nr_throttled'] ?? 0,
+    cpuThrottledNs: cfs['throttled_time'] ?? 0,
   };
 }
 

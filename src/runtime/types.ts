@@ -97,6 +97,10 @@ export interface CgroupStats {
   memoryStats: Record<string, number>;
   pidsCurrent: number;
   pidsLimit: number;
+  /** CFS bandwidth control: periods elapsed, periods throttled, ns throttled (cpu.stat). */
+  cpuPeriods: number;
+  cpuThrottledPeriods: number;
+  cpuThrottledNs: number;
 }
 
 export interface LogEntry {

@@ -90,3 +90,12 @@ export function ellipsis(s: string, max: number): string {
   if (max <= 1) return chars.slice(0, max).join('');
   return chars.slice(0, max - 1).join('') + '…';
 }
+
+/** go-humanize's ParseBytes (dive's --highest-wasted-bytes): "20MB" = 20·10⁶, "20MiB" = 20·2²⁰, "100" = bytes. */
+export function parseBytes(s: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtpe]?)(i?)(b?)\s*$/i.exec(s);
+  if (!m) throw new Error(`invalid size: '${s}'`);
+  const exp = ' kmgtpe'.indexOf(m[2].toLowerCase() || ' ');
+  const base = m[3] ? 1024 : 1000;
+  return Math.round(Number(m[1]) * base ** exp);
+}

@@ -88,16 +88,17 @@ export function mergeConfig(req: ContainerCreateRequest, image: ImageRunConfig, 
 /** moby's merge: what the container's healthcheck leaves unset (zero) comes from the image's. */
 export function mergeHealthcheck(user: HealthConfig | undefined | null, image: HealthConfig | undefined | null): HealthConfig | undefined {
   if (!user) return image ?? undefined;
-  if (!image) return user;
-  const out = { ...user };
-  if (!out.Test || out.Test.length === 0) out.Test = image.Test;
-  out.Interval ||= image.Interval;
-  out.Timeout ||= image.Timeout;
-  out.StartPeriod ||= image.StartPeriod;
-  out.StartInterval ||= image.StartInterval;
-  out.Retries ||= image.Retries;
+  const out: HealthConfig = { ...user };
+  if ((!out.Test || out.Test.length === 0) && image?.Test) out.Test = image.Test;
+  for (const k of HEALTH_NUMBERS) {
+    out[k] ||= image?.[k];
+    // Zero or null (docker-py's "unset") is no value: Docker's JSON leaves it out.
+    if (!out[k]) delete out[k];
+  }
   return out;
 }
+
+const HEALTH_NUMBERS = ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const;
 
 function mergeObjects(a: Record<string, object> | null | undefined, b: Record<string, object> | null | undefined): Record<string, object> | null {
   if (!a && !b) return null;

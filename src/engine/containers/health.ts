@@ -22,7 +22,8 @@ const MIN_DURATION_NS = 1e6;
 /** Docker's create-time checks of Config.Healthcheck, with its messages. */
 export function validateHealthcheck(hc: HealthConfig | undefined | null): void {
   if (!hc) return;
-  const tooShort = (v: number | undefined): boolean => v !== undefined && v !== 0 && v < MIN_DURATION_NS;
+  // docker-py sends null for what it leaves unset.
+  const tooShort = (v: number | null | undefined): boolean => typeof v === 'number' && v !== 0 && v < MIN_DURATION_NS;
   const fail = (msg: string): never => {
     throw new InvalidParameterError(msg);
   };

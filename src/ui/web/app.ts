@@ -1,0 +1,356 @@
+// The page: draws the layer graph, follows /events and redraws what changed, drawn as seed 001's
+// transforms (create adds a writable layer, commit turns one into a read-only layer, rm drops it).
+// Timings go to window.berthPerf for the browser tests and bench/ui.ts.
+import type { ContainerSummary, ContainerTopResponse, EventMessage, FilesystemChange } from '../../types/api.js';
+import type { Efficiency, ImageComparison, LayerGraph, UnionView } from '../../types/berth.js';
+import { ACTIONS_ALLOWED, act, ApiError, followEvents, get } from './api.js';
+import { esc, short } from './format.js';
+import { comparePanel, detailsPanel, efficiencyPanel, filesPanel, imageName } from './panels.js';
+import { renderStacks, type Selection } from './stacks.js';
+
+type Tab = 'details' | 'files' | 'efficiency' | 'compare' | 'events';
+
+interface Update {
+  action: string;
+  /** From the event's arrival in the page to the redrawn stacks (browser clock). */
+  ms: number;
+  /** From the daemon's event timestamp to the redrawn stacks (same host: same clock). */
+  sinceEventMs: number;
+  /** Of which: reading the graph and the container list, and drawing. */
+  loadMs: number;
+  drawMs: number;
+}
+
+interface Perf {
+  firstRender?: number;
+  updates: Update[];
+  renders: number;
+}
+
+const perf: Perf = { updates: [], renders: 0 };
+(window as unknown as { berthPerf: Perf }).berthPerf = perf;
+
+const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+const stacksEl = $('stacks');
+const panelEl = $('panel');
+
+const state = {
+  graph: { Layers: [], Images: [], Containers: [] } as LayerGraph,
+  summaries: new Map<string, ContainerSummary>(),
+  tops: new Map<string, ContainerTopResponse>(),
+  selected: undefined as Selection | undefined,
+  tab: 'details' as Tab,
+  path: '/',
+  showHidden: true,
+  compare: { a: '', b: '', result: undefined as ImageComparison | undefined },
+  actionsOn: false,
+  log: [] as string[],
+  known: new Set<string>(),
+  /** Containers committed since the last redraw: their new layer is drawn as the writable layer turned read-only. */
+  commits: new Map<string, number>(),
+  /** Ids drawn with a transform (appearing, or hardening after a commit) until these times. */
+  fresh: new Map<string, number>(),
+  hardened: new Map<string, number>(),
+};
+
+/** How long a transform stays drawn (its CSS animation, and redraws in the meantime keep it). */
+const TRANSFORM_MS = 2500;
+
+function current(m: Map<string, number>, now: number): Set<string> {
+  for (const [id, until] of m) if (until < now) m.delete(id);
+  return new Set(m.keys());
+}
+
+/** At most this many running containers get their processes listed in the picture. */
+const TOP_LIMIT = 24;
+
+async function load(): Promise<void> {
+  // The graph carries every container's state and writable layer; the Engine API's list adds
+  // status, ports and mounts, which only running containers draw: listing those alone keeps a
+  // redraw's reads small with hundreds of stopped containers.
+  const [graph, list] = await Promise.all([get<LayerGraph>('/berth/layers'), get<ContainerSummary[]>('/containers/json')]);
+  state.graph = graph;
+  state.summaries = new Map(list.map((c) => [c.Id, c]));
+}
+
+function draw(): void {
+  const g = state.graph;
+  const ids = new Set([...g.Layers.map((l) => l.Id), ...g.Containers.map((c) => c.Id)]);
+  const now = Date.now();
+  const appeared = perf.renders === 0 ? [] : [...ids].filter((id) => !state.known.has(id));
+  for (const id of appeared) state.fresh.set(id, now + TRANSFORM_MS);
+  for (const cid of current(state.commits, now)) {
+    const parent = g.Containers.find((c) => c.Id === cid)?.Parent;
+    for (const l of g.Layers) {
+      // The new layer may have been drawn already (the commit's pause and unpause come first).
+      if (!state.fresh.has(l.Id) || l.Parent !== parent) continue;
+      state.hardened.set(l.Id, now + TRANSFORM_MS);
+      state.commits.delete(cid);
+    }
+  }
+  state.known = ids;
+  const committed = current(state.hardened, now);
+  const fresh = current(state.fresh, now);
+  for (const id of committed) fresh.delete(id);
+  stacksEl.innerHTML = renderStacks({ graph: g, summaries: state.summaries, tops: state.tops, selected: state.selected, fresh, committed });
+  const running = g.Containers.filter((c) => c.State === 'running').length;
+  $('counts').textContent = `${g.Images.length} images · ${g.Layers.length} layers · ${g.Containers.length} containers (${running} running)`;
+  perf.renders++;
+}
+
+/** Processes are re-read at most this often: `top` runs ps in the daemon, which is not cheap. */
+const TOP_EVERY_MS = 5000;
+const topsRead = new Map<string, number>();
+let readingTops = false;
+
+/**
+ * Lists the processes of running containers, one request at a time (a browser opens six
+ * connections per host: parallel tops would queue the redraw's own reads behind them).
+ */
+async function refreshTops(): Promise<void> {
+  if (readingTops) return;
+  readingTops = true;
+  try {
+    const running = state.graph.Containers.filter((c) => c.State === 'running' || c.State === 'paused');
+    const wanted = running.length <= TOP_LIMIT ? running : running.filter((c) => state.selected?.id === c.Id);
+    const ids = new Set(wanted.map((c) => c.Id));
+    let changed = false;
+    for (const id of [...state.tops.keys()]) if (!ids.has(id)) changed = state.tops.delete(id) || changed;
+    for (const c of wanted) {
+      if (Date.now() - (topsRead.get(c.Id) ?? 0) < TOP_EVERY_MS && state.tops.has(c.Id)) continue;
+      topsRead.set(c.Id, Date.now());
+      const t = await get<ContainerTopResponse>(`/containers/${c.Id}/top`).catch(() => undefined);
+      if (t) state.tops.set(c.Id, t);
+      changed = true;
+    }
+    if (changed) draw();
+  } finally {
+    readingTops = false;
+  }
+}
+
+async function drawPanel(): Promise<void> {
+  document.querySelectorAll('#tabs button').forEach((b) => b.classList.toggle('on', (b as HTMLElement).dataset.tab === state.tab));
+  const sel = state.selected;
+  try {
+    panelEl.innerHTML = await panelHtml(sel);
+  } catch (e) {
+    panelEl.innerHTML = `<p class="error">${esc((e as Error).message)}</p>`;
+  }
+  const bar = panelEl.querySelector<HTMLElement>('.bar .used');
+  if (bar) bar.style.width = `${bar.dataset.pct}%`;
+}
+
+async function panelHtml(sel: Selection | undefined): Promise<string> {
+  switch (state.tab) {
+    case 'events':
+      return `<ul class="events">${state.log.map((l) => `<li>${l}</li>`).join('') || '<li class="dim">Nothing yet: events appear here as they happen.</li>'}</ul>`;
+    case 'compare': {
+      const images = state.graph.Images;
+      state.compare.a ||= images[1]?.Id ?? images[0]?.Id ?? '';
+      state.compare.b ||= images[0]?.Id ?? '';
+      return comparePanel(images, state.compare.a, state.compare.b, state.compare.result);
+    }
+    case 'files': {
+      if (!sel) return '<p class="hint">Pick an image, a layer or a container to browse its files.</p>';
+      const base = sel.kind === 'image' ? `/berth/images/${sel.id}` : sel.kind === 'layer' ? `/berth/layers/${sel.id}` : `/berth/containers/${sel.id}`;
+      const v = await get<UnionView>(`${base}/files?path=${encodeURIComponent(state.path)}`);
+      return filesPanel(v, state.showHidden);
+    }
+    case 'efficiency': {
+      const img = sel?.kind === 'image' ? state.graph.Images.find((i) => i.Id === sel.id) : sel?.kind === 'container' ? state.graph.Images.find((i) => i.Id === state.graph.Containers.find((c) => c.Id === sel.id)?.ImageId) : undefined;
+      if (!img) return '<p class="hint">Pick an image (or a container) to see its wasted space.</p>';
+      return efficiencyPanel(await get<Efficiency>(`/berth/images/${img.Id}/efficiency`), imageName(img));
+    }
+    default: {
+      let changes: FilesystemChange[] | undefined;
+      if (sel?.kind === 'container' && state.graph.Containers.some((c) => c.Id === sel.id)) changes = (await get<FilesystemChange[] | null>(`/containers/${sel.id}/changes`)) ?? [];
+      return detailsPanel(state.graph, sel, { summary: sel ? state.summaries.get(sel.id) : undefined, top: sel ? state.tops.get(sel.id) : undefined, changes, actions: ACTIONS_ALLOWED && state.actionsOn });
+    }
+  }
+}
+
+function select(sel: Selection, tab?: Tab): void {
+  state.selected = sel;
+  state.path = '/';
+  if (tab) state.tab = tab;
+  draw();
+  void drawPanel();
+}
+
+/** One redraw for a burst of events: a redraw in flight is followed by one more, not one per event. */
+let refreshing: Promise<void> | undefined;
+let again = false;
+const waiting: { ev: EventMessage; at: number }[] = [];
+
+function scheduleRefresh(): void {
+  if (refreshing) {
+    again = true;
+    return;
+  }
+  refreshing = (async () => {
+    do {
+      again = false;
+      const batch = waiting.splice(0);
+      const t0 = performance.now();
+      await load();
+      const t1 = performance.now();
+      draw();
+      const now = performance.now();
+      for (const { ev, at } of batch) perf.updates.push({ action: `${ev.Type} ${ev.Action}`, ms: now - at, sinceEventMs: Date.now() - ev.timeNano / 1e6, loadMs: t1 - t0, drawMs: now - t1 });
+      if (perf.updates.length > 500) perf.updates.splice(0, perf.updates.length - 500);
+    } while (again);
+    refreshing = undefined;
+    void refreshTops();
+    if (state.tab !== 'files' && state.tab !== 'compare') void drawPanel();
+  })().catch((e) => {
+    refreshing = undefined;
+    setStatus(`error: ${(e as Error).message}`, 'bad');
+  });
+}
+
+const TRANSFORMS: Record<string, string> = {
+  create: 'adds a writable layer on',
+  start: 'wraps in a process space:',
+  die: 'leaves its process space:',
+  stop: 'stops:',
+  commit: 'turns its writable layer into a read-only layer:',
+  destroy: 'drops its writable layer:',
+  pull: 'brings layers:',
+  load: 'loads layers:',
+  import: 'adds a base layer:',
+  build: 'stacks new layers:',
+  tag: 'names',
+  untag: 'unnames',
+  delete: 'removes',
+};
+
+function onEvent(ev: EventMessage): void {
+  const name = ev.Actor.Attributes.name ?? short(ev.Actor.ID);
+  const verb = TRANSFORMS[ev.Action.split(':')[0]];
+  if (verb) {
+    const time = new Date(ev.timeNano / 1e6).toLocaleTimeString();
+    state.log.unshift(`<span class="dim">${time}</span> <b>${esc(ev.Type)} ${esc(ev.Action)}</b> ${esc(verb)} ${esc(name)}`);
+    state.log.length = Math.min(state.log.length, 100);
+  }
+  if (ev.Type === 'container' && ev.Action === 'commit') state.commits.set(ev.Actor.ID, Date.now() + TRANSFORM_MS);
+  if (ev.Type === 'container' && /^(exec_|top|attach|resize|archive-path|extract)/.test(ev.Action)) return;
+  waiting.push({ ev, at: performance.now() });
+  scheduleRefresh();
+}
+
+function setStatus(text: string, cls: 'ok' | 'bad' | ''): void {
+  const s = $('status');
+  s.textContent = text;
+  s.className = `status ${cls}`;
+}
+
+async function follow(): Promise<void> {
+  for (;;) {
+    try {
+      await followEvents(onEvent, () => {
+        setStatus('live', 'ok');
+        scheduleRefresh();
+      });
+    } catch (e) {
+      setStatus(e instanceof ApiError ? e.message : 'disconnected', 'bad');
+    }
+    setStatus('reconnecting…', 'bad');
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+async function runAction(kind: string): Promise<void> {
+  const sel = state.selected;
+  if (!sel || sel.kind !== 'container' || !state.actionsOn) return;
+  if (kind === 'rm' && !confirm('Remove this container and its writable layer?')) return;
+  const c = encodeURIComponent(sel.id);
+  try {
+    if (kind === 'start') await act('POST', `/containers/${c}/start`);
+    if (kind === 'stop') await act('POST', `/containers/${c}/stop`);
+    if (kind === 'rm') await act('DELETE', `/containers/${c}`);
+    if (kind === 'commit') await act('POST', `/commit?container=${c}`, {});
+  } catch (e) {
+    alert((e as Error).message);
+  }
+}
+
+function wire(): void {
+  stacksEl.addEventListener('click', (ev) => {
+    const t = ev.target as HTMLElement;
+    const image = t.closest<HTMLElement>('[data-image]');
+    if (image) return select({ kind: 'image', id: image.dataset.image! });
+    const ctr = t.closest<HTMLElement>('[data-container]');
+    if (ctr) return select({ kind: 'container', id: ctr.dataset.container! });
+    const layer = t.closest<HTMLElement>('[data-layer]');
+    if (layer) select({ kind: 'layer', id: layer.dataset.layer! });
+  });
+  $('tabs').addEventListener('click', (ev) => {
+    const tab = (ev.target as HTMLElement).dataset.tab as Tab | undefined;
+    if (!tab) return;
+    state.tab = tab;
+    void drawPanel();
+  });
+  panelEl.addEventListener('click', (ev) => {
+    const t = ev.target as HTMLElement;
+    const dir = t.closest<HTMLElement>('[data-path]');
+    if (dir) {
+      state.path = dir.dataset.path!;
+      void drawPanel();
+      return;
+    }
+    const act = t.closest<HTMLElement>('[data-act]');
+    if (act) return void runAction(act.dataset.act!);
+    if (t.id === 'cmp-go') {
+      state.compare.a = ($('cmp-a') as unknown as HTMLSelectElement).value;
+      state.compare.b = ($('cmp-b') as unknown as HTMLSelectElement).value;
+      void get<ImageComparison>(`/berth/images/compare?a=${encodeURIComponent(state.compare.a)}&b=${encodeURIComponent(state.compare.b)}`).then((r) => {
+        state.compare.result = r;
+        void drawPanel();
+      });
+      return;
+    }
+    const image = t.closest<HTMLElement>('[data-image]');
+    if (image) return select({ kind: 'image', id: image.dataset.image! }, 'details');
+    const ctr = t.closest<HTMLElement>('[data-container]');
+    if (ctr) return select({ kind: 'container', id: ctr.dataset.container! }, 'details');
+    const layer = t.closest<HTMLElement>('[data-layer]');
+    if (layer) select({ kind: 'layer', id: layer.dataset.layer! }, 'details');
+  });
+  panelEl.addEventListener('change', (ev) => {
+    if ((ev.target as HTMLElement).id === 'show-hidden') {
+      state.showHidden = (ev.target as HTMLInputElement).checked;
+      void drawPanel();
+    }
+  });
+  // Hovering a file lights up the layer it comes from in the picture.
+  panelEl.addEventListener('mouseover', (ev) => {
+    const row = (ev.target as HTMLElement).closest<HTMLElement>('[data-origin]');
+    document.querySelectorAll('.layer.origin').forEach((el) => el.classList.remove('origin'));
+    if (row?.dataset.origin) stacksEl.querySelector(`[data-layer="${CSS.escape(row.dataset.origin)}"]`)?.classList.add('origin');
+  });
+  if (ACTIONS_ALLOWED) {
+    $('actions-switch').hidden = false;
+    $('actions-on').addEventListener('change', (ev) => {
+      state.actionsOn = (ev.target as HTMLInputElement).checked;
+      void drawPanel();
+    });
+  }
+}
+
+async function start(): Promise<void> {
+  wire();
+  try {
+    await load();
+  } catch (e) {
+    setStatus((e as Error).message, 'bad');
+    return;
+  }
+  draw();
+  perf.firstRender = performance.now();
+  void refreshTops();
+  setInterval(() => void refreshTops(), TOP_EVERY_MS);
+  void follow();
+}
+
+void start();
