@@ -1,7 +1,7 @@
 // What every benchmark shares: timing commands, the Engine API over a unix socket, /proc readings,
 // the daemons a run starts (Berth, dockerd) and the clean-up of everything it started, by id, pid
 // and path, under one temporary directory per run.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fsp, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -301,7 +301,9 @@ export async function cleanup(): Promise<void> {
       if (r.status !== 0 && pass > 0) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
     }
   }
-  // 4. cgroup parents we named (empty by now)
+  // 4. the bridges we made or named (by name; a berthd's goes with its last container)
+  for (const b of bridges) spawnSync('ip', ['link', 'del', b], { stdio: 'ignore' });
+  // cgroup parents we named (empty by now)
   for (const parent of cgroupParents) {
     for (const hier of readdirSync('/sys/fs/cgroup')) {
       const dir = path.join('/sys/fs/cgroup', hier, parent);
@@ -410,11 +412,30 @@ delete BERTH_ENV.BERTH_HOST;
 export const NO_CA_ENV: NodeJS.ProcessEnv = { ...BERTH_ENV };
 delete NO_CA_ENV.NODE_EXTRA_CA_CERTS;
 
-export async function startBerth(name: string, runtime: 'crun' | 'runc'): Promise<Peer> {
+/** Interfaces the bench made (dockerd's bridge), removed by name at clean-up. */
+export const bridges: string[] = [];
+
+/**
+ * A bridge name and a 10.X.Y.0/24 of the bench's own for a daemon: X.Y random, checked against the
+ * host's routes and addresses, so the bench never touches docker0, eth0 or another daemon's bridge.
+ */
+export function benchSubnet(prefix: string): { bridge: string; gateway: string; prefixLen: number } {
+  const routed = execFileSync('ip', ['-4', '-o', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }) + execFileSync('ip', ['-4', '-o', 'addr'], { encoding: 'utf8' });
+  for (let i = 0; i < 200; i++) {
+    const [x, y] = [100 + Math.floor(Math.random() * 150), Math.floor(Math.random() * 250)];
+    if (routed.includes(`10.${x}.`)) continue;
+    return { bridge: `${prefix}${x}x${y}`, gateway: `10.${x}.${y}.1`, prefixLen: 24 };
+  }
+  throw new Error('no free subnet for a bench bridge');
+}
+
+export async function startBerth(name: string, runtime: 'crun' | 'runc', extra: string[] = []): Promise<Peer> {
   const dir = path.join(TMP, name);
   mkdirSync(dir, { recursive: true });
   const sock = path.join(dir, 'berth.sock');
-  const argv = [process.execPath, BERTHD, '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(TMP, runtime === 'crun' ? 'bx' : 'rx'), '--pidfile', path.join(dir, 'berthd.pid'), '--runtime', runtime, '--log-level', 'debug'];
+  const net = benchSubnet('bb');
+  const argv = [process.execPath, BERTHD, '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(TMP, runtime === 'crun' ? 'bx' : 'rx'), '--pidfile', path.join(dir, 'berthd.pid'), '--runtime', runtime, '--log-level', 'debug', '--bridge', net.bridge, '--bip', `${net.gateway}/${net.prefixLen}`, ...extra];
+  bridges.push(net.bridge);
   // MALLOC_ARENA_MAX as berthd's shebang sets it.
   const daemon = await startDaemon(name, argv, sock, path.join(dir, 'berthd.log'), { ...process.env, MALLOC_ARENA_MAX: '2' });
   return { name, sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
@@ -427,9 +448,16 @@ export async function startDockerd(): Promise<Peer> {
   if (existsSync('/run/containerd/containerd.sock')) notes.push('a system containerd runs at /run/containerd/containerd.sock: dockerd uses it instead of starting its own, so its RSS is not counted');
   const cg = `/${TAG}-dockerd`;
   cgroupParents.push(cg);
+  // A bridge of its own (never --bridge=none, which deletes an existing docker0); no iptables, so
+  // dockerd touches no firewall rule and its published ports go through docker-proxy.
+  const net = benchSubnet('bd');
+  execFileSync('ip', ['link', 'add', net.bridge, 'type', 'bridge']);
+  bridges.push(net.bridge);
+  execFileSync('ip', ['addr', 'add', `${net.gateway}/${net.prefixLen}`, 'dev', net.bridge]);
+  execFileSync('ip', ['link', 'set', net.bridge, 'up']);
   const argv = [
     'dockerd', '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'dockerd.pid'),
-    '--bridge=none', '--iptables=false', '--ip6tables=false', '--cgroup-parent', cg, '--storage-driver', 'overlay2',
+    `--bridge=${net.bridge}`, '--iptables=false', '--ip6tables=false', '--cgroup-parent', cg, '--storage-driver', 'overlay2',
   ];
   const daemon = await startDaemon('dockerd', argv, sock, path.join(dir, 'dockerd.log'));
   const peer: Peer = { name: 'dockerd', sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };

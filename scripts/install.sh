@@ -8,7 +8,8 @@ PACKAGES=(
   busybox-static tini        # the embedded default image and the --init binary (tini-static)
   golang-github-containers-common  # /usr/share/containers/seccomp.json (Docker-format default profile)
   attr                       # setfattr/getfattr: overlay whiteouts, opaque dirs, layer xattrs
-  procps util-linux mount    # ps (docker top), mount/umount
+  procps util-linux mount    # ps (docker top), mount/umount, unshare (network namespaces)
+  netavark aardvark-dns iptables iproute2  # networks: bridges, NAT and port rules, names (podman's stack)
   # test peers: dockerd (started by the tests on their own sockets), distribution 2.8's registry,
   # htpasswd for its basic auth, openssl for a test PKI, skopeo and umoci for the interop tests
   docker.io docker-registry apache2-utils openssl skopeo umoci

@@ -130,6 +130,82 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * A network range of its own for one test daemon: a 10.X.0.0/16 nobody routes and no other test
+ * daemon on this machine holds (a lock file per X under /tmp, taken with O_EXCL, its owner's pid
+ * inside; a dead owner's lock is taken over), and a bridge name from the same draw.
+ */
+export class TestNetRange {
+  private constructor(
+    readonly octet: number,
+    readonly bridge: string,
+    private readonly lockFile: string,
+  ) {}
+
+  static readonly LOCK_DIR = '/tmp/berth-test-nets';
+
+  get bip(): string {
+    return `10.${this.octet}.0.1/24`;
+  }
+
+  get pool(): string {
+    return `base=10.${this.octet}.0.0/16,size=24`;
+  }
+
+  static take(): TestNetRange {
+    fs.mkdirSync(TestNetRange.LOCK_DIR, { recursive: true });
+    const routed = routedPrefixes();
+    for (let attempt = 0; attempt < 400; attempt++) {
+      const octet = 100 + Math.floor(Math.random() * 150);
+      if (routed.some((r) => r.startsWith(`10.${octet}.`))) continue;
+      const lockFile = path.join(TestNetRange.LOCK_DIR, String(octet));
+      if (!tryLock(lockFile)) continue;
+      const bridge = `bt${octet}${Math.random().toString(16).slice(2, 8)}`;
+      return new TestNetRange(octet, bridge, lockFile);
+    }
+    throw new Error('no free test network range');
+  }
+
+  release(): void {
+    // Our own default bridge, if a container left it behind (by its unique name only).
+    try {
+      execFileSync('ip', ['link', 'del', this.bridge], { stdio: 'ignore', env: { ...process.env, PATH } });
+    } catch {
+      /* not there: the usual case */
+    }
+    fs.rmSync(this.lockFile, { force: true });
+  }
+}
+
+function tryLock(file: string): boolean {
+  try {
+    fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch {
+    const owner = Number(fs.readFileSync(file, 'utf8'));
+    if (owner && owner !== process.pid && pidAlive(owner)) return false;
+    if (owner === process.pid) return false;
+    fs.rmSync(file, { force: true });
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Destinations of the host's IPv4 routes and addresses, as text ("10.1.0.0/16"). */
+function routedPrefixes(): string[] {
+  try {
+    const out = execFileSync('ip', ['-4', '-o', 'route', 'show', 'table', 'all'], { encoding: 'utf8', env: { ...process.env, PATH } });
+    const addrs = execFileSync('ip', ['-4', '-o', 'addr'], { encoding: 'utf8', env: { ...process.env, PATH } });
+    return [...out.split('\n').map((l) => l.split(' ')[0] ?? ''), ...[...addrs.matchAll(/inet (\S+)/g)].map((m) => m[1]!)].filter((x) => /^\d/.test(x));
+  } catch {
+    return [];
+  }
+}
+
 export interface DaemonOpts {
   runtime?: 'crun' | 'runc';
   noDefaultImage?: boolean;
@@ -147,6 +223,8 @@ export class TestDaemon {
   readonly logFile: string;
   proc?: ChildProcess;
   private exited?: Promise<void>;
+  /** This daemon's default bridge, its subnet and its pool for user networks. */
+  readonly net: TestNetRange;
 
   constructor(readonly opts: DaemonOpts = {}) {
     this.root = fs.mkdtempSync('/tmp/bt-');
@@ -156,6 +234,7 @@ export class TestDaemon {
     this.dockerConfig = path.join(this.root, 'dcfg');
     this.logFile = path.join(this.root, 'daemon.log');
     fs.mkdirSync(this.dockerConfig);
+    this.net = TestNetRange.take();
   }
 
   get host(): string {
@@ -172,6 +251,7 @@ export class TestDaemon {
     const args = [DAEMON, '-H', this.host, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--log-level', this.opts.logLevel ?? 'info'];
     if (this.opts.runtime) args.push('--runtime', this.opts.runtime);
     if (this.opts.noDefaultImage) args.push('--no-default-image');
+    args.push('--bridge', this.net.bridge, '--bip', this.net.bip, '--default-address-pool', this.net.pool);
     if (this.opts.args) args.push(...this.opts.args);
     const log = fs.openSync(this.logFile, 'a');
     // MALLOC_ARENA_MAX as berthd's shebang sets it.
@@ -215,7 +295,7 @@ export class TestDaemon {
   }
 
   /** SIGTERMs the daemon, SIGKILL after `timeoutMs`. */
-  async terminate(timeoutMs = 5000): Promise<void> {
+  async terminate(timeoutMs = 12_000): Promise<void> {
     const p = this.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     p.kill('SIGTERM');
@@ -316,6 +396,14 @@ export class TestDaemon {
   /** Stops everything this daemon made, then removes the temp dirs. Safe to call twice. */
   async stop(): Promise<void> {
     if (!fs.existsSync(this.root)) return;
+    try {
+      await this.stopDaemonAndContainers();
+    } finally {
+      this.net.release();
+    }
+  }
+
+  private async stopDaemonAndContainers(): Promise<void> {
     // 1. Remove every container, by id, through the API while the daemon still runs.
     if (this.running) {
       try {

@@ -101,6 +101,24 @@ describe('the live picture', () => {
     assert.match(await page.locator('table.files tr', { has: page.locator('td:first-child', { hasText: /^busybox$/ }) }).locator('td.origin').innerText(), /^L1 /);
   });
 
+  test('wasted space and image comparison', async () => {
+    await page.click('#tabs button[data-tab="efficiency"]');
+    await page.waitForSelector('#panel .score');
+    assert.match(await page.locator('#panel').innerText(), /6 B wasted of/);
+    await page.click('#tabs button[data-tab="compare"]');
+    const ids = await Promise.all(['ui-base:1', 'ui-next:1'].map(async (n) => (await d.dockerOk(['image', 'inspect', '--format', '{{.Id}}', n])).trim()));
+    await page.selectOption('#cmp-a', ids[0]);
+    await page.selectOption('#cmp-b', ids[1]);
+    await page.click('#cmp-go');
+    await page.waitForSelector('table.files tr.rowC:has-text("/etc/motd")');
+    await page.waitForSelector('table.files tr.rowD:has-text("/bin/ls")');
+    assert.equal(await page.locator(`#panel a[data-layer="${base}"]`).count(), 1, 'the shared layer');
+    // Two layers of one image: the stack up to the base against the whole image.
+    await page.selectOption('#cmp-a', `layer:${base}`);
+    await page.click('#cmp-go');
+    await page.waitForSelector('table.files tr.rowD:has-text("/bin/ls")');
+  });
+
   test('a container\'s union view highlights its diff', async () => {
     await page.click('.ctr[data-container] .layer.rw');
     await page.click('#tabs button[data-tab="files"]');
@@ -112,6 +130,7 @@ describe('the live picture', () => {
   test('rm: the writable layer goes, the page was never reloaded', async () => {
     const id = (await d.dockerOk(['inspect', '--format', '{{.Id}}', 'ui-run'])).trim();
     await d.dockerOk(['rm', '-f', 'ui-run']);
+    await page.waitForSelector(`.ctr.leaving[data-container="${id}"]`);
     await page.locator(`.ctr[data-container="${id}"]`).waitFor({ state: 'detached' });
     assert.equal(await page.evaluate(() => (window as any).sameLoad), true);
     const perf = await page.evaluate(() => (window as any).berthPerf);

@@ -45,6 +45,7 @@ const systemPrune: Loader = () => import('./system/prune.js');
 const containerCommit: Loader = () => import('./container/commit.js');
 const containerExport: Loader = () => import('./container/export.js');
 const imageHistory: Loader = () => import('./image/history.js');
+const network: Loader = () => import('./network/network.js');
 const imageLayers: Loader = () => import('./image/layers.js');
 const imageCompare: Loader = () => import('./image/compare.js');
 const containerLayers: Loader = () => import('./container/layers.js');
@@ -135,6 +136,15 @@ const COMMANDS: Record<string, [Loader, string]> = {
   'container export': [containerExport, 'exportContainer'],
   history: [imageHistory, 'history'],
   'image history': [imageHistory, 'history'],
+  'network create': [network, 'create'],
+  'network ls': [network, 'ls'],
+  'network list': [network, 'ls'],
+  'network inspect': [network, 'inspect'],
+  'network rm': [network, 'rm'],
+  'network remove': [network, 'rm'],
+  'network connect': [network, 'connect'],
+  'network disconnect': [network, 'disconnect'],
+  'network prune': [network, 'prune'],
   'image tree': [imageLayers, 'tree'],
   'image files': [imageLayers, 'files'],
   'image diff': [imageCompare, 'diff'],
@@ -152,7 +162,7 @@ const COMMANDS: Record<string, [Loader, string]> = {
   'volume prune': [volume, 'prune'],
 };
 
-const GROUPS = ['container', 'image', 'system', 'volume'];
+const GROUPS = ['container', 'image', 'system', 'network', 'volume'];
 
 // global flags that take a value
 const VALUE_FLAGS = new Set(['-H', '--host', '-l', '--log-level', '--config', '-c', '--context', '--tlscacert', '--tlscert', '--tlskey']);
@@ -179,6 +189,7 @@ Common Commands:
 Management Commands:
   container   Manage containers
   image       Manage images
+  network     Manage networks
   system      Manage Berth
   volume      Manage volumes
 

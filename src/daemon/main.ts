@@ -13,6 +13,7 @@ import { ApiServer } from '../api/server.js';
 import { defaultRegistryOptions, type RegistryOptions } from '../distribution/endpoint.js';
 import { Engine } from '../engine/engine.js';
 import { Runtime } from '../runtime/runtime.js';
+import { parseAddressPool } from '../network/ipam.js';
 import type { RuntimeName } from '../runtime/types.js';
 import { logger, type LogLevel } from '../util/logger.js';
 
@@ -37,6 +38,11 @@ Options:
       --registry-timeout int         Seconds to wait for a registry's response headers (default 30)
       --registry-idle-timeout int    Seconds a registry response body may stall (default 60)
       --registry-upload-chunk-size int  Bytes per PATCH when pushing larger blobs (default 16777216)
+  -b, --bridge string      Interface of the default bridge network (default "berth0")
+      --bip string         Gateway address and prefix of the default bridge (e.g. 10.20.0.1/24;
+                           default: a /16 from the address pools that overlaps no host route)
+      --default-address-pool list  Pools for networks created without --subnet
+                           (base=10.10.0.0/16,size=24; default 172.17.0.0/12 in /16s, 192.168.0.0/16 in /20s)
       --ui string          Also serve the web view on this loopback address (e.g. 127.0.0.1:7175)
       --ui-actions         Allow start, stop, rm and commit from the web view
   -v, --version            Print version information and quit
@@ -115,6 +121,9 @@ async function main(): Promise<void> {
       'registry-timeout': { type: 'string' },
       'registry-idle-timeout': { type: 'string' },
       'registry-upload-chunk-size': { type: 'string' },
+      bridge: { type: 'string', short: 'b' },
+      bip: { type: 'string' },
+      'default-address-pool': { type: 'string', multiple: true },
       ui: { type: 'string' },
       'ui-actions': { type: 'boolean', default: false },
       version: { type: 'boolean', short: 'v', default: false },
@@ -136,7 +145,13 @@ async function main(): Promise<void> {
   const dataRoot = path.resolve(values['data-root']!);
   const execRoot = path.resolve(values['exec-root']!);
   const registry = registryOptions(values);
-  const engine = new Engine({ dataRoot, execRoot, runtime, defaultImage: !values['no-default-image'], registry });
+  const bridgeName = values.bridge;
+  if (bridgeName !== undefined && (bridgeName === 'none' || !/^[a-zA-Z0-9_.-]{1,15}$/.test(bridgeName))) {
+    throw new Error(`invalid --bridge: ${bridgeName} (an interface name of at most 15 characters)`);
+  }
+  const pools = (values['default-address-pool'] ?? []).map(parseAddressPool);
+  const network = { bridgeName, bip: values.bip, pools: pools.length ? pools : undefined };
+  const engine = new Engine({ dataRoot, execRoot, runtime, defaultImage: !values['no-default-image'], registry, network });
   await engine.init();
   const api = new ApiServer(engine);
   const hosts = values.host && values.host.length > 0 ? values.host : [`unix://${path.join(execRoot, 'berth.sock')}`];
@@ -151,8 +166,10 @@ async function main(): Promise<void> {
   const shutdown = (sig: string): void => {
     logger.info(`received ${sig}, shutting down (containers keep running)`);
     // Hijacked streams never finish on their own; don't wait for them.
-    setTimeout(() => process.exit(0), 2000).unref();
-    const closing = engine.runtime.close();
+    // Network teardowns of containers that just exited may still run: let them finish (bounded).
+    const drained = engine.sandboxes.close(8000);
+    setTimeout(() => void drained.then(() => process.exit(0)), 2000).unref();
+    const closing = Promise.all([engine.runtime.close(), drained]);
     void api.close().finally(async () => {
       await closing;
       if (values.pidfile) await fsp.rm(values.pidfile, { force: true });

@@ -50,6 +50,9 @@ import { distributionInspect } from './images/distribution-inspect.js';
 import { pullImage, type DistributionDeps, type PullOptions } from './images/pull.js';
 import { pushImage } from './images/push.js';
 import { RegistryService } from './images/registry-service.js';
+import { NetworkService } from './networks/network-service.js';
+import { SandboxService } from './networks/sandboxes.js';
+import type { Subnet } from '../network/ipam.js';
 import { LayerService } from './layers/layer-service.js';
 import { type HostInfo, probeHost } from '../oci/host-info.js';
 import { VolumeService } from './volumes/volume-service.js';
@@ -64,6 +67,8 @@ export interface EngineOptions {
   defaultImage: boolean;
   /** Registry client settings (berthd's --insecure-registry, --registry-mirror, limits, …). */
   registry?: RegistryOptions;
+  /** The default bridge (berthd --bridge, --bip) and the pools of other networks (--default-address-pool). */
+  network?: { bridgeName?: string; bip?: string; pools?: { base: Subnet; size: number }[] };
 }
 
 export class Engine {
@@ -76,6 +81,8 @@ export class Engine {
   readonly images: ImageService;
   readonly containers: ContainerService;
   readonly volumes: VolumeService;
+  readonly networks: NetworkService;
+  readonly sandboxes: SandboxService;
   readonly exec: ExecService;
   /** Healthcheck probes of running containers. */
   readonly health: HealthMonitor;
@@ -103,6 +110,8 @@ export class Engine {
       containersUsing: (id) => this.containers.usingImage(id),
     });
     this.volumes = new VolumeService({ root: opts.dataRoot, events: this.events, containersUsing: (name) => this.containers.usingVolume(name) });
+    this.networks = new NetworkService({ dataRoot: opts.dataRoot, events: this.events, ...opts.network });
+    this.sandboxes = new SandboxService(this.networks, this.events, opts.execRoot);
     this.containers = new ContainerService({
       root: opts.dataRoot,
       execRoot: opts.execRoot,
@@ -110,9 +119,20 @@ export class Engine {
       images: this.images,
       runtime: this.runtime,
       events: this.events,
+      networking: {
+        endpointsForCreate: (req, hc) => this.networks.endpointsForCreate(hc, req.NetworkingConfig, req.MacAddress),
+        attach: (c) => this.sandboxes.attach(c),
+        release: (c) => this.sandboxes.release(c),
+        restore: (c) => this.sandboxes.restore(c),
+      },
       host: this.host,
       volumes: this.volumes,
     });
+    this.networks.containers = this.containers;
+    this.networks.hooks = {
+      connectRunning: (c, name) => this.sandboxes.connectRunning(c, name),
+      disconnectRunning: (c, name) => this.sandboxes.disconnectRunning(c, name),
+    };
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
     this.exec = new ExecService(this.containers, this.runtime, this.snapshots, this.events);
@@ -131,6 +151,7 @@ export class Engine {
       snapshots: this.snapshots,
       containerDir: (id) => this.containers.containerDir(id),
       logPath: (id) => this.containers.logPath(id),
+      network: (id) => this.networks.get(id),
     };
     this.health = new HealthMonitor({
       probe: (c, cmd, timeoutMs) => this.exec.probe(c.id, cmd, timeoutMs),
@@ -175,6 +196,8 @@ export class Engine {
     await this.images.init();
     await this.distributionMetadata.init();
     await this.volumes.init();
+    await this.networks.init();
+    await this.sandboxes.init();
     await this.containers.init();
     for (const c of this.containers.all()) if (c.state.status === 'running') this.health.start(c);
     await removeStaleViews(this.snapshots, this.exportViewsDir());

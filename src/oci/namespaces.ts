@@ -36,6 +36,17 @@ export function namespaceModes(hc: HostConfig): NamespaceModes {
 
 export type NamespacePaths = Partial<Record<'network' | 'ipc' | 'pid' | 'uts', string>>;
 
+/**
+ * The network namespace the engine prepared: a bridge network's (made and set up before the
+ * runtime runs) or, for network "container:<id>", the other container's.
+ */
+export function withNetworkNamespace(path: string | undefined): SpecOpt {
+  return (spec) => {
+    const ns = path ? spec.linux?.namespaces?.find((n) => n.type === 'network') : undefined;
+    if (ns) ns.path = path;
+  };
+}
+
 /** The container's namespaces: new ones, the host's (left out), or another container's (joined by path). */
 export function withNamespaces(modes: NamespaceModes, cgroupnsMode: string | undefined, paths: NamespacePaths, host: HostInfo): SpecOpt {
   return (spec) => {

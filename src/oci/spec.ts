@@ -7,7 +7,7 @@ import { InvalidParameterError } from '../errors.js';
 import type { ResolvedDevices } from './devices.js';
 import type { HostInfo } from './host-info.js';
 import { withMounts, type UserMount } from './mounts.js';
-import { type NamespacePaths, namespaceModes, withNamespaces, withSysctls } from './namespaces.js';
+import { type NamespacePaths, namespaceModes, withNamespaces, withNetworkNamespace, withSysctls } from './namespaces.js';
 import { usesInit, withProcess } from './process.js';
 import { withDevices, withResources } from './resources.js';
 import { withRlimits } from './rlimits.js';
@@ -46,8 +46,10 @@ export interface SpecInput {
   stopSignal?: string;
   /** The daemon's --default-ulimit values, merged under HostConfig.Ulimits like Docker. */
   defaultUlimits?: Ulimit[];
-  /** Namespaces to join for container:<id> modes, e.g. { network: '/proc/123/ns/net' }. */
+  /** Namespaces to join for container:<id> modes, e.g. { ipc: '/proc/123/ns/ipc' }. */
   namespacePaths?: NamespacePaths;
+  /** The network namespace the engine made or joins (engine/networks/sandboxes.ts). */
+  networkNamespace?: string;
 }
 
 /** The spec every container starts from: its rootfs, hostname and cgroup, nothing granted yet. */
@@ -80,6 +82,7 @@ export function buildSpec(input: SpecInput, host: HostInfo): Spec {
     withCapabilities(caps),
     withRlimits(hc.Ulimits, input.defaultUlimits ?? [], host.hardLimits),
     withNamespaces(modes, hc.CgroupnsMode, input.namespacePaths ?? {}, host),
+    withNetworkNamespace(input.networkNamespace),
     withMounts({
       hostConfig: hc,
       mounts: input.mounts,

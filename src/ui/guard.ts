@@ -7,7 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
-export const TOKEN_HEADER = 'x-berth-token';
+const TOKEN_HEADER = 'x-berth-token';
 
 const READ: RegExp[] = [
   /^\/_ping$/,

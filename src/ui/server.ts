@@ -8,7 +8,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Endpoint } from '../client/host.js';
-import { checkApiRequest, crossSite, hostAllowed, SESSION_COOKIE, sessionCookie, TOKEN_HEADER, tokenMatches } from './guard.js';
+import { checkApiRequest, crossSite, hostAllowed, SESSION_COOKIE, sessionCookie, tokenMatches } from './guard.js';
 
 export interface UiOptions {
   /** The daemon to read from. */
@@ -133,7 +133,6 @@ export class UiServer {
     );
     upstream.on('error', (err) => fail(res, 502, `the daemon did not answer: ${err.message}`));
     res.on('close', () => upstream.destroy());
-    delete req.headers[TOKEN_HEADER];
     req.pipe(upstream);
   }
 }

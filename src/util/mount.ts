@@ -9,6 +9,7 @@ import { isNotFound } from './fs.js';
 const MS_RDONLY = 0x1;
 const MS_REMOUNT = 0x20;
 const MS_BIND = 0x1000;
+const MS_PRIVATE = 0x40000;
 const MNT_DETACH = 0x2;
 const EINVAL = 22;
 const EBUSY = 16;
@@ -97,6 +98,16 @@ export function bindReadOnly(source: string, target: string): void {
     unmount(target);
     throw err;
   }
+}
+
+/**
+ * Makes `dir` a private bind mount of itself (once; a second call is a no-op), so that mounts made
+ * below it (network namespaces) are not copied into the mount namespaces of containers created
+ * later, where they would keep those namespaces alive.
+ */
+export async function ensurePrivateMount(dir: string): Promise<void> {
+  if (!(await isMountPoint(dir))) mount(dir, { source: dir, flags: MS_BIND });
+  mount(dir, { flags: MS_PRIVATE });
 }
 
 /** Whether `target` is the mount point of a mount in this process's mount namespace. */

@@ -2,7 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { Command } from '../cli.js';
-import type { ContainerCreateRequest, HostConfig, Ulimit } from '../../types/api.js';
+import type { ContainerCreateRequest, EndpointSettings, HostConfig, Ulimit } from '../../types/api.js';
 import { collect, invalidFlag as invalid, StatusError } from '../cli.js';
 import { addMountFlags, applyMountFlags, type MountFlags } from './mount-opts.js';
 import { addResourceFlags, healthFields, parseRestartPolicy, resourceFields, type ResourceFlagOpts } from './resource-opts.js';
@@ -32,7 +32,17 @@ export interface CreateOpts extends ResourceFlagOpts, MountFlags {
   securityOpt?: string[];
   ulimit?: string[];
   publish?: string[];
+  publishAll?: boolean;
   expose?: string[];
+  networkAlias?: string[];
+  ip?: string;
+  macAddress?: string;
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
+  addHost?: string[];
+  link?: string[];
+  domainname?: string;
   detachKeys?: string;
   sigProxy: boolean;
   platform?: string;
@@ -58,6 +68,16 @@ export function addCreateFlags(c: Command, run: boolean): void {
     .option('--platform <string>', 'Set platform if server is multi-platform capable')
     .option('--privileged', 'Give extended privileges to this container')
     .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect)
+    .option('-P, --publish-all', 'Publish all exposed ports to random ports')
+    .option('--network-alias <list>', 'Add network-scoped alias for the container', collect)
+    .option('--ip <string>', 'IPv4 address (e.g., 172.30.100.104)')
+    .option('--mac-address <string>', 'Container MAC address (e.g., 92:d0:c6:0a:29:33)')
+    .option('--dns <list>', 'Set custom DNS servers', collect)
+    .option('--dns-search <list>', 'Set custom DNS search domains', collect)
+    .option('--dns-option <list>', 'Set DNS options', collect)
+    .option('--add-host <list>', 'Add a custom host-to-IP mapping (host:ip)', collect)
+    .option('--link <list>', 'Add link to another container', collect)
+    .option('--domainname <string>', 'Container NIS domain name')
     .option('--pull <string>', 'Pull image before running ("always", "missing", "never")')
     .option('-q, --quiet', 'Suppress the pull output')
     .option('--read-only', "Mount the container's root filesystem as read only")
@@ -171,19 +191,24 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
   const exposed: Record<string, object> = {};
   if (o.publish?.length) {
     host.PortBindings = {};
-    for (const p of o.publish) {
-      const m = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):)?(?:(\d*):)?(\d+)(?:\/(tcp|udp|sctp))?$/.exec(p);
-      if (!m) throw invalid('-p, --publish', p, `invalid publish spec`);
-      const key = `${m[4]}/${m[5] ?? 'tcp'}`;
-      exposed[key] = {};
-      (host.PortBindings[key] ??= []).push({ HostIp: m[1] ?? m[2] ?? '', HostPort: m[3] ?? '' });
-    }
+    for (const p of o.publish) publishSpec(p, host.PortBindings, exposed);
   }
-  for (const e of o.expose ?? []) exposed[e.includes('/') ? e : `${e}/tcp`] = {};
+  for (const e of o.expose ?? []) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(e);
+    if (!m) throw invalid('--expose', e, `invalid range format for --expose: ${e}`);
+    for (let port = Number(m[1]); port <= Number(m[2] ?? m[1]); port++) exposed[`${port}/${m[3] ?? 'tcp'}`] = {};
+  }
+  if (o.publishAll) host.PublishAllPorts = true;
+  if (o.dns?.length) host.Dns = o.dns;
+  if (o.dnsSearch?.length) host.DnsSearch = o.dnsSearch;
+  if (o.dnsOption?.length) host.DnsOptions = o.dnsOption;
+  if (o.addHost?.length) host.ExtraHosts = o.addHost.map((h) => h.replace('=', ':'));
+  if (o.link?.length) host.Links = o.link.map((l) => (l.includes(':') ? l : `${l}:${l}`));
+  const endpoint = networkEndpoint(o);
 
   const req: ContainerCreateRequest = {
     Hostname: o.hostname ?? '',
-    Domainname: '',
+    Domainname: o.domainname ?? '',
     User: o.user ?? '',
     AttachStdin: attachStdin,
     AttachStdout: attachStdout,
@@ -199,9 +224,10 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
     Entrypoint: o.entrypoint === undefined ? null : o.entrypoint === '' ? [''] : [o.entrypoint],
     Labels: labels,
     HostConfig: host,
-    NetworkingConfig: { EndpointsConfig: {} },
+    NetworkingConfig: { EndpointsConfig: endpoint ? { [host.NetworkMode!]: endpoint } : {} },
   };
   applyMountFlags(o, host, req);
+  if (o.macAddress) req.MacAddress = o.macAddress;
   if (Object.keys(exposed).length) req.ExposedPorts = exposed;
   const health = healthFields(o);
   if (health) req.Healthcheck = health;
@@ -211,4 +237,34 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
     req.StopTimeout = Number(o.stopTimeout);
   }
   return req;
+}
+
+/** -p [ip:][hostPort[-end]:]containerPort[-end][/proto], with ranges expanded port by port as the docker CLI does. */
+function publishSpec(p: string, bindings: NonNullable<HostConfig['PortBindings']>, exposed: Record<string, object>): void {
+  const m = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):)?(?:(\d*)(?:-(\d+))?:)?(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(p);
+  if (!m) throw invalid('-p, --publish', p, `invalid publish spec`);
+  const ip = m[1] ?? m[2] ?? '';
+  const [cStart, cEnd] = [Number(m[5]), Number(m[6] ?? m[5])];
+  const hStart = m[3] ? Number(m[3]) : 0;
+  const hEnd = m[4] ? Number(m[4]) : hStart;
+  if (cEnd < cStart || hEnd < hStart || cStart < 1 || cEnd > 65535 || hEnd > 65535) throw invalid('-p, --publish', p, `invalid range specified for port: ${p}`);
+  const count = cEnd - cStart + 1;
+  if (hStart && hEnd - hStart + 1 !== count && count !== 1) throw invalid('-p, --publish', p, `invalid ranges specified for container and host Ports: ${p}`);
+  for (let i = 0; i < count; i++) {
+    const key = `${cStart + i}/${m[7] ?? 'tcp'}`;
+    exposed[key] = {};
+    // A single container port with a host range: the daemon picks one port in the range.
+    const hostPort = !hStart ? '' : count === 1 && hEnd > hStart ? `${hStart}-${hEnd}` : String(hStart + i);
+    (bindings[key] ??= []).push({ HostIp: ip, HostPort: hostPort });
+  }
+}
+
+/** --network-alias / --ip / --link as the endpoint settings of the container's network. */
+function networkEndpoint(o: CreateOpts): EndpointSettings | undefined {
+  if (!o.networkAlias?.length && !o.ip && !o.macAddress) return undefined;
+  const ep: EndpointSettings = {};
+  if (o.networkAlias?.length) ep.Aliases = o.networkAlias;
+  if (o.ip) ep.IPAMConfig = { IPv4Address: o.ip };
+  if (o.macAddress) ep.MacAddress = o.macAddress;
+  return ep;
 }

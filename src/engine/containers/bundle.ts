@@ -11,6 +11,7 @@ import type { Spec } from '../../oci/runtime-spec.js';
 import { resolveUser } from '../../oci/user.js';
 import { cgroupsPath } from '../../runtime/paths.js';
 import type { ContainerRecord } from './container.js';
+import type { Sandbox } from '../networks/sandboxes.js';
 import { type VolumeMounter, setupMounts } from './mounts.js';
 
 /** Docker's --init binary; Debian's tini-static works in any rootfs since it needs no libc. */
@@ -21,6 +22,8 @@ export interface BundleInput {
   rootfs: string;
   bundleDir: string;
   containerDir: string;
+  /** Its network: namespace, addresses, name servers (engine/networks/sandboxes.ts). */
+  sandbox?: Sandbox;
   host: HostInfo;
   volumes: VolumeMounter;
   /** The runtime's last touches to the spec (Runtime.prepareSpec). */
@@ -31,12 +34,17 @@ export interface BundleInput {
 export async function prepareBundle(input: BundleInput): Promise<string> {
   const c = input.container;
   const hc = c.hostConfig;
+  const sb = input.sandbox;
+  // On networks with name resolution the gateway (aardvark-dns) answers first and forwards the rest.
+  const dns = sb?.nameservers.length ? [...sb.nameservers, ...(hc.Dns ?? [])] : hc.Dns;
   const etc = etcFilesContent({
     hostname: c.config.Hostname ?? c.id.slice(0, 12),
     domainname: c.config.Domainname,
     networkMode: hc.NetworkMode,
-    extraHosts: hc.ExtraHosts,
-    dns: hc.Dns,
+    ips: sb?.ips,
+    extraHosts: [...(sb?.extraHosts ?? []), ...(hc.ExtraHosts ?? [])],
+    hostGatewayIPs: sb?.hostGateway,
+    dns,
     dnsSearch: hc.DnsSearch,
     dnsOptions: hc.DnsOptions,
   });
@@ -73,6 +81,7 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
     cgroupsPath: cgroupsPath(c.id),
     initPath: hc.Init ? INIT_BINARY : undefined,
     stopSignal: c.config.StopSignal,
+    networkNamespace: sb?.netnsPath,
   }, input.host);
   input.prepareSpec?.(spec);
   await fsp.mkdir(input.bundleDir, { recursive: true, mode: 0o700 });

@@ -2,8 +2,10 @@
 // snapshot and a monitored runtime process. One operation at a time per container.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { ContainerCreateRequest, ContainerCreateResponse, ContainerUpdateRequest, ContainerWaitResponse } from '../../types/api.js';
-import { ConflictError, InvalidParameterError, noSuchContainer, NotModifiedError, SystemError } from '../../errors.js';
+import type { ContainerCreateRequest, ContainerCreateResponse, ContainerUpdateRequest, ContainerWaitResponse, HostConfig } from '../../types/api.js';
+import type { EndpointRecord } from '../networks/network.js';
+import type { Sandbox } from '../networks/sandboxes.js';
+import { ConflictError, InvalidParameterError, noSuchContainer, NotFoundError, NotModifiedError, SystemError } from '../../errors.js';
 import { linuxResources } from '../../oci/resources.js';
 import { mergeUpdate, validateMerged, validateUpdate } from './update.js';
 import { shortId, validateContainerName } from '../../reference/index.js';
@@ -31,6 +33,18 @@ import { resolveBlockIO } from '../../oci/devices.js';
 import { KeyedLock } from '../../util/lock.js';
 import { logger } from '../../util/logger.js';
 
+/** What containers need of the network layer (the engine's networks/ services). */
+export interface ContainerNetworking {
+  /** Checks NetworkMode, NetworkingConfig and PortBindings at create; the container's endpoints. */
+  endpointsForCreate(req: ContainerCreateRequest, hostConfig: HostConfig): Record<string, EndpointRecord>;
+  /** Addresses, namespace and ports for a starting container (nothing left behind on failure). */
+  attach(c: ContainerRecord): Promise<Sandbox>;
+  /** Undoes attach (exit, failed start, removal). */
+  release(c: ContainerRecord): Promise<void>;
+  /** After a daemon restart, for a container that still runs. */
+  restore(c: ContainerRecord): Promise<void>;
+}
+
 export interface ContainerServiceDeps {
   root: string;
   execRoot: string;
@@ -38,6 +52,7 @@ export interface ContainerServiceDeps {
   images: ImageService;
   runtime: Runtime;
   events: EventService;
+  networking: ContainerNetworking;
   /** The host, probed once when the daemon starts. */
   host: HostInfo;
   volumes: VolumeService;
@@ -126,6 +141,7 @@ export class ContainerService {
     }
     const state = await this.deps.runtime.state(c.id).catch(() => null);
     c.state.status = state?.status === 'paused' ? 'paused' : 'running';
+    await this.deps.networking.restore(c);
     await adoptMounts(c, this.deps.volumes);
   }
 
@@ -174,6 +190,11 @@ export class ContainerService {
     await this.records.put(c.id, c);
   }
 
+  /** Runs `fn` under the container's lock: no start, exit, stop or removal meanwhile. */
+  locked<T>(c: ContainerRecord, fn: () => Promise<T>): Promise<T> {
+    return this.lock.run(c.id, fn);
+  }
+
   /** Saves a record changed outside the service's own operations (health), unless it was removed meanwhile. */
   async saveIfPresent(c: ContainerRecord): Promise<void> {
     await this.lock.run(c.id, async () => {
@@ -200,6 +221,7 @@ export class ContainerService {
     adaptResources(merged.hostConfig);
     // The per-device block I/O settings name devices: refuse a bad path now, not at start.
     resolveBlockIO(merged.hostConfig);
+    const networks = this.deps.networking.endpointsForCreate(req, merged.hostConfig);
     const volumes = this.deps.volumes;
     const mounts = planMountPoints(merged.config, merged.hostConfig, { validate: (r) => volumes.validate(r), path: (n) => volumes.driver.path(n) }, (n) => this.find(n));
     if (name) this.reserveName(name, id);
@@ -217,6 +239,7 @@ export class ContainerService {
       args: merged.args,
       state: initialState(),
       restartCount: 0,
+      networks,
       mountPoints: mounts.points,
     };
     const madeVolumes: string[] = [];
@@ -268,7 +291,7 @@ export class ContainerService {
       });
     } catch (err) {
       // As Docker does, a --rm container whose start failed is removed: `docker run --rm` waits for that.
-      if (err instanceof InvalidParameterError && c.hostConfig.AutoRemove && this.containers.has(c.id) && !isRunning(c)) {
+      if ((err instanceof InvalidParameterError || err instanceof ConflictError || err instanceof NotFoundError) && c.hostConfig.AutoRemove && this.containers.has(c.id) && !isRunning(c)) {
         await this.remove(c.id, { force: false, volumes: true }).catch(() => undefined);
       }
       throw err;
@@ -283,12 +306,16 @@ export class ContainerService {
     const mark = (name: string): void => {
       phases.push(`${name}=${(performance.now() - t0).toFixed(1)}ms`);
     };
+    let sandbox: Sandbox | undefined;
     try {
+      sandbox = await this.deps.networking.attach(c);
+      mark('network');
       const rootfs = await this.deps.snapshots.mount(c.id);
       mark('mount');
       const bundle = await prepareBundle({
         container: c,
         rootfs,
+        sandbox,
         bundleDir: this.bundleDir(c.id),
         containerDir: this.containerDir(c.id),
         host: this.deps.host,
@@ -308,6 +335,8 @@ export class ContainerService {
       created = true;
       mark('create');
       await this.pendingAttach.connect(c.id, () => runtime.attach(c.id));
+      await sandbox.ready;
+      mark('network-ready');
       const startedAt = new Date().toISOString();
       await runtime.start(c.id);
       mark('start');
@@ -329,11 +358,15 @@ export class ContainerService {
       const msg = dockerStartError((err as Error).message, c.path);
       this.pendingAttach.fail(c.id, err as Error);
       if (created) await runtime.delete(c.id).catch(() => undefined);
+      await sandbox?.ready.catch(() => undefined);
+      await this.deps.networking.release(c).catch(() => undefined);
       await this.deps.snapshots.unmount(c.id).catch(() => undefined);
       await releaseMounts(c, this.deps.volumes);
       c.state = { ...c.state, status: c.state.status === 'created' ? 'created' : 'exited', exitCode: 127, error: msg };
       await this.save(c);
       this.emit(c, 'die', { exitCode: '127' });
+      // The network's refusals (port taken, address in use, network gone) are Docker's own words.
+      if (err instanceof ConflictError || err instanceof NotFoundError) throw err;
       throw new InvalidParameterError(`failed to create task for container: ${msg}`);
     }
     this.emit(c, 'start');
@@ -358,6 +391,8 @@ export class ContainerService {
     let restartDelay: number | undefined;
     await this.lock.run(id, async () => {
       if (c.state.status !== 'running' && c.state.status !== 'paused') return;
+      // The network's teardown goes on in the background: `run --rm` need not wait for it.
+      void this.deps.networking.release(c).catch((err: Error) => logger.warn(`releasing the network of ${shortId(id)}: ${err.message}`));
       await Promise.all([this.deps.runtime.delete(id).catch(() => undefined), this.deps.snapshots.unmount(id).catch(() => undefined)]);
       await releaseMounts(c, this.deps.volumes);
       const ranFor = info.finishedAt.getTime() - Date.parse(c.state.startedAt);
@@ -518,6 +553,7 @@ export class ContainerService {
 
   private async removeNow(c: ContainerRecord): Promise<void> {
     await this.deps.runtime.delete(c.id).catch(() => undefined);
+    await this.deps.networking.release(c).catch(() => undefined);
     await this.deps.snapshots.remove(c.id);
     await fsp.rm(this.containerDir(c.id), { recursive: true, force: true });
     await fsp.rm(this.bundleDir(c.id), { recursive: true, force: true });

@@ -2,6 +2,8 @@
 import { humanDuration } from '../../util/duration.js';
 import type { ContainerConfig, ContainerState, ContainerStatus, Health, HostConfig } from '../../types/api.js';
 import type { MountPointRecord } from './mount-spec.js';
+import type { PublishedPort } from '../../network/ports.js';
+import type { EndpointRecord } from '../networks/network.js';
 
 export interface ContainerStateRecord {
   status: ContainerStatus;
@@ -41,6 +43,19 @@ export interface ContainerRecord {
   mountPoints?: MountPointRecord[];
   /** Exec sessions are runtime-only; ids are listed for inspect. */
   execIds?: string[];
+  /** The networks the container belongs to, by network name. */
+  networks?: Record<string, EndpointRecord>;
+  /** Its network namespace and published ports while it runs. */
+  sandbox?: SandboxRecord;
+}
+
+export interface SandboxRecord {
+  id: string;
+  /** The namespace's bind mount (bridge networks); absent for host/none/container: modes. */
+  netns?: string;
+  ports: PublishedPort[];
+  /** The network whose setup carried the port mappings. */
+  portsNetwork?: string;
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

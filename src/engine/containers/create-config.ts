@@ -1,6 +1,6 @@
 // What `docker create` sends, merged with the image's defaults the way Docker merges them.
 import type { ContainerConfig, ContainerCreateRequest, HealthConfig, HostConfig } from '../../types/api.js';
-import { InvalidParameterError, NotFoundError } from '../../errors.js';
+import { InvalidParameterError } from '../../errors.js';
 import { DEFAULT_PATH_ENV } from '../../oci/defaults.js';
 import type { ImageRunConfig } from '../../oci/image-spec.js';
 import { validateHealthcheck } from './health.js';
@@ -25,13 +25,8 @@ export interface MergedConfig {
   args: string[];
 }
 
-const NETWORK_MODES = new Set(['', 'default', 'bridge', 'none', 'host']);
-
+/** NetworkMode and the network settings are checked by the network service (engine/networks/). */
 export function checkEngineHostConfig(hc: HostConfig): void {
-  const mode = hc.NetworkMode ?? '';
-  if (!NETWORK_MODES.has(mode) && !mode.startsWith('container:')) {
-    throw new NotFoundError(`network ${mode} not found`);
-  }
   validateRestartPolicy(hc.RestartPolicy, hc.AutoRemove);
   if (hc.Memory !== undefined && hc.Memory !== 0 && hc.Memory < 6 * 1024 * 1024) {
     throw new InvalidParameterError('Minimum memory limit allowed is 6MB');

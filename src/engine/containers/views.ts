@@ -1,6 +1,7 @@
 // How a container record reads through the API: inspect, the ps summary, and ps filters.
 import path from 'node:path';
-import type { ContainerInspect, ContainerSummary, EndpointSettings, NetworkSettings } from '../../types/api.js';
+import type { ContainerInspect, ContainerSummary } from '../../types/api.js';
+import { endpointsView, networkSettingsView, summaryPorts, type NetworkLookup } from '../networks/views.js';
 import { InvalidParameterError } from '../../errors.js';
 import type { Snapshotter } from '../../snapshot/overlay.js';
 import { filterValues, type Filters } from '../filters.js';
@@ -11,48 +12,11 @@ export interface ViewContext {
   snapshots: Snapshotter;
   containerDir: (id: string) => string;
   logPath: (id: string) => string;
+  network: NetworkLookup;
 }
 
 function networkName(mode: string | undefined): string {
   return !mode || mode === 'default' ? 'bridge' : mode;
-}
-
-function endpoint(): EndpointSettings {
-  return {
-    IPAMConfig: null,
-    Links: null,
-    Aliases: null,
-    MacAddress: '',
-    NetworkID: '',
-    EndpointID: '',
-    Gateway: '',
-    IPAddress: '',
-    IPPrefixLen: 0,
-    IPv6Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
-    DriverOpts: null,
-    DNSNames: null,
-  };
-}
-
-function networkSettings(c: ContainerRecord): NetworkSettings {
-  const net = networkName(c.hostConfig.NetworkMode);
-  return {
-    Bridge: '',
-    SandboxID: '',
-    SandboxKey: c.state.pid ? `/proc/${c.state.pid}/ns/net` : '',
-    Ports: {},
-    EndpointID: '',
-    Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
-    IPAddress: '',
-    IPPrefixLen: 0,
-    IPv6Gateway: '',
-    MacAddress: '',
-    Networks: net.startsWith('container:') ? {} : { [net]: endpoint() },
-  };
 }
 
 function graphDriver(ctx: ViewContext, c: ContainerRecord): ContainerInspect['GraphDriver'] {
@@ -94,7 +58,7 @@ export async function inspectView(ctx: ViewContext, c: ContainerRecord, withSize
     GraphDriver: graphDriver(ctx, c),
     Mounts: mountPointsView(c),
     Config: c.config,
-    NetworkSettings: networkSettings(c),
+    NetworkSettings: networkSettingsView(c, ctx.network),
   };
   if (withSize) Object.assign(out, await sizes(ctx, c));
   return out;
@@ -121,12 +85,12 @@ export async function summaryView(ctx: ViewContext, c: ContainerRecord, withSize
     ImageID: c.imageId,
     Command: commandLine(c),
     Created: Math.floor(Date.parse(c.created) / 1000),
-    Ports: [],
+    Ports: summaryPorts(c),
     Labels: c.config.Labels ?? {},
     State: c.state.status,
     Status: statusText(c.state),
     HostConfig: { NetworkMode: net },
-    NetworkSettings: { Networks: net.startsWith('container:') ? {} : { [net]: endpoint() } },
+    NetworkSettings: { Networks: endpointsView(c, ctx.network) },
     Mounts: mountPointsView(c),
   };
   if (withSize) Object.assign(out, await sizes(ctx, c));
@@ -168,6 +132,9 @@ export function matchesPsFilters(c: ContainerRecord, f: Filters, ancestorIds: Se
   const exited = filterValues(f, 'exited');
   if (exited.length && (c.state.status !== 'exited' || !exited.includes(String(c.state.exitCode)))) return false;
   if (ancestorIds && !ancestorIds.has(c.imageId)) return false;
+  const networks = filterValues(f, 'network');
+  const joined = Object.entries(c.networks ?? {});
+  if (networks.length && !networks.some((n) => joined.some(([name, ep]) => name === n || ep.networkId === n))) return false;
   const health = filterValues(f, 'health');
   if (health.length && !health.includes(c.state.health?.Status ?? 'none')) return false;
   // volume=<name or mount destination>, as moby matches it

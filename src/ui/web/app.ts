@@ -2,7 +2,7 @@
 // transforms (create adds a writable layer, commit turns one into a read-only layer, rm drops it).
 // Timings go to window.berthPerf for the browser tests and bench/ui.ts.
 import type { ContainerSummary, ContainerTopResponse, EventMessage, FilesystemChange } from '../../types/api.js';
-import type { Efficiency, ImageComparison, LayerGraph, UnionView } from '../../types/berth.js';
+import type { Efficiency, GraphContainer, ImageComparison, LayerGraph, UnionView } from '../../types/berth.js';
 import { ACTIONS_ALLOWED, act, ApiError, followEvents, get } from './api.js';
 import { esc, short } from './format.js';
 import { comparePanel, detailsPanel, efficiencyPanel, filesPanel, imageName } from './panels.js';
@@ -51,6 +51,10 @@ const state = {
   /** Ids drawn with a transform (appearing, or hardening after a commit) until these times. */
   fresh: new Map<string, number>(),
   hardened: new Map<string, number>(),
+  started: new Map<string, number>(),
+  /** Removed containers, still drawn (leaving) for a moment. */
+  leaving: new Map<string, { container: GraphContainer; until: number }>(),
+  states: new Map<string, string>(),
 };
 
 /** How long a transform stays drawn (its CSS animation, and redraws in the meantime keep it). */
@@ -88,14 +92,43 @@ function draw(): void {
       state.commits.delete(cid);
     }
   }
+  trackContainers(g, now);
   state.known = ids;
   const committed = current(state.hardened, now);
   const fresh = current(state.fresh, now);
   for (const id of committed) fresh.delete(id);
-  stacksEl.innerHTML = renderStacks({ graph: g, summaries: state.summaries, tops: state.tops, selected: state.selected, fresh, committed });
+  const ghosts = [...state.leaving.values()].filter((x) => x.until >= now && g.Layers.some((l) => l.Id === x.container.Parent));
+  const drawn = ghosts.length ? { ...g, Containers: [...g.Containers, ...ghosts.map((x) => x.container)] } : g;
+  const leaving = new Set(ghosts.map((x) => x.container.Id));
+  stacksEl.innerHTML = renderStacks({ graph: drawn, summaries: state.summaries, tops: state.tops, selected: state.selected, fresh, committed, started: current(state.started, now), leaving });
   const running = g.Containers.filter((c) => c.State === 'running').length;
   $('counts').textContent = `${g.Images.length} images · ${g.Layers.length} layers · ${g.Containers.length} containers (${running} running)`;
   perf.renders++;
+}
+
+/** The containers of the last redraw: a removed one is drawn from here while it leaves. */
+let previous: GraphContainer[] = [];
+
+/** Notes containers that started (drawn wrapping into a process space) or went (drawn leaving, then dropped). */
+function trackContainers(g: LayerGraph, now: number): void {
+  const seen = new Set<string>();
+  for (const c of g.Containers) {
+    seen.add(c.Id);
+    const before = state.states.get(c.Id);
+    if (before !== undefined && before !== 'running' && c.State === 'running') state.started.set(c.Id, now + TRANSFORM_MS);
+    state.states.set(c.Id, c.State);
+  }
+  for (const [id] of state.states) {
+    if (seen.has(id)) continue;
+    state.states.delete(id);
+    const old = previous.find((c) => c.Id === id);
+    if (old) {
+      state.leaving.set(id, { container: old, until: now + TRANSFORM_MS });
+      setTimeout(draw, TRANSFORM_MS + 50);
+    }
+  }
+  for (const [id, x] of state.leaving) if (x.until < now || seen.has(id)) state.leaving.delete(id);
+  previous = g.Containers;
 }
 
 /** Processes are re-read at most this often: `top` runs ps in the daemon, which is not cheap. */
@@ -149,7 +182,7 @@ async function panelHtml(sel: Selection | undefined): Promise<string> {
       const images = state.graph.Images;
       state.compare.a ||= images[1]?.Id ?? images[0]?.Id ?? '';
       state.compare.b ||= images[0]?.Id ?? '';
-      return comparePanel(images, state.compare.a, state.compare.b, state.compare.result);
+      return comparePanel(state.graph, state.compare.a, state.compare.b, state.compare.result);
     }
     case 'files': {
       if (!sel) return '<p class="hint">Pick an image, a layer or a container to browse its files.</p>';

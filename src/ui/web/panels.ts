@@ -95,8 +95,14 @@ export function efficiencyPanel(e: Efficiency, name: string): string {
     ${rows.length ? table(['copies', 'wasted', 'path'], rows, 'ineff') : '<p class="dim">Nothing is overwritten or deleted by a higher layer.</p>'}`;
 }
 
-export function comparePanel(images: GraphImage[], a: string, b: string, result: ImageComparison | undefined): string {
-  const opts = (sel: string): string => images.map((i) => `<option value="${esc(i.Id)}"${i.Id === sel ? ' selected' : ''}>${esc(imageName(i))}</option>`).join('');
+/** Images, then every layer of them (`layer:<chain id>`: the stack up to that layer), to compare two of. */
+export function comparePanel(g: LayerGraph, a: string, b: string, result: ImageComparison | undefined): string {
+  const option = (value: string, label: string, sel: string): string => `<option value="${esc(value)}"${value === sel ? ' selected' : ''}>${esc(label)}</option>`;
+  const layerLabel = new Map<string, string>();
+  for (const i of g.Images) i.Layers.forEach((k, n) => layerLabel.has(k) || layerLabel.set(k, `${short(k)} (layer ${n + 1} of ${imageName(i)})`));
+  const opts = (sel: string): string =>
+    `<optgroup label="images">${g.Images.map((i) => option(i.Id, imageName(i), sel)).join('')}</optgroup>` +
+    `<optgroup label="layers (the stack up to one)">${[...layerLabel].map(([k, label]) => option(`layer:${k}`, label, sel)).join('')}</optgroup>`;
   let body = '';
   if (result) {
     const s = result.Summary;

@@ -19,6 +19,9 @@ export interface StackInput {
   fresh: Set<string>;
   /** Layers that were a container's writable layer a moment ago (commit). */
   committed: Set<string>;
+  /** Containers that just started (wrapped in their process space) or were just removed (drawn leaving). */
+  started: Set<string>;
+  leaving: Set<string>;
 }
 
 const RUNNING = new Set(['running', 'paused', 'restarting']);
@@ -60,7 +63,8 @@ export function renderStacks(input: StackInput): string {
     const sum = input.summaries.get(c.Id);
     const running = RUNNING.has(c.State);
     const sel = input.selected?.kind === 'container' && input.selected.id === c.Id;
-    const cls = ['ctr', running ? 'running' : 'stopped', sel ? 'sel' : '', input.fresh.has(c.Id) ? 'fresh' : ''].join(' ');
+    const transform = input.leaving.has(c.Id) ? 'leaving' : input.fresh.has(c.Id) ? 'fresh' : input.started.has(c.Id) ? 'started' : '';
+    const cls = ['ctr', running ? 'running' : 'stopped', sel ? 'sel' : '', transform].join(' ');
     const rw = `<div class="layer rw" data-container="${esc(c.Id)}"><span class="lname">${esc(c.Name)}</span><span class="lsize">${size(c.WritableSize)}</span><span class="lstate">${esc(sum?.Status ?? c.State)}</span></div>`;
     if (!running) return `<div class="${cls}" data-container="${esc(c.Id)}">${rw}</div>`;
     return `<div class="${cls}" data-container="${esc(c.Id)}"><div class="procspace">${processSpace(sum, input.tops.get(c.Id))}${rw}</div></div>`;

@@ -1,0 +1,288 @@
+#!/usr/bin/env node
+// Networks and published ports, side by side: `run --rm busybox true` on the default network, with
+// `-p`, and with `--network none` (Berth, dockerd with a bridge of its own, podman); TCP throughput
+// and connection latency through a published port (Berth's netavark DNAT, dockerd's docker-proxy)
+// against a plain loopback connection to the same server program on the host (the floor); and
+// container to container over a user network. Run as root:
+//
+//   npm run bench:network          node dist/bench/network.js [--quick] [--runs N] [--mb N]
+//
+// Every daemon has its own roots, socket and bridge; everything is removed at the end.
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  DOCKER_ENV,
+  TMP,
+  addRow,
+  log,
+  markdownTable,
+  median,
+  mustTime,
+  notes,
+  p90,
+  podmanContainers,
+  ratio,
+  reportTime,
+  rowMedian,
+  rows,
+  runBench,
+  setKeep,
+  setPodmanBase,
+  skipped,
+  startBerth,
+  startDockerd,
+  timeCmd,
+  verdict,
+  which,
+  writeBusyboxTar,
+  type Peer,
+} from './lib.js';
+
+const { values: o } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    mb: { type: 'string' },
+    'no-dockerd': { type: 'boolean', default: false },
+    'no-podman': { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const RUNS = o.runs ? Number(o.runs) : o.quick ? 5 : 15;
+const MB = o.mb ? Number(o.mb) : o.quick ? 128 : 512;
+const CONNS = o.quick ? 50 : 200;
+const RUN = 'run --rm';
+const TPUT = 'TCP throughput into a container (MB/s)';
+const CONN = 'TCP connect + one-line reply, sequential';
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '0.0.0.0', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Sends MB megabytes to host:port and waits for the server to close: milliseconds. */
+function sendBytes(host: string, port: number, mb: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const chunk = Buffer.alloc(1 << 20);
+    const t0 = process.hrtime.bigint();
+    const sock = net.connect(port, host);
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < mb) {
+        sent++;
+        if (!sock.write(chunk)) return void sock.once('drain', pump);
+      }
+      sock.end();
+    };
+    sock.once('connect', pump);
+    sock.on('data', () => undefined);
+    sock.on('close', () => resolve(Number(process.hrtime.bigint() - t0) / 1e6));
+    sock.on('error', reject);
+  });
+}
+
+/** One connection reading the server's line: milliseconds. */
+function oneRequest(host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const sock = net.connect(port, host);
+    sock.on('data', () => undefined);
+    sock.on('close', () => resolve(Number(process.hrtime.bigint() - t0) / 1e6));
+    sock.on('error', reject);
+  });
+}
+
+async function retry<T>(fn: () => Promise<T>, what: string): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < 50; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      last = e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`${what}: ${(last as Error).message}`);
+}
+
+interface Target {
+  name: string;
+  host: string;
+  sinkPort: number;
+  replyPort: number;
+}
+
+async function measureTargets(targets: Target[]): Promise<void> {
+  for (const t of targets) await retry(() => oneRequest(t.host, t.replyPort), `${t.name} reply server`);
+  const tput = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+  const conn = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+  for (let i = 0; i < Math.max(3, Math.min(RUNS, 5)); i++) {
+    for (const t of targets) {
+      const ms = await retry(() => sendBytes(t.host, t.sinkPort, MB), `${t.name} sink`);
+      tput.get(t.name)!.push((MB / ms) * 1000);
+    }
+  }
+  for (let i = 0; i < CONNS; i++) for (const t of targets) conn.get(t.name)!.push(await retry(() => oneRequest(t.host, t.replyPort), t.name));
+  for (const t of targets) {
+    addRow(TPUT, t.name, tput.get(t.name)!, 'MB');
+    addRow(CONN, t.name, conn.get(t.name)!);
+  }
+}
+
+/** The same busybox servers on the host, reached over loopback: the floor. */
+function hostServers(sinkPort: number, replyPort: number): (() => void) {
+  const procs = [
+    spawn('busybox', ['nc', '-ll', '-p', String(sinkPort), '-e', 'busybox', 'dd', 'of=/dev/null', 'bs=65536'], { stdio: 'ignore', detached: true }),
+    spawn('busybox', ['nc', '-ll', '-p', String(replyPort), '-e', 'echo', 'x'], { stdio: 'ignore', detached: true }),
+  ];
+  return () => procs.forEach((p) => p.pid && process.kill(-p.pid, 'SIGKILL'));
+}
+
+// nc -ll forks PROG per connection with the socket as its stdin: dd drains it, echo answers.
+const SERVERS = 'nc -ll -p 80 -e dd of=/dev/null bs=65536 & nc -ll -p 81 -e echo x & wait';
+
+async function publishedServer(peer: Peer, name: string): Promise<Target & { ip: string }> {
+  const [sink, reply] = [await freePort(), await freePort()];
+  const id = (await mustTime(peer.docker('run', '-d', '-p', `${sink}:80`, '-p', `${reply}:81`, 'busybox', 'sh', '-c', SERVERS), DOCKER_ENV)).stdout.trim();
+  peer.daemon.containers.add(id);
+  const ip = (await mustTime(peer.docker('inspect', '-f', '{{.NetworkSettings.IPAddress}}', id), DOCKER_ENV)).stdout.trim();
+  return { name, host: '127.0.0.1', sinkPort: sink, replyPort: reply, ip };
+}
+
+async function podmanBase(): Promise<string[] | null> {
+  const bin = which('podman');
+  if (!bin || o['no-podman']) {
+    skipped.push(`podman: ${bin ? '--no-podman' : 'not installed'}`);
+    return null;
+  }
+  const dir = path.join(TMP, 'podman');
+  mkdirSync(dir, { recursive: true });
+  const base = [bin, '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--storage-driver', 'overlay'];
+  setPodmanBase(base);
+  await mustTime([...base, 'import', '-q', path.join(TMP, 'busybox.tar'), 'localhost/busybox:latest']);
+  return base;
+}
+
+async function runRows(berth: Peer, dockerd: Peer | null, podman: string[] | null): Promise<void> {
+  const port = await freePort();
+  const podRun = ['run', '--rm', '--pull', 'never', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096'];
+  const contestants: { name: string; argv: string[]; env?: NodeJS.ProcessEnv }[] = [
+    { name: 'Berth, default network', argv: berth.docker('run', '--rm', 'busybox', 'true'), env: DOCKER_ENV },
+    { name: 'Berth, --network none', argv: berth.docker('run', '--rm', '--network', 'none', 'busybox', 'true'), env: DOCKER_ENV },
+    { name: `Berth, -p ${port}:80`, argv: berth.docker('run', '--rm', '-p', `${port}:80`, 'busybox', 'true'), env: DOCKER_ENV },
+  ];
+  if (dockerd) {
+    contestants.push(
+      { name: 'dockerd, default network', argv: dockerd.docker('run', '--rm', 'busybox', 'true'), env: DOCKER_ENV },
+      { name: `dockerd, -p ${port + 1}:80`, argv: dockerd.docker('run', '--rm', '-p', `${port + 1}:80`, 'busybox', 'true'), env: DOCKER_ENV },
+    );
+  }
+  if (podman) {
+    contestants.push(
+      { name: 'podman, default network', argv: [...podman, ...podRun, 'localhost/busybox:latest', 'true'] },
+      { name: 'podman, --network none', argv: [...podman, ...podRun, '--network', 'none', 'localhost/busybox:latest', 'true'] },
+    );
+  }
+  const samples = new Map<string, number[]>(contestants.map((c) => [c.name, []]));
+  for (let i = -1; i < RUNS; i++) {
+    for (const c of contestants) {
+      const r = await timeCmd(c.argv, c.env);
+      if (r.code !== 0) throw new Error(`${c.name}: ${r.stderr.trim().slice(0, 300)}`);
+      if (i >= 0) samples.get(c.name)!.push(r.ms);
+    }
+  }
+  for (const c of contestants) addRow(RUN, c.name, samples.get(c.name)!);
+}
+
+async function containerToContainer(berth: Peer): Promise<void> {
+  await mustTime(berth.docker('network', 'create', 'benchnet'), DOCKER_ENV);
+  const srv = (await mustTime(berth.docker('run', '-d', '--network', 'benchnet', '--name', 'sink', 'busybox', 'nc', '-ll', '-p', '80', '-e', 'dd', 'of=/dev/null', 'bs=65536'), DOCKER_ENV)).stdout.trim();
+  berth.daemon.containers.add(srv);
+  const cli = (await mustTime(berth.docker('run', '-d', '--network', 'benchnet', 'busybox', 'sleep', '3600'), DOCKER_ENV)).stdout.trim();
+  berth.daemon.containers.add(cli);
+  const mbs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    // busybox's time prints "real 0m 1.23s" on stderr; dd's own figure is not printed by busybox.
+    const r = await mustTime(berth.docker('exec', cli, 'sh', '-c', `time sh -c 'dd if=/dev/zero bs=1048576 count=${MB} 2>/dev/null | nc sink 80'`), DOCKER_ENV);
+    const m = /real\s+(\d+)m\s*([\d.]+)s/.exec(r.stderr);
+    if (m) mbs.push(MB / (Number(m[1]) * 60 + Number(m[2])));
+  }
+  addRow(TPUT, 'Berth, container → container by name (user network)', mbs, 'MB');
+  await mustTime(berth.docker('rm', '-f', srv, cli), DOCKER_ENV);
+  berth.daemon.containers.delete(srv);
+  berth.daemon.containers.delete(cli);
+  await mustTime(berth.docker('network', 'rm', 'benchnet'), DOCKER_ENV);
+}
+
+function report(): string {
+  const out: string[] = [`# Network bench, ${reportTime()} (${RUNS} runs, ${MB} MB per transfer, ${CONNS} connections)`, ''];
+  const runRowsOf = rows.filter((r) => r.section === RUN);
+  const none = rowMedian(RUN, 'Berth, --network none');
+  const dockerdDefault = rowMedian(RUN, 'dockerd, default network');
+  out.push(`## ${RUN} busybox true`, '');
+  out.push(...markdownTable(['contestant', 'median', 'p90', '× Berth none', 'dockerd default ÷'], runRowsOf.map((r) => [r.name, `${median(r.samples).toFixed(0)} ms`, `${p90(r.samples).toFixed(0)} ms`, ratio(median(r.samples) / none), ratio(dockerdDefault / median(r.samples))])));
+  const floorName = 'floor: loopback to a host busybox nc';
+  const floorT = rowMedian(TPUT, floorName);
+  const floorC = rowMedian(CONN, floorName);
+  out.push('', `## ${TPUT}`, '');
+  out.push(...markdownTable(['path', 'median MB/s', '× floor'], rows.filter((r) => r.section === TPUT).map((r) => [r.name, median(r.samples).toFixed(0), ratio(median(r.samples) / floorT)])));
+  out.push('', `## ${CONN}`, '');
+  out.push(...markdownTable(['path', 'median', 'p90', 'req/s', '× floor time'], rows.filter((r) => r.section === CONN).map((r) => [r.name, `${median(r.samples).toFixed(2)} ms`, `${p90(r.samples).toFixed(2)} ms`, (1000 / median(r.samples)).toFixed(0), ratio(median(r.samples) / floorC)])));
+  const berthDefault = rowMedian(RUN, 'Berth, default network');
+  const published = rowMedian(TPUT, 'Berth, published port (netavark DNAT)');
+  out.push('', '## targets', '');
+  out.push(...markdownTable(['target', 'measured', ''], [
+    ['default-network run within 1.3× of Berth --network none', ratio(berthDefault / none), verdict(berthDefault / none, (x) => x <= 1.3)],
+    ['default-network run ≥ 3× faster than dockerd default network', ratio(dockerdDefault / berthDefault), verdict(dockerdDefault / berthDefault, (x) => x >= 3)],
+    ['published-port throughput ≥ 0.8× loopback floor', ratio(published / floorT), verdict(published / floorT, (x) => x >= 0.8)],
+  ]));
+  if (skipped.length) out.push('', 'Skipped: ' + skipped.join('; '));
+  if (notes.length) out.push('', 'Notes: ' + notes.join('; '));
+  return out.join('\n') + '\n';
+}
+
+runBench(async () => {
+  if (process.getuid?.() !== 0) throw new Error('run the bench as root');
+  setKeep(!!o.keep);
+  mkdirSync(DOCKER_ENV.DOCKER_CONFIG!, { recursive: true });
+  await writeBusyboxTar();
+  log('starting berthd');
+  const berth = await startBerth('berth', 'crun');
+  let dockerd: Peer | null = null;
+  if (!o['no-dockerd']) {
+    try {
+      log('starting dockerd (a bridge of its own, no iptables: published ports via docker-proxy)');
+      dockerd = await startDockerd();
+    } catch (e) {
+      skipped.push(`dockerd: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  const podman = await podmanBase().catch((e: Error) => {
+    skipped.push(`podman: ${e.message.split('\n')[0]}`);
+    return null;
+  });
+  log('run --rm');
+  await runRows(berth, dockerd, podman);
+  log('published ports');
+  const [sink, reply] = [await freePort(), await freePort()];
+  const stopHost = hostServers(sink, reply);
+  try {
+    const targets: Target[] = [{ name: 'floor: loopback to a host busybox nc', host: '127.0.0.1', sinkPort: sink, replyPort: reply }];
+    const b = await publishedServer(berth, 'Berth, published port (netavark DNAT)');
+    targets.push(b, { name: 'Berth, the container address over the bridge', host: b.ip, sinkPort: 80, replyPort: 81 });
+    if (dockerd) targets.push(await publishedServer(dockerd, 'dockerd, published port (docker-proxy)'));
+    await measureTargets(targets);
+  } finally {
+    stopHost();
+  }
+  log('container to container');
+  await containerToContainer(berth);
+  if (podman) podmanContainers.clear();
+  process.stdout.write('\n' + report());
+});

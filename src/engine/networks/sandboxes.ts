@@ -1,0 +1,395 @@
+// A container's network sandbox: its namespace, an address on each of its networks (Berth's IPAM),
+// its published ports, and netavark's setup/teardown of all of it. Made at start (the namespace
+// first, so netavark runs while the runtime creates the container), undone at exit.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConflictError, NotFoundError, SystemError } from '../../errors.js';
+import { nextFree, parseSubnet } from '../../network/ipam.js';
+import { Netavark, type NetavarkNetwork, type NetavarkPortMapping, type NetavarkRequest } from '../../network/netavark.js';
+import { NetnsStore } from '../../network/netns.js';
+import { parsePortKey, PortHolder, portRequests, type PortRequest, type PublishedPort } from '../../network/ports.js';
+import { newId } from '../../util/ids.js';
+import { logger } from '../../util/logger.js';
+import { shortId } from '../../reference/index.js';
+import type { EventService } from '../events.js';
+import { type ContainerRecord, isRunning } from '../containers/container.js';
+import { MTU_OPTION, subnetOf, type EndpointRecord, type NetworkRecord } from './network.js';
+import type { NetworkService } from './network-service.js';
+
+/** What a starting container needs from its network: for the spec and its /etc files. */
+export interface Sandbox {
+  /** The namespace to join; undefined: the host's (host mode) or a private one the runtime makes (none). */
+  netnsPath?: string;
+  /** The container's own addresses (/etc/hosts). */
+  ips: string[];
+  /** Name servers ahead of the host's: the gateways of networks with name resolution. */
+  nameservers: string[];
+  /** --link entries as ExtraHosts ("alias:ip"). */
+  extraHosts: string[];
+  /** What --add-host host-gateway means: the default bridge's gateway. */
+  hostGateway: string[];
+  /** Resolves once the namespace is configured; the container must not start before. */
+  ready: Promise<void>;
+}
+
+/** A teardown recorded before it runs (<exec-root>/network/teardowns/<sandbox>.json). */
+interface PendingTeardown {
+  sandboxId: string;
+  netns: string;
+  calls: NetavarkRequest[];
+}
+
+const NO_SANDBOX: Omit<Sandbox, 'hostGateway'> = { ips: [], nameservers: [], extraHosts: [], ready: Promise.resolve() };
+
+export class SandboxService {
+  readonly netns: NetnsStore;
+  readonly netavark: Netavark;
+  private readonly ports = new PortHolder();
+  /** Addresses in use, per network id (running containers, gateways). */
+  private readonly taken = new Map<string, Set<string>>();
+  /** Teardowns in flight. */
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(
+    private readonly networks: NetworkService,
+    private readonly events: EventService,
+    execRoot: string,
+  ) {
+    this.netns = new NetnsStore(path.join(execRoot, 'netns'));
+    this.netavark = new Netavark(path.join(execRoot, 'network'));
+  }
+
+  async init(): Promise<void> {
+    await this.netns.init();
+    await this.netavark.init();
+    await this.resumePending();
+  }
+
+  private takenOn(n: NetworkRecord): Set<string> {
+    let s = this.taken.get(n.id);
+    if (!s) {
+      s = new Set(n.subnets.flatMap((x) => [x.gateway, ...Object.values(x.auxAddresses ?? {})]));
+      this.taken.set(n.id, s);
+    }
+    return s;
+  }
+
+  private hostGateway(): string[] {
+    const gw = this.networks.byName('bridge')?.subnets[0]?.gateway;
+    return gw ? [gw] : [];
+  }
+
+  /** Sets up the container's network; on failure nothing is left behind. */
+  async attach(c: ContainerRecord): Promise<Sandbox> {
+    const mode = c.hostConfig.NetworkMode || 'bridge';
+    const hostGateway = this.hostGateway();
+    if (mode === 'host' || mode === 'none') return { ...NO_SANDBOX, hostGateway };
+    if (mode.startsWith('container:')) return { ...this.joined(mode.slice('container:'.length)), hostGateway };
+    const nets = this.bridgeEndpoints(c);
+    if (nets.length === 0) return { ...NO_SANDBOX, hostGateway };
+    const sandboxId = newId();
+    const allocated: [NetworkRecord, string][] = [];
+    let netns: string | undefined;
+    try {
+      nets.forEach(([n, ep], i) => {
+        const ip = this.allocate(n, ep);
+        allocated.push([n, ip]);
+        ep.ipAddress = ip;
+        ep.mac = ep.macAddress ?? randomMac();
+        ep.endpointId = newId();
+        ep.iface = `eth${i}`;
+      });
+      netns = await this.netns.create(sandboxId);
+      const requests = this.portRequestsOf(c);
+      const primary = nets[0]![0];
+      const ports = await this.ports.take(c.id, requests, () => c.networks?.[primary.name]?.ipAddress, `${c.name} (${nets[0]![1].endpointId})`);
+      c.sandbox = { id: sandboxId, netns, ports, portsNetwork: primary.name };
+    } catch (err) {
+      this.ports.release(c.id);
+      for (const [n, ip] of allocated) this.takenOn(n).delete(ip);
+      for (const [, ep] of nets) clearRuntime(ep);
+      if (netns) await this.netns.remove(sandboxId).catch(() => undefined);
+      c.sandbox = undefined;
+      throw err;
+    }
+    const sandbox = c.sandbox;
+    const ready = (async () => {
+      // One call per network, the ports with the first: teardown undoes them the same way.
+      for (const group of groupByPorts(nets, sandbox.portsNetwork)) {
+        const ports = group.some(([n]) => n.name === sandbox.portsNetwork) ? sandbox.ports : [];
+        await this.netavark.setup(netns, this.request(c, group, ports));
+      }
+      for (const [n] of nets) this.events.emit('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
+    })();
+    ready.catch(() => undefined);
+    return {
+      netnsPath: netns,
+      ips: nets.map(([, ep]) => ep.ipAddress!),
+      nameservers: [...new Set(nets.filter(([n]) => n.dns).map(([n]) => n.subnets[0]!.gateway))],
+      extraHosts: this.linkHosts(nets),
+      hostGateway,
+      ready,
+    };
+  }
+
+  /** --network container:<x>: its namespace, which must exist now. */
+  private joined(target: string): Omit<Sandbox, 'hostGateway'> {
+    const t = this.networks.containers.find(target);
+    if (!isRunning(t)) throw new ConflictError(`cannot join network namespace of a non running container: ${t.id}`);
+    const ips = Object.values(t.networks ?? {}).flatMap((ep) => (ep.ipAddress ? [ep.ipAddress] : []));
+    return { ...NO_SANDBOX, netnsPath: t.sandbox?.netns ?? `/proc/${t.state.pid}/ns/net`, ips };
+  }
+
+  private bridgeEndpoints(c: ContainerRecord): [NetworkRecord, EndpointRecord][] {
+    if (!c.networks) {
+      // A container recorded before Berth had networks: it joins its mode's network.
+      const n = this.networks.find(c.hostConfig.NetworkMode || 'bridge');
+      c.networks = { [n.name]: { networkId: n.id, aliases: [] } };
+    }
+    const out: [NetworkRecord, EndpointRecord][] = [];
+    for (const [name, ep] of Object.entries(c.networks)) {
+      const n = this.networks.get(ep.networkId);
+      if (!n) throw new NotFoundError(`network ${name} not found`);
+      if (n.driver === 'bridge') out.push([n, ep]);
+    }
+    return out;
+  }
+
+  private allocate(n: NetworkRecord, ep: EndpointRecord): string {
+    const taken = this.takenOn(n);
+    if (ep.ipv4) {
+      if (taken.has(ep.ipv4)) throw new ConflictError(`Address already in use: ${ep.ipv4} on network ${n.name}`);
+      taken.add(ep.ipv4);
+      return ep.ipv4;
+    }
+    for (const s of n.subnets) {
+      const sub = subnetOf(s);
+      const ip = nextFree(sub, taken, s.ipRange ? parseSubnet(s.ipRange) : sub);
+      if (ip) {
+        taken.add(ip);
+        return ip;
+      }
+    }
+    throw new ConflictError(`no available IPv4 addresses on this network's address pools: ${n.name} (${n.id})`);
+  }
+
+  private portRequestsOf(c: ContainerRecord): PortRequest[] {
+    const bindings = { ...(c.hostConfig.PortBindings ?? {}) };
+    if (c.hostConfig.PublishAllPorts) {
+      for (const key of Object.keys(c.config.ExposedPorts ?? {})) {
+        const { port, protocol } = parsePortKey(key);
+        const k = `${port}/${protocol}`;
+        if (!bindings[k] && !bindings[key]) bindings[k] = [{ HostIp: '', HostPort: '' }];
+      }
+    }
+    return portRequests(bindings);
+  }
+
+  private linkHosts(nets: [NetworkRecord, EndpointRecord][]): string[] {
+    const out: string[] = [];
+    for (const [n, ep] of nets) {
+      for (const link of ep.links ?? []) {
+        const [name, alias] = link.replace(/^\//, '').split(':') as [string, string | undefined];
+        let target: ContainerRecord;
+        try {
+          target = this.networks.containers.find(name);
+        } catch {
+          continue;
+        }
+        const ip = target.networks?.[n.name]?.ipAddress;
+        if (!ip) continue;
+        const names = [alias, shortId(target.id), target.name].filter((x): x is string => !!x);
+        out.push(...names.map((h) => `${h}:${ip}`));
+      }
+    }
+    return out;
+  }
+
+  private netavarkNetwork(n: NetworkRecord): NetavarkNetwork {
+    const options: Record<string, string> = { isolate: 'true' };
+    if (n.options[MTU_OPTION] && n.options[MTU_OPTION] !== '1500') options['mtu'] = n.options[MTU_OPTION];
+    return {
+      name: n.name,
+      id: n.id,
+      driver: 'bridge',
+      network_interface: n.bridge!,
+      subnets: n.subnets.map((s) => ({ subnet: s.subnet, gateway: s.gateway })),
+      ipv6_enabled: false,
+      internal: n.internal,
+      dns_enabled: n.dns,
+      ipam_options: { driver: 'host-local' },
+      options,
+    };
+  }
+
+  private request(c: ContainerRecord, nets: [NetworkRecord, EndpointRecord][], ports: PublishedPort[]): NetavarkRequest {
+    const req: NetavarkRequest = { container_id: c.id, container_name: c.name, networks: {}, network_info: {} };
+    for (const [n, ep] of nets) {
+      req.network_info[n.name] = this.netavarkNetwork(n);
+      req.networks[n.name] = {
+        static_ips: [ep.ipAddress!],
+        aliases: n.dns ? [...new Set([c.name, shortId(c.id), ...ep.aliases])] : [],
+        interface_name: ep.iface ?? 'eth0',
+        static_mac: ep.mac,
+      };
+    }
+    const mappings = netavarkPorts(ports);
+    if (mappings.length) req.port_mappings = mappings;
+    return req;
+  }
+
+  /**
+   * Undoes attach: the container's record is cleared at once (it may start again right away, in a
+   * new namespace); netavark's teardown and the namespace's removal run after, one at a time with
+   * every other netavark call, and the addresses are free again once they are done.
+   */
+  release(c: ContainerRecord): Promise<void> {
+    const sb = c.sandbox;
+    if (!sb) return Promise.resolve();
+    c.sandbox = undefined;
+    this.ports.release(c.id);
+    const nets = this.liveEndpoints(c);
+    // The network carrying the ports is torn down with them, every other one alone (as set up).
+    const calls = sb.netns ? groupByPorts(nets, sb.portsNetwork).map((g) => this.request(c, g, g.some(([n]) => n.name === sb.portsNetwork) ? sb.ports : [])) : [];
+    const freed = nets.map(([n, ep]) => [n, ep.ipAddress!] as const);
+    for (const [n, ep] of nets) {
+      clearRuntime(ep);
+      this.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
+    }
+    // Written before the caller saves the cleared record: a daemon killed mid-teardown finishes it at start.
+    if (sb.netns) this.writePending({ sandboxId: sb.id, netns: sb.netns, calls });
+    const done = (async () => {
+      if (sb.netns) await this.teardownPending({ sandboxId: sb.id, netns: sb.netns, calls });
+      for (const [n, ip] of freed) this.takenOn(n).delete(ip);
+    })();
+    this.pending.add(done);
+    void done.finally(() => this.pending.delete(done));
+    return done;
+  }
+
+  private pendingFile(sandboxId: string): string {
+    return path.join(this.netavark.configDir, 'teardowns', `${sandboxId}.json`);
+  }
+
+  private writePending(t: PendingTeardown): void {
+    mkdirSync(path.dirname(this.pendingFile(t.sandboxId)), { recursive: true });
+    writeFileSync(this.pendingFile(t.sandboxId), JSON.stringify(t));
+  }
+
+  private async teardownPending(t: PendingTeardown): Promise<void> {
+    for (const req of t.calls) {
+      await this.netavark.teardown(t.netns, req).catch((err: Error) => logger.warn(`network teardown of ${shortId(req.container_id)}: ${err.message}`));
+    }
+    await this.netns.remove(t.sandboxId).catch((err: Error) => logger.warn(`removing network namespace ${t.sandboxId}: ${err.message}`));
+    await fsp.rm(this.pendingFile(t.sandboxId), { force: true });
+  }
+
+  /** Teardowns a killed daemon left unfinished. */
+  private async resumePending(): Promise<void> {
+    const dir = path.dirname(this.pendingFile('x'));
+    const names = await fsp.readdir(dir).catch(() => [] as string[]);
+    for (const name of names.filter((n) => n.endsWith('.json'))) {
+      try {
+        await this.teardownPending(JSON.parse(await fsp.readFile(path.join(dir, name), 'utf8')) as PendingTeardown);
+      } catch (err) {
+        logger.warn(`unfinished network teardown ${name}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Waits for the teardowns in flight (daemon shutdown). */
+  async drain(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending]);
+  }
+
+  /** Daemon shutdown: teardowns finished (bounded), the namespace dir's mount dropped if unused. */
+  async close(timeoutMs: number): Promise<void> {
+    await Promise.race([this.drain(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    if (this.pending.size === 0) await this.netns.close();
+  }
+
+  private liveEndpoints(c: ContainerRecord): [NetworkRecord, EndpointRecord][] {
+    const out: [NetworkRecord, EndpointRecord][] = [];
+    for (const ep of Object.values(c.networks ?? {})) {
+      const n = this.networks.get(ep.networkId);
+      if (n && ep.ipAddress) out.push([n, ep]);
+    }
+    return out;
+  }
+
+  /** After a daemon restart: a running container's addresses and ports are in use again. */
+  async restore(c: ContainerRecord): Promise<void> {
+    for (const [n, ep] of this.liveEndpoints(c)) this.takenOn(n).add(ep.ipAddress!);
+    const sb = c.sandbox;
+    if (!sb || sb.ports.length === 0) return;
+    const primary = sb.portsNetwork;
+    const requests = sb.ports.map((p) => ({ ...p, hostPortEnd: p.hostPort }));
+    await this.ports
+      .take(c.id, requests, () => (primary ? c.networks?.[primary]?.ipAddress : undefined), c.name)
+      .catch((err: Error) => logger.warn(`re-holding the published ports of ${shortId(c.id)}: ${err.message}`));
+  }
+
+  /** network connect on a running container: one more interface in its namespace. */
+  async connectRunning(c: ContainerRecord, name: string): Promise<void> {
+    const sb = c.sandbox;
+    const ep = c.networks![name]!;
+    const n = this.networks.get(ep.networkId)!;
+    if (!sb?.netns) throw new SystemError(`container ${c.id} has no network namespace of its own`);
+    const used = new Set(Object.values(c.networks ?? {}).map((e) => e.iface));
+    let i = 0;
+    while (used.has(`eth${i}`)) i++;
+    const ip = this.allocate(n, ep);
+    ep.ipAddress = ip;
+    ep.mac = ep.macAddress ?? randomMac();
+    ep.endpointId = newId();
+    ep.iface = `eth${i}`;
+    try {
+      await this.netavark.setup(sb.netns, this.request(c, [[n, ep]], []));
+    } catch (err) {
+      this.takenOn(n).delete(ip);
+      clearRuntime(ep);
+      throw err;
+    }
+  }
+
+  async disconnectRunning(c: ContainerRecord, name: string): Promise<void> {
+    const sb = c.sandbox;
+    const ep = c.networks![name]!;
+    const n = this.networks.get(ep.networkId);
+    if (!n || !ep.ipAddress || !sb?.netns) return;
+    const ports = sb.portsNetwork === name ? sb.ports : [];
+    await this.netavark.teardown(sb.netns, this.request(c, [[n, ep]], ports));
+    if (ports.length) {
+      this.ports.release(c.id);
+      sb.ports = [];
+    }
+    this.takenOn(n).delete(ep.ipAddress);
+    clearRuntime(ep);
+  }
+}
+
+function clearRuntime(ep: EndpointRecord): void {
+  delete ep.ipAddress;
+  delete ep.mac;
+  delete ep.endpointId;
+  delete ep.iface;
+}
+
+/** Docker-style locally administered MAC (02:42:…), random. */
+function randomMac(): string {
+  return ['02', '42', ...[...randomBytes(4)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
+/** IPv4 and wildcard bindings are DNATed by netavark; IPv6 ones are relayed by the held socket. */
+function netavarkPorts(ports: PublishedPort[]): NetavarkPortMapping[] {
+  return ports
+    .filter((p) => p.protocol !== 'sctp' && !p.hostIp.includes(':'))
+    .map((p) => ({ host_ip: p.hostIp, container_port: p.containerPort, host_port: p.hostPort, range: 1, protocol: p.protocol }));
+}
+
+function groupByPorts(nets: [NetworkRecord, EndpointRecord][], portsNetwork: string | undefined): [NetworkRecord, EndpointRecord][][] {
+  const withPorts = nets.filter(([n]) => n.name === portsNetwork);
+  const rest = nets.filter(([n]) => n.name !== portsNetwork).map((x) => [x]);
+  return withPorts.length ? [withPorts, ...rest] : rest;
+}

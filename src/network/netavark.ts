@@ -1,0 +1,133 @@
+// The network backend: Debian's netavark (podman's), which makes the bridge, the veth pair, the
+// addresses and routes inside a namespace, the iptables NAT/forwarding/port rules, and keeps
+// aardvark-dns's records for networks with name resolution. It is stateless between calls: Berth
+// hands it every network's definition and the addresses it chose on each setup and teardown.
+import { spawn } from 'node:child_process';
+import { existsSync, promises as fsp } from 'node:fs';
+import { SystemError } from '../errors.js';
+import { logger } from '../util/logger.js';
+
+export const NETAVARK_BINARY = '/usr/lib/podman/netavark';
+export const AARDVARK_BINARY = '/usr/lib/podman/aardvark-dns';
+
+export interface NetavarkSubnet {
+  subnet: string;
+  gateway?: string;
+  lease_range?: { start_ip?: string; end_ip?: string };
+}
+
+export interface NetavarkNetwork {
+  name: string;
+  id: string;
+  driver: 'bridge';
+  network_interface: string;
+  subnets: NetavarkSubnet[];
+  ipv6_enabled: boolean;
+  internal: boolean;
+  dns_enabled: boolean;
+  ipam_options: { driver: 'host-local' };
+  options?: Record<string, string>;
+}
+
+export interface NetavarkPortMapping {
+  host_ip: string;
+  container_port: number;
+  host_port: number;
+  range: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+}
+
+export interface NetavarkEndpoint {
+  static_ips: string[];
+  aliases: string[];
+  interface_name: string;
+  static_mac?: string;
+}
+
+export interface NetavarkRequest {
+  container_id: string;
+  container_name: string;
+  port_mappings?: NetavarkPortMapping[];
+  networks: Record<string, NetavarkEndpoint>;
+  network_info: Record<string, NetavarkNetwork>;
+}
+
+export type NetavarkStatus = Record<
+  string,
+  {
+    dns_search_domains?: string[];
+    dns_server_ips?: string[];
+    interfaces?: Record<string, { mac_address: string; subnets?: { ipnet: string; gateway?: string }[] }>;
+  }
+>;
+
+export class Netavark {
+  /** netavark calls of one daemon run one at a time: concurrent runs race on creating the same chains. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** `configDir`: netavark's state (aardvark-dns's records and pid) — a per-daemon dir under the exec root. */
+  constructor(readonly configDir: string) {}
+
+  static available(): boolean {
+    return existsSync(NETAVARK_BINARY);
+  }
+
+  async init(): Promise<void> {
+    await fsp.mkdir(`${this.configDir}/aardvark-dns`, { recursive: true, mode: 0o700 });
+  }
+
+  async setup(netns: string, req: NetavarkRequest): Promise<NetavarkStatus> {
+    try {
+      return (await this.call('setup', netns, req)) as NetavarkStatus;
+    } catch (err) {
+      // netavark leaves what it made before a failure (a bridge, a veth, rules): undo it.
+      await this.call('teardown', netns, req).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async teardown(netns: string, req: NetavarkRequest): Promise<void> {
+    await this.call('teardown', netns, req);
+  }
+
+  private call(command: 'setup' | 'teardown', netns: string, req: NetavarkRequest): Promise<unknown> {
+    const run = this.queue.then(() => this.spawn(command, netns, req));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private spawn(command: 'setup' | 'teardown', netns: string, req: NetavarkRequest): Promise<unknown> {
+    const args = ['--config', this.configDir, '--rootless', 'false', '--aardvark-binary', AARDVARK_BINARY, command, netns];
+    return new Promise((resolve, reject) => {
+      // aardvark-dns is started by netavark and must outlive both netavark and this daemon.
+      const child = spawn(NETAVARK_BINARY, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d: Buffer) => err.push(d));
+      child.on('error', (e) => reject(new SystemError(`netavark: ${e.message}`)));
+      child.on('close', (code) => {
+        const stdout = Buffer.concat(out).toString().trim();
+        const stderr = Buffer.concat(err).toString().trim();
+        if (code !== 0) {
+          let message = stderr || stdout;
+          try {
+            message = (JSON.parse(stdout) as { error?: string }).error ?? message;
+          } catch {
+            // not JSON: keep the raw text
+          }
+          reject(new SystemError(`netavark ${command}: ${message}`));
+          return;
+        }
+        if (stderr) logger.debug(`netavark ${command}: ${stderr}`);
+        try {
+          resolve(stdout ? JSON.parse(stdout) : {});
+        } catch {
+          resolve({});
+        }
+      });
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(JSON.stringify(req));
+    });
+  }
+}
