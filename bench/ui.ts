@@ -12,7 +12,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, launchBrowser } from '../test/browser.js';
-import { api, apiJson, BERTHD, cleanup, log, median, p90, pool, ratio, startDaemon, TMP, writeBusyboxTar } from './lib.js';
+import { api, apiJson, cleanup, log, median, p90, pool, ratio, startBerth, TMP, writeBusyboxTar } from './lib.js';
 import { readFileSync } from 'node:fs';
 
 const { values } = parseArgs({ options: { images: { type: 'string', default: '200' }, containers: { type: 'string', default: '500' }, updates: { type: 'string', default: '20' }, running: { type: 'string', default: '10' } } });
@@ -77,12 +77,10 @@ async function populate(sock: string): Promise<string[]> {
 
 async function main(): Promise<void> {
   const port = await freePort();
-  const dir = path.join(TMP, 'berth-ui');
-  spawnSync('mkdir', ['-p', dir]);
-  const sock = path.join(dir, 'berth.sock');
-  const argv = [process.execPath, BERTHD, '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(dir, 'exec'), '--no-default-image', '--ui', `127.0.0.1:${port}`];
-  const daemon = await startDaemon('berthd', argv, sock, path.join(dir, 'berthd.log'), { ...process.env, MALLOC_ARENA_MAX: '2' });
-  const pageUrl = /web view on (http:\/\/[^\s"]+)/.exec(readFileSync(path.join(dir, 'berthd.log'), 'utf8'))![1];
+  // its own socket, roots, bridge and subnet (startBerth), and the web view on a free loopback port
+  const peer = await startBerth('berth-ui', 'crun', ['--no-default-image', '--ui', `127.0.0.1:${port}`]);
+  const { sock, daemon } = peer;
+  const pageUrl = /web view on (http:\/\/[^\s"]+)/.exec(readFileSync(path.join(TMP, 'berth-ui', 'berthd.log'), 'utf8'))![1];
   const containers = await populate(sock);
   for (const id of containers) daemon.containers.add(id);
 

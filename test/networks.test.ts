@@ -214,16 +214,23 @@ test('user networks: names, aliases and short ids resolve; other networks cannot
   assert.equal(await d.dockerOk(['network', 'ls', '--filter', 'label=team=a', '--format', '{{.Name}}']), 'front\n');
   assert.equal(await d.berthOk(['network', 'ls', '-q', '--filter', 'name=sealed']), (await d.dockerOk(['network', 'ls', '-q', '--filter', 'name=sealed'])));
   await d.dockerOk(['rm', '-f', 'srv', 'c3']);
+  const subnets = await Promise.all(['front', 'back', 'sealed'].map(async (n) => (await d.api('GET', `/networks/${n}`)).body.IPAM.Config[0].Subnet as string));
+  const bridgeRules = iptablesLinesFor(`10.${d.net.octet}.0.0/24`).length;
+  assert.ok(bridgeRules > 0, 'the default bridge keeps its rules between containers');
   const pruned = await d.dockerOk(['network', 'prune', '-f']);
   for (const n of ['front', 'back', 'sealed']) assert.match(pruned, new RegExp(`^${n}$`, 'm'));
-  await waitFor(() => iptablesLinesFor(`10.${d.net.octet}.`).length === 0, 'no iptables rule left for our subnets').catch((e: Error) => {
-    throw new Error(`${e.message}:\n${iptablesLinesFor(`10.${d.net.octet}.`).join('\n')}`);
+  // Removing the networks removed their bridges' rules, and nothing else.
+  const left = (): string[] => subnets.flatMap((s) => iptablesLinesFor(s));
+  await waitFor(() => left().length === 0, 'no iptables rule left for the removed networks').catch((e: Error) => {
+    throw new Error(`${e.message}:\n${left().join('\n')}`);
   });
+  assert.equal(iptablesLinesFor(`10.${d.net.octet}.0.0/24`).length, bridgeRules);
+  assert.deepEqual(netnsFiles().filter((f) => f.startsWith('keeper-')).length, 1, 'only the default bridge keeps an endpoint');
 });
 
 test('bad input: Docker status and message, nothing left behind', async () => {
   const pre = `10.${d.net.octet}`;
-  await d.dockerOk(['network', 'create', '--subnet', `${pre}.210.0/24`, 'taken']);
+  const takenId = (await d.dockerOk(['network', 'create', '--subnet', `${pre}.210.0/24`, 'taken'])).trim();
   const cases: [string, unknown, number, RegExp][] = [
     ['overlap', { Name: 'o', IPAM: { Config: [{ Subnet: `${pre}.210.128/25` }] } }, 403, /Pool overlaps with other one on this address space/],
     ['gateway', { Name: 'g', IPAM: { Config: [{ Subnet: `${pre}.211.0/24`, Gateway: `${pre}.99.1` }] } }, 403, /no matching subnet for gateway/],
@@ -257,8 +264,9 @@ test('bad input: Docker status and message, nothing left behind', async () => {
   assert.equal((await d.api('GET', '/networks/nosuch')).status, 404);
   await d.dockerOk(['rm', '-f', ctr, 'idle']);
   await d.dockerOk(['network', 'rm', 'taken']);
-  await waitFor(() => netnsFiles().length === 0, 'no namespace left');
-  await waitFor(() => iptablesLinesFor(`${pre}.`).length === 0, 'no rule left');
+  await waitFor(() => netnsFiles().filter((f) => !f.startsWith('keeper-')).length === 0, 'no container namespace left');
+  assert.ok(!netnsFiles().includes(`keeper-${takenId.slice(0, 12)}`), 'the removed network keeps no endpoint');
+  await waitFor(() => iptablesLinesFor(`${pre}.210.`).length === 0, 'no rule left for the removed network');
 });
 
 test('a SIGKILLed daemon: running containers keep addresses and ports, exits meanwhile release theirs', async () => {

@@ -57,7 +57,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  for (const c of ['ui-run', 'ui-act']) await d?.docker(['rm', '-f', c]);
+  for (const c of ['ui-run', 'ui-act', 'ui-web']) await d?.docker(['rm', '-f', c]);
   await stopAndCheckClean(d);
 });
 
@@ -73,6 +73,16 @@ describe('the live picture', () => {
     const id = (await d.dockerOk(['run', '-d', '--name', 'ui-run', 'ui-base:1', 'sh', '-c', 'echo bye > /etc/motd; rm /bin/ls; exec sleep 1000'])).trim();
     await page.waitForSelector(onLayer(base, `.ctrs > .ctr.running[data-container="${id}"] .procspace .layer.rw`));
     await page.waitForSelector(`.ctr[data-container="${id}"] .procs li:has-text("sleep 1000")`);
+  });
+
+  test('a running container\'s process space lists its published ports and mounts', async () => {
+    const hostPort = await freePort();
+    const id = (await d.dockerOk(['run', '-d', '--name', 'ui-web', '-p', `127.0.0.1:${hostPort}:80`, '-v', `${d.root}:/hostdir:ro`, 'ui-base:1', '/bin/busybox', 'httpd', '-f', '-p', '80'])).trim();
+    const space = page.locator(`.ctr.running[data-container="${id}"] .procspace`);
+    await space.locator(`.ports:has-text("127.0.0.1:${hostPort}→80/tcp")`).waitFor();
+    assert.match(await space.locator('.mounts').innerText(), /→ \/hostdir \(ro\)/);
+    await space.locator('.procs li:has-text("httpd")').waitFor();
+    await d.dockerOk(['rm', '-f', id]);
   });
 
   test('commit: the writable layer becomes a read-only layer on the stack', async () => {
@@ -120,7 +130,7 @@ describe('the live picture', () => {
   });
 
   test('a container\'s union view highlights its diff', async () => {
-    await page.click('.ctr[data-container] .layer.rw');
+    await page.click('.ctr:not(.leaving) .layer.rw');
     await page.click('#tabs button[data-tab="files"]');
     await page.click('a.dir[data-path="/etc"]');
     await page.waitForSelector('table.files tr.rowC:has-text("motd") .badge.chC');

@@ -13,6 +13,7 @@ import { distributionRoutes } from './distribution.js';
 import { volumeRoutes } from './volumes.js';
 import { networkRoutes } from './networks.js';
 import { berthRoutes } from './berth.js';
+import { buildRoutes } from './build.js';
 import { logger } from '../util/logger.js';
 
 export const API_VERSION = '1.47';
@@ -84,7 +85,7 @@ export class ApiServer {
   readonly server: http.Server;
 
   constructor(private readonly engine: Engine) {
-    this.routes = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes, ...volumeRoutes, ...berthRoutes, ...networkRoutes];
+    this.routes = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes, ...volumeRoutes, ...berthRoutes, ...networkRoutes, ...buildRoutes];
     this.server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => void this.dispatch(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Clients half-close a hijacked stream when they have no more stdin; the output must keep flowing.

@@ -13,6 +13,8 @@ export interface ExtractOptions {
   noOverwriteDirNonDir?: boolean;
   /** Own every entry by these ids (cp --archive into a container with a User). */
   chown?: { uid: number; gid: number };
+  /** Permission bits for every file and directory (COPY --chmod). */
+  mode?: number;
   /** Leave everything owned by the caller (the CLI extracting on the host). */
   noChown?: boolean;
   /** Ignore extended attributes the destination refuses. */
@@ -30,6 +32,7 @@ export async function extractArchive(input: Readable, root: Root, dest: Dir, opt
     whiteouts: 'none',
     noOverwriteDirNonDir: opts.noOverwriteDirNonDir,
     chown: opts.chown,
+    mode: opts.mode,
     noChown: opts.noChown,
     bestEffortXattrs: opts.bestEffortXattrs,
     signal: opts.signal,

@@ -391,3 +391,9 @@ export function padding(size: number): Buffer {
 
 /** Two zero blocks: the end-of-archive marker. */
 export const END_OF_ARCHIVE = Buffer.alloc(BLOCK * 2);
+
+/** A tar holding one regular file (a Dockerfile sent or fetched on its own). */
+export function fileTar(name: string, content: Buffer, mtime = Math.floor(Date.now() / 1000)): Buffer {
+  const hdr = encodeHeader({ name, mode: 0o644, uid: 0, gid: 0, size: content.length, mtime, type: 'file' });
+  return Buffer.concat([hdr, content, padding(content.length), END_OF_ARCHIVE]);
+}

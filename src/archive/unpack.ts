@@ -28,6 +28,8 @@ export interface UnpackOptions {
   noChown?: boolean;
   /** Own every entry by these ids instead of the archive's (cp --archive with a container user). */
   chown?: { uid: number; gid: number };
+  /** Permission bits for every file and directory instead of the archive's (COPY --chmod). */
+  mode?: number;
   /** An existing directory may not be replaced by a non-directory, nor the reverse (cp). */
   noOverwriteDirNonDir?: boolean;
   /** Ignore extended attributes the destination refuses (the CLI extracting on the host). */
@@ -240,7 +242,7 @@ export class Unpacker {
       }
       const own = this.owner(hdr);
       if (own) fs.fchownSync(fd, own.uid, own.gid);
-      fs.fchmodSync(fd, hdr.mode);
+      fs.fchmodSync(fd, this.modeOf(hdr));
       fs.futimesSync(fd, hdr.mtime, hdr.mtime);
       ok = true;
     } catch (e) {
@@ -294,6 +296,11 @@ export class Unpacker {
     if (!t.st.isSymbolicLink()) this.setMeta(parent, name, hdr);
   }
 
+  private modeOf(hdr: TarHeader): number {
+    if (this.opts.mode === undefined || (hdr.type !== 'file' && hdr.type !== 'dir')) return hdr.mode;
+    return (hdr.mode & ~0o7777) | this.opts.mode;
+  }
+
   private owner(hdr: TarHeader): { uid: number; gid: number } | null {
     if (this.opts.noChown) return null;
     return this.opts.chown ?? { uid: hdr.uid, gid: hdr.gid };
@@ -305,7 +312,7 @@ export class Unpacker {
     this.root.setMeta(dir, name, {
       uid: own?.uid,
       gid: own?.gid,
-      mode: hdr.type === 'symlink' ? undefined : hdr.mode,
+      mode: hdr.type === 'symlink' ? undefined : this.modeOf(hdr),
       mtime: hdr.type === 'dir' ? undefined : hdr.mtime,
     });
   }

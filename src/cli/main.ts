@@ -52,6 +52,7 @@ const containerLayers: Loader = () => import('./container/layers.js');
 const ui: Loader = () => import('./ui.js');
 const containerUpdate: Loader = () => import('./container/update.js');
 const volume: Loader = () => import('./volume/volume.js');
+const imageBuild: Loader = () => import('./image/build.js');
 
 // command words → [module, export].
 const COMMANDS: Record<string, [Loader, string]> = {
@@ -135,6 +136,9 @@ const COMMANDS: Record<string, [Loader, string]> = {
   export: [containerExport, 'exportContainer'],
   'container export': [containerExport, 'exportContainer'],
   history: [imageHistory, 'history'],
+  build: [imageBuild, 'build'],
+  'image build': [imageBuild, 'build'],
+  'builder build': [imageBuild, 'build'],
   'image history': [imageHistory, 'history'],
   'network create': [network, 'create'],
   'network ls': [network, 'ls'],
@@ -177,6 +181,7 @@ Common Commands:
   run         Create and run a new container from an image
   exec        Execute a command in a running container
   ps          List containers
+  build       Build an image from a Dockerfile
   images      List images
   pull        Download an image from a registry
   push        Upload an image to a registry

@@ -29,7 +29,7 @@ import { inspectView, matchesPsFilters, summaryView, validatePsFilters, type Vie
 import { EventService } from './events.js';
 import { ExecService } from './exec/exec-service.js';
 import { filterValues, parseTime, type Filters } from './filters.js';
-import { applyChanges } from './images/changes.js';
+import { applyChanges } from '../build/changes.js';
 import { DEFAULT_IMAGE, defaultImageTar } from './images/default-image.js';
 import { ImageService } from './images/image-service.js';
 import { importConfig, ingestLayer } from './images/import.js';
@@ -56,6 +56,10 @@ import type { Subnet } from '../network/ipam.js';
 import { LayerService } from './layers/layer-service.js';
 import { type HostInfo, probeHost } from '../oci/host-info.js';
 import { VolumeService } from './volumes/volume-service.js';
+import { EngineBuildBackend, removeStaleContexts } from './build-backend.js';
+import { openBuildSession, type BuildSession } from './build-session.js';
+import type { BuildOptions } from '../build/builder.js';
+import { parsePlatform } from '../distribution/platform.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -132,6 +136,7 @@ export class Engine {
     this.networks.hooks = {
       connectRunning: (c, name) => this.sandboxes.connectRunning(c, name),
       disconnectRunning: (c, name) => this.sandboxes.disconnectRunning(c, name),
+      removing: (n) => this.sandboxes.keepers.remove(n),
     };
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
@@ -201,6 +206,7 @@ export class Engine {
     await this.containers.init();
     for (const c of this.containers.all()) if (c.state.status === 'running') this.health.start(c);
     await removeStaleViews(this.snapshots, this.exportViewsDir());
+    await removeStaleContexts(this.opts.dataRoot);
     if (this.opts.defaultImage) await this.ensureDefaultImage();
   }
 
@@ -268,6 +274,33 @@ export class Engine {
 
   distributionInspect(ref: Reference, auth: AuthConfig): Promise<DistributionInspect> {
     return distributionInspect(this.registries, ref, auth);
+  }
+
+  /**
+   * POST /build: receives the context and plans the Dockerfile (errors here are the client's,
+   * before any output); the session then runs the build on the engine's containers.
+   */
+  openBuild(context: Readable, dockerfile: string, opts: BuildOptions, auth: (registry: string) => AuthConfig, signal: AbortSignal): Promise<BuildSession> {
+    return openBuildSession(this.buildBackend(auth), this.images, context, dockerfile, opts, signal);
+  }
+
+  /** POST /build/prune: the RUN --mount=type=cache directories (build steps are images here). */
+  pruneBuildCache(): Promise<{ ids: string[]; reclaimed: number }> {
+    return this.buildBackend(() => ({})).pruneCache();
+  }
+
+  private buildBackend(auth: (registry: string) => AuthConfig): EngineBuildBackend {
+    return new EngineBuildBackend(
+      {
+        dataRoot: this.opts.dataRoot,
+        content: this.content,
+        snapshots: this.snapshots,
+        images: this.images,
+        containers: this.containers,
+        pull: (ref, platform, a, sink) => this.pullImage(ref, { platform: platform ? parsePlatform(platform) : undefined, auth: a }, sink),
+      },
+      auth,
+    );
   }
 
   /** Containers per image are counted only for `system df`; `/images/json` says -1 (not computed), as Docker does. */

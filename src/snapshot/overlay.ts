@@ -139,6 +139,21 @@ export class Snapshotter {
     }
   }
 
+  /**
+   * Takes an active snapshot's upper dir (unmounted, with nothing running on it) as a detached
+   * layer, to be committed in place rather than copied (containerd commits an active snapshot
+   * the same way); the snapshot is left with an empty upper dir.
+   */
+  async detachUpper(key: string, diffId: string, size: number): Promise<DetachedLayer> {
+    const info = this.mustGet(key);
+    if (info.kind !== 'active') throw new ConflictError(`snapshot ${key} is not active`);
+    const tmpDir = path.join(this.dir, `tmp-${randomBytes(8).toString('hex')}`);
+    await fsp.mkdir(tmpDir, { mode: 0o755 });
+    await fsp.rename(this.fsDir(key), path.join(tmpDir, 'fs'));
+    await fsp.mkdir(this.fsDir(key), { mode: 0o755 });
+    return { tmpDir, diffId, size };
+  }
+
   async discardDetached(layer: DetachedLayer): Promise<void> {
     await fsp.rm(layer.tmpDir, { recursive: true, force: true });
   }

@@ -10,12 +10,13 @@ import { ConflictError, InvalidParameterError, noSuchContainer, noSuchImage } fr
 import { parseRepositoryTag, type Reference } from '../../reference/index.js';
 import type { Snapshotter } from '../../snapshot/overlay.js';
 import type { ContentStore } from '../../store/content.js';
+import { directorySize } from '../../util/fs.js';
 import { logger } from '../../util/logger.js';
 import type { ContainerRecord } from '../containers/container.js';
 import { mergeEnv, mergeHealthcheck } from '../containers/create-config.js';
 import { containerLayers, runtimeMountPoints } from '../containers/rootfs-layers.js';
 import type { EventService } from '../events.js';
-import { applyChanges } from './changes.js';
+import { applyChanges } from '../../build/changes.js';
 import type { ImageService } from './image-service.js';
 import type { HistoryEntry, ImageConfig, ImageRunConfig } from './image-types.js';
 import { ingestLayer } from './import.js';
@@ -32,6 +33,36 @@ export interface CommitOptions {
   changes: string[];
   /** Config overrides from the request body, used instead of the container's own config. */
   config?: ContainerConfig | null;
+}
+
+type LayerDeps = Pick<CommitDeps, 'content' | 'snapshots'>;
+
+/**
+ * A build step's layer: the changes of an active snapshot (a RUN container's, or one a COPY
+ * wrote into) committed on its parent. Returns the diff id, or undefined when nothing changed.
+ * `inPlace` (the snapshot is about to be removed, nothing has it mounted): the upper dir itself
+ * becomes the committed layer and only the tar (for the content store) is written, instead of
+ * writing the tar and unpacking it again.
+ */
+export async function commitSnapshotLayer(deps: LayerDeps, key: string, opts: { inPlace?: boolean } = {}): Promise<string | undefined> {
+  const layers = containerLayers(deps.snapshots, key);
+  if (!layers) throw noSuchContainer(key);
+  if (!opts.inPlace) return commitLayer(deps, layers.upper, layers.lowers, layers.parent);
+  const hidden = await runtimeMountPoints(layers);
+  if (!(await hasChanges(layers.upper, hidden))) return undefined;
+  const writer = await deps.content.writer();
+  let diffId: string;
+  try {
+    await writer.writeStream(packDirectory(layers.upper, { overlayUpper: true, exclude: (rel) => hidden.has(`/${rel}`) }));
+    diffId = (await writer.commit()).digest;
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+  // What the tar leaves out (the runtime's mount points) goes from the directory too, deepest first.
+  for (const p of [...hidden].sort((a, b) => b.length - a.length)) await fsp.rm(`${layers.upper}${p}`, { recursive: true, force: true });
+  const layer = await deps.snapshots.detachUpper(key, diffId, await directorySize(layers.upper));
+  return (await deps.snapshots.commitDetached(layers.parent, layer)).diffId;
 }
 
 export interface CommitDeps {
@@ -96,7 +127,7 @@ async function tagCommitted(deps: CommitDeps, id: string, target: Reference): Pr
  * `parent` in one pass. An upper dir with no changes gives no layer (undefined), as Docker's
  * empty diff does.
  */
-async function commitLayer(deps: CommitDeps, upper: string, lowers: string[], parent: string | undefined): Promise<string | undefined> {
+async function commitLayer(deps: LayerDeps, upper: string, lowers: string[], parent: string | undefined): Promise<string | undefined> {
   const hidden = await runtimeMountPoints({ upper, lowers, parent });
   const exclude = (rel: string): boolean => hidden.has(`/${rel}`);
   if (!(await hasChanges(upper, hidden))) return undefined;

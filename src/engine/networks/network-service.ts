@@ -48,6 +48,8 @@ export interface ContainerAccess {
 export interface NetworkHooks {
   connectRunning(c: ContainerRecord, name: string): Promise<void>;
   disconnectRunning(c: ContainerRecord, name: string): Promise<void>;
+  /** The network is being removed: its bridge and rules go. */
+  removing(n: NetworkRecord): Promise<void>;
 }
 
 export const DEFAULT_BRIDGE = 'berth0';
@@ -191,6 +193,7 @@ export class NetworkService {
         const first = active[0]!.c;
         throw new ConflictError(`error while removing network: network ${n.name} has active endpoints (name:"${first.name}" id:"${first.id.slice(0, 12)}")`);
       }
+      await this.hooks.removing(n);
       await this.records.delete(n.id);
       this.networks.delete(n.id);
       this.opts.events.emit('network', 'destroy', n.id, { name: n.name, type: n.driver });

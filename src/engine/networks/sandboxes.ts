@@ -14,6 +14,7 @@ import { logger } from '../../util/logger.js';
 import { shortId } from '../../reference/index.js';
 import type { EventService } from '../events.js';
 import { type ContainerRecord, isRunning } from '../containers/container.js';
+import { BridgeKeepers, keeperAddress } from './keepers.js';
 import { MTU_OPTION, subnetOf, type EndpointRecord, type NetworkRecord } from './network.js';
 import type { NetworkService } from './network-service.js';
 
@@ -51,6 +52,8 @@ export class SandboxService {
   /** Teardowns in flight. */
   private readonly pending = new Set<Promise<void>>();
 
+  readonly keepers: BridgeKeepers;
+
   constructor(
     private readonly networks: NetworkService,
     private readonly events: EventService,
@@ -58,6 +61,7 @@ export class SandboxService {
   ) {
     this.netns = new NetnsStore(path.join(execRoot, 'netns'));
     this.netavark = new Netavark(path.join(execRoot, 'network'));
+    this.keepers = new BridgeKeepers(this.netavark, this.netns, (n) => this.netavarkNetwork(n));
   }
 
   async init(): Promise<void> {
@@ -70,6 +74,8 @@ export class SandboxService {
     let s = this.taken.get(n.id);
     if (!s) {
       s = new Set(n.subnets.flatMap((x) => [x.gateway, ...Object.values(x.auxAddresses ?? {})]));
+      const keeper = keeperAddress(n);
+      if (keeper) s.add(keeper);
       this.taken.set(n.id, s);
     }
     return s;
@@ -115,6 +121,7 @@ export class SandboxService {
     }
     const sandbox = c.sandbox;
     const ready = (async () => {
+      for (const [n] of nets) await this.keepers.ensure(n);
       // One call per network, the ports with the first: teardown undoes them the same way.
       for (const group of groupByPorts(nets, sandbox.portsNetwork)) {
         const ports = group.some(([n]) => n.name === sandbox.portsNetwork) ? sandbox.ports : [];
@@ -206,11 +213,13 @@ export class SandboxService {
     return out;
   }
 
-  private netavarkNetwork(n: NetworkRecord): NetavarkNetwork {
+  netavarkNetwork(n: NetworkRecord): NetavarkNetwork {
     const options: Record<string, string> = { isolate: 'true' };
     if (n.options[MTU_OPTION] && n.options[MTU_OPTION] !== '1500') options['mtu'] = n.options[MTU_OPTION];
+    // netavark names its iptables chains and aardvark's record files after the network's name:
+    // Berth's names are per daemon (every berthd has a "bridge"), its ids are unique on the host.
     return {
-      name: n.name,
+      name: n.id,
       id: n.id,
       driver: 'bridge',
       network_interface: n.bridge!,
@@ -226,8 +235,8 @@ export class SandboxService {
   private request(c: ContainerRecord, nets: [NetworkRecord, EndpointRecord][], ports: PublishedPort[]): NetavarkRequest {
     const req: NetavarkRequest = { container_id: c.id, container_name: c.name, networks: {}, network_info: {} };
     for (const [n, ep] of nets) {
-      req.network_info[n.name] = this.netavarkNetwork(n);
-      req.networks[n.name] = {
+      req.network_info[n.id] = this.netavarkNetwork(n);
+      req.networks[n.id] = {
         static_ips: [ep.ipAddress!],
         aliases: n.dns ? [...new Set([c.name, shortId(c.id), ...ep.aliases])] : [],
         interface_name: ep.iface ?? 'eth0',
@@ -303,10 +312,18 @@ export class SandboxService {
     while (this.pending.size) await Promise.all([...this.pending]);
   }
 
-  /** Daemon shutdown: teardowns finished (bounded), the namespace dir's mount dropped if unused. */
+  /**
+   * Daemon shutdown: teardowns finished, the bridges of networks no running container uses
+   * removed (their keepers), the namespace dir's mount dropped if unused. Bounded by `timeoutMs`.
+   */
   async close(timeoutMs: number): Promise<void> {
-    await Promise.race([this.drain(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
-    if (this.pending.size === 0) await this.netns.close();
+    const work = (async () => {
+      await this.drain();
+      const inUse = new Set(this.networks.containers.all().flatMap((c) => (c.sandbox ? Object.values(c.networks ?? {}).map((ep) => ep.networkId) : [])));
+      for (const n of this.networks.all()) if (n.driver === 'bridge' && !inUse.has(n.id)) await this.keepers.remove(n);
+      await this.netns.close();
+    })();
+    await Promise.race([work, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
   }
 
   private liveEndpoints(c: ContainerRecord): [NetworkRecord, EndpointRecord][] {
@@ -345,6 +362,7 @@ export class SandboxService {
     ep.endpointId = newId();
     ep.iface = `eth${i}`;
     try {
+      await this.keepers.ensure(n);
       await this.netavark.setup(sb.netns, this.request(c, [[n, ep]], []));
     } catch (err) {
       this.takenOn(n).delete(ip);

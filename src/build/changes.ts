@@ -1,10 +1,9 @@
 // `docker import --change` / `commit --change`: Dockerfile instructions applied to an image
 // config, with the instructions, argument rules and error messages of Docker's builder.
-import { InvalidParameterError } from '../../errors.js';
-import { parseSignal } from '../../oci/signals.js';
-import type { ImageHealthcheck } from '../../oci/image-spec.js';
-import type { ImageRunConfig } from './image-types.js';
-import { parseGoDuration } from '../../util/duration.js';
+import { InvalidParameterError } from '../errors.js';
+import { parseSignal } from '../oci/signals.js';
+import type { ImageHealthcheck, ImageRunConfig } from '../oci/image-spec.js';
+import { parseGoDuration } from '../util/duration.js';
 
 const ALLOWED = new Set(['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'ONBUILD', 'USER', 'VOLUME', 'WORKDIR', 'STOPSIGNAL', 'HEALTHCHECK']);
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
@@ -14,7 +13,7 @@ function bad(msg: string): InvalidParameterError {
 }
 
 /** `["a","b"]` → the array, or undefined when the text is not a JSON array of strings. */
-function jsonArgs(rest: string): string[] | undefined {
+export function jsonArgs(rest: string): string[] | undefined {
   const t = rest.trim();
   if (!t.startsWith('[')) return undefined;
   try {
