@@ -14,6 +14,7 @@ PACKAGES=(
   # htpasswd for its basic auth, openssl for a test PKI, skopeo and umoci for the interop tests
   docker.io docker-registry apache2-utils openssl skopeo umoci
   chromium                   # the web view's tests and bench drive it headless (playwright-core)
+  python3-docker             # docker-py, a client library the tests drive against berthd
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -17,6 +17,9 @@ export class NotFoundError extends BerthError {}
 /** 409: name in use, image in use, container running when it must not be, ... */
 export class ConflictError extends BerthError {}
 
+/** An exec's process could not be started (missing binary, not executable): Docker's 400. */
+export class ExecStartError extends InvalidParameterError {}
+
 /** 304: the operation is a no-op (already started, already stopped). */
 export class NotModifiedError extends BerthError {}
 

@@ -265,7 +265,8 @@ describe('commit', () => {
     assert.equal(withBody.status, 201, withBody.text);
     const bodyImg = await inspectImage(withBody.body.Id);
     assert.deepEqual(bodyImg.Config.Cmd, ['cat', '/x']);
-    assert.ok(bodyImg.Config.Env.includes('FROM_BODY=1') && bodyImg.Config.Env.some((e: string) => e.startsWith('PATH=')), bodyImg.Config.Env);
+    // The container's Env (here none: the image sets no PATH; dockerd adds PATH only to the process) merged under the body's.
+    assert.ok(bodyImg.Config.Env.includes('FROM_BODY=1'), bodyImg.Config.Env);
     assert.equal(await d.dockerOk(['run', '--rm', 'layers/body']), 'x\n');
     for (const body of ['{}', 'null']) {
       const r = await d.api('POST', '/commit?container=cm4', body);

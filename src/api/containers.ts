@@ -1,7 +1,7 @@
 // /containers/* handlers: translate HTTP to engine calls and back, nothing more.
 import { pipeline } from 'node:stream/promises';
 import type { ContainerCommitResponse, ContainerConfig, ContainerCreateRequest, ContainerUpdateRequest, ContainerUpdateResponse } from '../types/api.js';
-import { InvalidParameterError } from '../errors.js';
+import { InvalidParameterError, noSuchContainer } from '../errors.js';
 import { parseFilters } from '../engine/filters.js';
 import type { WaitCondition } from '../engine/containers/container-service.js';
 import { type Route, route } from './server.js';
@@ -9,6 +9,7 @@ import { MULTIPLEXED_STREAM, RAW_STREAM, parseDetachKeys, pumpAttach, writeOutpu
 import type { Duplex } from 'node:stream';
 import type { RequestContext } from './context.js';
 import { logger } from '../util/logger.js';
+import { containerInspectFor } from './versions.js';
 
 function abortOnClose(ctx: RequestContext): AbortSignal {
   const ac = new AbortController();
@@ -54,7 +55,7 @@ export const containerRoutes: Route[] = [
   }),
 
   route('GET', '/containers/{id}/json', async (ctx, engine) => {
-    ctx.send(200, await engine.inspectContainer(ctx.params.id, ctx.bool('size')));
+    ctx.send(200, containerInspectFor(ctx.apiVersion, await engine.inspectContainer(ctx.params.id, ctx.bool('size'))));
   }),
 
   route('GET', '/containers/{id}/top', async (ctx, engine) => {
@@ -181,8 +182,15 @@ export const containerRoutes: Route[] = [
   }),
 
   route('DELETE', '/containers/{id}', async (ctx, engine) => {
-    if (ctx.bool('link')) throw new InvalidParameterError('links are not supported');
-    await engine.containers.remove(ctx.params.id, { force: ctx.bool('force'), volumes: ctx.bool('v') });
+    if (ctx.bool('link')) await engine.containers.removeLink(ctx.params.id);
+    else await engine.containers.remove(ctx.params.id, { force: ctx.bool('force'), volumes: ctx.bool('v') });
+    ctx.noContent();
+  }),
+
+  // `docker rm --link /web/db`: the link's full name has slashes.
+  route('DELETE', '/containers/{name*}', async (ctx, engine) => {
+    if (!ctx.bool('link')) throw noSuchContainer(ctx.params.name);
+    await engine.containers.removeLink(ctx.params.name);
     ctx.noContent();
   }),
 
@@ -193,7 +201,7 @@ export const containerRoutes: Route[] = [
     const tty = c.config.Tty ?? false;
     const { socket, head } = ctx.hijack(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
     const signal = abortOnSocketClose(socket);
-    if (ctx.bool('logs')) {
+    if (ctx.bool('logs') && engine.logDrivers.keepsOutput(c)) {
       for await (const e of engine.logs(c.id, { follow: false })) {
         if ((e.stream === 'stdout' && opts.stdout) || (e.stream === 'stderr' && opts.stderr)) writeOutput(socket, tty, e.stream === 'stdout' ? 1 : 2, e.data);
       }

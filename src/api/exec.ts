@@ -2,7 +2,7 @@
 import type { ExecConfig, ExecStartConfig } from '../types/api.js';
 import { InvalidParameterError } from '../errors.js';
 import { type Route, route } from './server.js';
-import { MULTIPLEXED_STREAM, RAW_STREAM, parseDetachKeys, pumpAttach } from './streams.js';
+import { MULTIPLEXED_STREAM, RAW_STREAM, frame, holdInput, parseDetachKeys, pumpAttach } from './streams.js';
 
 export const execRoutes: Route[] = [
   route('POST', '/containers/{id}/exec', async (ctx, engine) => {
@@ -20,8 +20,21 @@ export const execRoutes: Route[] = [
       ctx.send(200);
       return;
     }
-    const { stream, exited } = await engine.exec.start(e.id, { detach: false, tty });
-    const { socket, head } = ctx.hijack(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+    engine.exec.checkStartable(e.id);
+    // The answer's head goes out before the process starts, as dockerd's does: a client that
+    // reads the head through a buffer (docker-py) would otherwise swallow the first output.
+    const { socket, head: early } = ctx.hijack(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+    const input = holdInput(socket, early);
+    let started;
+    try {
+      started = await engine.exec.start(e.id, { detach: false, tty });
+    } catch (err) {
+      // dockerd writes a start failure into the stream (and the exit code says 126).
+      if (!socket.destroyed) socket.end(tty ? `${(err as Error).message}\r\n` : frame(1, Buffer.from(`${(err as Error).message}\r\n`)));
+      return;
+    }
+    const { stream, exited } = started;
+    const head = input.release();
     if (!stream) {
       socket.end();
       return;

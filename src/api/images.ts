@@ -10,6 +10,7 @@ import { parseImageName } from '../engine/images/names.js';
 import type { RequestContext } from './context.js';
 import { statusOf } from './errors.js';
 import { type Route, route } from './server.js';
+import { imageInspectFor } from './versions.js';
 import { logger } from '../util/logger.js';
 
 function changesParam(query: URLSearchParams): string[] {
@@ -103,7 +104,7 @@ export const imageRoutes: Route[] = [
   }),
 
   route('GET', '/images/{name*}/json', async (ctx, engine) => {
-    ctx.send(200, await engine.images.inspect(ctx.params.name));
+    ctx.send(200, imageInspectFor(ctx.apiVersion, await engine.images.inspect(ctx.params.name)));
   }),
 
   route('GET', '/images/{name*}/history', async (ctx, engine) => {

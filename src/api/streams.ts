@@ -65,6 +65,25 @@ export class DetachDetector {
   }
 }
 
+/**
+ * Keeps what a hijacked client sends while the process is being started: `release` stops
+ * collecting and returns it all (the pump then reads the socket itself). A client that already
+ * half-closed is seen by the pump through `socket.readableEnded`.
+ */
+export function holdInput(socket: Duplex, head: Buffer): { release: () => Buffer } {
+  const held: Buffer[] = [head];
+  const onData = (d: Buffer): void => {
+    held.push(d);
+  };
+  socket.on('data', onData);
+  return {
+    release: () => {
+      socket.off('data', onData);
+      return Buffer.concat(held);
+    },
+  };
+}
+
 export interface PumpOptions {
   tty: boolean;
   stdin: boolean;
@@ -109,11 +128,13 @@ export function pumpAttach(socket: Duplex, head: Buffer, stream: AttachStream, o
       }
     };
     if (head.length) onInput(head);
-    socket.on('data', onInput);
-    socket.on('end', () => {
+    const onEnd = (): void => {
       if (opts.stdin && opts.closeStdinOnEnd) stream.closeStdin();
       if (!opts.stdout && !opts.stderr) finish();
-    });
+    };
+    socket.on('data', onInput);
+    if (socket.readableEnded) onEnd();
+    else socket.on('end', onEnd);
     socket.on('close', finish);
     socket.on('error', finish);
   });

@@ -1,10 +1,24 @@
 // Terminal and hijacked-stream plumbing shared by run, start, attach and exec.
 
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Duplex } from 'node:stream';
+import { configDir } from './registry/config.js';
 import type { Client } from '../client/client.js';
 import { FrameDecoder, STDERR, STDIN, STDOUT } from '../client/stdcopy.js';
 
 export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
+
+/** --detach-keys, else config.json's `detachKeys` (as the docker CLI reads it), else undefined (the default). */
+export function detachKeysFor(ctx: { configDir?: string }, flag: string | undefined): string | undefined {
+  if (flag) return flag;
+  try {
+    const v = (JSON.parse(readFileSync(path.join(configDir(ctx.configDir), 'config.json'), 'utf8')) as { detachKeys?: unknown }).detachKeys;
+    return typeof v === 'string' && v !== '' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Parses docker's detach key spec ("ctrl-p,ctrl-q", "a,ctrl-b") into bytes. */
 export function parseDetachKeys(spec: string): number[] {

@@ -4,6 +4,7 @@ import * as http from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import { ApiError, ConnectionError, apiErrorFromBody } from './errors.js';
 import { parseHost, type Endpoint } from './host.js';
+import { compareVersions } from '../util/versions.js';
 
 export const MAX_API_VERSION = '1.47';
 
@@ -27,15 +28,7 @@ export interface Hijacked {
   contentType: string;
 }
 
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d < 0 ? -1 : 1;
-  }
-  return 0;
-}
+export { compareVersions };
 
 export function encodeQuery(q: Query | undefined): string {
   if (!q) return '';

@@ -16,17 +16,27 @@ import { Runtime } from '../runtime/runtime.js';
 import { parseAddressPool } from '../network/ipam.js';
 import type { RuntimeName } from '../runtime/types.js';
 import { logger, type LogLevel } from '../util/logger.js';
+import { validateLogConfig } from '../engine/logging/drivers.js';
+import type { Ulimit } from '../types/api.js';
+import { checkConflicts, checkValues, ConfigError, DEFAULT_CONFIG_FILE, RELOADABLE, readConfigFile, type DaemonConfig } from './config.js';
 
 const USAGE = `Usage: berthd [OPTIONS]
 
 A container engine that serves the Docker Engine API
 
 Options:
+      --config-file string Daemon configuration file (default "/etc/berth/daemon.json")
   -H, --host list          Daemon socket(s) to listen on (default unix:///run/berth/berth.sock)
       --data-root string   Root directory of persistent state (default "/var/lib/berth")
       --exec-root string   Root directory for execution state files (default "/run/berth")
       --runtime string     OCI runtime: crun or runc (default: crun when installed)
       --log-level string   Logging level: debug, info, warn, error, fatal (default "info")
+  -D, --debug              Enable debug mode
+      --log-driver string  Default driver for container logs (default "json-file")
+      --log-opt map        Default log driver options for containers
+      --label list         Set key=value labels to the daemon
+      --live-restore       Keep containers running while the daemon is down (always so with Berth)
+      --default-ulimit list  Default ulimits for containers (name=soft:hard)
   -p, --pidfile string     Path to use for daemon PID file
       --no-default-image   Do not create busybox:latest from the host's busybox-static
       --insecure-registry list       Registries (host:port or CIDR) that may be reached over plain http
@@ -81,36 +91,102 @@ function positiveInt(name: string, v: string | undefined, dflt: number): number 
   return n;
 }
 
-function registryOptions(values: Record<string, string | string[] | boolean | undefined>): RegistryOptions {
+function registryOptions(cfg: DaemonConfig, values: Record<string, string | string[] | boolean | undefined>): RegistryOptions {
   const o = defaultRegistryOptions();
   const list = (k: string): string[] => (values[k] as string[] | undefined) ?? [];
-  o.insecureRegistries = list('insecure-registry').map((r) => r.replace(/^https?:\/\//, '').replace(/\/$/, ''));
-  for (const m of list('registry-mirror')) {
-    try {
-      const u = new URL(m);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
-    } catch {
-      throw new Error(`invalid mirror: ${m} (expected an http or https URL)`);
-    }
-  }
-  o.mirrors = list('registry-mirror');
+  applyRegistryConfig(o, cfg);
   if (list('registry-certs-dir').length > 0) o.certsDirs = list('registry-certs-dir').map((d) => path.resolve(d));
-  o.maxConcurrentDownloads = positiveInt('max-concurrent-downloads', values['max-concurrent-downloads'] as string | undefined, o.maxConcurrentDownloads);
-  o.maxConcurrentUploads = positiveInt('max-concurrent-uploads', values['max-concurrent-uploads'] as string | undefined, o.maxConcurrentUploads);
+  if (cfg['max-concurrent-downloads']) o.maxConcurrentDownloads = cfg['max-concurrent-downloads'];
+  if (cfg['max-concurrent-uploads']) o.maxConcurrentUploads = cfg['max-concurrent-uploads'];
   o.transport.headerTimeoutMs = positiveInt('registry-timeout', values['registry-timeout'] as string | undefined, o.transport.headerTimeoutMs / 1000) * 1000;
   o.transport.idleTimeoutMs = positiveInt('registry-idle-timeout', values['registry-idle-timeout'] as string | undefined, o.transport.idleTimeoutMs / 1000) * 1000;
   o.uploadChunkSize = positiveInt('registry-upload-chunk-size', values['registry-upload-chunk-size'] as string | undefined, o.uploadChunkSize);
   return o;
 }
 
+/** The part of the registry settings SIGHUP reloads: mirrors and insecure registries. */
+function applyRegistryConfig(o: RegistryOptions, cfg: DaemonConfig): void {
+  o.insecureRegistries = (cfg['insecure-registries'] ?? []).map((r) => r.replace(/^https?:\/\//, '').replace(/\/$/, ''));
+  o.mirrors = cfg['registry-mirrors'] ?? [];
+}
+
+/** Flags under daemon.json's names; only what was given, so a conflict with the file can be seen. */
+function flagConfig(values: Record<string, string | string[] | boolean | undefined>): DaemonConfig {
+  const f: DaemonConfig = {};
+  const str = (k: string) => values[k] as string | undefined;
+  const list = (k: string) => values[k] as string[] | undefined;
+  if (list('host')?.length) f.hosts = list('host');
+  if (str('data-root')) f['data-root'] = str('data-root');
+  if (str('exec-root')) f['exec-root'] = str('exec-root');
+  if (str('pidfile')) f.pidfile = str('pidfile');
+  if (str('log-level')) f['log-level'] = str('log-level');
+  if (values['debug']) f.debug = true;
+  if (str('log-driver')) f['log-driver'] = str('log-driver');
+  if (list('log-opt')?.length) f['log-opts'] = Object.fromEntries(list('log-opt')!.map((kv) => keyValue('log-opt', kv)));
+  const runtime = str('default-runtime') ?? str('runtime');
+  if (runtime) f['default-runtime'] = runtime;
+  if (list('insecure-registry')?.length) f['insecure-registries'] = list('insecure-registry');
+  if (list('registry-mirror')?.length) f['registry-mirrors'] = list('registry-mirror');
+  if (str('max-concurrent-downloads')) f['max-concurrent-downloads'] = positiveInt('max-concurrent-downloads', str('max-concurrent-downloads'), 0);
+  if (str('max-concurrent-uploads')) f['max-concurrent-uploads'] = positiveInt('max-concurrent-uploads', str('max-concurrent-uploads'), 0);
+  if (values['live-restore']) f['live-restore'] = true;
+  if (list('label')?.length) f.labels = list('label');
+  if (list('default-ulimit')?.length) f['default-ulimits'] = Object.fromEntries(list('default-ulimit')!.map(parseUlimitFlag));
+  return f;
+}
+
+function keyValue(flag: string, kv: string): [string, string] {
+  const i = kv.indexOf('=');
+  if (i <= 0) throw new ConfigError(`invalid --${flag} ${kv}: expected key=value`);
+  return [kv.slice(0, i), kv.slice(i + 1)];
+}
+
+/** --default-ulimit nofile=1024:2048 */
+function parseUlimitFlag(v: string): [string, Ulimit] {
+  const m = /^(\w+)=(-?\d+)(?::(-?\d+))?$/.exec(v);
+  if (!m) throw new ConfigError(`invalid ulimit argument: ${v}`);
+  return [m[1], { Name: m[1], Soft: Number(m[2]), Hard: Number(m[3] ?? m[2]) }];
+}
+
+function engineLogLevel(cfg: DaemonConfig): LogLevel {
+  return cfg.debug ? 'debug' : ((cfg['log-level'] ?? 'info') as LogLevel);
+}
+
+/** SIGHUP: what dockerd reloads, from the file as it is now; a bad file is logged and ignored. */
+async function reload(engine: Engine, file: string, named: boolean): Promise<void> {
+  let cfg: DaemonConfig;
+  try {
+    cfg = await readConfigFile(file, named);
+  } catch (err) {
+    logger.error(`Error reloading configuration: ${(err as Error).message}`);
+    return;
+  }
+  engine.opts.labels = cfg.labels ?? [];
+  engine.opts.debug = cfg.debug ?? false;
+  logger.setLevel(engineLogLevel(cfg));
+  applyRegistryConfig(engine.registries.options, cfg);
+  engine.registries.endpoints.resolved.clear();
+  const attrs: Record<string, string> = { labels: JSON.stringify(cfg.labels ?? []), debug: String(cfg.debug ?? false), 'registry-mirrors': JSON.stringify(cfg['registry-mirrors'] ?? []), 'insecure-registries': JSON.stringify(cfg['insecure-registries'] ?? []) };
+  engine.events.emit('daemon', 'reload', 'berth', attrs);
+  logger.info(`reloaded ${file}: ${RELOADABLE.join(', ')}`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      'config-file': { type: 'string' },
       host: { type: 'string', short: 'H', multiple: true },
-      'data-root': { type: 'string', default: '/var/lib/berth' },
-      'exec-root': { type: 'string', default: '/run/berth' },
+      'data-root': { type: 'string' },
+      'exec-root': { type: 'string' },
       runtime: { type: 'string' },
-      'log-level': { type: 'string', short: 'l', default: 'info' },
+      'default-runtime': { type: 'string' },
+      'log-level': { type: 'string', short: 'l' },
+      debug: { type: 'boolean', short: 'D' },
+      'log-driver': { type: 'string' },
+      'log-opt': { type: 'string', multiple: true },
+      label: { type: 'string', multiple: true },
+      'live-restore': { type: 'boolean' },
+      'default-ulimit': { type: 'string', multiple: true },
       pidfile: { type: 'string', short: 'p' },
       'no-default-image': { type: 'boolean', default: false },
       'insecure-registry': { type: 'string', multiple: true },
@@ -139,29 +215,57 @@ async function main(): Promise<void> {
     process.stdout.write(`Berth version ${BERTH_VERSION}\n`);
     return;
   }
-  logger.setLevel(values['log-level'] as LogLevel);
-  if (values.runtime && values.runtime !== 'crun' && values.runtime !== 'runc') throw new Error(`unknown runtime: ${values.runtime} (use crun or runc)`);
-  const runtime = await Runtime.detect(values.runtime as RuntimeName | undefined);
-  const dataRoot = path.resolve(values['data-root']!);
-  const execRoot = path.resolve(values['exec-root']!);
-  const registry = registryOptions(values);
+  const configFile = path.resolve(values['config-file'] ?? DEFAULT_CONFIG_FILE);
+  const named = values['config-file'] !== undefined;
+  const flags = flagConfig(values);
+  const file = await readConfigFile(configFile, named);
+  checkConflicts(flags, file, configFile);
+  const cfg: DaemonConfig = { ...file, ...flags };
+  checkValues(cfg, (msg) => {
+    throw new ConfigError(msg);
+  });
+  const logConfig = { Type: cfg['log-driver'] ?? 'json-file', Config: cfg['log-opts'] ?? {} };
+  try {
+    validateLogConfig(logConfig);
+  } catch (err) {
+    throw new ConfigError(`failed to set log opts: ${(err as Error).message}`);
+  }
+  logger.setLevel(engineLogLevel(cfg));
+  const runtime = await Runtime.detect(cfg['default-runtime'] as RuntimeName | undefined);
+  const dataRoot = path.resolve(cfg['data-root'] ?? '/var/lib/berth');
+  const execRoot = path.resolve(cfg['exec-root'] ?? '/run/berth');
+  const registry = registryOptions(cfg, values);
   const bridgeName = values.bridge;
   if (bridgeName !== undefined && (bridgeName === 'none' || !/^[a-zA-Z0-9_.-]{1,15}$/.test(bridgeName))) {
     throw new Error(`invalid --bridge: ${bridgeName} (an interface name of at most 15 characters)`);
   }
   const pools = (values['default-address-pool'] ?? []).map(parseAddressPool);
   const network = { bridgeName, bip: values.bip, pools: pools.length ? pools : undefined };
-  const engine = new Engine({ dataRoot, execRoot, runtime, defaultImage: !values['no-default-image'], registry, network });
+  const engine = new Engine({
+    network,
+    dataRoot,
+    execRoot,
+    runtime,
+    defaultImage: !values['no-default-image'],
+    registry,
+    logConfig,
+    labels: cfg.labels ?? [],
+    debug: cfg.debug ?? false,
+    liveRestore: cfg['live-restore'],
+    defaultUlimits: Object.entries(cfg['default-ulimits'] ?? {}).map(([name, u]) => ({ Name: u.Name ?? name, Soft: u.Soft, Hard: u.Hard })),
+    runtimes: cfg.runtimes,
+  });
   await engine.init();
   const api = new ApiServer(engine);
-  const hosts = values.host && values.host.length > 0 ? values.host : [`unix://${path.join(execRoot, 'berth.sock')}`];
+  const hosts = cfg.hosts && cfg.hosts.length > 0 ? cfg.hosts : [`unix://${path.join(execRoot, 'berth.sock')}`];
   for (const h of hosts) await listenOn(api, h);
   if (values.ui !== undefined) {
     // The web view reads through the daemon's own first socket, as any Engine API client does.
     const ui = new UiServer({ upstream: parseHost(hosts[0]), listen: values.ui, actions: values['ui-actions'] });
     logger.info(`web view on ${await ui.listen()}${values['ui-actions'] ? ' (actions enabled)' : ''}`);
   }
-  if (values.pidfile) await fsp.writeFile(values.pidfile, `${process.pid}\n`);
+  const pidfile = cfg.pidfile;
+  if (pidfile) await fsp.writeFile(pidfile, `${process.pid}\n`);
   logger.info(`berthd ${BERTH_VERSION} (runtime ${runtime}, data root ${dataRoot}) listening on ${hosts.join(', ')}`);
   const shutdown = (sig: string): void => {
     logger.info(`received ${sig}, shutting down (containers keep running)`);
@@ -172,15 +276,16 @@ async function main(): Promise<void> {
     const closing = Promise.all([engine.runtime.close(), drained]);
     void api.close().finally(async () => {
       await closing;
-      if (values.pidfile) await fsp.rm(values.pidfile, { force: true });
+      if (pidfile) await fsp.rm(pidfile, { force: true });
       process.exit(0);
     });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => void reload(engine, configFile, named));
 }
 
 main().catch((err: Error) => {
-  logger.error(`failed to start daemon: ${err.message}`);
+  logger.error(err instanceof ConfigError ? err.message : `failed to start daemon: ${err.message}`);
   process.exit(1);
 });

@@ -1,5 +1,4 @@
 // The daemon's services wired together, and the operations that span more than one of them.
-import os from 'node:os';
 import { promises as fsp } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type {
@@ -10,13 +9,20 @@ import type {
   EventMessage,
   FilesystemChange,
   ImageSummary,
+  LogConfig,
+  Ulimit,
   VersionResponse,
 } from '../types/api.js';
-import { ConflictError, InvalidParameterError } from '../errors.js';
+import { systemInfo, versionInfo } from './system.js';
+import { LOG_DRIVERS } from './logging/drivers.js';
+import { LogDrivers } from './logging/service.js';
+
+import { ConflictError, InvalidParameterError, NotImplementedError } from '../errors.js';
 import { changes as fsChanges } from '../archive/changes.js';
 import { Runtime } from '../runtime/runtime.js';
 import { readLogs } from '../runtime/logs.js';
-import type { CgroupStats, LogEntry, RuntimeName } from '../runtime/types.js';
+import { emptyBlkio } from '../runtime/cgroups.js';
+import type { LogEntry, RuntimeName } from '../runtime/types.js';
 import { Snapshotter } from '../snapshot/overlay.js';
 import { ContentStore } from '../store/content.js';
 import { ReferenceStore } from '../store/references.js';
@@ -69,6 +75,16 @@ export interface EngineOptions {
   runtime: RuntimeName;
   /** Create busybox:latest from the host's busybox-static when it is missing. */
   defaultImage: boolean;
+  /** The default logging driver and its options (daemon.json log-driver, log-opts). */
+  logConfig?: LogConfig;
+  /** daemon.json `labels`, shown in /info (SIGHUP reloads them). */
+  labels?: string[];
+  debug?: boolean;
+  liveRestore?: boolean;
+  /** daemon.json default-ulimits. */
+  defaultUlimits?: Ulimit[];
+  /** daemon.json runtimes: listed in /info. */
+  runtimes?: Record<string, { path: string }>;
   /** Registry client settings (berthd's --insecure-registry, --registry-mirror, limits, …). */
   registry?: RegistryOptions;
   /** The default bridge (berthd --bridge, --bip) and the pools of other networks (--default-address-pool). */
@@ -88,6 +104,7 @@ export class Engine {
   readonly networks: NetworkService;
   readonly sandboxes: SandboxService;
   readonly exec: ExecService;
+  readonly logDrivers: LogDrivers;
   /** Healthcheck probes of running containers. */
   readonly health: HealthMonitor;
   /** docker cp: stat, archive and extract paths of a container's filesystem. */
@@ -101,6 +118,8 @@ export class Engine {
   readonly host: HostInfo = probeHost();
 
   constructor(readonly opts: EngineOptions) {
+    this.logDrivers = new LogDrivers((id) => this.containers.logPath(id));
+    const containerDefaults = { runtime: opts.runtime, logConfig: this.logConfig, cgroupV2: this.host.cgroupV2, ulimits: opts.defaultUlimits };
     this.content = new ContentStore(opts.dataRoot);
     this.references = new ReferenceStore(path.join(opts.dataRoot, 'metadata'));
     this.snapshots = new Snapshotter(opts.dataRoot);
@@ -123,6 +142,7 @@ export class Engine {
       images: this.images,
       runtime: this.runtime,
       events: this.events,
+      defaults: containerDefaults,
       networking: {
         endpointsForCreate: (req, hc) => this.networks.endpointsForCreate(hc, req.NetworkingConfig, req.MacAddress),
         attach: (c) => this.sandboxes.attach(c),
@@ -131,6 +151,7 @@ export class Engine {
       },
       host: this.host,
       volumes: this.volumes,
+      logDrivers: this.logDrivers,
     });
     this.networks.containers = this.containers;
     this.networks.hooks = {
@@ -156,6 +177,7 @@ export class Engine {
       snapshots: this.snapshots,
       containerDir: (id) => this.containers.containerDir(id),
       logPath: (id) => this.containers.logPath(id),
+      defaults: containerDefaults,
       network: (id) => this.networks.get(id),
     };
     this.health = new HealthMonitor({
@@ -166,6 +188,7 @@ export class Engine {
     this.events.subscribe((e) => {
       if (e.Type !== 'container') return;
       if (e.Action === 'destroy') this.exec.forgetContainer(e.Actor.ID);
+      if (e.Action === 'die') void this.logDrivers.stop(e.Actor.ID);
       this.followForHealth(e.Action, e.Actor.ID);
     });
   }
@@ -191,6 +214,10 @@ export class Engine {
     }
   }
 
+  get logConfig(): LogConfig {
+    return this.opts.logConfig ?? { Type: 'json-file', Config: {} };
+  }
+
   async init(): Promise<void> {
     await fsp.mkdir(this.opts.dataRoot, { recursive: true, mode: 0o711 });
     await fsp.mkdir(this.opts.execRoot, { recursive: true, mode: 0o700 });
@@ -205,6 +232,7 @@ export class Engine {
     await this.sandboxes.init();
     await this.containers.init();
     for (const c of this.containers.all()) if (c.state.status === 'running') this.health.start(c);
+    for (const c of this.containers.all()) if (isRunning(c)) await this.logDrivers.resume(c);
     await removeStaleViews(this.snapshots, this.exportViewsDir());
     await removeStaleContexts(this.opts.dataRoot);
     if (this.opts.defaultImage) await this.ensureDefaultImage();
@@ -421,6 +449,7 @@ export class Engine {
 
   logs(id: string, opts: { follow: boolean; since?: string; until?: string; tail?: number; signal?: AbortSignal }): AsyncIterable<LogEntry> {
     const c = this.containers.find(id);
+    if (!this.logDrivers.keepsOutput(c)) throw new NotImplementedError('configured logging driver does not support reading');
     const ac = new AbortController();
     opts.signal?.addEventListener('abort', () => ac.abort());
     if (opts.follow) {
@@ -445,13 +474,15 @@ export class Engine {
 
   async stats(id: string, twoSamples: boolean, prev?: ContainerStatsResponse): Promise<ContainerStatsResponse> {
     const c = this.containers.find(id);
-    const sample = async (): Promise<CgroupStats | undefined> => (isRunning(c) ? this.runtime.stats(c.id).catch(() => undefined) : undefined);
+    const sample = async (): Promise<Sample | undefined> => (isRunning(c) ? this.runtime.stats(c.id).catch(() => undefined) : undefined);
+    // The host's namespace is not the container's to report (dockerd has no sandbox for it either).
+    const withNetworks = c.hostConfig.NetworkMode !== 'host';
     let before = prev;
     if (!before && twoSamples) {
-      before = toStats(c.id, c.name, await sample(), undefined);
+      before = toStats(c.id, c.name, await sample(), undefined, withNetworks);
       await new Promise((r) => setTimeout(r, 1000));
     }
-    return toStats(c.id, c.name, await sample(), before);
+    return toStats(c.id, c.name, await sample(), before, withNetworks);
   }
 
   async pruneContainers(filters: Filters): Promise<ContainerPruneResponse> {
@@ -504,79 +535,32 @@ export class Engine {
   }
 
   /** The API versions are the API layer's to say; the engine only reports them. */
-  async versionInfo(api: { version: string; min: string }): Promise<VersionResponse> {
-    const { version: API_VERSION, min: MIN_API_VERSION } = api;
-    return {
-      Platform: { Name: 'Berth' },
-      Components: [
-        { Name: 'Engine', Version: BERTH_VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, GitCommit: 'berth', GoVersion: `node${process.versions.node}`, Os: 'linux', Arch: goArch(), KernelVersion: os.release(), BuildTime: new Date(0).toISOString(), Experimental: 'false' } },
-        { Name: this.opts.runtime, Version: await runtimeVersion(this.opts.runtime) },
-      ],
-      Version: BERTH_VERSION,
-      ApiVersion: API_VERSION,
-      MinAPIVersion: MIN_API_VERSION,
-      GitCommit: 'berth',
-      GoVersion: `node${process.versions.node}`,
-      Os: 'linux',
-      Arch: goArch(),
-      KernelVersion: os.release(),
-      BuildTime: new Date(0).toISOString(),
-    };
+  versionInfo(api: { version: string; min: string }): Promise<VersionResponse> {
+    return versionInfo(api, BERTH_VERSION, this.opts.runtime);
   }
 
   async info(): Promise<Record<string, unknown>> {
     const all = this.containers.all();
-    const cgroupVersion = this.host.cgroupV2 ? '2' : '1';
-    return {
-      ID: 'berth',
-      Containers: all.length,
-      ContainersRunning: all.filter((c) => c.state.status === 'running').length,
-      ContainersPaused: all.filter((c) => c.state.status === 'paused').length,
-      ContainersStopped: all.filter((c) => !isRunning(c)).length,
-      Images: this.images.all().length,
-      Driver: 'overlay2',
-      DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true']],
-      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['k8s-file'] },
-      MemoryLimit: true,
-      SwapLimit: false,
-      CpuCfsPeriod: true,
-      CpuCfsQuota: true,
-      CPUShares: true,
-      CPUSet: true,
-      PidsLimit: true,
-      OomKillDisable: cgroupVersion === '1',
-      IPv4Forwarding: true,
-      Debug: false,
-      NFd: 0,
-      NGoroutines: 0,
-      SystemTime: new Date().toISOString(),
-      LoggingDriver: 'k8s-file',
-      CgroupDriver: 'cgroupfs',
-      CgroupVersion: cgroupVersion,
-      NEventsListener: 0,
-      KernelVersion: os.release(),
-      OperatingSystem: await osName(),
-      OSVersion: '',
-      OSType: 'linux',
-      Architecture: os.machine(),
-      IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
-      NCPU: os.cpus().length,
-      MemTotal: os.totalmem(),
-      DockerRootDir: this.opts.dataRoot,
-      Name: os.hostname(),
-      Labels: [],
-      ExperimentalBuild: false,
-      ServerVersion: BERTH_VERSION,
-      Runtimes: { crun: { path: 'crun' }, runc: { path: 'runc' } },
-      DefaultRuntime: this.opts.runtime,
-      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
-      LiveRestoreEnabled: true,
-      Isolation: '',
-      InitBinary: 'docker-init',
-      SecurityOptions: ['name=seccomp,profile=builtin', 'name=no-new-privileges'],
-      Warnings: [],
-    };
+    return systemInfo({
+      containers: {
+        total: all.length,
+        running: all.filter((c) => c.state.status === 'running').length,
+        paused: all.filter((c) => c.state.status === 'paused').length,
+        stopped: all.filter((c) => !isRunning(c)).length,
+      },
+      images: this.images.all().length,
+      dataRoot: this.opts.dataRoot,
+      runtime: this.opts.runtime,
+      loggingDriver: this.logConfig.Type,
+      logDrivers: LOG_DRIVERS.filter((d) => d !== 'none'),
+      registry: this.registries.options,
+      labels: this.opts.labels ?? [],
+      debug: this.opts.debug ?? false,
+      liveRestore: this.opts.liveRestore ?? true,
+      runtimes: this.opts.runtimes ?? {},
+      swapLimit: this.host.swapLimit,
+      serverVersion: BERTH_VERSION,
+    });
   }
 
   async diskUsage(): Promise<Record<string, unknown>> {
@@ -584,52 +568,37 @@ export class Engine {
     const containers = await this.listContainers({ all: true, size: true, filters: new Map() });
     let layersSize = 0;
     for (const s of this.snapshots.list()) if (s.kind === 'committed') layersSize += s.size ?? 0;
-    return { LayersSize: layersSize, Images: images, Containers: containers, Volumes: await this.volumes.usage(), BuildCache: [] };
+    await this.images.fillSharedSizes(images);
+    return { LayersSize: layersSize, Images: images, Containers: containers, Volumes: await this.volumes.usage(), BuildCache: null, BuilderSize: 0 };
   }
 }
 
-async function runtimeVersion(name: string): Promise<string> {
-  try {
-    const { stdout } = await runCommand(name, ['--version']);
-    return /version\s+(\S+)/.exec(stdout)?.[1] ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
+type Sample = Awaited<ReturnType<Runtime['stats']>>;
 
-function goArch(): string {
-  const map: Record<string, string> = { x64: 'amd64', arm64: 'arm64', ia32: '386' };
-  return map[process.arch] ?? process.arch;
-}
 
-async function osName(): Promise<string> {
-  try {
-    const text = await fsp.readFile('/etc/os-release', 'utf8');
-    return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(text)?.[1] ?? 'Linux';
-  } catch {
-    return 'Linux';
-  }
-}
-
-function toStats(id: string, name: string, s: CgroupStats | undefined, prev: ContainerStatsResponse | undefined): ContainerStatsResponse {
+/** One stats object in Docker's shape; a stopped container reads as zeros, as with dockerd. */
+function toStats(id: string, name: string, s: Sample | undefined, prev: ContainerStatsResponse | undefined, withNetworks: boolean): ContainerStatsResponse {
   const zeroCpu = { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
-  return {
+  const out: ContainerStatsResponse = {
     id,
     name: `/${name}`,
-    read: new Date().toISOString(),
+    read: s ? new Date().toISOString() : '0001-01-01T00:00:00Z',
     preread: prev?.read ?? '0001-01-01T00:00:00Z',
+    pids_stats: s ? { current: s.pidsCurrent, ...(s.pidsLimit > 0 ? { limit: s.pidsLimit } : {}) } : {},
+    blkio_stats: s ? s.blkio : emptyBlkio(),
     num_procs: 0,
-    pids_stats: s ? { current: s.pidsCurrent, limit: s.pidsLimit } : {},
-    blkio_stats: { io_service_bytes_recursive: null, io_serviced_recursive: null },
+    storage_stats: {},
     cpu_stats: s
       ? {
-          cpu_usage: { total_usage: s.cpuTotalNs, percpu_usage: s.perCpuNs, usage_in_kernelmode: s.cpuSystemNs, usage_in_usermode: s.cpuUserNs },
+          cpu_usage: { total_usage: s.cpuTotalNs, ...(s.perCpuNs.length ? { percpu_usage: s.perCpuNs } : {}), usage_in_kernelmode: s.cpuSystemNs, usage_in_usermode: s.cpuUserNs },
           system_cpu_usage: s.systemCpuNs,
           online_cpus: s.onlineCpus,
           throttling_data: { periods: s.cpuPeriods, throttled_periods: s.cpuThrottledPeriods, throttled_time: s.cpuThrottledNs },
         }
       : zeroCpu,
     precpu_stats: prev?.cpu_stats ?? zeroCpu,
-    memory_stats: s ? { usage: s.memoryUsage, max_usage: s.memoryMaxUsage, limit: s.memoryLimit, stats: s.memoryStats } : {},
+    memory_stats: s ? { usage: s.memoryUsage, max_usage: s.memoryMaxUsage, stats: s.memoryStats, limit: s.memoryLimit } : {},
   };
+  if (s && withNetworks && Object.keys(s.networks).length > 0) out.networks = s.networks;
+  return out;
 }

@@ -54,8 +54,11 @@ class Assembler {
   push(l: Line): { stream: 'stdout' | 'stderr'; timeText: string; data: Buffer } | null {
     const p = this.pending[l.stream];
     if (l.partial) {
-      if (p) p.parts.push(l.data);
-      else this.pending[l.stream] = { time: l.timeText, parts: [l.data] };
+      // A copy: the line is a view of the read buffer, which the next read overwrites while
+      // the rest of this line is still to come.
+      const data = Buffer.from(l.data);
+      if (p) p.parts.push(data);
+      else this.pending[l.stream] = { time: l.timeText, parts: [data] };
       return null;
     }
     const nl = Buffer.from([NL]);
@@ -209,7 +212,7 @@ export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterab
         continue;
       }
       // At EOF: hand out unterminated fragments so a prompt without newline shows up.
-      for (const e of asm.flush()) {
+      for (const e of opts.wholeLines && !draining ? [] : asm.flush()) {
         const r = accept(e);
         if (r === 'stop') return;
         if (r) yield r;

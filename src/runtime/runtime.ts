@@ -27,6 +27,7 @@ import { findBinary, OciCli } from './oci-cli.js';
 import { cgroupsPath, checkId, Layout, socketUuid } from './paths.js';
 import { signalNumber } from './signals.js';
 import type { LinuxResources } from '../oci/runtime-spec.js';
+import { readNetworkStats, type InterfaceStats } from './netdev.js';
 import type {
   AttachStream,
   CgroupStats,
@@ -50,7 +51,7 @@ interface ContainerMeta {
   bundle: string;
   /** The config has poststart hooks: start must go through the runtime, which runs them. */
   poststartHooks?: boolean;
-  logPath: string;
+  logPath?: string;
   tty: boolean;
   openStdin: boolean;
   stdinOnce: boolean;
@@ -221,7 +222,7 @@ export class Runtime extends EventEmitter {
       fs.rm(this.layout.exitFile(id), { force: true }),
       fs.rm(path.join(dir, 'exit'), { force: true }),
       fs.rm(path.join(dir, 'oom'), { force: true }),
-      fs.mkdir(path.dirname(opts.logPath), { recursive: true }),
+      opts.logPath ? fs.mkdir(path.dirname(opts.logPath), { recursive: true }) : undefined,
     ]);
     this.announced.delete(id);
     const bundle = path.resolve(opts.bundle);
@@ -232,7 +233,7 @@ export class Runtime extends EventEmitter {
       bundle,
       // unknown (unreadable spec): be safe, let the runtime start it
       poststartHooks: spec ? Array.isArray(spec.hooks?.poststart) && spec.hooks!.poststart.length > 0 : undefined,
-      logPath: path.resolve(opts.logPath),
+      logPath: opts.logPath ? path.resolve(opts.logPath) : undefined,
       tty: opts.tty,
       openStdin: opts.openStdin,
       stdinOnce: opts.stdinOnce,
@@ -575,9 +576,10 @@ export class Runtime extends EventEmitter {
     return (JSON.parse(out || '[]') as number[] | null) ?? [];
   }
 
-  async stats(id: string): Promise<CgroupStats> {
+  async stats(id: string): Promise<CgroupStats & { networks: Record<string, InterfaceStats> }> {
     checkId('container', id);
     const pid = await this.initPid(id);
-    return readCgroupStats(await containerCgroupDirs(pid, cgroupsPath(id)));
+    const [cg, networks] = await Promise.all([readCgroupStats(await containerCgroupDirs(pid, cgroupsPath(id))), pid ? readNetworkStats(pid) : {}]);
+    return { ...cg, networks };
   }
 }

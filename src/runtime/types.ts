@@ -1,6 +1,7 @@
 // The contract between the engine and the container runtime layer (conmon + crun/runc).
 // The engine calls only these; everything about conmon's flags, pipes and sockets stays in runtime/.
 import type { EventEmitter } from 'node:events';
+import type { BlkioStats } from '../types/api.js';
 
 export type RuntimeName = 'crun' | 'runc';
 
@@ -19,8 +20,8 @@ export interface CreateOptions {
   id: string;
   /** OCI bundle directory holding config.json (its root.path is the mounted union rootfs). */
   bundle: string;
-  /** conmon writes the container's output here in k8s-file format. */
-  logPath: string;
+  /** conmon writes the container's output here in k8s-file format; none: it keeps nothing. */
+  logPath?: string;
   tty: boolean;
   /** Keep a stdin pipe open for attach (docker -i). */
   openStdin: boolean;
@@ -101,7 +102,10 @@ export interface CgroupStats {
   cpuPeriods: number;
   cpuThrottledPeriods: number;
   cpuThrottledNs: number;
+  /** blkio_stats in Docker's shape: per device and operation. */
+  blkio: BlkioStats;
 }
+
 
 export interface LogEntry {
   stream: 'stdout' | 'stderr';
@@ -118,4 +122,9 @@ export interface LogReadOptions {
   tail?: number;
   /** Stops following when this signal aborts (client went away, container exited). */
   signal?: AbortSignal;
+  /**
+   * Following: hold an unterminated line until its newline (or the end) instead of handing out
+   * what is there at each end of file, as a logging driver copies whole lines.
+   */
+  wholeLines?: boolean;
 }

@@ -64,6 +64,11 @@ export interface Ulimit {
   Hard: number;
 }
 
+export interface LogConfig {
+  Type: string;
+  Config?: Record<string, string>;
+}
+
 export interface PortBinding {
   HostIp?: string;
   HostPort?: string;
@@ -72,7 +77,7 @@ export interface PortBinding {
 export interface HostConfig {
   Binds?: string[] | null;
   ContainerIDFile?: string;
-  LogConfig?: { Type: string; Config?: Record<string, string> };
+  LogConfig?: LogConfig;
   NetworkMode?: string;
   PortBindings?: Record<string, PortBinding[] | null> | null;
   RestartPolicy?: RestartPolicy;
@@ -122,6 +127,11 @@ export interface HostConfig {
   CpusetCpus?: string;
   CpusetMems?: string;
   Devices?: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[] | null;
+  DeviceRequests?: object[] | null;
+  CpuCount?: number;
+  CpuPercent?: number;
+  IOMaximumIOps?: number;
+  IOMaximumBandwidth?: number;
   DeviceCgroupRules?: string[] | null;
   MemoryReservation?: number;
   MemorySwap?: number;
@@ -444,6 +454,9 @@ export interface ImageInspect {
   RepoDigests: string[];
   Parent: string;
   Comment: string;
+  /** API < 1.45 only: the container a commit was made from, and its config. */
+  Container?: string;
+  ContainerConfig?: ContainerConfig;
   Created: string;
   DockerVersion: string;
   Author: string;
@@ -535,12 +548,31 @@ export interface ContainerStatsResponse {
   preread: string;
   num_procs: number;
   pids_stats: { current?: number; limit?: number };
-  blkio_stats: Record<string, unknown>;
+  blkio_stats: BlkioStats;
   cpu_stats: CpuStats;
   precpu_stats: CpuStats;
   memory_stats: { usage?: number; max_usage?: number; limit?: number; stats?: Record<string, number>; failcnt?: number };
   networks?: Record<string, unknown>;
   storage_stats?: Record<string, unknown>;
+}
+
+export interface BlkioEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
+
+/** blkio_stats: per device and operation (cgroup v2 fills only the first two). */
+export interface BlkioStats {
+  io_service_bytes_recursive: BlkioEntry[] | null;
+  io_serviced_recursive: BlkioEntry[] | null;
+  io_queue_recursive: BlkioEntry[] | null;
+  io_service_time_recursive: BlkioEntry[] | null;
+  io_wait_time_recursive: BlkioEntry[] | null;
+  io_merged_recursive: BlkioEntry[] | null;
+  io_time_recursive: BlkioEntry[] | null;
+  sectors_recursive: BlkioEntry[] | null;
 }
 
 export interface CpuStats {

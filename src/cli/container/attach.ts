@@ -2,7 +2,7 @@
 
 import type { ContainerInspect, ContainerWaitResponse } from '../../types/api.js';
 import { command, parse, StatusError, type Ctx } from '../cli.js';
-import { monitorTtySize, proxySignals, pumpStreams, rawMode } from '../streams.js';
+import { monitorTtySize, proxySignals, pumpStreams, rawMode, detachKeysFor } from '../streams.js';
 
 interface Opts {
   stdin: boolean;
@@ -16,6 +16,7 @@ export async function attach(argv: string[], ctx: Ctx): Promise<number> {
     .option('--no-stdin', 'Do not attach STDIN')
     .option('--no-sig-proxy', 'Proxy all received signals to the process');
   const { opts, args } = parse<Opts>(ctx, c, argv);
+  opts.detachKeys = detachKeysFor(ctx, opts.detachKeys);
   const client = ctx.client();
   const info = await client.get<ContainerInspect>(`/containers/${encodeURIComponent(args[0])}/json`);
   if (!info.State.Running) throw new StatusError(1, 'You cannot attach to a stopped container, start it first');

@@ -3,7 +3,7 @@
 import type { ExecInspect } from '../../types/api.js';
 import { collect, command, parse, StatusError, type Ctx } from '../cli.js';
 import { parseEnvFile } from './opts.js';
-import { monitorTtySize, pumpStreams, rawMode } from '../streams.js';
+import { monitorTtySize, pumpStreams, rawMode, detachKeysFor } from '../streams.js';
 import { readFileSync } from 'node:fs';
 
 interface Opts {
@@ -30,6 +30,7 @@ export async function exec(argv: string[], ctx: Ctx): Promise<number> {
     .option('-u, --user <string>', 'Username or UID (format: "<name|uid>[:<group|gid>]")')
     .option('-w, --workdir <string>', 'Working directory inside the container');
   const { opts, args } = parse<Opts>(ctx, c, argv);
+  opts.detachKeys = detachKeysFor(ctx, opts.detachKeys);
   const [container, ...cmd] = args;
   const client = ctx.client();
   const tty = !!opts.tty;

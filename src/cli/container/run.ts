@@ -5,7 +5,7 @@ import type { Client } from '../../client/client.js';
 import { ApiError } from '../../client/errors.js';
 import { command, describe, parse, StatusError, type Ctx } from '../cli.js';
 import { pullImage } from './pull.js';
-import { monitorTtySize, proxySignals, pumpStreams, rawMode, startFailureStatus } from '../streams.js';
+import { monitorTtySize, proxySignals, pumpStreams, rawMode, startFailureStatus, detachKeysFor } from '../streams.js';
 import { addCreateFlags, buildCreateRequest, type CreateOpts } from './opts.js';
 import { familiarString, parseAnyReference } from '../../reference/index.js';
 
@@ -72,6 +72,7 @@ export async function create(argv: string[], ctx: Ctx): Promise<number> {
 
 export async function run(argv: string[], ctx: Ctx): Promise<number> {
   const { opts, args } = parse<CreateOpts>(ctx, setup(ctx, true), argv);
+  opts.detachKeys = detachKeysFor(ctx, opts.detachKeys);
   const [image, ...cmd] = args;
   const client = ctx.client();
   const attach = new Set((opts.attach ?? []).map((a) => a.toLowerCase()));

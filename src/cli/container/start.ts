@@ -1,6 +1,7 @@
 // berth start: start stopped containers, optionally attached (-a, -i).
 
 import type { ContainerInspect } from '../../types/api.js';
+import { detachKeysFor } from '../streams.js';
 import { command, describe, parse, StatusError, type Ctx } from '../cli.js';
 import { attachStartWait } from './run.js';
 
@@ -16,6 +17,7 @@ export async function start(argv: string[], ctx: Ctx): Promise<number> {
     .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
     .option('-i, --interactive', "Attach container's STDIN");
   const { opts, args } = parse<Opts>(ctx, c, argv);
+  opts.detachKeys = detachKeysFor(ctx, opts.detachKeys);
   const client = ctx.client();
   if (opts.attach || opts.interactive) {
     if (args.length > 1) throw new StatusError(1, 'you cannot start and attach multiple containers at once');

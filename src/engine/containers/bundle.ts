@@ -10,7 +10,9 @@ import { buildSpec, specToJSON } from '../../oci/spec.js';
 import type { Spec } from '../../oci/runtime-spec.js';
 import { resolveUser } from '../../oci/user.js';
 import { cgroupsPath } from '../../runtime/paths.js';
+import type { Ulimit } from '../../types/api.js';
 import type { ContainerRecord } from './container.js';
+import { processEnv } from './create-config.js';
 import type { Sandbox } from '../networks/sandboxes.js';
 import { type VolumeMounter, setupMounts } from './mounts.js';
 
@@ -22,6 +24,10 @@ export interface BundleInput {
   rootfs: string;
   bundleDir: string;
   containerDir: string;
+  /** daemon.json default-ulimits, under the container's own. */
+  defaultUlimits?: Ulimit[];
+  /** Legacy --link variables (<ALIAS>_NAME, <ALIAS>_ENV_*, <ALIAS>_PORT…). */
+  linkEnv?: string[];
   /** Its network: namespace, addresses, name servers (engine/networks/sandboxes.ts). */
   sandbox?: Sandbox;
   host: HostInfo;
@@ -57,8 +63,7 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
   await Promise.all([fsp.writeFile(files.hostname, etc.hostname), fsp.writeFile(files.hosts, etc.hosts), fsp.writeFile(files.resolvConf, etc.resolvConf)]);
 
   const user = resolveUser(input.rootfs, c.config.User, hc.GroupAdd);
-  const env = [...(c.config.Env ?? [])];
-  if (!env.some((e) => e.startsWith('HOSTNAME='))) env.unshift(`HOSTNAME=${c.config.Hostname}`);
+  const env = processEnv(c.config, input.linkEnv);
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
   const cwd = c.config.WorkingDir || '/';
   await ensureWorkdir(input.rootfs, cwd, user.uid, user.gid);
@@ -81,6 +86,7 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
     cgroupsPath: cgroupsPath(c.id),
     initPath: hc.Init ? INIT_BINARY : undefined,
     stopSignal: c.config.StopSignal,
+    defaultUlimits: input.defaultUlimits,
     networkNamespace: sb?.netnsPath,
   }, input.host);
   input.prepareSpec?.(spec);

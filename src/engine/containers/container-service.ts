@@ -21,6 +21,9 @@ import { RestartPolicies } from './restart-manager.js';
 import { PendingAttaches } from './pending-attach.js';
 import { ExitSignals, type WaitCondition } from './exit-signals.js';
 import { mergeConfig } from './create-config.js';
+import { linkEnv, parseLinkName, recordLinks, withoutLink } from './links.js';
+import type { ContainerDefaults } from './defaults.js';
+import type { LogDrivers } from '../logging/service.js';
 import { randomName } from './names.js';
 import { prepareBundle } from './bundle.js';
 import { planMountPoints, volumeNames } from './mount-points.js';
@@ -52,6 +55,10 @@ export interface ContainerServiceDeps {
   images: ImageService;
   runtime: Runtime;
   events: EventService;
+  /** What the daemon fills in for fields a create request leaves out. */
+  defaults: ContainerDefaults;
+  /** The containers' logging drivers (receivers connected before a start). */
+  logDrivers: LogDrivers;
   networking: ContainerNetworking;
   /** The host, probed once when the daemon starts. */
   host: HostInfo;
@@ -216,7 +223,7 @@ export class ContainerService {
     }
     const image = this.deps.images.resolve(req.Image);
     const id = newId();
-    const merged = mergeConfig(req, image.config.config ?? {}, id);
+    const merged = mergeConfig(req, image.config.config ?? {}, id, this.deps.defaults);
     const warnings = validateHostConfig(merged.hostConfig, this.deps.host);
     adaptResources(merged.hostConfig);
     // The per-device block I/O settings name devices: refuse a bad path now, not at start.
@@ -226,6 +233,7 @@ export class ContainerService {
     const mounts = planMountPoints(merged.config, merged.hostConfig, { validate: (r) => volumes.validate(r), path: (n) => volumes.driver.path(n) }, (n) => this.find(n));
     if (name) this.reserveName(name, id);
     else name = randomName((n) => this.names.has(n));
+    merged.hostConfig.Links = recordLinks(merged.hostConfig.Links, merged.hostConfig.NetworkMode, name, (n) => this.find(n));
     this.names.set(name, id);
     const record: ContainerRecord = {
       id,
@@ -308,6 +316,7 @@ export class ContainerService {
     };
     let sandbox: Sandbox | undefined;
     try {
+      await this.deps.logDrivers.prepare(c);
       sandbox = await this.deps.networking.attach(c);
       mark('network');
       const rootfs = await this.deps.snapshots.mount(c.id);
@@ -318,6 +327,8 @@ export class ContainerService {
         sandbox,
         bundleDir: this.bundleDir(c.id),
         containerDir: this.containerDir(c.id),
+        linkEnv: linkEnv(c, (n) => this.find(n)),
+        defaultUlimits: this.deps.defaults.ulimits,
         host: this.deps.host,
         volumes: this.deps.volumes,
         prepareSpec: (spec) => runtime.prepareSpec(spec),
@@ -327,7 +338,7 @@ export class ContainerService {
       const res = await runtime.create({
         id: c.id,
         bundle,
-        logPath: this.logPath(c.id),
+        logPath: this.deps.logDrivers.keepsOutput(c) ? this.logPath(c.id) : undefined,
         tty: c.config.Tty ?? false,
         openStdin: c.config.OpenStdin ?? false,
         stdinOnce: c.config.StdinOnce ?? false,
@@ -512,28 +523,47 @@ export class ContainerService {
     this.emit(c, 'unpause');
   }
 
+  /** DELETE /containers/{/parent/alias}?link=true: the parent forgets that link. */
+  async removeLink(fullName: string): Promise<void> {
+    const { parent, alias } = parseLinkName(fullName);
+    const c = this.find(parent);
+    await this.lock.run(c.id, async () => {
+      c.hostConfig.Links = withoutLink(c, alias, fullName);
+      await this.save(c);
+    });
+  }
+
   async remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
     const c = this.find(idOrName);
     if (c.state.status === 'removing') throw new ConflictError(`removal of container ${c.id} is already in progress`);
-    if (isRunning(c)) {
-      if (!opts.force) {
-        throw new ConflictError(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
+    // A restart policy may bring the container back between the kill and the removal (its own
+    // exit was being handled when the kill came): kill it again, a few times at most.
+    for (let attempt = 0; ; attempt++) {
+      if (isRunning(c)) {
+        if (!opts.force) {
+          throw new ConflictError(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
+        }
+        const exited = this.signals.waitForExit(c.id, 30_000);
+        const wasRestarting = await this.lock.run(c.id, () => this.cancelRestart(c));
+        if (!wasRestarting) {
+          c.state.stoppedByUser = true;
+          await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
+          await exited;
+        }
       }
-      const exited = this.signals.waitForExit(c.id, 30_000);
-      const wasRestarting = await this.lock.run(c.id, () => this.cancelRestart(c));
-      if (!wasRestarting) {
-        c.state.stoppedByUser = true;
-        await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
-        await exited;
-      }
+      const removed = await this.lock.run(c.id, async () => {
+        if (!this.containers.has(c.id)) return true;
+        if (isRunning(c)) {
+          if (opts.force && attempt < 3) return false;
+          throw new ConflictError(`cannot remove container "/${c.name}": container is running`);
+        }
+        c.state.status = 'removing';
+        await this.save(c);
+        await this.removeNow(c);
+        return true;
+      });
+      if (removed) break;
     }
-    await this.lock.run(c.id, async () => {
-      if (!this.containers.has(c.id)) return;
-      if (isRunning(c)) throw new ConflictError(`cannot remove container "/${c.name}": container is running`);
-      c.state.status = 'removing';
-      await this.save(c);
-      await this.removeNow(c);
-    });
     if (opts.volumes) await this.removeAnonymousVolumes(c);
   }
 

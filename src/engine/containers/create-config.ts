@@ -5,6 +5,17 @@ import { DEFAULT_PATH_ENV } from '../../oci/defaults.js';
 import type { ImageRunConfig } from '../../oci/image-spec.js';
 import { validateHealthcheck } from './health.js';
 import { validateRestartPolicy } from './restart-manager.js';
+import { validateLogConfig } from '../logging/drivers.js';
+import { completeConfig, completeHostConfig, type ContainerDefaults } from './defaults.js';
+
+/**
+ * The environment a container's processes get (moby's CreateDaemonEnvironment): PATH and
+ * HOSTNAME first, then the legacy link variables, then the container's own, which override.
+ * PATH lives here rather than in Config.Env, which shows only what the image and client set.
+ */
+export function processEnv(config: ContainerConfig, linkEnv: string[] = [], ...more: (string[] | null | undefined)[]): string[] {
+  return mergeEnv([DEFAULT_PATH_ENV, `HOSTNAME=${config.Hostname ?? ''}`], linkEnv, config.Env, ...more);
+}
 
 /** Later entries override earlier ones by variable name, keeping first-seen order. */
 export function mergeEnv(...lists: (string[] | null | undefined)[]): string[] {
@@ -26,7 +37,10 @@ export interface MergedConfig {
 }
 
 /** NetworkMode and the network settings are checked by the network service (engine/networks/). */
-export function checkEngineHostConfig(hc: HostConfig): void {
+export function checkEngineHostConfig(hc: HostConfig, defaults: ContainerDefaults): void {
+  if (hc.Runtime && hc.Runtime !== defaults.runtime) throw new InvalidParameterError(`Unknown runtime specified ${hc.Runtime}`);
+  if (hc.Isolation && hc.Isolation !== 'default') throw new InvalidParameterError(`Invalid isolation: "${hc.Isolation}" - linux only supports 'default'`);
+  validateLogConfig(hc.LogConfig ?? defaults.logConfig);
   validateRestartPolicy(hc.RestartPolicy, hc.AutoRemove);
   if (hc.Memory !== undefined && hc.Memory !== 0 && hc.Memory < 6 * 1024 * 1024) {
     throw new InvalidParameterError('Minimum memory limit allowed is 6MB');
@@ -38,10 +52,10 @@ export function checkEngineHostConfig(hc: HostConfig): void {
 }
 
 /** Docker's rules: an entrypoint given on the command line discards the image's CMD. */
-export function mergeConfig(req: ContainerCreateRequest, image: ImageRunConfig, id: string): MergedConfig {
-  const hostConfig: HostConfig = { NetworkMode: 'bridge', ...(req.HostConfig ?? {}) };
+export function mergeConfig(req: ContainerCreateRequest, image: ImageRunConfig, id: string, defaults: ContainerDefaults): MergedConfig {
+  const hostConfig = completeHostConfig(req.HostConfig ?? {}, defaults);
   if (!hostConfig.NetworkMode || hostConfig.NetworkMode === 'default') hostConfig.NetworkMode = 'bridge';
-  checkEngineHostConfig(hostConfig);
+  checkEngineHostConfig(hostConfig, defaults);
 
   const entrypointGiven = req.Entrypoint !== undefined && req.Entrypoint !== null;
   const entrypoint = entrypointGiven ? (req.Entrypoint ?? []).filter((s, i, a) => !(a.length === 1 && s === '')) : (image.Entrypoint ?? []);
@@ -49,8 +63,8 @@ export function mergeConfig(req: ContainerCreateRequest, image: ImageRunConfig, 
   const argv = [...entrypoint, ...cmd];
   if (argv.length === 0) throw new InvalidParameterError('no command specified');
 
-  const env = mergeEnv([DEFAULT_PATH_ENV], image.Env, req.Env);
-  const config: ContainerConfig = {
+  const env = mergeEnv(image.Env, req.Env);
+  const config: ContainerConfig = completeConfig({
     Hostname: req.Hostname || id.slice(0, 12),
     Domainname: req.Domainname ?? '',
     User: req.User || image.User || '',
@@ -72,7 +86,7 @@ export function mergeConfig(req: ContainerCreateRequest, image: ImageRunConfig, 
     Labels: { ...(image.Labels ?? {}), ...(req.Labels ?? {}) },
     StopSignal: req.StopSignal || image.StopSignal || undefined,
     StopTimeout: req.StopTimeout ?? undefined,
-  };
+  });
   validateHealthcheck(config.Healthcheck);
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) {
     throw new InvalidParameterError(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);

@@ -7,11 +7,13 @@ import type { Snapshotter } from '../../snapshot/overlay.js';
 import { filterValues, type Filters } from '../filters.js';
 import { type ContainerRecord, stateView, statusText } from './container.js';
 import { mountPointsView } from './mount-points.js';
+import { completeConfig, completeHostConfig, type ContainerDefaults } from './defaults.js';
 
 export interface ViewContext {
   snapshots: Snapshotter;
   containerDir: (id: string) => string;
   logPath: (id: string) => string;
+  defaults: ContainerDefaults;
   network: NetworkLookup;
 }
 
@@ -54,10 +56,11 @@ export async function inspectView(ctx: ViewContext, c: ContainerRecord, withSize
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: c.execIds && c.execIds.length > 0 ? c.execIds : null,
-    HostConfig: c.hostConfig,
+    // Records made before a field existed read with its default, as fresh ones are stored.
+    HostConfig: completeHostConfig(c.hostConfig, ctx.defaults),
     GraphDriver: graphDriver(ctx, c),
     Mounts: mountPointsView(c),
-    Config: c.config,
+    Config: completeConfig(c.config),
     NetworkSettings: networkSettingsView(c, ctx.network),
   };
   if (withSize) Object.assign(out, await sizes(ctx, c));
@@ -93,7 +96,12 @@ export async function summaryView(ctx: ViewContext, c: ContainerRecord, withSize
     NetworkSettings: { Networks: endpointsView(c, ctx.network) },
     Mounts: mountPointsView(c),
   };
-  if (withSize) Object.assign(out, await sizes(ctx, c));
+  if (withSize) {
+    // omitempty in moby's Container summary: a size of 0 is not sent.
+    const { SizeRw, SizeRootFs } = await sizes(ctx, c);
+    if (SizeRw) out.SizeRw = SizeRw;
+    if (SizeRootFs) out.SizeRootFs = SizeRootFs;
+  }
   return out;
 }
 

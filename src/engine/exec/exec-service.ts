@@ -2,13 +2,20 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ExecConfig, ExecInspect } from '../../types/api.js';
-import { ConflictError, InvalidParameterError, noSuchExec } from '../../errors.js';
+import { ConflictError, ExecStartError, InvalidParameterError, noSuchExec } from '../../errors.js';
+
+/** crun's own words, without conmon's and our wrapping. */
+function runtimeReason(err: unknown): string {
+  const msg = (err as Error).message ?? String(err);
+  const m = /(?:crun|runc)[^:]*: (.*)$/s.exec(msg.trim());
+  return (m ? m[1] : msg).trim().split('\n')[0];
+}
 import { resolveUser } from '../../oci/user.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { AttachStream } from '../../runtime/types.js';
 import { newId } from '../../util/ids.js';
 import { type ContainerService, restartingError } from '../containers/container-service.js';
-import { mergeEnv } from '../containers/create-config.js';
+import { processEnv } from '../containers/create-config.js';
 import type { EventService } from '../events.js';
 import type { Snapshotter } from '../../snapshot/overlay.js';
 
@@ -94,7 +101,7 @@ export class ExecService {
       process: Record<string, unknown> & { capabilities?: Record<string, string[]> };
     };
     const user = resolveUser(this.snapshots.mergedDir(c.id), e.config.User || c.config.User || '', c.hostConfig.GroupAdd);
-    const env = mergeEnv(c.config.Env, e.config.Env);
+    const env = processEnv(c.config, [], tty ? ['TERM=xterm'] : [], e.config.Env);
     if (!env.some((v) => v.startsWith('HOME='))) env.push(`HOME=${user.home}`);
     const proc: Record<string, unknown> = {
       ...spec.process,
@@ -113,15 +120,22 @@ export class ExecService {
     return proc;
   }
 
+  /** Throws what `start` would refuse with before anything runs (the API answers it as a status). */
+  checkStartable(id: string): void {
+    const e = this.get(id);
+    if (e.started) throw new ConflictError(`exec instance ${id} has already been started`);
+    const c = this.containers.find(e.containerId);
+    if (c.state.status !== 'running') throw new ConflictError(`container ${c.id} is not running`);
+  }
+
   /**
    * Starts the process; with attach, the returned stream is connected before it runs.
    * `exited` settles once the exit code is recorded, so inspect after it sees the code.
    */
   async start(id: string, opts: { detach: boolean; tty?: boolean }): Promise<{ stream?: AttachStream; exited: Promise<void> }> {
+    this.checkStartable(id);
     const e = this.get(id);
-    if (e.started) throw new ConflictError(`exec instance ${id} has already been started`);
     const c = this.containers.find(e.containerId);
-    if (c.state.status !== 'running') throw new ConflictError(`container ${c.id} is not running`);
     e.started = true;
     const tty = opts.tty ?? e.config.Tty ?? false;
     let session;
@@ -133,8 +147,10 @@ export class ExecService {
         attachStdin: !opts.detach && (e.config.AttachStdin ?? false),
       });
     } catch (err) {
+      // As dockerd: the exec counts as run and failed with 126 (moby#45795: it sets 126 even
+      // where 127 was meant), and the runtime's reason is the error.
       e.exitCode = 126;
-      throw new ConflictError(`exec failed: ${(err as Error).message}`);
+      throw new ExecStartError(`OCI runtime exec failed: exec failed: ${runtimeReason(err)}: unknown`);
     }
     e.running = true;
     e.pid = session.pid;

@@ -177,6 +177,22 @@ export class ImageService {
     return total;
   }
 
+  /** `system df`: the part of each image's layers that other images use too (Docker's SharedSize). */
+  async fillSharedSizes(list: ImageSummary[]): Promise<void> {
+    const users = new Map<string, number>();
+    const chains = new Map<string, string[]>();
+    for (const image of this.images.values()) {
+      const chain = this.deps.snapshots.chain(image.topLayer);
+      chains.set(image.record.id, chain);
+      for (const k of chain) users.set(k, (users.get(k) ?? 0) + 1);
+    }
+    for (const s of list) {
+      let shared = 0;
+      for (const k of chains.get(s.Id) ?? []) if ((users.get(k) ?? 0) > 1) shared += await this.deps.snapshots.usage(k);
+      s.SharedSize = shared;
+    }
+  }
+
   async summaries(opts: { all: boolean; digests: boolean; filters: Filters }): Promise<ImageSummary[]> {
     const f = opts.filters;
     const childOf = new Set([...this.images.values()].map((i) => i.record.parent).filter((p): p is string => !!p));
@@ -244,6 +260,8 @@ export class ImageService {
       // moby: an image without its own comment (a commit) shows its newest history entry's.
       Comment: c.comment || (c.history?.length ? (c.history[c.history.length - 1].comment ?? '') : ''),
       Created: c.created ?? '0001-01-01T00:00:00Z',
+      Container: c.container ?? '',
+      ContainerConfig: { ...emptyImageContainerConfig(), ...(c.container_config ?? {}) },
       DockerVersion: c.docker_version ?? '',
       Author: c.author ?? '',
       Config: { ...emptyImageContainerConfig(), ...(c.config ?? {}) },
