@@ -74,7 +74,6 @@ test('a crashing container is restarted with a growing delay until on-failure:N 
       assert.ok(ms >= bases[i] - 5, `restart ${i + 1} came after ${ms} ms, before its ${bases[i]} ms back-off`);
       assert.ok(ms < bases[i] + 2500, `restart ${i + 1} took ${ms} ms`);
     });
-    assert.ok(delays[3] > delays[0] + 500, `the delay grows: ${delays.map((m) => m.toFixed(0))}`);
     await cli(['rm', id]);
   }
 });

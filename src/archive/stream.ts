@@ -18,6 +18,12 @@ export function detectCompression(head: Buffer): Compression {
   return 'none';
 }
 
+/** The first bytes (up to 512) are those of a tar, plain (ustar magic) or compressed. */
+export function looksLikeArchive(head: Buffer): boolean {
+  if (detectCompression(head) !== 'none') return true;
+  return head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar';
+}
+
 /** A pass-through that hashes what flows through it; read `digest` / `size` after the end. */
 export class DigestStream extends Transform {
   private readonly hash: Hash = createHash('sha256');

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { extractArchive } from '../archive/extract.js';
 import { packResource } from '../archive/resource.js';
 import { Root, type Dir } from '../archive/root.js';
-import { detectCompression } from '../archive/stream.js';
+import { looksLikeArchive } from '../archive/stream.js';
 import { cleanPath } from '../archive/unpack.js';
 import { InvalidParameterError } from '../errors.js';
 
@@ -211,9 +211,7 @@ async function isArchive(file: string): Promise<boolean> {
   try {
     const head = Buffer.alloc(512);
     const { bytesRead } = await fh.read(head, 0, 512, 0);
-    const buf = head.subarray(0, bytesRead);
-    if (detectCompression(buf) !== 'none') return true;
-    return bytesRead >= 262 && buf.subarray(257, 262).toString('latin1') === 'ustar';
+    return looksLikeArchive(head.subarray(0, bytesRead));
   } finally {
     await fh.close();
   }

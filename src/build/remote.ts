@@ -3,7 +3,7 @@
 import { Readable } from 'node:stream';
 import { InvalidParameterError } from '../errors.js';
 import { fileTar } from '../archive/tar.js';
-import { detectCompression } from '../archive/stream.js';
+import { looksLikeArchive } from '../archive/stream.js';
 
 const MAX_DOCKERFILE = 16 * 1024 * 1024;
 
@@ -51,7 +51,7 @@ export async function remoteContext(raw: string, dockerfile: string, signal?: Ab
     }
   }
   const head = Buffer.concat(chunks);
-  if (detectCompression(head) !== 'none' || (head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar')) {
+  if (looksLikeArchive(head)) {
     return Readable.from(
       (async function* () {
         yield head;

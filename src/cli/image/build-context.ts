@@ -7,7 +7,7 @@ import { lstatSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { packDirectory } from '../../archive/pack.js';
-import { detectCompression } from '../../archive/stream.js';
+import { looksLikeArchive } from '../../archive/stream.js';
 import { ignoreMatcher, readIgnorePatterns } from '../../build/dockerignore.js';
 import { StatusError } from '../cli.js';
 import { END_OF_ARCHIVE, fileTar } from '../../archive/tar.js';
@@ -22,11 +22,6 @@ async function readAll(input: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of input) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
-}
-
-function looksLikeArchive(head: Buffer): boolean {
-  if (detectCompression(head) !== 'none') return true;
-  return head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
 }
 
 export async function contextUpload(ctxArg: string, file: string | undefined, stdin: NodeJS.ReadableStream): Promise<ContextUpload> {

@@ -5,9 +5,9 @@ import path from 'node:path';
 import type { ContainerCreateRequest, ContainerCreateResponse, ContainerUpdateRequest, ContainerWaitResponse, HostConfig } from '../../types/api.js';
 import type { EndpointRecord } from '../networks/network.js';
 import type { Sandbox } from '../networks/sandboxes.js';
-import { ConflictError, InvalidParameterError, noSuchContainer, NotFoundError, NotModifiedError, SystemError } from '../../errors.js';
-import { linuxResources } from '../../oci/resources.js';
-import { mergeUpdate, validateMerged, validateUpdate } from './update.js';
+import { ConflictError, InvalidParameterError, noSuchContainer, NotFoundError, NotModifiedError } from '../../errors.js';
+import { applyUpdate, validateUpdate } from './update.js';
+import { dockerStartError, restartingError } from './start-errors.js';
 import { shortId, validateContainerName } from '../../reference/index.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { AttachStream, ExitInfo } from '../../runtime/types.js';
@@ -108,6 +108,11 @@ export class ContainerService {
     await this.lock.run(c.id, async () => {
       if (c.state.status !== 'exited' || !this.containers.has(c.id)) return;
       c.restartCount++;
+      // Seen as restarting while it starts, as after a back-off.
+      c.state.status = 'restarting';
+      // What the last run or a start cut short by the daemon's death may have left behind.
+      await this.deps.runtime.delete(c.id).catch(() => undefined);
+      await this.deps.networking.release(c).catch(() => undefined);
       await this.startLocked(c);
     }).catch((err: Error) => logger.warn(`restart ${shortId(c.id)} at daemon start: ${err.message}`));
   }
@@ -131,9 +136,11 @@ export class ContainerService {
       return;
     }
     if (c.state.status === 'restarting') {
-      // It was waiting out its back-off when the daemon went away: restartAtBoot takes it on.
-      c.state.status = 'exited';
-      return;
+      // Waiting out its back-off when the daemon went away, or caught mid-restart: one that runs
+      // is adopted, else restartAtBoot starts it anew.
+      const state = await this.deps.runtime.state(c.id).catch(() => null);
+      c.state.status = state?.status === 'running' || state?.status === 'paused' ? 'running' : 'exited';
+      if (c.state.status === 'exited') return;
     }
     if (!isRunning(c)) return;
     const exit = await this.deps.runtime.exitInfo(c.id);
@@ -148,6 +155,7 @@ export class ContainerService {
     }
     const state = await this.deps.runtime.state(c.id).catch(() => null);
     c.state.status = state?.status === 'paused' ? 'paused' : 'running';
+    if (state?.pid) c.state.pid = state.pid;
     await this.deps.networking.restore(c);
     await adoptMounts(c, this.deps.volumes);
   }
@@ -606,19 +614,8 @@ export class ContainerService {
       if (c.state.status === 'removing' || c.state.status === 'dead') {
         throw new ConflictError(`Cannot update container ${c.id}: container is marked for removal and cannot be "update"`);
       }
-      const hostConfig = mergeUpdate(c.hostConfig, body);
-      validateMerged(hostConfig, this.deps.host);
-      if (c.state.status === 'running' || c.state.status === 'paused') {
-        const resources = linuxResources(hostConfig, this.deps.host, resolveBlockIO(hostConfig));
-        // Unlimited pids must be said explicitly, or the runtime keeps the old limit.
-        if (!resources.pids && body.PidsLimit !== undefined && body.PidsLimit !== null) resources.pids = { limit: -1 };
-        try {
-          await this.deps.runtime.update(c.id, resources);
-        } catch (err) {
-          throw new SystemError(`Cannot update container ${c.id}: ${(err as Error).message}`);
-        }
-      }
-      c.hostConfig = hostConfig;
+      const running = c.state.status === 'running' || c.state.status === 'paused';
+      c.hostConfig = await applyUpdate({ runtime: this.deps.runtime, host: this.deps.host }, c.id, c.hostConfig, body, running);
       await this.save(c);
     });
     this.emit(c, 'update');
@@ -683,20 +680,3 @@ export class ContainerService {
   }
 }
 
-/** Docker's answer to pause, exec, … on a container waiting out its restart back-off. */
-export function restartingError(id: string): ConflictError {
-  return new ConflictError(`Container ${id} is restarting, wait until the container is running`);
-}
-
-/**
- * The runtime's wording of a failed exec, as Docker words it: the docker CLI maps
- * "executable file not found" / "no such file or directory" to exit 127 and "permission denied" /
- * "is a directory" to 126.
- */
-function dockerStartError(msg: string, command: string): string {
-  const notFound = /executable file `([^`]*)` not found in \$PATH/.exec(msg);
-  if (notFound) return `exec: "${notFound[1]}": executable file not found in $PATH`;
-  // crun refuses a directory as "open executable: Operation not permitted"; runc says EISDIR.
-  if (command.includes('/') && /open executable: Operation not permitted/.test(msg)) return `exec: "${command}": is a directory`;
-  return msg.replace(/: Permission denied$/, ': permission denied');
-}

@@ -3,8 +3,11 @@
 // leaves the current value, CPU quotas and NanoCPUs exclude each other across updates, and a
 // memory limit may not pass the memory+swap limit already set unless that changes too.
 import type { ContainerUpdateRequest, HostConfig } from '../../types/api.js';
-import { ConflictError, InvalidParameterError } from '../../errors.js';
+import { ConflictError, InvalidParameterError, SystemError } from '../../errors.js';
+import { resolveBlockIO } from '../../oci/devices.js';
 import type { HostInfo } from '../../oci/host-info.js';
+import { linuxResources } from '../../oci/resources.js';
+import type { Runtime } from '../../runtime/runtime.js';
 import { policyIsNone, validateRestartPolicy } from './restart-manager.js';
 import { validateResources } from './validate-host-config.js';
 
@@ -48,7 +51,21 @@ export function mergeUpdate(current: HostConfig, body: ContainerUpdateRequest): 
   return next;
 }
 
-/** The merged limits must still agree with each other (a limit below the reservation, …): 400, not a runtime failure. */
-export function validateMerged(next: HostConfig, host: HostInfo): void {
-  validateResources({ ...next }, host, true);
+/**
+ * The HostConfig after the update, checked as a whole (a limit below the reservation is a 400,
+ * not a runtime failure) and, for a running container, already written to its cgroup.
+ */
+export async function applyUpdate(deps: { runtime: Runtime; host: HostInfo }, id: string, current: HostConfig, body: ContainerUpdateRequest, running: boolean): Promise<HostConfig> {
+  const next = mergeUpdate(current, body);
+  validateResources({ ...next }, deps.host, true);
+  if (!running) return next;
+  const resources = linuxResources(next, deps.host, resolveBlockIO(next));
+  // Unlimited pids must be said explicitly, or the runtime keeps the old limit.
+  if (!resources.pids && body.PidsLimit !== undefined && body.PidsLimit !== null) resources.pids = { limit: -1 };
+  try {
+    await deps.runtime.update(id, resources);
+  } catch (err) {
+    throw new SystemError(`Cannot update container ${id}: ${(err as Error).message}`);
+  }
+  return next;
 }
