@@ -10,6 +10,7 @@ PACKAGES=(
   attr                       # setfattr/getfattr: overlay whiteouts, opaque dirs, layer xattrs
   procps util-linux mount    # ps (docker top), mount/umount, unshare (network namespaces)
   netavark aardvark-dns iptables iproute2  # networks: bridges, NAT and port rules, names (podman's stack)
+  golang-github-docker-docker-dev  # moby's api/swagger.yaml: the build generates types and validators from it
   # test peers: dockerd (started by the tests on their own sockets), distribution 2.8's registry,
   # htpasswd for its basic auth, openssl for a test PKI, skopeo and umoci for the interop tests
   docker.io docker-registry apache2-utils openssl skopeo umoci

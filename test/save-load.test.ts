@@ -621,7 +621,20 @@ describe('hostile archives', () => {
     }, /layer 1 sha256:[0-9a-f]{64} is missing/],
   ];
 
-  for (const [what, make, expected] of cases) {
+  // Bodies that are no archive at all are refused from their first bytes, before the stream starts.
+  const upFront = new Set(['a corrupt header', 'random bytes', 'an empty body']);
+  for (const [what, make, expected] of cases.filter(([w]) => upFront.has(w))) {
+    test(`${what}: a 400 before streaming, stores untouched`, async () => {
+      const before = storeState(d);
+      const r = await d.api('POST', '/images/load?quiet=1', make());
+      assert.equal(r.status, 400, r.text);
+      assert.match(r.body.message, expected);
+      assert.deepEqual(storeState(d), before);
+      assert.equal((await d.api('GET', '/_ping')).text, 'OK');
+    });
+  }
+
+  for (const [what, make, expected] of cases.filter(([w]) => !upFront.has(w))) {
     test(`${what}: refused in-band, stores untouched`, async () => {
       const before = storeState(d);
       const r = await apiLoad(d, make());

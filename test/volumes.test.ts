@@ -55,7 +55,7 @@ describe('the /volumes API', () => {
     assert.deepEqual(await list({ label: { tier: true, 'team=b': true } }), []);
     assert.deepEqual(await list({ driver: { local: true }, name: { [anon.body.Name]: true } }), [anon.body.Name]);
     assert.ok((await list({ dangling: { true: true } })).includes('api-v1'));
-    assert.deepEqual((await d.api('GET', '/volumes?filters={"bogus":{"x":true}}')).body, { message: "Invalid filter 'bogus'" });
+    assert.deepEqual((await d.api('GET', '/volumes?filters={"bogus":{"x":true}}')).body, { message: "invalid filter 'bogus'" });
     assert.deepEqual((await d.api('GET', '/volumes?filters={"dangling":{"maybe":true}}')).body, { message: "Invalid filter 'dangling=[maybe]'" });
 
     assert.deepEqual((await d.api('GET', '/volumes/nope')).body, { message: 'get nope: no such volume' });

@@ -37,7 +37,7 @@ export const containerRoutes: Route[] = [
       all: ctx.bool('all'),
       limit: ctx.int('limit'),
       size: ctx.bool('size'),
-      filters: parseFilters(ctx.str('filters')),
+      filters: ctx.filters,
     });
     ctx.send(200, list);
   }),
@@ -51,7 +51,7 @@ export const containerRoutes: Route[] = [
   }),
 
   route('POST', '/containers/prune', async (ctx, engine) => {
-    ctx.send(200, await engine.pruneContainers(parseFilters(ctx.str('filters'), ['until', 'label', 'label!'])));
+    ctx.send(200, await engine.pruneContainers(ctx.filters));
   }),
 
   route('GET', '/containers/{id}/json', async (ctx, engine) => {

@@ -3,12 +3,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { InvalidParameterError } from '../errors.js';
-
-const MAX_JSON_BODY = 16 * 1024 * 1024;
+import type { Filters } from '../engine/filters.js';
+import { MAX_JSON_BODY, parseJsonBody } from './validation/json.js';
+import type { Validated } from './validation/validate.js';
 
 export class RequestContext {
   readonly query: URLSearchParams;
   private hijacked = false;
+  /** Set by the router's validation step before the handler runs. */
+  validated: Validated = { bodyRead: false, filters: new Map() };
 
   constructor(
     readonly req: IncomingMessage,
@@ -43,7 +46,18 @@ export class RequestContext {
     return this.query.get(name) ?? undefined;
   }
 
+  /** The `filters` parameter, parsed and checked against the route's filter keys. */
+  get filters(): Filters {
+    return this.validated.filters;
+  }
+
+  /** The JSON body: already decoded and checked against the schema when the route's operation has one. */
   async json<T>(opts: { optional?: boolean } = {}): Promise<T> {
+    if (this.validated.bodyRead) {
+      if (this.validated.body !== undefined) return this.validated.body as T;
+      if (opts.optional) return {} as T;
+      throw new InvalidParameterError('invalid JSON: request body is empty');
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     if (this.upgrade) {
@@ -51,20 +65,16 @@ export class RequestContext {
     } else {
       for await (const chunk of this.req) {
         size += (chunk as Buffer).length;
-        if (size > MAX_JSON_BODY) throw new InvalidParameterError('request body too large');
+        if (size > MAX_JSON_BODY) throw new InvalidParameterError(`request body too large: more than ${MAX_JSON_BODY} bytes`);
         chunks.push(chunk as Buffer);
       }
     }
-    const text = Buffer.concat(chunks).toString('utf8').trim();
-    if (!text) {
+    const raw = Buffer.concat(chunks);
+    if (!raw.toString('utf8').trim()) {
       if (opts.optional) return {} as T;
       throw new InvalidParameterError('invalid JSON: request body is empty');
     }
-    try {
-      return JSON.parse(text) as T;
-    } catch (err) {
-      throw new InvalidParameterError(`invalid JSON: ${(err as Error).message}`);
-    }
+    return parseJsonBody(raw) as T;
   }
 
   send(status: number, body?: unknown): void {

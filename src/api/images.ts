@@ -5,8 +5,6 @@ import { InvalidParameterError } from '../errors.js';
 import { parsePlatform } from '../distribution/platform.js';
 import { parsePullReference } from '../reference/index.js';
 import { registryAuth, streamProgress } from './distribution.js';
-import { parseFilters } from '../engine/filters.js';
-import { parseImageName } from '../engine/images/names.js';
 import type { RequestContext } from './context.js';
 import { statusOf } from './errors.js';
 import { type Route, route } from './server.js';
@@ -19,7 +17,7 @@ function changesParam(query: URLSearchParams): string[] {
 
 export const imageRoutes: Route[] = [
   route('GET', '/images/json', async (ctx, engine) => {
-    const filters = parseFilters(ctx.str('filters'), ['dangling', 'label', 'label!', 'before', 'since', 'reference', 'until']);
+    const filters = ctx.filters;
     // The legacy `filter` parameter is a reference filter.
     const legacy = ctx.str('filter');
     if (legacy) filters.set('reference', [...(filters.get('reference') ?? []), legacy]);
@@ -31,9 +29,7 @@ export const imageRoutes: Route[] = [
     const fromImage = ctx.str('fromImage');
     if (fromSrc !== undefined) {
       if (fromSrc !== '-') throw new InvalidParameterError('importing from a URL is not supported: send the archive in the request body (fromSrc=-)');
-      // A bad target name is a 400 before any output, as in Docker.
-      const repo = ctx.str('repo');
-      if (repo) parseImageName(ctx.str('tag') ? `${repo}:${ctx.str('tag')}` : repo);
+      // The target name and the archive's first bytes were checked by the validation step.
       const out = ctx.startStream('application/json');
       try {
         const id = await engine.importImage(ctx.req, {
@@ -66,7 +62,7 @@ export const imageRoutes: Route[] = [
   }),
 
   route('POST', '/images/prune', async (ctx, engine) => {
-    const filters = parseFilters(ctx.str('filters'), ['dangling', 'label', 'label!', 'until']);
+    const filters = ctx.filters;
     const dangling = filters.get('dangling')?.[0];
     const result = await engine.images.prune({ all: dangling === 'false' || dangling === '0', filters });
     ctx.send(200, { ImagesDeleted: result.deleted.length ? result.deleted : null, SpaceReclaimed: result.reclaimed });

@@ -1,5 +1,6 @@
 // The Engine API over HTTP: version prefix, routing, errors as {"message"} with Docker's statuses.
 import http, { type IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { RequestContext } from './context.js';
 import { messageOf, statusOf } from './errors.js';
@@ -15,6 +16,7 @@ import { networkRoutes } from './networks.js';
 import { berthRoutes } from './berth.js';
 import { buildRoutes } from './build.js';
 import { logger } from '../util/logger.js';
+import { loadSchema, operationKey, validateRequest } from './validation/validate.js';
 
 export const API_VERSION = '1.47';
 export const MIN_API_VERSION = '1.24';
@@ -23,6 +25,10 @@ export type Handler = (ctx: RequestContext, engine: Engine) => Promise<void>;
 
 export interface Route {
   method: string;
+  /** As written in the route table: "/containers/{id}/json". */
+  template: string;
+  /** The operation in moby's schema ("GET /containers/{}/json"), which validates the request. */
+  operation: string;
   pattern: RegExp;
   keys: string[];
   handler: Handler;
@@ -35,7 +41,12 @@ export function route(method: string, template: string, handler: Handler): Route
     keys.push(key);
     return greedy ? '(.+)' : '([^/]+)';
   });
-  return { method, pattern: new RegExp(`^${src}$`), keys, handler };
+  return { method, template, operation: operationKey(method, template), pattern: new RegExp(`^${src}$`), keys, handler };
+}
+
+/** Every route berthd serves, in matching order. */
+export function apiRoutes(): Route[] {
+  return [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes, ...volumeRoutes, ...berthRoutes, ...networkRoutes, ...buildRoutes];
 }
 
 function versionOk(v: string): boolean {
@@ -82,24 +93,41 @@ async function splitUpgradeBody(req: IncomingMessage, socket: Duplex, head: Buff
 
 export class ApiServer {
   private readonly routes: Route[];
-  readonly server: http.Server;
 
   constructor(private readonly engine: Engine) {
-    this.routes = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes, ...volumeRoutes, ...berthRoutes, ...networkRoutes, ...buildRoutes];
-    this.server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => void this.dispatch(req, res));
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    void loadSchema();
+    this.routes = apiRoutes();
+  }
+
+  /** One server per address (a Node server listens once), plain or TLS; one routing for all. */
+  private readonly servers: http.Server[] = [];
+
+  private serveOn<S extends http.Server>(server: S): S {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.serve(req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Clients half-close a hijacked stream when they have no more stdin; the output must keep flowing.
       (socket as Duplex & { allowHalfOpen: boolean }).allowHalfOpen = true;
       const res = new ServerResponse(req);
       res.assignSocket(socket as never);
       res.shouldKeepAlive = false;
-      void splitUpgradeBody(req, socket, head).then(
-        ({ body, rest }) => this.dispatch(req, res, { socket, head: rest, body }),
+      splitUpgradeBody(req, socket, head).then(
+        ({ body, rest }) => this.serve(req, res, { socket, head: rest, body }),
         () => socket.destroy(),
       );
     });
-    this.server.on('clientError', (_err, socket) => {
+    server.on('clientError', (_err, socket: Duplex) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\r\n{"message":"malformed HTTP request"}');
+      else socket.destroy();
+    });
+    this.servers.push(server);
+    return server;
+  }
+
+  /** Nothing a request does may reject unhandled: that would end the daemon. */
+  private serve(req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Duplex; head: Buffer; body: Buffer }): void {
+    this.dispatch(req, res, upgrade).catch((err: unknown) => {
+      logger.error(`${req.method} ${req.url}: ${(err as Error).stack ?? err}`);
+      res.destroy();
     });
   }
 
@@ -138,18 +166,27 @@ export class ApiServer {
       pathMatched = true;
       if (r.method !== method) continue;
       const params: Record<string, string> = {};
-      r.keys.forEach((k, i) => {
-        params[k] = decodeURIComponent(pm[i + 1]);
-      });
+      try {
+        r.keys.forEach((k, i) => {
+          params[k] = decodeURIComponent(pm[i + 1]);
+        });
+      } catch {
+        return this.fail(res, 400, `malformed URL: invalid percent-encoding in ${pathname}`);
+      }
       found = { r, params };
       break;
     }
     if (!found) {
       return this.fail(res, pathMatched ? 405 : 404, pathMatched ? `method ${method} not allowed` : `page not found`);
     }
+    // A NUL byte cannot be part of any name, id, path or option: the kernel would refuse it later.
+    if ([...Object.values(found.params), ...url.searchParams.values()].some((v) => v.includes('\0'))) {
+      return this.fail(res, 400, 'invalid parameter: a NUL byte is not allowed in names, paths or options');
+    }
     const ctx = new RequestContext(req, res, found.params, url, version, upgrade);
     const started = Date.now();
     try {
+      ctx.validated = await validateRequest(found.r.operation, req, url.searchParams, upgrade?.body);
       await found.r.handler(ctx, this.engine);
     } catch (err) {
       const status = statusOf(err);
@@ -180,26 +217,41 @@ export class ApiServer {
   }
 
   listen(path: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(path, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    const server = this.serveOn(http.createServer({ keepAliveTimeout: 60_000 }));
+    return listening(server, (done) => server.listen(path, done));
   }
 
   listenTcp(host: string, port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => resolve());
-    });
+    const server = this.serveOn(http.createServer({ keepAliveTimeout: 60_000 }));
+    return listening(server, (done) => server.listen(port, host, done));
+  }
+
+  listenTls(host: string, port: number, tls: https.ServerOptions): Promise<void> {
+    const server = this.serveOn(https.createServer({ ...tls, keepAliveTimeout: 60_000 }));
+    // A handshake that fails (no certificate, wrong CA, expired) only ends that connection.
+    server.on('tlsClientError', (err) => logger.debug(`TLS handshake refused: ${err.message}`));
+    return listening(server, (done) => server.listen(port, host, done));
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    return Promise.all(
+      this.servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      ),
+    ).then(() => undefined);
   }
+}
+
+function listening(server: http.Server, listen: (done: () => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    listen(() => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

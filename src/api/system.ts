@@ -1,7 +1,7 @@
 // /_ping, /version, /info, /system/df, /events.
 import type { EventMessage } from '../types/api.js';
 import { InvalidParameterError } from '../errors.js';
-import { parseFilters, parseTime } from '../engine/filters.js';
+import { parseTime } from '../engine/filters.js';
 import { type Route, route, API_VERSION, MIN_API_VERSION } from './server.js';
 import { normaliseAuth } from '../distribution/auth.js';
 
@@ -44,7 +44,7 @@ export const systemRoutes: Route[] = [
   }),
 
   route('GET', '/events', async (ctx, engine) => {
-    const filters = parseFilters(ctx.str('filters'), ['container', 'event', 'image', 'label', 'type', 'volume', 'network', 'daemon', 'plugin', 'node', 'service', 'secret', 'config', 'scope']);
+    const filters = ctx.filters;
     const since = toNanos(ctx.str('since'));
     const until = toNanos(ctx.str('until'));
     const match = engine.eventMatcher(filters);

@@ -6,9 +6,10 @@
 // Node starts that ~40 ms sooner than the same code as a graph of ES modules, and compiles only
 // the command that runs.
 // The shebang drops NODE_EXTRA_CA_CERTS: node reads that bundle eagerly at start-up (~50 ms)
-// and the CLI never speaks TLS.
+// and the CLI trusts no CA store: TLS to a daemon uses the certificates it is given (--tls*).
 
 import type { Command, runCommand } from './run-command.js';
+import type { TlsFlags } from '../client/tls.js';
 
 type Loader = () => Promise<unknown>;
 type CommandModule = Record<string, unknown> & { runCommand?: typeof runCommand };
@@ -233,6 +234,11 @@ Global Options:
   -D, --debug              Enable debug mode
   -H, --host string        Daemon socket to connect to (default: $BERTH_HOST, $DOCKER_HOST, unix:///run/berth/berth.sock)
   -l, --log-level string   Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
+      --tls                Use TLS; implied by --tlsverify
+      --tlscacert string   Trust certs signed only by this CA (default "~/.docker/ca.pem")
+      --tlscert string     Path to TLS certificate file (default "~/.docker/cert.pem")
+      --tlskey string      Path to TLS key file (default "~/.docker/key.pem")
+      --tlsverify          Use TLS and verify the remote (default: $DOCKER_TLS_VERIFY)
   -v, --version            Print version information and quit
 
 Run '${prog} COMMAND --help' for more information on a command.
@@ -258,6 +264,7 @@ async function main(argv: string[]): Promise<number> {
   let host: string | undefined;
   let configDir: string | undefined;
   let debug = false;
+  const tls: TlsFlags = {};
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i];
@@ -279,6 +286,7 @@ async function main(argv: string[]): Promise<number> {
       }
       if (name === '-H' || name === '--host') host = value;
       if (name === '--config') configDir = value;
+      if (name === '--tlscacert' || name === '--tlscert' || name === '--tlskey') tls[name.slice(2) as 'tlscacert' | 'tlscert' | 'tlskey'] = value;
       continue;
     }
     if (name === '-D' || name === '--debug') debug = true;
@@ -288,7 +296,11 @@ async function main(argv: string[]): Promise<number> {
     } else if (name === '-h' || name === '--help') {
       process.stdout.write(usage(prog));
       return 0;
-    } else if (name.startsWith('--tls')) continue;
+    } else if (name === '--tls' || name === '--tlsverify') {
+      // --tls, --tls=true, --tls=false (and the same for --tlsverify), as the docker CLI takes them.
+      const v = eq > 0 ? a.slice(eq + 1).toLowerCase() : 'true';
+      tls[name.slice(2) as 'tls' | 'tlsverify'] = v === 'true' || v === '1';
+    }
     else {
       process.stderr.write(`unknown flag: ${name}\n\nUsage:  ${prog} [OPTIONS] COMMAND [ARG...]\n\nRun '${prog} --help' for more information\n`);
       return 125;
@@ -321,7 +333,7 @@ async function main(argv: string[]): Promise<number> {
   const mod = (await entry[0]()) as CommandModule;
   // Bundled, a command module brings its own runner; unbundled (tsc's output), it is shared.
   const run = mod.runCommand ?? (await import('./run-command.js')).runCommand;
-  return run(mod[entry[1]] as Command, rest.slice(words), { prog, host, debug, path: key, configDir });
+  return run(mod[entry[1]] as Command, rest.slice(words), { prog, host, debug, path: key, configDir, tls });
 }
 
 const BERTH_VERSION = '0.1.0';

@@ -3,6 +3,7 @@
 // carries its own copy, so the classes a command throws and catches are always the same ones.
 import { Client } from '../client/client.js';
 import { resolveHost } from '../client/host.js';
+import { resolveTls, type TlsFlags } from '../client/tls.js';
 import { describe, StatusError, type Ctx } from './cli.js';
 
 export type Command = (args: string[], ctx: Ctx) => Promise<number>;
@@ -15,6 +16,7 @@ export interface Globals {
   /** The command words as the user typed them, e.g. "container ls". */
   path: string;
   configDir?: string;
+  tls?: TlsFlags;
 }
 
 export async function runCommand(command: Command, args: string[], g: Globals): Promise<number> {
@@ -22,13 +24,14 @@ export async function runCommand(command: Command, args: string[], g: Globals): 
   let ctx: Ctx;
   try {
     const host = resolveHost(g.host);
+    const tls = resolveTls(g.tls ?? {});
     ctx = {
       prog: g.prog,
       host,
       debug: g.debug,
       path: g.path,
       configDir: g.configDir,
-      client: () => (client ??= new Client(host, { version: process.env.BERTH_API_VERSION || process.env.DOCKER_API_VERSION || undefined })),
+      client: () => (client ??= new Client(host, { version: process.env.BERTH_API_VERSION || process.env.DOCKER_API_VERSION || undefined, tls })),
     };
     // Negotiate the API version while the command parses its flags; errors surface on first use.
     if (!args.includes('--help')) ctx.client().apiVersion().catch(() => {});

@@ -1,9 +1,11 @@
 // A small typed Docker Engine API client over a unix socket or tcp, using only node:http.
 
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { Duplex, Readable } from 'node:stream';
 import { ApiError, ConnectionError, apiErrorFromBody } from './errors.js';
 import { parseHost, type Endpoint } from './host.js';
+import type { ClientTls } from './tls.js';
 import { compareVersions } from '../util/versions.js';
 
 export const MAX_API_VERSION = '1.47';
@@ -52,11 +54,22 @@ export class Client {
   private negotiating: Promise<string> | undefined;
   private agent: http.Agent;
 
-  constructor(host: string, opts: { version?: string } = {}) {
+  private readonly tls: ClientTls | undefined;
+
+  constructor(host: string, opts: { version?: string; tls?: ClientTls } = {}) {
     this.host = host;
     this.endpoint = parseHost(host);
     this.version = opts.version;
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    // TLS only over TCP, as the docker CLI: a unix socket is protected by its file mode.
+    this.tls = this.endpoint.kind === 'tcp' ? opts.tls : undefined;
+    this.agent = this.tls
+      ? new https.Agent({ keepAlive: true, maxSockets: 8, ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key, rejectUnauthorized: this.tls.verify })
+      : new http.Agent({ keepAlive: true, maxSockets: 8 });
+  }
+
+  /** http or https, by the endpoint's TLS settings. */
+  private request(ro: http.RequestOptions): http.ClientRequest {
+    return this.tls ? https.request(ro) : http.request(ro);
   }
 
   /** The API version in use, negotiating with /_ping on first use. */
@@ -81,14 +94,15 @@ export class Client {
   }
 
   private requestOptions(method: string, path: string, headers: Record<string, string>): http.RequestOptions {
-    const base: http.RequestOptions & { servername?: string } = {
+    const base: https.RequestOptions = {
       method,
       path,
       headers: { 'User-Agent': 'Berth-Client/0.1.0', ...headers },
       agent: this.agent,
-      // No TLS here; an empty servername also spares node's lazy IPv6 regex compile (~15 ms) per process.
-      servername: '',
     };
+    if (this.tls) Object.assign(base, { ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key, rejectUnauthorized: this.tls.verify });
+    // Without TLS an empty servername spares node's lazy IPv6 regex compile (~15 ms) per process.
+    else base.servername = '';
     if (this.endpoint.kind === 'unix') {
       base.socketPath = this.endpoint.path;
       (base.headers as Record<string, string>).Host = 'api.moby.localhost';
@@ -121,7 +135,8 @@ export class Client {
     }
     if (payload) headers['Content-Length'] = String(payload.length);
     return new Promise((resolve, reject) => {
-      const req = http.request(this.requestOptions(method, full, headers), resolve);
+      const req = this.request(this.requestOptions(method, full, headers));
+      req.on('response', resolve);
       req.on('error', (e: NodeJS.ErrnoException) => reject(this.wrapError(e)));
       if (stream) {
         stream.on('error', (e) => req.destroy(e));
@@ -131,7 +146,8 @@ export class Client {
   }
 
   private wrapError(e: NodeJS.ErrnoException): Error {
-    if (e.code && ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT'].includes(e.code)) {
+    // Connection failures, and TLS ones (an untrusted, expired or refused certificate).
+    if (e.code && (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EPROTO'].includes(e.code) || /CERT|SSL|TLS/.test(e.code))) {
       return new ConnectionError(this.endpoint.url, e);
     }
     return e;
@@ -191,7 +207,7 @@ export class Client {
     const ro = this.requestOptions(method, full, headers);
     ro.agent = false; // a hijacked socket must never go back to a pool
     return new Promise((resolve, reject) => {
-      const req = http.request(ro);
+      const req = this.request(ro);
       req.on('upgrade', (res, socket, head) => {
         if (head.length) socket.unshift(head);
         resolve({ socket, upgraded: true, contentType: String(res.headers['content-type'] ?? '') });

@@ -4,18 +4,19 @@
 // berthd: serves the Docker Engine API. Containers belong to their monitors, not to this process,
 // so stopping or killing berthd leaves them running; the next berthd re-adopts them.
 import { promises as fsp } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseHost } from '../client/host.js';
 import { UiServer } from '../ui/server.js';
 import { ApiServer } from '../api/server.js';
+import { loadSchema } from '../api/validation/validate.js';
 import { defaultRegistryOptions, type RegistryOptions } from '../distribution/endpoint.js';
 import { Engine } from '../engine/engine.js';
 import { Runtime } from '../runtime/runtime.js';
 import { parseAddressPool } from '../network/ipam.js';
 import type { RuntimeName } from '../runtime/types.js';
 import { logger, type LogLevel } from '../util/logger.js';
+import { listenOn, normaliseBoolFlags } from './listeners.js';
 import { validateLogConfig } from '../engine/logging/drivers.js';
 import type { Ulimit } from '../types/api.js';
 import { checkConflicts, checkValues, ConfigError, DEFAULT_CONFIG_FILE, RELOADABLE, readConfigFile, type DaemonConfig } from './config.js';
@@ -27,6 +28,13 @@ A container engine that serves the Docker Engine API
 Options:
       --config-file string Daemon configuration file (default "/etc/berth/daemon.json")
   -H, --host list          Daemon socket(s) to listen on (default unix:///run/berth/berth.sock)
+  -G, --group string       Group for the unix socket (default "berth", when it exists)
+      --tls                Use TLS; implied by --tlsverify (--tls=false: allow a non-loopback
+                           TCP address without TLS)
+      --tlscacert string   Trust certs signed only by this CA (default "~/.docker/ca.pem")
+      --tlscert string     Path to TLS certificate file (default "~/.docker/cert.pem")
+      --tlskey string      Path to TLS key file (default "~/.docker/key.pem")
+      --tlsverify          Use TLS and verify the remote
       --data-root string   Root directory of persistent state (default "/var/lib/berth")
       --exec-root string   Root directory for execution state files (default "/run/berth")
       --runtime string     OCI runtime: crun or runc (default: crun when installed)
@@ -57,32 +65,6 @@ Options:
       --ui-actions         Allow start, stop, rm and commit from the web view
   -v, --version            Print version information and quit
 `;
-
-async function socketInUse(file: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(file);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-async function listenOn(api: ApiServer, host: string): Promise<void> {
-  if (host.startsWith('unix://') || host.startsWith('/')) {
-    const file = host.replace(/^unix:\/\//, '');
-    await fsp.mkdir(path.dirname(file), { recursive: true });
-    if (await socketInUse(file)) throw new Error(`another daemon is already listening on ${file}`);
-    await fsp.rm(file, { force: true });
-    await api.listen(file);
-    await fsp.chmod(file, 0o660);
-    return;
-  }
-  const m = /^tcp:\/\/([^:]*):(\d+)$/.exec(host);
-  if (!m) throw new Error(`invalid host: ${host}`);
-  await api.listenTcp(m[1] || '127.0.0.1', Number(m[2]));
-}
 
 function positiveInt(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
@@ -173,9 +155,18 @@ async function reload(engine: Engine, file: string, named: boolean): Promise<voi
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
+    args: normaliseBoolFlags(process.argv.slice(2), ['tls', 'tlsverify']),
     options: {
       'config-file': { type: 'string' },
       host: { type: 'string', short: 'H', multiple: true },
+      group: { type: 'string', short: 'G' },
+      tls: { type: 'boolean' },
+      'no-tls': { type: 'boolean' },
+      tlsverify: { type: 'boolean' },
+      'no-tlsverify': { type: 'boolean' },
+      tlscacert: { type: 'string' },
+      tlscert: { type: 'string' },
+      tlskey: { type: 'string' },
       'data-root': { type: 'string' },
       'exec-root': { type: 'string' },
       runtime: { type: 'string' },
@@ -255,10 +246,20 @@ async function main(): Promise<void> {
     defaultUlimits: Object.entries(cfg['default-ulimits'] ?? {}).map(([name, u]) => ({ Name: u.Name ?? name, Soft: u.Soft, Hard: u.Hard })),
     runtimes: cfg.runtimes,
   });
+  // The request validators (~440 KB of generated code) load while the engine starts.
+  void loadSchema();
   await engine.init();
   const api = new ApiServer(engine);
   const hosts = cfg.hosts && cfg.hosts.length > 0 ? cfg.hosts : [`unix://${path.join(execRoot, 'berth.sock')}`];
-  for (const h of hosts) await listenOn(api, h);
+  const listen = {
+    group: values.group,
+    tls: values.tls ? true : values['no-tls'] ? false : undefined,
+    tlsverify: values.tlsverify === true && !values['no-tlsverify'],
+    tlscacert: values.tlscacert,
+    tlscert: values.tlscert,
+    tlskey: values.tlskey,
+  };
+  for (const h of hosts) await listenOn(api, h, listen);
   if (values.ui !== undefined) {
     // The web view reads through the daemon's own first socket, as any Engine API client does.
     const ui = new UiServer({ upstream: parseHost(hosts[0]), listen: values.ui, actions: values['ui-actions'] });

@@ -3,7 +3,7 @@ import { InvalidParameterError } from '../errors.js';
 
 export type Filters = Map<string, string[]>;
 
-export function parseFilters(raw: string | null | undefined, allowed?: string[]): Filters {
+export function parseFilters(raw: string | null | undefined, allowed?: readonly string[]): Filters {
   const out: Filters = new Map();
   if (!raw) return out;
   let parsed: unknown;

@@ -154,9 +154,9 @@ function blockDevice(path: string): { major: number; minor: number } {
  */
 export function resolveBlockIO(hc: HostConfig): LinuxBlockIO {
   const throttles = (list: ThrottleDevice[] | null | undefined): LinuxThrottleDevice[] | undefined =>
-    list?.length ? list.map((t) => ({ ...blockDevice(t.Path), rate: t.Rate })) : undefined;
+    list?.length ? list.map((t) => ({ ...blockDevice(t.Path ?? ''), rate: t.Rate ?? 0 })) : undefined;
   const out: LinuxBlockIO = {
-    weightDevice: hc.BlkioWeightDevice?.length ? hc.BlkioWeightDevice.map((w) => ({ ...blockDevice(w.Path), weight: w.Weight })) : undefined,
+    weightDevice: hc.BlkioWeightDevice?.length ? hc.BlkioWeightDevice.map((w) => ({ ...blockDevice(w.Path ?? ''), weight: w.Weight ?? 0 })) : undefined,
     throttleReadBpsDevice: throttles(hc.BlkioDeviceReadBps),
     throttleWriteBpsDevice: throttles(hc.BlkioDeviceWriteBps),
     throttleReadIOPSDevice: throttles(hc.BlkioDeviceReadIOps),
@@ -174,7 +174,7 @@ export function resolveDevices(hc: HostConfig): ResolvedDevices {
   if (hc.Privileged) {
     const devices = hostDevices();
     for (const d of hc.Devices ?? []) {
-      if (d.PathOnHost === d.PathInContainer) continue;
+      if (d.PathOnHost === d.PathInContainer || !d.PathOnHost) continue;
       devices.push(...devicesFromPath(d.PathOnHost, d.PathInContainer || d.PathOnHost, 'rwm').devices);
     }
     return { devices, rules: [{ allow: true, access: 'rwm' }], blockIO: resolveBlockIO(hc) };
@@ -182,6 +182,7 @@ export function resolveDevices(hc: HostConfig): ResolvedDevices {
   const devices: LinuxDevice[] = [];
   const rules = defaultDeviceCgroupRules();
   for (const d of hc.Devices ?? []) {
+    if (!d.PathOnHost) throw new InvalidParameterError('invalid device mapping: PathOnHost must not be empty');
     const r = devicesFromPath(d.PathOnHost, d.PathInContainer || d.PathOnHost, d.CgroupPermissions || 'rwm');
     devices.push(...r.devices);
     rules.push(...r.rules);

@@ -70,10 +70,10 @@ export function daemonHardLimits(limitsText?: string): Map<RlimitType, bigint> {
 }
 
 export function validateUlimit(u: Ulimit): RlimitType {
-  const type = Object.prototype.hasOwnProperty.call(RLIMIT_NAMES, u.Name) ? RLIMIT_NAMES[u.Name] : undefined;
+  const type = u.Name !== undefined && Object.prototype.hasOwnProperty.call(RLIMIT_NAMES, u.Name) ? RLIMIT_NAMES[u.Name] : undefined;
   if (!type) throw new InvalidParameterError(`invalid ulimit type: ${u.Name}`);
   for (const v of [u.Soft, u.Hard]) {
-    if (!Number.isSafeInteger(v) || v < -1) throw new InvalidParameterError(`invalid ulimit argument: ${u.Name}=${u.Soft}:${u.Hard}`);
+    if (v === undefined || !Number.isSafeInteger(v) || v < -1) throw new InvalidParameterError(`invalid ulimit argument: ${u.Name}=${u.Soft}:${u.Hard}`);
   }
   if (u.Hard !== -1) {
     if (u.Soft === -1) {
@@ -81,7 +81,7 @@ export function validateUlimit(u: Ulimit): RlimitType {
         `ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: ${u.Hard}`,
       );
     }
-    if (u.Soft > u.Hard) throw new InvalidParameterError(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
+    if (u.Soft! > u.Hard!) throw new InvalidParameterError(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
   }
   return type;
 }
@@ -105,8 +105,9 @@ export function buildRlimits(
     seen.add(type);
     const cap = hardLimits.get(type) ?? RLIM_INFINITY;
     const toBig = (v: number): bigint => (v === -1 ? RLIM_INFINITY : BigInt(v));
-    const hard = toBig(u.Hard) < cap ? toBig(u.Hard) : cap;
-    let soft = toBig(u.Soft) < cap ? toBig(u.Soft) : cap;
+    // validateUlimit has checked both are integers.
+    const hard = toBig(u.Hard!) < cap ? toBig(u.Hard!) : cap;
+    let soft = toBig(u.Soft!) < cap ? toBig(u.Soft!) : cap;
     if (soft > hard) soft = hard;
     const num = (v: bigint): number | bigint => (v === RLIM_INFINITY ? RLIM_INFINITY : Number(v));
     out.push({ type, soft: num(soft), hard: num(hard) });

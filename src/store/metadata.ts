@@ -1,13 +1,14 @@
 // One JSON file per object, written atomically, loaded into memory once at start-up.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { readJsonFile, writeJsonAtomic } from '../util/fs.js';
+import { readJsonFile, removeAtomicLeftovers, writeJsonAtomic } from '../util/fs.js';
 
 export class MetadataStore<T> {
   constructor(private readonly dir: string) {}
 
   async init(): Promise<void> {
     await fsp.mkdir(this.dir, { recursive: true });
+    await removeAtomicLeftovers(this.dir);
   }
 
   private file(id: string): string {

@@ -1,6 +1,6 @@
 // Tags and digests → image ids, in one atomically written file (like Docker's repositories.json).
 import path from 'node:path';
-import { readJsonFile, writeJsonAtomic } from '../util/fs.js';
+import { readJsonFile, removeAtomicLeftovers, writeJsonAtomic } from '../util/fs.js';
 
 interface ReferencesFile {
   /** canonical reference ("docker.io/library/busybox:latest" or "…@sha256:…") → image id */
@@ -17,6 +17,7 @@ export class ReferenceStore {
   }
 
   async init(): Promise<void> {
+    await removeAtomicLeftovers(path.dirname(this.file));
     const data = await readJsonFile<ReferencesFile>(this.file);
     this.refs = new Map(Object.entries(data?.references ?? {}));
   }

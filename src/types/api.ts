@@ -1,17 +1,20 @@
 // Docker Engine API objects (moby api/swagger.yaml), as Berth serves them. A leaf module: it
-// imports nothing, so client, api, engine, oci and distribution all take their types from here.
-// Field names are Docker's, PascalCase, because clients decode them by name.
+// imports nothing but the types generated from the schema (engine-api.gen.ts, itself a leaf), so
+// client, api, engine, oci and distribution all take their types from here. Request-side objects
+// are the schema's own types; the others are declared here and schema-coverage.ts proves at build
+// time that each declares every field the schema lists. Field names are Docker's, PascalCase,
+// because clients decode them by name.
+import type * as Schema from './engine-api.gen.js';
 
 export type Labels = Record<string, string>;
-
-export interface HealthConfig {
-  Test?: string[];
-  Interval?: number;
-  Timeout?: number;
-  Retries?: number;
-  StartPeriod?: number;
-  StartInterval?: number;
-}
+/** Docker's JSON has null for a list or map it has not set; the 1.41 schema says so only for some. */
+type NullableLists<T> = { [K in keyof T]: NonNullable<T[K]> extends readonly unknown[] | Record<string, unknown> ? T[K] | null : T[K] };
+export type HostConfig = NullableLists<Schema.HostConfig>;
+export type Mount = Schema.Mount;
+export type RestartPolicy = Schema.RestartPolicy;
+export type HealthConfig = Schema.HealthConfig;
+export type PortBinding = Schema.PortBinding;
+export type Ulimit = NonNullable<Schema.Resources['Ulimits']>[number];
 
 /** The portable part of a container's configuration (also an image's config). */
 export interface ContainerConfig {
@@ -42,120 +45,12 @@ export interface ContainerConfig {
   Shell?: string[] | null;
 }
 
-export interface Mount {
-  Type: 'bind' | 'volume' | 'tmpfs' | 'npipe' | 'cluster';
-  Source?: string;
-  Target: string;
-  ReadOnly?: boolean;
-  Consistency?: string;
-  BindOptions?: { Propagation?: string; NonRecursive?: boolean };
-  VolumeOptions?: { NoCopy?: boolean; Labels?: Labels; DriverConfig?: { Name?: string; Options?: Record<string, string> } };
-  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
-}
-
-export interface RestartPolicy {
-  Name: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
-  MaximumRetryCount?: number;
-}
-
-export interface Ulimit {
-  Name: string;
-  Soft: number;
-  Hard: number;
-}
-
+export type WeightDevice = NonNullable<Schema.Resources['BlkioWeightDevice']>[number];
+export type ThrottleDevice = Schema.ThrottleDevice;
+/** A log configuration as the engine holds it once defaults are applied (the type is always set). */
 export interface LogConfig {
   Type: string;
   Config?: Record<string, string>;
-}
-
-export interface PortBinding {
-  HostIp?: string;
-  HostPort?: string;
-}
-
-export interface HostConfig {
-  Binds?: string[] | null;
-  ContainerIDFile?: string;
-  LogConfig?: LogConfig;
-  NetworkMode?: string;
-  PortBindings?: Record<string, PortBinding[] | null> | null;
-  RestartPolicy?: RestartPolicy;
-  AutoRemove?: boolean;
-  VolumeDriver?: string;
-  VolumesFrom?: string[] | null;
-  Mounts?: Mount[] | null;
-  CapAdd?: string[] | null;
-  CapDrop?: string[] | null;
-  CgroupnsMode?: 'private' | 'host' | '';
-  Dns?: string[] | null;
-  DnsOptions?: string[] | null;
-  DnsSearch?: string[] | null;
-  ExtraHosts?: string[] | null;
-  GroupAdd?: string[] | null;
-  IpcMode?: string;
-  Cgroup?: string;
-  Links?: string[] | null;
-  OomScoreAdj?: number;
-  PidMode?: string;
-  Privileged?: boolean;
-  PublishAllPorts?: boolean;
-  ReadonlyRootfs?: boolean;
-  SecurityOpt?: string[] | null;
-  StorageOpt?: Record<string, string> | null;
-  Tmpfs?: Record<string, string> | null;
-  UTSMode?: string;
-  UsernsMode?: string;
-  ShmSize?: number;
-  Sysctls?: Record<string, string> | null;
-  Runtime?: string;
-  Isolation?: string;
-  Init?: boolean | null;
-  MaskedPaths?: string[] | null;
-  ReadonlyPaths?: string[] | null;
-  ConsoleSize?: [number, number] | null;
-  // Resources
-  CpuShares?: number;
-  Memory?: number;
-  NanoCpus?: number;
-  CgroupParent?: string;
-  BlkioWeight?: number;
-  CpuPeriod?: number;
-  CpuQuota?: number;
-  CpuRealtimePeriod?: number;
-  CpuRealtimeRuntime?: number;
-  CpusetCpus?: string;
-  CpusetMems?: string;
-  Devices?: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[] | null;
-  DeviceRequests?: object[] | null;
-  CpuCount?: number;
-  CpuPercent?: number;
-  IOMaximumIOps?: number;
-  IOMaximumBandwidth?: number;
-  DeviceCgroupRules?: string[] | null;
-  MemoryReservation?: number;
-  MemorySwap?: number;
-  MemorySwappiness?: number | null;
-  OomKillDisable?: boolean | null;
-  PidsLimit?: number | null;
-  Ulimits?: Ulimit[] | null;
-  /** Accepted from clients before API 1.42, never applied. */
-  KernelMemory?: number;
-  BlkioWeightDevice?: WeightDevice[] | null;
-  BlkioDeviceReadBps?: ThrottleDevice[] | null;
-  BlkioDeviceWriteBps?: ThrottleDevice[] | null;
-  BlkioDeviceReadIOps?: ThrottleDevice[] | null;
-  BlkioDeviceWriteIOps?: ThrottleDevice[] | null;
-}
-
-export interface WeightDevice {
-  Path: string;
-  Weight: number;
-}
-
-export interface ThrottleDevice {
-  Path: string;
-  Rate: number;
 }
 
 /** Body of POST /containers/{id}/update: the resource fields and the restart policy. */
@@ -510,6 +405,8 @@ export interface VersionResponse {
   Arch: string;
   KernelVersion: string;
   BuildTime: string;
+  /** Omitted unless true, as dockerd does. */
+  Experimental?: boolean;
 }
 
 export interface EventMessage {

@@ -2,7 +2,14 @@ import { promises as fsp, constants } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-/** Writes a file so that readers see the old or the new content, never a torn one. */
+/** The temporary name writeFileAtomic writes under, and the pattern its leftovers match. */
+const ATOMIC_TMP = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Writes a file so that readers see the old or the new content, never a torn one, even across a
+ * crash or a power loss: the data is fsynced before the rename, and the directory after it (the
+ * rename itself is only durable once the directory entry is).
+ */
 export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await fsp.open(tmp, 'w', mode);
@@ -18,6 +25,24 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode 
     await fsp.rm(tmp, { force: true });
     throw err;
   }
+  const dir = await fsp.open(path.dirname(file), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+/** Removes what writeFileAtomic leaves in `dir` when the process dies between write and rename. */
+export async function removeAtomicLeftovers(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch (err) {
+    if (isNotFound(err)) return;
+    throw err;
+  }
+  await Promise.all(names.filter((n) => ATOMIC_TMP.test(n)).map((n) => fsp.rm(path.join(dir, n), { force: true })));
 }
 
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {

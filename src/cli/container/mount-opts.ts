@@ -68,7 +68,7 @@ export function parseMountFlag(value: string): Mount {
         m.Consistency = v;
         break;
       case 'bind-propagation':
-        bind().Propagation = v;
+        bind().Propagation = v as NonNullable<Mount['BindOptions']>['Propagation'];
         break;
       case 'bind-nonrecursive':
         bind().NonRecursive = parseBool(key, v);

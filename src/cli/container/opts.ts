@@ -171,14 +171,14 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
   }
 
   const host: HostConfig = {
-    Binds: null,
+    Binds: undefined,
     NetworkMode: o.network ?? (o as { net?: string }).net ?? 'default',
     AutoRemove: !!o.rm,
     Privileged: !!o.privileged,
     ReadonlyRootfs: !!o.readOnly,
-    CapAdd: o.capAdd ?? null,
-    CapDrop: o.capDrop ?? null,
-    SecurityOpt: o.securityOpt ?? null,
+    CapAdd: o.capAdd,
+    CapDrop: o.capDrop,
+    SecurityOpt: o.securityOpt,
     RestartPolicy: { Name: '' },
   };
   if (o.init) host.Init = true;
@@ -186,7 +186,7 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
   if (o.ulimit?.length) host.Ulimits = o.ulimit.map(parseUlimit);
   if (o.restart) {
     host.RestartPolicy = parseRestartPolicy(o.restart);
-    if (o.rm && !['', 'no'].includes(host.RestartPolicy.Name)) throw new StatusError(125, 'conflicting options: cannot specify both --restart and --rm');
+    if (o.rm && !['', 'no'].includes(host.RestartPolicy.Name ?? '')) throw new StatusError(125, 'conflicting options: cannot specify both --restart and --rm');
   }
   const exposed: Record<string, object> = {};
   if (o.publish?.length) {

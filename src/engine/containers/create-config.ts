@@ -40,7 +40,8 @@ export interface MergedConfig {
 export function checkEngineHostConfig(hc: HostConfig, defaults: ContainerDefaults): void {
   if (hc.Runtime && hc.Runtime !== defaults.runtime) throw new InvalidParameterError(`Unknown runtime specified ${hc.Runtime}`);
   if (hc.Isolation && hc.Isolation !== 'default') throw new InvalidParameterError(`Invalid isolation: "${hc.Isolation}" - linux only supports 'default'`);
-  validateLogConfig(hc.LogConfig ?? defaults.logConfig);
+  // A LogConfig without a type means the daemon's default driver, as in Docker.
+  validateLogConfig(hc.LogConfig?.Type ? { Type: hc.LogConfig.Type, Config: hc.LogConfig.Config } : defaults.logConfig);
   validateRestartPolicy(hc.RestartPolicy, hc.AutoRemove);
   if (hc.Memory !== undefined && hc.Memory !== 0 && hc.Memory < 6 * 1024 * 1024) {
     throw new InvalidParameterError('Minimum memory limit allowed is 6MB');

@@ -123,7 +123,7 @@ export function parseApiMount(m: ApiMount): ParsedMount {
   if (m.Type !== 'tmpfs' && m.TmpfsOptions) fail('field TmpfsOptions must not be specified');
   const bad = destinationError(m.Target ?? '');
   if (bad) fail(bad);
-  const destination = cleanDest(m.Target);
+  const destination = cleanDest(m.Target ?? '');
   const RW = !m.ReadOnly;
   switch (m.Type) {
     case 'bind': {

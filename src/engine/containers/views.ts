@@ -122,12 +122,26 @@ export function validatePsFilters(f: Filters): void {
   }
 }
 
+/**
+ * Docker matches `name` filters as regular expressions against the name as it stores it, with its
+ * leading slash (`^/web$`), and without it (`^web$`); a pattern that does not compile matches
+ * nothing, as in Docker.
+ */
+function nameMatches(pattern: string, name: string): boolean {
+  try {
+    const re = new RegExp(pattern);
+    return re.test(`/${name}`) || re.test(name);
+  } catch {
+    return false;
+  }
+}
+
 /** `ancestor` matches the image by any of its names or ids, or an image built on it. */
 export function matchesPsFilters(c: ContainerRecord, f: Filters, ancestorIds: Set<string> | undefined): boolean {
   const statuses = filterValues(f, 'status');
   if (statuses.length && !statuses.includes(c.state.status)) return false;
   const names = filterValues(f, 'name');
-  if (names.length && !names.some((n) => new RegExp(n.replace(/^\//, '')).test(c.name))) return false;
+  if (names.length && !names.some((n) => nameMatches(n, c.name))) return false;
   const ids = filterValues(f, 'id');
   if (ids.length && !ids.some((i) => c.id.startsWith(i))) return false;
   const labels = c.config.Labels ?? {};

@@ -193,7 +193,7 @@ export class VolumeService {
    */
   async prune(filters: Filters, all: boolean): Promise<VolumePruneResponse> {
     for (const key of filters.keys()) {
-      if (!['label', 'label!', 'all'].includes(key)) throw new InvalidParameterError(`Invalid filter '${key}'`);
+      if (!['label', 'label!', 'all'].includes(key)) throw new InvalidParameterError(`invalid filter '${key}'`);
     }
     const labels = filterValues(filters, 'label');
     const notLabels = filterValues(filters, 'label!');
@@ -279,7 +279,7 @@ const LIST_FILTERS = ['name', 'label', 'dangling', 'driver'];
 
 /** GET /volumes filters: name (substring), label (key or key=value), dangling, driver. */
 function volumeMatcher(filters: Filters, inUse: (name: string) => boolean): (v: VolumeRecord) => boolean {
-  for (const key of filters.keys()) if (!LIST_FILTERS.includes(key)) throw new InvalidParameterError(`Invalid filter '${key}'`);
+  for (const key of filters.keys()) if (!LIST_FILTERS.includes(key)) throw new InvalidParameterError(`invalid filter '${key}'`);
   const dangling = filterValues(filters, 'dangling').map((d) => {
     if (['true', '1'].includes(d)) return true;
     if (['false', '0'].includes(d)) return false;

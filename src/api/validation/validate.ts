@@ -1,0 +1,216 @@
+// Every request is checked here, before its handler runs, against the operation moby's schema
+// declares for the route (scripts/gen-api.mjs compiles the schema into schema.gen.ts at build time):
+// query parameters by type and enum, JSON bodies by Content-Type and schema, filter keys by
+// route, archive bodies by their first bytes. What fails is a 400 naming the field.
+import type { IncomingMessage } from 'node:http';
+import { InvalidParameterError } from '../../errors.js';
+import { parseFilters, type Filters } from '../../engine/filters.js';
+import { MAX_JSON_BODY, parseJsonBody } from './json.js';
+import { requireArchiveBody } from './archive.js';
+import { FILTER_KEYS } from './filters.js';
+import { parseImageName } from '../../engine/images/names.js';
+
+interface QueryParam {
+  type: 'string' | 'integer' | 'boolean' | 'array' | 'number';
+  enum?: string[];
+}
+
+interface Operation {
+  query: Record<string, QueryParam>;
+  body?: { validator: string; type: string; required: boolean };
+  json?: boolean;
+}
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+type Validator = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
+
+interface Schema {
+  operations: Record<string, Operation>;
+  validators: Record<string, Validator>;
+}
+
+/** What the handler gets: the decoded body (when this step read it) and the parsed filters. */
+export interface Validated {
+  /** Set when the body was read here; `undefined` means it was empty (or is not JSON). */
+  body?: unknown;
+  bodyRead: boolean;
+  filters: Filters;
+}
+
+/**
+ * Routes whose body must be an archive; /images/create only for an import (fromSrc=-), /build
+ * only when the context comes in the body (not with `remote`).
+ */
+const ARCHIVE_BODIES: Record<string, (q: URLSearchParams) => string | undefined> = {
+  'POST /images/load': () => 'docker load',
+  'PUT /containers/{}/archive': () => 'extracting into the container',
+  'POST /images/create': (q) => {
+    if (q.get('fromSrc') !== '-') return undefined;
+    // A bad target name is a 400 before the body is looked at, as in Docker.
+    const repo = q.get('repo');
+    if (repo) parseImageName(q.get('tag') ? `${repo}:${q.get('tag')}` : repo);
+    return 'import';
+  },
+  'POST /build': (q) => (q.get('remote') ? undefined : 'build context'),
+};
+
+// ~440 KB of generated code: loaded while the engine starts rather than before.
+let schema: Promise<Schema> | undefined;
+export function loadSchema(): Promise<Schema> {
+  schema ??= import('./schema.gen.js').then((m: Record<string, unknown>) => ({ operations: m.operations as Record<string, Operation>, validators: m as unknown as Record<string, Validator> }));
+  return schema;
+}
+
+/** "/containers/{id}/json" and "/images/{name*}/json" → the schema's "GET /containers/{}/json". */
+export function operationKey(method: string, template: string): string {
+  return `${method} ${template.replace(/\{[^}]+\}/g, '{}')}`;
+}
+
+const INT64_MAX = 2n ** 63n - 1n;
+
+function checkQuery(op: Operation, query: URLSearchParams): void {
+  for (const [name, spec] of Object.entries(op.query)) {
+    for (const v of query.getAll(name)) {
+      if (spec.type === 'integer' && v !== '') {
+        if (!/^[+-]?\d+$/.test(v) || BigInt(v) > INT64_MAX || BigInt(v) < -INT64_MAX - 1n) {
+          throw new InvalidParameterError(`invalid value for query parameter ${name}: ${JSON.stringify(v)} is not an integer`);
+        }
+      }
+      if (spec.enum && v !== '' && !spec.enum.includes(v)) {
+        throw new InvalidParameterError(`invalid value for query parameter ${name}: ${JSON.stringify(v)} (must be one of ${spec.enum.map((e) => JSON.stringify(e)).join(', ')})`);
+      }
+    }
+  }
+}
+
+export function checkContentType(req: IncomingMessage): void {
+  // As dockerd's CheckForJSON, but a client that names no type at all is believed.
+  const ct = req.headers['content-type'];
+  if (ct === undefined || ct === '') return;
+  const mime = ct.split(';')[0].trim().toLowerCase();
+  if (mime !== 'application/json') throw new InvalidParameterError(`Content-Type specified (${ct}) must be 'application/json'`);
+}
+
+/** The JSON kind Go's decoder names in "cannot unmarshal <kind> into …". */
+function jsonKind(v: unknown): string {
+  if (Array.isArray(v)) return 'array';
+  if (v === null) return 'null';
+  if (typeof v === 'object') return 'object';
+  if (typeof v === 'number') return `number`;
+  return typeof v;
+}
+
+/** The Go integer type whose range a bound is (the generator turns formats into bounds). */
+const INT_NAMES = new Map<number, string>([
+  [0, 'uint'],
+  [255, 'uint8'],
+  [65535, 'uint16'],
+  [4294967295, 'uint32'],
+  [18446744073709551615, 'uint64'],
+  [127, 'int8'],
+  [-128, 'int8'],
+  [32767, 'int16'],
+  [-32768, 'int16'],
+  [2147483647, 'int32'],
+  [-2147483648, 'int32'],
+]);
+
+const GO_TYPES: Record<string, string> = { integer: 'int64', number: 'float64', string: 'string', boolean: 'bool', array: '[]interface {}', object: 'map[string]interface {}' };
+
+function valueAt(root: unknown, pointer: string): unknown {
+  let v = root;
+  for (const part of pointer.split('/').slice(1)) {
+    const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
+    v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined;
+  }
+  return v;
+}
+
+/** An ajv error in the words of Go's encoding/json (whose messages clients and users know). */
+export function describeError(rootType: string, body: unknown, e: AjvError): string {
+  const path = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const field = [rootType, ...path].join('.');
+  const value = valueAt(body, e.instancePath);
+  switch (e.keyword) {
+    case 'type': {
+      const want = String(e.params.type).split(',')[0];
+      if (path.length === 0) return `json: cannot unmarshal ${jsonKind(value)} into Go value of type ${rootType}`;
+      return `json: cannot unmarshal ${jsonKind(value)} into Go struct field ${field} of type ${GO_TYPES[want] ?? want}`;
+    }
+    case 'minimum':
+    case 'maximum':
+      return `json: cannot unmarshal number ${String(value)} into Go struct field ${field} of type ${INT_NAMES.get(Number(e.params.limit)) ?? 'int64'}`;
+    case 'enum':
+      return `invalid value ${JSON.stringify(value)} for ${field}: must be one of ${(e.params.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(', ')}`;
+    case 'required':
+      return `missing required field ${field}.${String(e.params.missingProperty)}`;
+    default:
+      return `invalid value for ${field}: ${e.message ?? e.keyword}`;
+  }
+}
+
+async function readBody(req: IncomingMessage, upgradeBody: Buffer | undefined): Promise<Buffer> {
+  if (upgradeBody) return upgradeBody;
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_JSON_BODY) throw new InvalidParameterError(`request body too large: more than ${MAX_JSON_BODY} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_JSON_BODY) throw new InvalidParameterError(`request body too large: more than ${MAX_JSON_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * A body sent to a route that takes none is read and dropped before the answer: closing a
+ * connection with unread bytes makes the kernel reset it, and the client loses the answer.
+ */
+async function discardBody(req: IncomingMessage): Promise<void> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (!(declared > 0) || declared > MAX_JSON_BODY) return;
+  for await (const chunk of req) void chunk;
+}
+
+/** Streams Docker's Cmd/Entrypoint/Shell as strslice does: a single string is a one-element list. */
+function strSlices(body: unknown): void {
+  if (body === null || typeof body !== 'object') return;
+  const b = body as Record<string, unknown>;
+  for (const k of ['Cmd', 'Entrypoint', 'Shell']) if (typeof b[k] === 'string') b[k] = [b[k]];
+}
+
+/**
+ * Validates one request. `key` is the route's operation key; a route the schema does not know
+ * still gets its JSON body bounded and its filters parsed.
+ */
+export async function validateRequest(key: string, req: IncomingMessage, query: URLSearchParams, upgradeBody?: Buffer): Promise<Validated> {
+  const { operations, validators } = await loadSchema();
+  const op = operations[key];
+  if (op) checkQuery(op, query);
+  const filters = parseFilters(query.get('filters'), FILTER_KEYS[key]);
+  const archive = ARCHIVE_BODIES[key]?.(query);
+  if (archive) {
+    await requireArchiveBody(req, archive);
+    return { filters, bodyRead: false };
+  }
+  if (!op?.body || op.json === false) {
+    if (op && !op.body && !upgradeBody) await discardBody(req);
+    return { filters, bodyRead: false };
+  }
+  const raw = await readBody(req, upgradeBody);
+  if (raw.toString('utf8').trim() === '') return { filters, bodyRead: true };
+  checkContentType(req);
+  const body = parseJsonBody(raw);
+  if (body === null && op.body.required) throw new InvalidParameterError(`invalid JSON: the body must be a ${op.body.type} object, not null`);
+  strSlices(body);
+  const validate = validators[op.body.validator];
+  if (body !== null && !validate(body)) throw new InvalidParameterError(describeError(op.body.type, body, validate.errors![0]));
+  return { body, filters, bodyRead: true };
+}
