@@ -23,6 +23,7 @@ import { command, parse, StatusError, collect, type Ctx } from '../src/cli/cli.j
 import { EscapeProxy, parseDetachKeys, startFailureStatus } from '../src/cli/streams.js';
 import { displayablePorts } from '../src/cli/container/ps.js';
 import { buildCreateRequest, parseEnvFile, parseUlimit } from '../src/cli/container/opts.js';
+import { parseMountFlag } from '../src/cli/container/mount-opts.js';
 import { imageRows } from '../src/cli/image/list.js';
 import { timestampArg } from '../src/cli/container/logs.js';
 import { formatEvent } from '../src/cli/system/events.js';
@@ -502,7 +503,24 @@ test('run flags translate into the create request', () => {
   assert.equal(h.Init, true);
   assert.equal(h.ReadonlyRootfs, true);
   assert.deepEqual(h.CapAdd, ['NET_ADMIN']);
-  assert.throws(() => buildCreateRequest({ sigProxy: true, volume: ['relative:/x'] }, 'i', []), /absolute host path/);
+  // -v: binds and named volumes go to Binds (./relative host paths made absolute), a lone path to Volumes
+  const vols = buildCreateRequest({ sigProxy: true, volume: ['named:/x', './here:/y:ro', '/anon'], volumesFrom: ['other:ro'] }, 'i', []);
+  assert.deepEqual(vols.HostConfig!.Binds, ['named:/x', `${process.cwd()}/here:/y:ro`]);
+  assert.deepEqual(vols.Volumes, { '/anon': {} });
+  assert.deepEqual(vols.HostConfig!.VolumesFrom, ['other:ro']);
+  // --mount as the docker CLI parses it
+  assert.deepEqual(parseMountFlag('type=bind,src=/a,dst=/b,readonly,bind-propagation=rshared'), {
+    Type: 'bind', Source: '/a', Target: '/b', ReadOnly: true, BindOptions: { Propagation: 'rshared' },
+  });
+  assert.deepEqual(parseMountFlag('target=/v,source=vol,volume-nocopy,volume-opt=type=tmpfs,volume-label=a=b,ro=false'), {
+    Type: 'volume', Source: 'vol', Target: '/v', ReadOnly: false, VolumeOptions: { NoCopy: true, DriverConfig: { Options: { type: 'tmpfs' } }, Labels: { a: 'b' } },
+  });
+  assert.deepEqual(parseMountFlag('type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1777'), { Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 1048576, Mode: 0o1777 } });
+  assert.throws(() => parseMountFlag('type=tmpfs,dst=/t,tmpfs-size=lots'), /^Error: invalid value for tmpfs-size: lots$/);
+  assert.throws(() => parseMountFlag('type=bind,src=/a'), /^Error: target is required$/);
+  assert.throws(() => parseMountFlag('type=bind,src=/a,dst=/b,volume-nocopy'), /^Error: cannot mix 'volume-\*' options with mount type 'bind'$/);
+  assert.throws(() => parseMountFlag('dst=/b,bogus=1'), /^Error: unexpected key 'bogus' in 'bogus=1'$/);
+  assert.throws(() => buildCreateRequest({ sigProxy: true, mount: ['dst=/b,bogus=1'] }, 'i', []), /^StatusError: invalid argument "dst=\/b,bogus=1" for "--mount" flag: unexpected key 'bogus' in 'bogus=1'$/);
   assert.throws(() => parseUlimit('nofile=10:5'), /soft limit/);
   assert.deepEqual(parseEnvFile('# c\nA=1\n\nHOME_XYZ_UNSET\nB= sp \n', {}), ['A=1', 'B= sp ']);
 });

@@ -53,12 +53,14 @@ import type { DockerSeccompProfile } from '../src/oci/seccomp.js';
 import { parseSignal, signalName } from '../src/oci/signals.js';
 import { resolveDevices } from '../src/oci/devices.js';
 import { probeHost } from '../src/oci/host-info.js';
-import { mergeTmpfsOptions, parseBind } from '../src/oci/mounts.js';
+import { mergeTmpfsOptions } from '../src/oci/mounts.js';
 import { RLIM_INFINITY, buildRlimits, daemonHardLimits } from '../src/oci/rlimits.js';
 import { normalizeCapabilities, parseSecurityOpts, tweakCapabilities } from '../src/oci/security.js';
 import { buildSpec as buildOciSpec, specToJSON } from '../src/oci/spec.js';
 import type { SpecInput } from '../src/oci/spec.js';
-import { resolveMounts } from '../src/engine/containers/mounts.js';
+import { planMountPoints } from '../src/engine/containers/mount-points.js';
+import { parseBind } from '../src/engine/containers/mount-spec.js';
+import { userMounts } from '../src/engine/containers/mounts.js';
 import { validateHostConfig as validateWithHost } from '../src/engine/containers/validate-host-config.js';
 import { readFileInRoot, resolveInRoot, resolveUser, resolveUserFromFiles } from '../src/oci/user.js';
 
@@ -116,11 +118,16 @@ const validateHostConfig = (hc: HostConfig): string[] => validateWithHost(hc, HO
 /** What the engine gives buildSpec, before it resolves the mounts and devices. */
 type TestInput = Omit<SpecInput, 'mounts' | 'devices'>;
 
-/** As the engine does it: validate at create, resolve mounts and devices at start, then build. */
+const VOLUMES = { validate: (): void => undefined, path: (name: string): string => `/var/lib/vols/${name}` };
+
+/** As the engine does it: validate and plan the mounts at create, resolve them and the devices at start, then build. */
 function buildSpec(input: TestInput): Spec {
   validateHostConfig(input.hostConfig);
   const hc = input.hostConfig;
-  return buildOciSpec({ ...input, mounts: resolveMounts(hc), devices: resolveDevices(hc) }, HOST);
+  const plan = planMountPoints({}, hc, VOLUMES, (id) => {
+    throw new Error(`no container ${id} here`);
+  });
+  return buildOciSpec({ ...input, mounts: userMounts(plan.points, hc), devices: resolveDevices(hc) }, HOST);
 }
 
 function baseInput(over: Partial<TestInput> & { hostConfig?: HostConfig } = {}): TestInput {
@@ -884,10 +891,12 @@ describe('buildSpec', () => {
       throwsWith(() => parseBind(':/b'), InvalidParameterError, "invalid volume specification: ':/b'");
       throwsWith(() => parseBind('/a:/'), InvalidParameterError, `invalid volume specification: '/a:/': invalid mount config for type "bind": invalid specification: destination can't be '/'`);
       throwsWith(() => parseBind('/a:rel'), InvalidParameterError, `invalid volume specification: '/a:rel': invalid mount config for type "bind": invalid mount path: 'rel' mount path must be absolute`);
-      assert.throws(() => parseBind('myvol:/data'), NotImplementedError);
-      assert.deepEqual(parseBind('myvol:/data:ro', { myvol: '/var/lib/vols/myvol' }), {
-        destination: '/data', type: 'bind', source: '/var/lib/vols/myvol', readOnly: true, propagation: undefined,
+      assert.deepEqual(parseBind('myvol:/data:ro'), {
+        point: { Type: 'volume', Name: 'myvol', Source: '', Destination: '/data', Driver: 'local', Mode: 'ro', RW: false, Propagation: '', CopyData: true },
+        volume: { Name: 'myvol' },
       });
+      const s = buildSpec(baseInput({ hostConfig: { Binds: ['myvol:/data:ro'] } }));
+      assert.deepEqual(mount(s, '/data'), { destination: '/data', type: 'bind', source: '/var/lib/vols/myvol', options: ['rbind', 'ro', 'rprivate'] });
     });
     test("Mounts: bind source must exist (Docker's message), tmpfs options", () => {
       throwsWith(

@@ -11,6 +11,7 @@ import { execRoutes } from './exec.js';
 import { systemRoutes } from './system.js';
 import { archiveRoutes } from './archive.js';
 import { distributionRoutes } from './distribution.js';
+import { volumeRoutes } from './volumes.js';
 import { networkRoutes } from './networks.js';
 import { berthRoutes } from './berth.js';
 import { buildRoutes } from './build.js';
@@ -46,7 +47,7 @@ export function route(method: string, template: string, handler: Handler): Route
 
 /** Every route berthd serves, in matching order. */
 export function apiRoutes(): Route[] {
-  return [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes, ...berthRoutes, ...networkRoutes, ...buildRoutes];
+  return [...systemRoutes, ...containerRoutes, ...imageRoutes, ...execRoutes, ...archiveRoutes, ...distributionRoutes, ...volumeRoutes, ...berthRoutes, ...networkRoutes, ...buildRoutes];
 }
 
 /** Orders two API versions ("1.24" < "1.47" < "2.0"). */

@@ -11,12 +11,13 @@ interface Opts {
   type?: string;
 }
 
-type Kind = 'container' | 'image';
+type Kind = 'container' | 'image' | 'volume';
 
 async function fetchObject(ctx: Ctx, kind: Kind, name: string, size: boolean): Promise<unknown> {
   const client = ctx.client();
   const id = encodeURIComponent(name);
   if (kind === 'container') return client.get(`/containers/${id}/json`, { size: size ? 1 : undefined });
+  if (kind === 'volume') return client.get(`/volumes/${id}`);
   return client.get(`/images/${id}/json`);
 }
 
@@ -50,10 +51,10 @@ async function run(argv: string[], ctx: Ctx, fixed: Kind | undefined): Promise<n
   if (fixed !== 'image') c.option('-s, --size', 'Display total file sizes if the type is container');
   if (!fixed) c.option('--type <string>', 'Only inspect objects of the given type');
   const { opts, args } = parse<Opts>(ctx, c, argv);
-  let kinds: Kind[] = fixed ? [fixed] : ['container', 'image'];
+  let kinds: Kind[] = fixed ? [fixed] : ['container', 'image', 'volume'];
   if (opts.type) {
-    if (opts.type !== 'container' && opts.type !== 'image') {
-      if (['network', 'volume', 'node', 'service', 'task', 'plugin', 'secret', 'config'].includes(opts.type)) kinds = [];
+    if (opts.type !== 'container' && opts.type !== 'image' && opts.type !== 'volume') {
+      if (['network', 'node', 'service', 'task', 'plugin', 'secret', 'config'].includes(opts.type)) kinds = [];
       else throw new StatusError(1, `"${opts.type}" is not a valid value for --type`);
     } else kinds = [opts.type];
   }

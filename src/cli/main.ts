@@ -52,6 +52,7 @@ const imageCompare: Loader = () => import('./image/compare.js');
 const containerLayers: Loader = () => import('./container/layers.js');
 const ui: Loader = () => import('./ui.js');
 const containerUpdate: Loader = () => import('./container/update.js');
+const volume: Loader = () => import('./volume/volume.js');
 const imageBuild: Loader = () => import('./image/build.js');
 
 // command words → [module, export].
@@ -157,9 +158,16 @@ const COMMANDS: Record<string, [Loader, string]> = {
   ui: [ui, 'ui'],
   update: [containerUpdate, 'update'],
   'container update': [containerUpdate, 'update'],
+  'volume create': [volume, 'create'],
+  'volume ls': [volume, 'ls'],
+  'volume list': [volume, 'ls'],
+  'volume inspect': [volume, 'inspect'],
+  'volume rm': [volume, 'rm'],
+  'volume remove': [volume, 'rm'],
+  'volume prune': [volume, 'prune'],
 };
 
-const GROUPS = ['container', 'image', 'system', 'network'];
+const GROUPS = ['container', 'image', 'system', 'network', 'volume'];
 
 // global flags that take a value
 const VALUE_FLAGS = new Set(['-H', '--host', '-l', '--log-level', '--config', '-c', '--context', '--tlscacert', '--tlscert', '--tlskey']);
@@ -189,6 +197,7 @@ Management Commands:
   image       Manage images
   network     Manage networks
   system      Manage Berth
+  volume      Manage volumes
 
 Commands:
   attach      Attach local standard input, output, and error streams to a running container

@@ -61,6 +61,7 @@ import { SandboxService } from './networks/sandboxes.js';
 import type { Subnet } from '../network/ipam.js';
 import { LayerService } from './layers/layer-service.js';
 import { type HostInfo, probeHost } from '../oci/host-info.js';
+import { VolumeService } from './volumes/volume-service.js';
 import { EngineBuildBackend, removeStaleContexts } from './build-backend.js';
 import { openBuildSession, type BuildSession } from './build-session.js';
 import type { BuildOptions } from '../build/builder.js';
@@ -99,6 +100,7 @@ export class Engine {
   readonly runtime: Runtime;
   readonly images: ImageService;
   readonly containers: ContainerService;
+  readonly volumes: VolumeService;
   readonly networks: NetworkService;
   readonly sandboxes: SandboxService;
   readonly exec: ExecService;
@@ -130,6 +132,7 @@ export class Engine {
       events: this.events,
       containersUsing: (id) => this.containers.usingImage(id),
     });
+    this.volumes = new VolumeService({ root: opts.dataRoot, events: this.events, containersUsing: (name) => this.containers.usingVolume(name) });
     this.networks = new NetworkService({ dataRoot: opts.dataRoot, events: this.events, ...opts.network });
     this.sandboxes = new SandboxService(this.networks, this.events, opts.execRoot);
     this.containers = new ContainerService({
@@ -147,6 +150,7 @@ export class Engine {
         restore: (c) => this.sandboxes.restore(c),
       },
       host: this.host,
+      volumes: this.volumes,
       logDrivers: this.logDrivers,
     });
     this.networks.containers = this.containers;
@@ -223,6 +227,7 @@ export class Engine {
     await this.runtime.init();
     await this.images.init();
     await this.distributionMetadata.init();
+    await this.volumes.init();
     await this.networks.init();
     await this.sandboxes.init();
     await this.containers.init();
@@ -564,7 +569,7 @@ export class Engine {
     let layersSize = 0;
     for (const s of this.snapshots.list()) if (s.kind === 'committed') layersSize += s.size ?? 0;
     await this.images.fillSharedSizes(images);
-    return { LayersSize: layersSize, Images: images, Containers: containers, Volumes: [], BuildCache: null, BuilderSize: 0 };
+    return { LayersSize: layersSize, Images: images, Containers: containers, Volumes: await this.volumes.usage(), BuildCache: null, BuilderSize: 0 };
   }
 }
 

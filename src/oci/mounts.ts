@@ -1,13 +1,10 @@
-// User mounts: HostConfig.Binds, Mounts and Tmpfs as Docker parses and validates them, and the
-// spec's mount list built from them over Docker's defaults.
+// The spec's mounts: Docker's defaults, the engine's own files, and the user's mounts (which the
+// engine has parsed and resolved to host paths), parents before children.
 import { posix } from 'node:path';
-import type { Mount as ApiMount, HostConfig } from '../types/api.js';
-import { InvalidParameterError, NotImplementedError } from '../errors.js';
+import type { HostConfig } from '../types/api.js';
+import { InvalidParameterError } from '../errors.js';
 import { CONTAINER_INIT_PATH, DEFAULT_SHM_SIZE, defaultMounts } from './defaults.js';
 import type { Mount, SpecOpt } from './runtime-spec.js';
-
-const PROPAGATIONS = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave']);
-const CONSISTENCY = new Set(['consistent', 'cached', 'delegated', 'default']);
 
 /** A mount the user asked for, its source resolved to a host path. */
 export interface UserMount {
@@ -19,141 +16,6 @@ export interface UserMount {
   nonRecursive?: boolean;
   /** tmpfs data options */
   data?: string;
-  /** create the (directory) source if missing, as Docker does for -v binds */
-  create?: boolean;
-}
-
-function cleanDest(p: string): string {
-  return posix.normalize(p.replace(/\\/g, '/')).replace(/(.)\/+$/, '$1');
-}
-
-function validMountMode(mode: string): boolean {
-  if (mode === '') return true;
-  let rw = 0;
-  let label = 0;
-  let prop = 0;
-  let copy = 0;
-  let cons = 0;
-  for (const o of mode.split(',')) {
-    if (o === 'rw' || o === 'ro') rw++;
-    else if (o === 'z' || o === 'Z') label++;
-    else if (PROPAGATIONS.has(o)) prop++;
-    else if (o === 'nocopy') copy++;
-    else if (CONSISTENCY.has(o)) cons++;
-    else return false;
-  }
-  return rw <= 1 && label <= 1 && prop <= 1 && copy <= 1 && cons <= 1;
-}
-
-/** One HostConfig.Binds entry ("src:dst[:mode]"), as Docker's Linux parser reads it. */
-export function parseBind(raw: string, volumePaths: Record<string, string> = {}): UserMount {
-  const invalid = (): never => {
-    throw new InvalidParameterError(`invalid volume specification: '${raw}'`);
-  };
-  const arr = raw.split(':');
-  if (arr.length > 3 || arr[0] === '') invalid();
-  let source = '';
-  let target: string;
-  let mode = '';
-  if (arr.length === 1) {
-    target = arr[0]!;
-  } else if (arr.length === 2) {
-    if (validMountMode(arr[1]!)) invalid();
-    source = arr[0]!;
-    target = arr[1]!;
-  } else {
-    source = arr[0]!;
-    target = arr[1]!;
-    mode = arr[2]!;
-  }
-  if (!validMountMode(mode)) throw new InvalidParameterError(`invalid mode: ${mode}`);
-  const type = source.startsWith('/') ? 'bind' : 'volume';
-  const wrap = (msg: string): never => {
-    throw new InvalidParameterError(`invalid volume specification: '${raw}': invalid mount config for type "${type}": ${msg}`);
-  };
-  if (target === '') wrap('field Target must not be empty');
-  if (cleanDest(target) === '/') wrap("invalid specification: destination can't be '/'");
-  if (!target.startsWith('/')) wrap(`invalid mount path: '${target}' mount path must be absolute`);
-  const opts = mode.split(',');
-  const readOnly = opts.includes('ro');
-  const propagation = opts.find((o) => PROPAGATIONS.has(o));
-  if (type === 'volume') {
-    if (source === '') throw new NotImplementedError(`anonymous volumes are not supported yet: '${raw}'`);
-    const host = volumePaths[source];
-    if (!host) throw new NotImplementedError(`named volume "${source}" is not available (volumes are not supported yet)`);
-    return { destination: cleanDest(target), type: 'bind', source: host, readOnly, propagation };
-  }
-  return {
-    destination: cleanDest(target),
-    type: 'bind',
-    source: posix.normalize(source),
-    readOnly,
-    propagation: propagation ?? 'rprivate',
-    create: true,
-  };
-}
-
-function tmpfsSizeOption(size: number): string {
-  for (const [suffix, div] of [
-    ['g', 2 ** 30],
-    ['m', 2 ** 20],
-    ['k', 2 ** 10],
-  ] as const) {
-    if (size % div === 0) return `size=${size / div}${suffix}`;
-  }
-  return `size=${size}`;
-}
-
-/** One HostConfig.Mounts entry, validated like Docker's ValidateMountConfig. */
-export function parseApiMount(m: ApiMount, volumePaths: Record<string, string> = {}): UserMount {
-  // Typed on the name so that TypeScript narrows after a call (m.Target is set past its check).
-  const fail: (msg: string) => never = (msg) => {
-    throw new InvalidParameterError(`invalid mount config for type "${m.Type}": ${msg}`);
-  };
-  if (m.Type !== 'bind' && m.BindOptions) fail('field BindOptions must not be specified');
-  if (m.Type !== 'volume' && m.VolumeOptions) fail('field VolumeOptions must not be specified');
-  if (m.Type !== 'tmpfs' && m.TmpfsOptions) fail('field TmpfsOptions must not be specified');
-  if (!m.Target) fail('field Target must not be empty');
-  if (cleanDest(m.Target) === '/') fail("invalid specification: destination can't be '/'");
-  if (!m.Target.startsWith('/')) fail(`invalid mount path: '${m.Target}' mount path must be absolute`);
-  const destination = cleanDest(m.Target);
-  switch (m.Type) {
-    case 'bind': {
-      if (!m.Source) fail('field Source must not be empty');
-      const prop = m.BindOptions?.Propagation;
-      if (prop && !PROPAGATIONS.has(prop)) fail(`invalid propagation mode: ${prop}`);
-      if (!m.Source!.startsWith('/')) fail(`invalid mount path: '${m.Source}' mount path must be absolute`);
-      return {
-        destination,
-        type: 'bind',
-        source: posix.normalize(m.Source!),
-        readOnly: !!m.ReadOnly,
-        propagation: prop || 'rprivate',
-        nonRecursive: !!m.BindOptions?.NonRecursive,
-      };
-    }
-    case 'tmpfs': {
-      if (m.Source) fail('field Source must not be specified');
-      const data: string[] = [];
-      if (m.ReadOnly) data.push('ro');
-      const mode = m.TmpfsOptions?.Mode;
-      if (mode) data.push(`mode=${mode.toString(8)}`);
-      const size = m.TmpfsOptions?.SizeBytes;
-      if (size) {
-        if (size < 0) fail('invalid tmpfs size');
-        data.push(tmpfsSizeOption(size));
-      }
-      return { destination, type: 'tmpfs', source: 'tmpfs', readOnly: !!m.ReadOnly, data: data.join(',') };
-    }
-    case 'volume': {
-      if (!m.Source) throw new NotImplementedError('anonymous volumes are not supported yet');
-      const host = volumePaths[m.Source];
-      if (!host) throw new NotImplementedError(`named volume "${m.Source}" is not available (volumes are not supported yet)`);
-      return { destination, type: 'bind', source: host, readOnly: !!m.ReadOnly, propagation: 'rprivate' };
-    }
-    default:
-      return fail('mount type unknown');
-  }
 }
 
 // Mount option flags and their "key" for Docker's MergeTmpfsOptions de-duplication.
@@ -204,25 +66,6 @@ export function mergeTmpfsOptions(options: readonly string[]): string[] {
 
 function depth(p: string): number {
   return (posix.normalize(p).match(/\//g) ?? []).length;
-}
-
-/** HostConfig's Binds, Mounts and Tmpfs in that order, each destination at most once. */
-export function userMounts(hc: HostConfig, volumePaths: Record<string, string> = {}): UserMount[] {
-  const out: UserMount[] = [];
-  const seen = new Set<string>();
-  const add = (m: UserMount): void => {
-    if (seen.has(m.destination)) throw new InvalidParameterError(`Duplicate mount point: ${m.destination}`);
-    seen.add(m.destination);
-    out.push(m);
-  };
-  for (const b of hc.Binds ?? []) add(parseBind(b, volumePaths));
-  for (const m of hc.Mounts ?? []) add(parseApiMount(m, volumePaths));
-  for (const [dest, data] of Object.entries(hc.Tmpfs ?? {})) {
-    if (!dest.startsWith('/')) throw new InvalidParameterError(`invalid mount path: '${dest}' mount path must be absolute`);
-    if (cleanDest(dest) === '/') throw new InvalidParameterError("invalid specification: destination can't be '/'");
-    add({ destination: cleanDest(dest), type: 'tmpfs', source: 'tmpfs', readOnly: false, data });
-  }
-  return out;
 }
 
 export interface MountsInput {

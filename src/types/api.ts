@@ -160,6 +160,41 @@ export interface MountPoint {
   Propagation: string;
 }
 
+export interface VolumeUsageData {
+  /** Bytes the volume's data takes; -1 when not computed. */
+  Size: number;
+  /** Containers referencing the volume; -1 when not computed. */
+  RefCount: number;
+}
+
+export interface Volume {
+  CreatedAt: string;
+  Driver: string;
+  Labels: Labels | null;
+  Mountpoint: string;
+  Name: string;
+  Options: Record<string, string> | null;
+  Scope: 'local' | 'global';
+  UsageData?: VolumeUsageData;
+}
+
+export interface VolumeCreateRequest {
+  Name?: string;
+  Driver?: string;
+  DriverOpts?: Record<string, string> | null;
+  Labels?: Labels | null;
+}
+
+export interface VolumeListResponse {
+  Volumes: Volume[];
+  Warnings: string[] | null;
+}
+
+export interface VolumePruneResponse {
+  VolumesDeleted: string[] | null;
+  SpaceReclaimed: number;
+}
+
 export interface NetworkSettings {
   Bridge: string;
   SandboxID: string;

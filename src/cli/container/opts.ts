@@ -4,9 +4,10 @@ import { readFileSync } from 'node:fs';
 import type { Command } from '../cli.js';
 import type { ContainerCreateRequest, EndpointSettings, HostConfig, Ulimit } from '../../types/api.js';
 import { collect, invalidFlag as invalid, StatusError } from '../cli.js';
+import { addMountFlags, applyMountFlags, type MountFlags } from './mount-opts.js';
 import { addResourceFlags, healthFields, parseRestartPolicy, resourceFields, type ResourceFlagOpts } from './resource-opts.js';
 
-export interface CreateOpts extends ResourceFlagOpts {
+export interface CreateOpts extends ResourceFlagOpts, MountFlags {
   attach?: string[];
   interactive?: boolean;
   tty?: boolean;
@@ -30,8 +31,6 @@ export interface CreateOpts extends ResourceFlagOpts {
   readOnly?: boolean;
   securityOpt?: string[];
   ulimit?: string[];
-  volume?: string[];
-  tmpfs?: string[];
   publish?: string[];
   publishAll?: boolean;
   expose?: string[];
@@ -86,13 +85,12 @@ export function addCreateFlags(c: Command, run: boolean): void {
     .option('--security-opt <list>', 'Security Options', collect)
     .option('--stop-signal <string>', 'Signal to stop the container')
     .option('--stop-timeout <int>', 'Timeout (in seconds) to stop a container')
-    .option('--tmpfs <list>', 'Mount a tmpfs directory', collect)
     .option('-t, --tty', 'Allocate a pseudo-TTY')
     .option('--ulimit <ulimit>', 'Ulimit options', collect)
     .option('-u, --user <string>', 'Username or UID (format: <name|uid>[:<group|gid>])')
-    .option('-v, --volume <list>', 'Bind mount a volume', collect)
     .option('-w, --workdir <string>', 'Working directory inside the container');
   addResourceFlags(c);
+  addMountFlags(c);
   if (run) {
     c.option('-d, --detach', 'Run container in background and print container ID')
       .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
@@ -173,7 +171,7 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
   }
 
   const host: HostConfig = {
-    Binds: o.volume?.length ? [] : undefined,
+    Binds: undefined,
     NetworkMode: o.network ?? (o as { net?: string }).net ?? 'default',
     AutoRemove: !!o.rm,
     Privileged: !!o.privileged,
@@ -186,22 +184,6 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
   if (o.init) host.Init = true;
   Object.assign(host, resourceFields(o));
   if (o.ulimit?.length) host.Ulimits = o.ulimit.map(parseUlimit);
-  for (const v of o.volume ?? []) {
-    const parts = v.split(':');
-    if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) {
-      throw new StatusError(125, `invalid argument "${v}" for "-v, --volume" flag: invalid spec: ${v}: only bind mounts (host-path:container-path[:options]) are supported`);
-    }
-    if (!parts[0].startsWith('/')) throw new StatusError(125, `invalid argument "${v}" for "-v, --volume" flag: named volumes are not supported; use an absolute host path`);
-    if (!parts[1].startsWith('/')) throw new StatusError(125, `invalid argument "${v}" for "-v, --volume" flag: invalid mount config: ${parts[1]}: mount path must be absolute`);
-    host.Binds!.push(v);
-  }
-  if (o.tmpfs?.length) {
-    host.Tmpfs = {};
-    for (const t of o.tmpfs) {
-      const i = t.indexOf(':');
-      host.Tmpfs[i < 0 ? t : t.slice(0, i)] = i < 0 ? '' : t.slice(i + 1);
-    }
-  }
   if (o.restart) {
     host.RestartPolicy = parseRestartPolicy(o.restart);
     if (o.rm && !['', 'no'].includes(host.RestartPolicy.Name ?? '')) throw new StatusError(125, 'conflicting options: cannot specify both --restart and --rm');
@@ -244,6 +226,7 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
     HostConfig: host,
     NetworkingConfig: { EndpointsConfig: endpoint ? { [host.NetworkMode!]: endpoint } : {} },
   };
+  applyMountFlags(o, host, req);
   if (o.macAddress) req.MacAddress = o.macAddress;
   if (Object.keys(exposed).length) req.ExposedPorts = exposed;
   const health = healthFields(o);

@@ -6,6 +6,7 @@ import { humanSize } from '../format/units.js';
 import { confirm } from '../prompt.js';
 import { pruneContainers } from '../container/prune.js';
 import { pruneImages } from '../image/prune.js';
+import { pruneVolumes } from '../volume/volume.js';
 
 export async function prune(argv: string[], ctx: Ctx): Promise<number> {
   const c = command(ctx, { usage: '[OPTIONS]', description: 'Remove unused data', args: { max: 0 } });
@@ -31,6 +32,11 @@ export async function prune(argv: string[], ctx: Ctx): Promise<number> {
     if (nr?.NetworksDeleted?.length) text += `Deleted Networks:\n${nr.NetworksDeleted.join('\n')}\n\n`;
   } catch (e) {
     if (!(e instanceof ApiError && (e.statusCode === 404 || e.statusCode === 501))) throw e;
+  }
+  if (opts.volumes) {
+    const vr = await pruneVolumes(ctx, false, (opts.filter ?? []).filter((f) => f.startsWith('label')));
+    text += vr.text;
+    total += vr.reclaimed;
   }
   const ir = await pruneImages(ctx, !!opts.all, opts.filter);
   text += ir.text;

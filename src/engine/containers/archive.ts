@@ -15,7 +15,6 @@ import { ConflictError, InvalidParameterError, NotFoundError } from '../../error
 import { extractArchive } from '../../archive/extract.js';
 import { packResource } from '../../archive/resource.js';
 import { ResolveError, Root, type Dir, type RootMount } from '../../archive/root.js';
-import { parseApiMount, parseBind } from '../../oci/mounts.js';
 import { parseGroup, parsePasswd } from '../../oci/user.js';
 import type { EventService } from '../events.js';
 import type { ContainerRecord } from './container.js';
@@ -96,26 +95,12 @@ function assertsDirectory(p: string): boolean {
   return p.endsWith('/') || baseName(p) === '.';
 }
 
-/** The mounts a copy sees: binds and the container's /etc files, as Docker's view lays them out. */
+/** The mounts a copy sees: binds, volumes and the container's /etc files, as Docker's view lays them out. */
 function mountsOf(c: ContainerRecord, containerDir: string): RootMount[] {
   const hc = c.hostConfig;
   const out: RootMount[] = [];
-  const add = (m: { destination: string; source: string; readOnly: boolean; type: string }): void => {
-    if (m.type === 'bind' && existsSync(m.source)) out.push({ destination: m.destination, source: m.source, readOnly: m.readOnly });
-  };
-  for (const b of hc.Binds ?? []) {
-    try {
-      add(parseBind(b));
-    } catch {
-      // named volumes Berth cannot mount: not part of the view
-    }
-  }
-  for (const m of hc.Mounts ?? []) {
-    try {
-      add(parseApiMount(m));
-    } catch {
-      // likewise
-    }
+  for (const mp of c.mountPoints ?? []) {
+    if (mp.Type !== 'tmpfs' && existsSync(mp.Source)) out.push({ destination: mp.Destination, source: mp.Source, readOnly: !mp.RW });
   }
   const taken = new Set(out.map((m) => m.destination));
   for (const [dest, file] of [

@@ -14,7 +14,7 @@ import type { Ulimit } from '../../types/api.js';
 import type { ContainerRecord } from './container.js';
 import { processEnv } from './create-config.js';
 import type { Sandbox } from '../networks/sandboxes.js';
-import { resolveMounts } from './mounts.js';
+import { type VolumeMounter, setupMounts } from './mounts.js';
 
 /** Docker's --init binary; Debian's tini-static works in any rootfs since it needs no libc. */
 export const INIT_BINARY = '/usr/bin/tini-static';
@@ -31,6 +31,7 @@ export interface BundleInput {
   /** Its network: namespace, addresses, name servers (engine/networks/sandboxes.ts). */
   sandbox?: Sandbox;
   host: HostInfo;
+  volumes: VolumeMounter;
   /** The runtime's last touches to the spec (Runtime.prepareSpec). */
   prepareSpec?: (spec: Spec) => void;
 }
@@ -66,6 +67,7 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
   const cwd = c.config.WorkingDir || '/';
   await ensureWorkdir(input.rootfs, cwd, user.uid, user.gid);
+  const mounts = await setupMounts(c, input.volumes);
   const spec = buildSpec({
     id: c.id,
     rootfs: input.rootfs,
@@ -78,7 +80,7 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
     hostname: c.config.Hostname ?? '',
     domainname: c.config.Domainname,
     hostConfig: hc,
-    mounts: resolveMounts(hc),
+    mounts,
     devices: resolveDevices(hc),
     etcFiles: files,
     cgroupsPath: cgroupsPath(c.id),

@@ -26,6 +26,9 @@ import type { ContainerDefaults } from './defaults.js';
 import type { LogDrivers } from '../logging/service.js';
 import { randomName } from './names.js';
 import { prepareBundle } from './bundle.js';
+import { planMountPoints, volumeNames } from './mount-points.js';
+import { adoptMounts, populateVolumes, releaseMounts } from './mounts.js';
+import type { VolumeService } from '../volumes/volume-service.js';
 import { parseSignal } from '../../oci/signals.js';
 import type { HostInfo } from '../../oci/host-info.js';
 import { adaptResources, validateHostConfig } from './validate-host-config.js';
@@ -59,6 +62,7 @@ export interface ContainerServiceDeps {
   networking: ContainerNetworking;
   /** The host, probed once when the daemon starts. */
   host: HostInfo;
+  volumes: VolumeService;
 }
 
 export type { WaitCondition } from './exit-signals.js';
@@ -155,6 +159,7 @@ export class ContainerService {
     c.state.status = state?.status === 'paused' ? 'paused' : 'running';
     if (state?.pid) c.state.pid = state.pid;
     await this.deps.networking.restore(c);
+    await adoptMounts(c, this.deps.volumes);
   }
 
   private containersDir(): string {
@@ -234,6 +239,8 @@ export class ContainerService {
     // The per-device block I/O settings name devices: refuse a bad path now, not at start.
     resolveBlockIO(merged.hostConfig);
     const networks = this.deps.networking.endpointsForCreate(req, merged.hostConfig);
+    const volumes = this.deps.volumes;
+    const mounts = planMountPoints(merged.config, merged.hostConfig, { validate: (r) => volumes.validate(r), path: (n) => volumes.driver.path(n) }, (n) => this.find(n));
     if (name) this.reserveName(name, id);
     else name = randomName((n) => this.names.has(n));
     merged.hostConfig.Links = recordLinks(merged.hostConfig.Links, merged.hostConfig.NetworkMode, name, (n) => this.find(n));
@@ -251,18 +258,32 @@ export class ContainerService {
       state: initialState(),
       restartCount: 0,
       networks,
+      mountPoints: mounts.points,
     };
+    const madeVolumes: string[] = [];
     try {
+      for (const v of mounts.volumes) if (await volumes.claim(v, id)) madeVolumes.push(v.Name);
       await fsp.mkdir(this.containerDir(id), { recursive: true, mode: 0o710 });
       await this.deps.snapshots.prepare(id, image.topLayer);
+      await populateVolumes(record, volumes, async (fn) => {
+        const rootfs = await this.deps.snapshots.mount(id);
+        try {
+          await fn(rootfs);
+        } finally {
+          await this.deps.snapshots.unmount(id).catch(() => undefined);
+        }
+      });
       await this.save(record);
     } catch (err) {
       this.names.delete(name);
       await this.deps.snapshots.remove(id).catch(() => undefined);
       await fsp.rm(this.containerDir(id), { recursive: true, force: true });
+      volumes.release(id);
+      for (const name of madeVolumes) await volumes.remove(name).catch(() => undefined);
       throw err;
     }
     this.containers.set(id, record);
+    volumes.release(id);
     this.emit(record, 'create');
     return { Id: id, Warnings: warnings };
   }
@@ -319,6 +340,7 @@ export class ContainerService {
         linkEnv: linkEnv(c, (n) => this.find(n)),
         defaultUlimits: this.deps.defaults.ulimits,
         host: this.deps.host,
+        volumes: this.deps.volumes,
         prepareSpec: (spec) => runtime.prepareSpec(spec),
       });
       mark('bundle');
@@ -360,6 +382,7 @@ export class ContainerService {
       await sandbox?.ready.catch(() => undefined);
       await this.deps.networking.release(c).catch(() => undefined);
       await this.deps.snapshots.unmount(c.id).catch(() => undefined);
+      await releaseMounts(c, this.deps.volumes);
       c.state = { ...c.state, status: c.state.status === 'created' ? 'created' : 'exited', exitCode: 127, error: msg };
       await this.save(c);
       this.emit(c, 'die', { exitCode: '127' });
@@ -392,6 +415,7 @@ export class ContainerService {
       // The network's teardown goes on in the background: `run --rm` need not wait for it.
       void this.deps.networking.release(c).catch((err: Error) => logger.warn(`releasing the network of ${shortId(id)}: ${err.message}`));
       await Promise.all([this.deps.runtime.delete(id).catch(() => undefined), this.deps.snapshots.unmount(id).catch(() => undefined)]);
+      await releaseMounts(c, this.deps.volumes);
       const ranFor = info.finishedAt.getTime() - Date.parse(c.state.startedAt);
       restartDelay = this.restarts.of(c).shouldRestart(c.hostConfig.RestartPolicy, info.exitCode, !!c.state.stoppedByUser, ranFor);
       if (restartDelay !== undefined) c.restartCount++;
@@ -567,8 +591,23 @@ export class ContainerService {
         await this.removeNow(c);
         return true;
       });
-      if (removed) return;
+      if (removed) break;
     }
+    if (opts.volumes) await this.removeAnonymousVolumes(c);
+  }
+
+  /** rm -v, run --rm: the container's anonymous volumes go, unless another container uses one. */
+  private async removeAnonymousVolumes(c: ContainerRecord): Promise<void> {
+    for (const mp of c.mountPoints ?? []) {
+      if (mp.Type === 'volume' && mp.Anonymous) await this.deps.volumes.remove(mp.Name!).catch(() => undefined);
+    }
+  }
+
+  /** Ids of the containers whose mounts use volume `name`. */
+  usingVolume(name: string): string[] {
+    return this.all()
+      .filter((c) => volumeNames(c).includes(name))
+      .map((c) => c.id);
   }
 
   private async removeNow(c: ContainerRecord): Promise<void> {

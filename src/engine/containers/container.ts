@@ -1,6 +1,7 @@
 // A container as the engine records it, and how its state reads to a Docker user.
 import { humanDuration } from '../../util/duration.js';
 import type { ContainerConfig, ContainerState, ContainerStatus, Health, HostConfig } from '../../types/api.js';
+import type { MountPointRecord } from './mount-spec.js';
 import type { PublishedPort } from '../../network/ports.js';
 import type { EndpointRecord } from '../networks/network.js';
 
@@ -38,6 +39,8 @@ export interface ContainerRecord {
   args: string[];
   state: ContainerStateRecord;
   restartCount: number;
+  /** Volumes, binds and --mount tmpfs, as decided at create (inspect's Mounts). */
+  mountPoints?: MountPointRecord[];
   /** Exec sessions are runtime-only; ids are listed for inspect. */
   execIds?: string[];
   /** The networks the container belongs to, by network name. */

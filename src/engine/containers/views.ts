@@ -6,6 +6,7 @@ import { InvalidParameterError } from '../../errors.js';
 import type { Snapshotter } from '../../snapshot/overlay.js';
 import { filterValues, type Filters } from '../filters.js';
 import { type ContainerRecord, stateView, statusText } from './container.js';
+import { mountPointsView } from './mount-points.js';
 import { completeConfig, completeHostConfig, type ContainerDefaults } from './defaults.js';
 
 export interface ViewContext {
@@ -58,7 +59,7 @@ export async function inspectView(ctx: ViewContext, c: ContainerRecord, withSize
     // Records made before a field existed read with its default, as fresh ones are stored.
     HostConfig: completeHostConfig(c.hostConfig, ctx.defaults),
     GraphDriver: graphDriver(ctx, c),
-    Mounts: mountPoints(c),
+    Mounts: mountPointsView(c),
     Config: completeConfig(c.config),
     NetworkSettings: networkSettingsView(c, ctx.network),
   };
@@ -72,18 +73,6 @@ async function sizes(ctx: ViewContext, c: ContainerRecord): Promise<{ SizeRw: nu
   const snap = ctx.snapshots.get(c.id);
   if (snap) for (const k of ctx.snapshots.chain(snap.parent)) below += await ctx.snapshots.usage(k);
   return { SizeRw: rw, SizeRootFs: rw + below };
-}
-
-function mountPoints(c: ContainerRecord): ContainerInspect['Mounts'] {
-  const out: ContainerInspect['Mounts'] = [];
-  for (const bind of c.hostConfig.Binds ?? []) {
-    const [src, dst, mode = ''] = bind.split(':');
-    out.push({ Type: 'bind', Source: src, Destination: dst, Mode: mode, RW: !mode.split(',').includes('ro'), Propagation: 'rprivate' });
-  }
-  for (const m of c.hostConfig.Mounts ?? []) {
-    out.push({ Type: m.Type ?? 'bind', Source: m.Source ?? '', Destination: m.Target ?? '', Mode: '', RW: !m.ReadOnly, Propagation: m.Type === 'bind' ? 'rprivate' : '' });
-  }
-  return out;
 }
 
 export function commandLine(c: ContainerRecord): string {
@@ -105,7 +94,7 @@ export async function summaryView(ctx: ViewContext, c: ContainerRecord, withSize
     Status: statusText(c.state),
     HostConfig: { NetworkMode: net },
     NetworkSettings: { Networks: endpointsView(c, ctx.network) },
-    Mounts: mountPoints(c),
+    Mounts: mountPointsView(c),
   };
   if (withSize) {
     // omitempty in moby's Container summary: a size of 0 is not sent.
@@ -170,5 +159,8 @@ export function matchesPsFilters(c: ContainerRecord, f: Filters, ancestorIds: Se
   if (networks.length && !networks.some((n) => joined.some(([name, ep]) => name === n || ep.networkId === n))) return false;
   const health = filterValues(f, 'health');
   if (health.length && !health.includes(c.state.health?.Status ?? 'none')) return false;
+  // volume=<name or mount destination>, as moby matches it
+  const volumes = filterValues(f, 'volume');
+  if (volumes.length && !(c.mountPoints ?? []).some((m) => volumes.includes(m.Name ?? '') || volumes.includes(m.Destination))) return false;
   return true;
 }
