@@ -199,7 +199,7 @@ describe('run', { concurrency: 4 }, () => {
 describe('detached containers: ps, logs, inspect', () => {
   let id: string;
   before(async () => {
-    id = (await d.dockerOk(['run', '-d', '--name', 'det', '-l', 'role=det', 'busybox', 'sh', '-c', 'echo out; echo err >&2; sleep 0.2; seq 1 10; exec sleep 1000'])).trim();
+    id = (await d.dockerOk(['run', '-d', '--name', 'det', '-l', 'role=det', 'busybox', 'sh', '-c', 'echo out; echo err >&2; sleep 0.5; seq 1 10; exec sleep 1000'])).trim();
     assert.match(id, /^[0-9a-f]{64}$/);
     await d.dockerOk(['run', '--name', 'det-exited', 'busybox', 'sh', '-c', 'exit 2']).catch(() => undefined);
     await waitFor(async () => (await d.dockerOk(['logs', 'det'])).includes('10\n'), 'logs of det');

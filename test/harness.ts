@@ -13,7 +13,9 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root (this file runs from dist/test/). */
 export const REPO = path.resolve(HERE, '..', '..');
 const DAEMON = path.join(REPO, 'dist', 'src', 'daemon', 'main.js');
-const BERTH = path.join(REPO, 'dist', 'berth.cjs');
+/** The berth CLI as built (run it with node). */
+export const BERTH_BIN = path.join(REPO, 'dist', 'berth.cjs');
+const BERTH = BERTH_BIN;
 const PATH = `${process.env['PATH'] ?? ''}:/usr/sbin:/sbin:/usr/local/bin`;
 
 export interface RunResult {

@@ -338,11 +338,26 @@ async function main(argv: string[]): Promise<number> {
 
 const BERTH_VERSION = '0.1.0';
 
+/** Calls `then` once everything written to stdout and stderr so far has left the process. */
+function flushThen(then: () => void): void {
+  let pending = 2;
+  const done = (): void => {
+    if (--pending === 0) then();
+  };
+  for (const s of [process.stdout, process.stderr]) {
+    if (s.destroyed || !s.writable) done();
+    else s.write('', () => done());
+  }
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
-    // Streams or stdin listeners may keep the loop alive after the command is done.
-    setImmediate(() => process.exit(code));
+    // Streams or stdin listeners may keep the loop alive after the command is done, so exit
+    // explicitly — but only once stdout and stderr are flushed: writes to a pipe are queued
+    // when its reader is slower, and exiting then drops them (`berth exec -i … | slow` lost all
+    // but the first 64 KiB).
+    flushThen(() => process.exit(code));
   },
   (e: unknown) => {
     process.stderr.write(`${String((e as Error)?.stack ?? e)}\n`);
