@@ -209,6 +209,45 @@ function routedPrefixes(): string[] {
   }
 }
 
+/** One Engine API request over a unix socket; the body is parsed as JSON when it looks like JSON. */
+export function apiRequest<T = any>(sock: string, method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResult<T>> {
+  return new Promise((resolve, reject) => {
+    let payload: Buffer | undefined;
+    const h: Record<string, string> = { ...headers };
+    if (Buffer.isBuffer(body)) {
+      payload = body;
+      h['Content-Type'] ??= 'application/x-tar';
+    } else if (typeof body === 'string') {
+      payload = Buffer.from(body);
+      h['Content-Type'] ??= 'application/json';
+    } else if (body !== undefined) {
+      payload = Buffer.from(JSON.stringify(body));
+      h['Content-Type'] ??= 'application/json';
+    }
+    if (payload) h['Content-Length'] = String(payload.length);
+    const req = http.request({ socketPath: sock, method, path: urlPath, headers: h }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('error', reject);
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        const text = raw.toString();
+        let parsed: unknown = text;
+        if (/json/.test(String(res.headers['content-type'] ?? '')) || /^\s*[[{]/.test(text)) {
+          try {
+            parsed = text.trim() === '' ? undefined : JSON.parse(text);
+          } catch {
+            parsed = text;
+          }
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, raw, body: parsed as T });
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
 export interface DaemonOpts {
   runtime?: 'crun' | 'runc';
   noDefaultImage?: boolean;
@@ -367,41 +406,7 @@ export class TestDaemon {
 
   /** One request over the socket; the body is parsed as JSON when it looks like JSON. */
   api<T = any>(method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResult<T>> {
-    return new Promise((resolve, reject) => {
-      let payload: Buffer | undefined;
-      const h: Record<string, string> = { ...headers };
-      if (Buffer.isBuffer(body)) {
-        payload = body;
-        h['Content-Type'] ??= 'application/x-tar';
-      } else if (typeof body === 'string') {
-        payload = Buffer.from(body);
-        h['Content-Type'] ??= 'application/json';
-      } else if (body !== undefined) {
-        payload = Buffer.from(JSON.stringify(body));
-        h['Content-Type'] ??= 'application/json';
-      }
-      if (payload) h['Content-Length'] = String(payload.length);
-      const req = http.request({ socketPath: this.sock, method, path: urlPath, headers: h }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('error', reject);
-        res.on('end', () => {
-          const raw = Buffer.concat(chunks);
-          const text = raw.toString();
-          let parsed: unknown = text;
-          if (/json/.test(String(res.headers['content-type'] ?? '')) || /^\s*[[{]/.test(text)) {
-            try {
-              parsed = text.trim() === '' ? undefined : JSON.parse(text);
-            } catch {
-              parsed = text;
-            }
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, raw, body: parsed as T });
-        });
-      });
-      req.on('error', reject);
-      req.end(payload);
-    });
+    return apiRequest<T>(this.sock, method, urlPath, body, headers);
   }
 
   /** A streaming GET: returns the response and a way to abort it. */

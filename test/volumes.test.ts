@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { lines, mountsUnder, startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
+import { apiRequest, busyboxTar, lines, mountsUnder, startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
+import { peersMissing, startDockerd, type Dockerd } from './peers.js';
 
 let d: TestDaemon;
 /** An image whose VOLUME /data holds files with their own owners and modes. */
@@ -251,3 +252,60 @@ describe('volumes on containers', () => {
     assert.deepEqual(await volumeNames(), vols);
   });
 });
+
+describe('side by side with dockerd', { skip: peersMissing(['dockerd', 'docker']) }, () => {
+  let dk: Dockerd;
+  let host: string;
+  before(async () => {
+    dk = await startDockerd();
+    host = fs.mkdtempSync(path.join(d.root, 'peer-bind-'));
+    const tar = busyboxTar();
+    await dk.dockerOk(['import', '-c', 'VOLUME /data', '-', 'peer-vol:latest'], { input: tar });
+    await d.dockerOk(['import', '-c', 'VOLUME /data', '-', 'peer-vol:latest'], { input: tar });
+  });
+  after(() => dk?.stop());
+
+  /** One daemon's Mounts for the same create flags, volume names and paths of its own made comparable. */
+  async function normalisedMounts(docker: (a: string[]) => Promise<string>): Promise<any[]> {
+    const id = (await docker([
+      'create', '-v', 'pv1:/v1', '-v', 'pv1:/v1ro:ro', '-v', 'pnv:/nv:nocopy', '-v', `${host}:/h`, '-v', `${host}:/hro:ro,Z`,
+      '-v', `${host}:/hs:rshared,ro`, '-v', '/anon', '--tmpfs', '/t:size=1m',
+      '--mount', 'type=volume,source=pmv,target=/mv,volume-nocopy,readonly', '--mount', `type=bind,source=${host},target=/mb,readonly,bind-propagation=rslave`,
+      '--mount', 'type=tmpfs,target=/mt,tmpfs-size=1m', '--mount', 'type=volume,target=/manon', 'peer-vol', 'true',
+    ])).trim();
+    const ms = JSON.parse(await docker(['inspect', '-f', '{{json .Mounts}}', id]));
+    await docker(['rm', '-v', id]);
+    await docker(['volume', 'rm', 'pv1', 'pnv', 'pmv']);
+    return ms
+      .map((m: any) => ({ ...m, Name: m.Name && /^[0-9a-f]{64}$/.test(m.Name) ? '<anonymous>' : m.Name, Source: m.Source.replace(/^.*\/volumes\/[^/]+\/_data$/, '<volume dir>') }))
+      .sort((a: any, b: any) => (a.Destination < b.Destination ? -1 : 1));
+  }
+
+  test('inspect Mounts: the same entries, key for key', async () => {
+    const mine = await normalisedMounts((a) => d.dockerOk(a));
+    const theirs = await normalisedMounts((a) => dk.dockerOk(a));
+    assert.equal(mine.length, 12);
+    assert.deepEqual(mine.map((m) => JSON.stringify(m, Object.keys(m).sort())), theirs.map((m) => JSON.stringify(m, Object.keys(m).sort())));
+  });
+
+  test('volume API answers: statuses, messages and shapes', async () => {
+    const ask = async (api: (m: string, p: string, b?: unknown) => Promise<{ status: number; body: any }>) => {
+      const out: unknown[] = [];
+      for (const body of [{ Name: '../x' }, { Name: 'x' }, { Name: 'pxx', DriverOpts: { foo: 'bar' } }, { Name: 'pyy', DriverOpts: { type: 'tmpfs' } }, { Name: 'pzz', Driver: 'nope' }]) {
+        const r = await api('POST', '/volumes/create', body);
+        out.push([r.status, r.body.message]);
+      }
+      const made = await api('POST', '/volumes/create', { Name: 'pcmp', Labels: { b: '2', a: '1' }, DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m' } });
+      out.push([made.status, Object.keys(made.body), made.body.Labels, made.body.Options, made.body.Scope, made.body.Driver]);
+      for (const [m, p] of [['GET', '/volumes/nope'], ['DELETE', '/volumes/nope'], ['DELETE', '/volumes/nope?force=1'], ['GET', '/volumes?filters={"bogus":{"x":true}}'], ['DELETE', '/volumes/pcmp']]) {
+        const r = await api(m!, p!);
+        // dockerd 20.10 (the peer here) capitalises "Invalid filter"; Docker 23+ and Berth do not.
+        out.push([m, p, r.status, r.body?.message?.replace(/^Invalid filter/, 'invalid filter')]);
+      }
+      return out;
+    };
+    const viaDockerd = (m: string, p: string, b?: unknown) => apiRequest(dk.sock, m, `/v1.41${p}`, b);
+    assert.deepEqual(await ask((m, p, b) => d.api(m, p, b)), await ask(viaDockerd));
+  });
+});
+
