@@ -155,7 +155,7 @@ function waitForChange(file: string, signal: AbortSignal | undefined, pollMs: nu
  */
 export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterable<LogEntry> {
   const { signal } = opts;
-  let fh: FileHandle | null = null;
+  let fh: FileHandle | null = opts.handle ?? null;
   while (!fh) {
     try {
       fh = await fs.open(file, 'r');

@@ -1,6 +1,7 @@
 // The contract between the engine and the container runtime layer (conmon + crun/runc).
 // The engine calls only these; everything about conmon's flags, pipes and sockets stays in runtime/.
 import type { EventEmitter } from 'node:events';
+import type { FileHandle } from 'node:fs/promises';
 import type { BlkioStats } from '../types/api.js';
 
 export type RuntimeName = 'crun' | 'runc';
@@ -127,4 +128,6 @@ export interface LogReadOptions {
    * what is there at each end of file, as a logging driver copies whole lines.
    */
   wholeLines?: boolean;
+  /** The log file, already open (the reader closes it): for a reader that must not miss a file removed early. */
+  handle?: FileHandle;
 }

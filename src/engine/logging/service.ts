@@ -5,6 +5,7 @@
 // each line to the receiver, so a container writing faster than the receiver takes lines never
 // waits on it or on the daemon: the pump only falls behind in the file. `none` keeps nothing.
 import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { InvalidParameterError } from '../../errors.js';
 import { readLogs } from '../../runtime/logs.js';
 import type { LogEntry } from '../../runtime/types.js';
@@ -65,9 +66,13 @@ export class LogDrivers {
     if (lc.Type !== 'syslog' && lc.Type !== 'fluentd') return;
     await this.stop(c.id);
     const sink = lc.Type === 'syslog' ? await openSyslog(cfg, logContainer(c)) : await openFluentd(cfg, logContainer(c));
+    // conmon appends to this file. Opened now, before the container starts: a container that
+    // exits and is removed (--rm) before the pump's first look would otherwise take its lines
+    // with it (seen: every line of a quick `run --rm` lost).
+    const handle = await fsp.open(this.logPath(c.id), 'a+', 0o640).catch(() => undefined);
     const pump: Pump = { sink, stop: new AbortController() };
     this.pumps.set(c.id, pump);
-    pump.done = this.run(c.id, pump, new Date());
+    pump.done = this.run(c.id, pump, new Date(), handle);
   }
 
   /** After a daemon restart: ship what running containers write from now on. */
@@ -75,9 +80,9 @@ export class LogDrivers {
     if (!this.pumps.has(c.id)) await this.prepare(c).catch(() => undefined);
   }
 
-  private async run(id: string, pump: Pump, since: Date): Promise<void> {
+  private async run(id: string, pump: Pump, since: Date, handle?: FileHandle): Promise<void> {
     try {
-      for await (const e of readLogs(this.logPath(id), { follow: true, since, signal: pump.stop.signal, wholeLines: true })) await ship(pump.sink, e);
+      for await (const e of readLogs(this.logPath(id), { follow: true, since, signal: pump.stop.signal, wholeLines: true, handle })) await ship(pump.sink, e);
     } catch {
       // the spool went away (container removed): nothing more to ship
     } finally {
