@@ -231,6 +231,7 @@ export class Engine {
     await this.networks.init();
     await this.sandboxes.init();
     await this.containers.init();
+    await this.sandboxes.removeOrphans(this.containers.all());
     for (const c of this.containers.all()) if (c.state.status === 'running') this.health.start(c);
     for (const c of this.containers.all()) if (isRunning(c)) await this.logDrivers.resume(c);
     await removeStaleViews(this.snapshots, this.exportViewsDir());
@@ -428,7 +429,7 @@ export class Engine {
         images: this.images,
         events: this.events,
         findContainer: (id) => this.containers.find(id),
-        pause: (id) => this.containers.pause(id),
+        pause: (id) => this.containers.pause(id, { forCommit: true }),
         unpause: (id) => this.containers.unpause(id),
       },
       opts,

@@ -24,7 +24,7 @@ import { mountReadOnlyBinary, unmountReadOnlyBinary } from './read-only-binary.j
 import { SeccompCache, type SeccompSpec } from './seccomp-cache.js';
 import { ExitWatcher, readExitFile } from './exits.js';
 import { findBinary, OciCli } from './oci-cli.js';
-import { cgroupsPath, checkId, Layout, socketUuid } from './paths.js';
+import { cgroupsPath, checkId, isValidId, Layout, socketUuid } from './paths.js';
 import { signalNumber } from './signals.js';
 import type { LinuxResources } from '../oci/runtime-spec.js';
 import { readNetworkStats, type InterfaceStats } from './netdev.js';
@@ -434,6 +434,21 @@ export class Runtime extends EventEmitter {
       // conmon's symlink to the bundle, named by the uuid we gave it (-u), not by the id
       fs.rm(path.join(this.layout.socketDir, socketUuid(id)), { force: true }),
     ]);
+  }
+
+  /** Whether anything of `id` is in the exec root: runtime state or its monitor's directory. */
+  async hasState(id: string): Promise<boolean> {
+    checkId('container', id);
+    return this.runtimeKnows(id) || existsSync(this.layout.ctrDir(id));
+  }
+
+  /** Ids of the containers with runtime state or a monitor directory in the exec root. */
+  async knownIds(): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const dir of [this.layout.runtimeRoot, this.layout.ctrRoot]) {
+      for (const name of await fs.readdir(dir).catch(() => [] as string[])) if (isValidId(name)) ids.add(name);
+    }
+    return [...ids];
   }
 
   /** Whether the OCI runtime has state for `id` (no spawn). */
