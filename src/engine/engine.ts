@@ -73,6 +73,8 @@ export interface EngineOptions {
   dataRoot: string;
   execRoot: string;
   runtime: RuntimeName;
+  /** The runtime's binary when not found by its name (daemon.json's default-runtime from "runtimes"). */
+  runtimePath?: string;
   /** Create busybox:latest from the host's busybox-static when it is missing. */
   defaultImage: boolean;
   /** The default logging driver and its options (daemon.json log-driver, log-opts). */
@@ -123,7 +125,7 @@ export class Engine {
     this.content = new ContentStore(opts.dataRoot);
     this.references = new ReferenceStore(path.join(opts.dataRoot, 'metadata'));
     this.snapshots = new Snapshotter(opts.dataRoot);
-    this.runtime = new Runtime({ name: opts.runtime, execRoot: path.join(opts.execRoot, 'runtime') });
+    this.runtime = new Runtime({ name: opts.runtime, runtimePath: opts.runtimePath, execRoot: path.join(opts.execRoot, 'runtime') });
     this.images = new ImageService({
       root: opts.dataRoot,
       content: this.content,

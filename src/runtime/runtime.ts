@@ -183,6 +183,34 @@ export class Runtime extends EventEmitter {
       const st = await fs.stat(path.join(this.layout.exitsDir, id)).catch(() => undefined);
       if (st && this.announced.get(id) !== st.mtime.getTime()) await this.onExitFile(id);
     }
+    for (const id of await fs.readdir(this.layout.ctrRoot).catch(() => [] as string[])) {
+      if (isValidId(id) && !this.creating.has(id) && (await this.monitorLost(id))) await this.takeOverLostMonitor(id);
+    }
+  }
+
+  /** Containers between conmon's spawn and its pid file: not watched for a lost monitor yet. */
+  private readonly creating = new Set<string>();
+
+  /** Whether the monitor of a container that has not exited is gone (killed, or the OOM killer's). */
+  private async monitorLost(id: string): Promise<boolean> {
+    if (existsSync(this.layout.exitFile(id))) return false;
+    const pid = await readInt(path.join(this.layout.ctrDir(id), 'conmon.pid'));
+    if (!pid || (alive(pid) && (await isConmonFor(pid, id)))) return false;
+    // conmon writes the exit file before it exits: looked at again after the pid.
+    return !existsSync(this.layout.exitFile(id)) && this.runtimeKnows(id);
+  }
+
+  /**
+   * Nothing would ever record the exit of a container whose monitor died. Its duty is taken
+   * over as containerd does for a dead shim: the container is killed and its exit written as a
+   * death by SIGKILL (137), which the watcher then announces like any other.
+   */
+  async takeOverLostMonitor(id: string): Promise<void> {
+    logger.warn(`the monitor of container ${id} is gone: killing the container`);
+    await this.cli.run(['kill', id, '9']).catch(() => undefined);
+    const tmp = `${this.layout.exitFile(id)}.lost`;
+    await fs.writeFile(tmp, String(128 + 9));
+    await fs.rename(tmp, this.layout.exitFile(id));
   }
 
   /**
@@ -259,6 +287,7 @@ export class Runtime extends EventEmitter {
       stdin: opts.openStdin,
       leaveStdinOpen: !opts.stdinOnce,
     });
+    this.creating.add(id);
     try {
       const started = await startConmon({ conmonPath: this.conmonPath, args, cwd: dir, runtimeName: this.name, what: 'create' });
       await started.launcherExited;
@@ -268,6 +297,8 @@ export class Runtime extends EventEmitter {
     } catch (err) {
       await this.cleanupAfterFailedCreate(id);
       throw err;
+    } finally {
+      this.creating.delete(id);
     }
   }
 

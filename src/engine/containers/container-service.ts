@@ -155,6 +155,13 @@ export class ContainerService {
       return;
     }
     if (!(await this.deps.runtime.monitorAlive(c.id))) {
+      if (await this.deps.runtime.hasState(c.id)) {
+        // Its monitor was killed while the daemon was down: killed too, exit 137, as while it runs.
+        await this.deps.runtime.takeOverLostMonitor(c.id);
+        const lost = await this.deps.runtime.exitInfo(c.id);
+        if (lost) await this.handleExit(c.id, lost);
+        return;
+      }
       // The monitor is gone without an exit file (host reboot: the exec root is a tmpfs).
       await this.handleExit(c.id, { exitCode: 255, oomKilled: false, finishedAt: new Date() }, 'container monitor lost (host reboot or runtime failure)');
       return;
