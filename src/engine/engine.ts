@@ -140,7 +140,7 @@ export class Engine {
     });
     this.volumes = new VolumeService({ root: opts.dataRoot, events: this.events, containersUsing: (name) => this.containers.usingVolume(name), owner: opts.idMapping?.root });
     this.networks = new NetworkService({ dataRoot: opts.dataRoot, events: this.events, ...opts.network });
-    this.sandboxes = new SandboxService(this.networks, this.events, opts.execRoot);
+    this.sandboxes = new SandboxService(this.networks, this.events, opts.execRoot, opts.idMapping);
     this.containers = new ContainerService({
       root: opts.dataRoot,
       execRoot: opts.execRoot,

@@ -54,13 +54,14 @@ export function withNetworkNamespace(path: string | undefined): SpecOpt {
 
 /**
  * --userns-remap: a user namespace whose root is the daemon's remapped user (moby's
- * WithNamespaces). The rootfs and the daemon's files for the container are owned by the mapped
- * ids already (chown-on-unpack), so the runtime needs no id-mapped mounts.
+ * WithNamespaces) — the one that owns the network namespace the engine made (`path`), or a new
+ * one. The rootfs and the daemon's files for the container are owned by the mapped ids already
+ * (chown-on-unpack), so the runtime needs no id-mapped mounts.
  */
-export function withUserNamespace(modes: NamespaceModes, ids: IdMapping | undefined): SpecOpt {
+export function withUserNamespace(modes: NamespaceModes, ids: IdMapping | undefined, path: string | undefined): SpecOpt {
   return (spec) => {
     if (!modes.privateUser || !ids) return;
-    spec.linux!.namespaces = [...(spec.linux!.namespaces ?? []), { type: 'user' }];
+    spec.linux!.namespaces = [...(spec.linux!.namespaces ?? []), path ? { type: 'user', path } : { type: 'user' }];
     spec.linux!.uidMappings = ids.uids.map((m) => ({ ...m }));
     spec.linux!.gidMappings = ids.gids.map((m) => ({ ...m }));
   };
@@ -128,7 +129,9 @@ export function withSysctls(modes: NamespaceModes, domainname: string | undefine
     const sysctl: Record<string, string> = {};
     if (domainname && !modes.hostUts) sysctl['kernel.domainname'] = domainname;
     if (!modes.hostNet && !modes.joinedNet) {
-      if (host.sysctls.has('net.ipv4.ping_group_range')) sysctl['net.ipv4.ping_group_range'] = '0 2147483647';
+      // In a user namespace the range may only name its own groups (EINVAL): moby leaves it out,
+      // and the container's root pings with CAP_NET_RAW in its own namespace instead.
+      if (host.sysctls.has('net.ipv4.ping_group_range') && !modes.privateUser) sysctl['net.ipv4.ping_group_range'] = '0 2147483647';
       if (host.sysctls.has('net.ipv4.ip_unprivileged_port_start')) sysctl['net.ipv4.ip_unprivileged_port_start'] = '0';
     }
     Object.assign(sysctl, user);

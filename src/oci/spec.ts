@@ -53,6 +53,8 @@ export interface SpecInput {
   networkNamespace?: string;
   /** berthd --userns-remap: the container gets a user namespace with these mappings (unless --userns=host). */
   idMapping?: IdMapping;
+  /** The user namespace that owns networkNamespace (engine/networks/sandboxes.ts), joined with it. */
+  userNamespace?: string;
 }
 
 /** The spec every container starts from: its rootfs, hostname and cgroup, nothing granted yet. */
@@ -86,7 +88,7 @@ export function buildSpec(input: SpecInput, host: HostInfo): Spec {
     withRlimits(hc.Ulimits, input.defaultUlimits ?? [], host.hardLimits),
     withNamespaces(modes, hc.CgroupnsMode, input.namespacePaths ?? {}, host),
     withNetworkNamespace(input.networkNamespace),
-    withUserNamespace(modes, input.idMapping),
+    withUserNamespace(modes, input.idMapping, input.userNamespace),
     withMounts({
       hostConfig: hc,
       mounts: input.mounts,

@@ -16,7 +16,6 @@ import type { ContainerRecord } from './container.js';
 import { processEnv } from './create-config.js';
 import type { Sandbox } from '../networks/sandboxes.js';
 import { type VolumeMounter, setupMounts } from './mounts.js';
-import { setNetSysctlsFromHost } from './userns.js';
 
 /** Docker's --init binary; Debian's tini-static works in any rootfs since it needs no libc. */
 export const INIT_BINARY = '/usr/bin/tini-static';
@@ -99,9 +98,9 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
     defaultUlimits: input.defaultUlimits,
     networkNamespace: sb?.netnsPath,
     idMapping: input.ids,
+    userNamespace: sb?.usernsPath,
   }, input.host);
   input.prepareSpec?.(spec);
-  if (input.ids) await setNetSysctlsFromHost(spec);
   await fsp.mkdir(input.bundleDir, { recursive: true, mode: 0o700 });
   await fsp.writeFile(path.join(input.bundleDir, 'config.json'), specToJSON(spec));
   return input.bundleDir;
