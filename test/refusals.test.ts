@@ -74,10 +74,16 @@ describe('refusals and defaults, against dockerd', { skip: missing ? `peers unav
     return (await apiRequest(sides()[side], 'GET', `/v1.41/containers/${id}/json`)).body;
   }
 
-  test('exec with a string Cmd: 400 and Go\'s message, and no exec instance', async () => {
-    const ids = await both(['run', '-d', 'busybox', 'sleep', '300']).then((o) => o.map((s) => s.trim()) as [string, string]);
+  /** A running container on each side: [dockerd's id, berth's]. */
+  async function runningPair(): Promise<[string, string]> {
+    const ids = (await both(['run', '-d', 'busybox', 'sleep', '300'])).map((s) => s.trim()) as [string, string];
     made[0].push(ids[0]);
     made[1].push(ids[1]);
+    return ids;
+  }
+
+  test('exec with a string Cmd: 400 and Go\'s message, and no exec instance', async () => {
+    const ids = await runningPair();
     const answers: Answer[] = [];
     for (const side of [0, 1] as const) {
       answers.push(await post(sides()[side], `/v1.41/containers/${ids[side]}/exec`, JSON.stringify({ Cmd: 'ls', AttachStdout: true }), { 'Content-Type': 'application/json' }));
@@ -88,9 +94,7 @@ describe('refusals and defaults, against dockerd', { skip: missing ? `peers unav
   });
 
   test('a JSON body without a JSON Content-Type: the same 400 on every JSON route, nothing made', async () => {
-    const ids = await both(['run', '-d', 'busybox', 'sleep', '300']).then((o) => o.map((s) => s.trim()) as [string, string]);
-    made[0].push(ids[0]);
-    made[1].push(ids[1]);
+    const ids = await runningPair();
     const execs: string[] = [];
     for (const side of [0, 1] as const) {
       const r = await apiRequest(sides()[side], 'POST', `/v1.41/containers/${ids[side]}/exec`, { Cmd: ['true'] });
