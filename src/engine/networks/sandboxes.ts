@@ -15,7 +15,7 @@ import { shortId } from '../../reference/index.js';
 import type { EventService } from '../events.js';
 import { type ContainerRecord, isRunning } from '../containers/container.js';
 import { BridgeKeepers, keeperAddress } from './keepers.js';
-import { MTU_OPTION, subnetOf, type EndpointRecord, type NetworkRecord } from './network.js';
+import { modeNetwork, MTU_OPTION, subnetOf, type EndpointRecord, type NetworkRecord } from './network.js';
 import type { NetworkService } from './network-service.js';
 import type { IdMapping } from '../../util/idmap.js';
 
@@ -93,7 +93,7 @@ export class SandboxService {
 
   /** Sets up the container's network; on failure nothing is left behind. */
   async attach(c: ContainerRecord): Promise<Sandbox> {
-    const mode = c.hostConfig.NetworkMode || 'bridge';
+    const mode = modeNetwork(c.hostConfig.NetworkMode);
     const hostGateway = this.hostGateway();
     if (mode === 'host' || mode === 'none') return { ...NO_SANDBOX, hostGateway };
     if (mode.startsWith('container:')) return { ...this.joined(mode.slice('container:'.length)), hostGateway };
@@ -164,7 +164,7 @@ export class SandboxService {
   private bridgeEndpoints(c: ContainerRecord): [NetworkRecord, EndpointRecord][] {
     if (!c.networks) {
       // A container recorded before Berth had networks: it joins its mode's network.
-      const n = this.networks.find(c.hostConfig.NetworkMode || 'bridge');
+      const n = this.networks.find(modeNetwork(c.hostConfig.NetworkMode));
       c.networks = { [n.name]: { networkId: n.id, aliases: [] } };
     }
     const out: [NetworkRecord, EndpointRecord][] = [];
@@ -219,8 +219,9 @@ export class SandboxService {
         }
         const ip = target.networks?.[n.name]?.ipAddress;
         if (!ip) continue;
+        // One line per link, its names together, as Docker writes it ("172.17.0.2\tdb 0123456789ab db").
         const names = [alias, shortId(target.id), target.name].filter((x): x is string => !!x);
-        out.push(...names.map((h) => `${h}:${ip}`));
+        out.push(`${names.join(' ')}:${ip}`);
       }
     }
     return out;
