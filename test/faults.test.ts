@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { mountsUnder, pidAlive, pidsMentioning, startDaemon, stopAndCheckClean, waitFor, type TestDaemon } from './harness.js';
+import { execFileSync } from 'node:child_process';
+import { busyboxTar, mountsUnder, pidAlive, pidsMentioning, startDaemon, stopAndCheckClean, TestDaemon, waitFor } from './harness.js';
+import { haveRegistry, startRegistry, type TestRegistry } from './registry/registry.js';
 
 export const COUNTER = 'i=0; while :; do echo $i; i=$((i+1)); sleep 0.05; done';
 
@@ -133,5 +135,126 @@ describe('a missing or failing runtime', () => {
     await d.start();
     await d.dockerOk(['start', 'norun']);
     await d.dockerOk(['rm', '-f', 'norun']);
+  });
+});
+
+describe('a full data root', { skip: haveRegistry() ? false : 'docker-registry is not installed' }, () => {
+  let d: TestDaemon;
+  let reg: TestRegistry;
+  let filler: string;
+  const small = fs.mkdtempSync('/tmp/bt-small-');
+  fs.rmdirSync(small);
+  const ref = (n: string): string => `${reg.host}/full/${n}:v1`;
+
+  /** Fills the data root's filesystem up to `leave` free bytes. */
+  function fill(leave: number): void {
+    const st = fs.statfsSync(d.dataRoot);
+    const size = Math.max(0, st.bavail * st.bsize - leave);
+    execFileSync('fallocate', ['-l', String(size), filler]);
+  }
+  function unfill(): void {
+    fs.rmSync(filler, { force: true });
+  }
+  /**
+   * No half-written blob, layer or spool: the content store's ingest dir and the snapshots'
+   * temporaries are empty. (Partial registry downloads are kept on purpose: the next pull resumes them.)
+   */
+  function assertNothingHalfWritten(): void {
+    const ingest = path.join(d.dataRoot, 'content', 'ingest');
+    assert.deepEqual(fs.readdirSync(ingest).filter((n) => n !== 'partial'), []);
+    assert.deepEqual(fs.readdirSync(path.join(d.dataRoot, 'snapshots')).filter((n) => n.startsWith('tmp-')), []);
+  }
+  async function assertServing(): Promise<void> {
+    assert.equal((await d.api('GET', '/_ping')).text, 'OK');
+    assert.equal((await d.api('GET', '/containers/json?all=1')).status, 200);
+  }
+
+  before(async () => {
+    reg = await startRegistry();
+    d = new TestDaemon();
+    // The data root is a symlink to a small tmpfs outside the daemon's dir (whose mounts the leak check counts).
+    fs.mkdirSync(small);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48m', 'tmpfs', small]);
+    fs.symlinkSync(small, d.dataRoot);
+    filler = path.join(d.dataRoot, 'filler');
+    await d.start();
+    // An image of ~6 MiB only the registry has, and its archive saved aside.
+    const noise = Buffer.alloc(4 << 20);
+    for (let i = 0; i < noise.length; i += 4096) noise.writeUInt32LE(i * 2654435761 >>> 0, i);
+    const r = await d.api('POST', `/images/create?fromSrc=-&repo=${encodeURIComponent(`${reg.host}/full/big`)}&tag=v1`, busyboxTar([{ name: 'noise', content: noise }]));
+    assert.equal(r.status, 200, r.text);
+    await d.dockerOk(['push', ref('big')]);
+    await d.dockerOk(['save', '-o', path.join(d.root, 'big.tar'), ref('big')]);
+    await d.dockerOk(['rmi', ref('big')]);
+  });
+  after(async () => {
+    unfill();
+    try {
+      await stopAndCheckClean(d);
+    } finally {
+      await reg?.stop();
+      execFileSync('umount', [small]);
+      fs.rmdirSync(small);
+    }
+  });
+
+  test("a container's writes: ENOSPC inside, the daemon serves on, the space comes back with rm", async () => {
+    const r = await d.docker(['run', '--name', 'writer', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/big bs=1M count=200']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stdout + r.stderr, /No space left on device/);
+    await assertServing();
+    await d.dockerOk(['rm', 'writer']);
+    assert.ok(fs.statfsSync(d.dataRoot).bavail * fs.statfsSync(d.dataRoot).bsize > 30 << 20, 'the space is back');
+  });
+
+  test('pull: a clear error, nothing half-written, and the next pull works', async () => {
+    fill(1 << 20);
+    try {
+      const r = await d.docker(['pull', ref('big')]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /no space left on device/);
+      await assertServing();
+      assertNothingHalfWritten();
+      assert.equal((await d.api('GET', `/images/${encodeURIComponent(ref('big'))}/json`)).status, 404);
+    } finally {
+      unfill();
+    }
+    await d.dockerOk(['pull', ref('big')]);
+    await d.dockerOk(['rmi', ref('big')]);
+  });
+
+  test('load: a clear error, nothing half-written', async () => {
+    fill(1 << 20);
+    try {
+      const r = await d.docker(['load', '-i', path.join(d.root, 'big.tar')]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /no space left on device/);
+      await assertServing();
+      assertNothingHalfWritten();
+      assert.equal((await d.api('GET', `/images/${encodeURIComponent(ref('big'))}/json`)).status, 404);
+    } finally {
+      unfill();
+    }
+  });
+
+  test('commit: a clear error, no image, nothing half-written, the container runs on', async () => {
+    const id = (await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', 'dd if=/dev/urandom of=/data bs=1M count=4 && sleep 600'])).trim();
+    await waitFor(async () => (await d.docker(['exec', id, 'sh', '-c', 'test $(wc -c < /data) -eq 4194304'])).code === 0, '/data written');
+    const images = (await d.api('GET', '/images/json?all=1')).body.length;
+    fill(1 << 20);
+    try {
+      const r = await d.docker(['commit', id, 'full-commit:v1']);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /no space left on device/);
+      await assertServing();
+      assertNothingHalfWritten();
+      assert.equal((await d.api('GET', '/images/json?all=1')).body.length, images);
+      assert.equal((await d.inspect(id)).State.Status, 'running');
+    } finally {
+      unfill();
+    }
+    await d.dockerOk(['commit', id, 'full-commit:v1']);
+    await d.dockerOk(['rm', '-f', id]);
+    await d.dockerOk(['rmi', 'full-commit:v1']);
   });
 });

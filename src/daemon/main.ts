@@ -96,6 +96,11 @@ function applyRegistryConfig(o: RegistryOptions, cfg: DaemonConfig): void {
   o.mirrors = cfg['registry-mirrors'] ?? [];
 }
 
+/** The directory's real path when it exists (symlinks resolved), else the path as given. */
+async function realDir(dir: string): Promise<string> {
+  return fsp.realpath(dir).catch(() => dir);
+}
+
 /** Flags under daemon.json's names; only what was given, so a conflict with the file can be seen. */
 function flagConfig(values: Record<string, string | string[] | boolean | undefined>): DaemonConfig {
   const f: DaemonConfig = {};
@@ -233,7 +238,8 @@ async function main(): Promise<void> {
   if (custom && !existsSync(custom.path)) throw new ConfigError(`default runtime ${cfg['default-runtime']}: ${custom.path} does not exist`);
   const runtime = custom ? 'runc' : await Runtime.detect(cfg['default-runtime'] as RuntimeName | undefined);
   const remap = cfg['userns-remap'] ? await remapIdentity(cfg['userns-remap']) : undefined;
-  const baseRoot = path.resolve(cfg['data-root'] ?? '/var/lib/berth');
+  // A symlinked data root is followed, as dockerd does: mount points are compared by their real paths.
+  const baseRoot = await realDir(path.resolve(cfg['data-root'] ?? '/var/lib/berth'));
   const dataRoot = remap ? await remappedDataRoot(baseRoot, remap.ids) : baseRoot;
   if (remap) logger.info(`User namespaces: ids mapped to the subordinate ranges of ${remap.user}:${remap.group} (uids ${remap.ids.describe()})`);
   const execRoot = path.resolve(cfg['exec-root'] ?? '/run/berth');
@@ -305,6 +311,9 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
+  // A failure nobody awaited (a write on a full disk in background work) is logged: the daemon,
+  // and every container it watches, must keep serving, as dockerd does.
+  process.on('unhandledRejection', (err) => logger.error(`unhandled failure: ${(err as Error)?.stack ?? String(err)}`));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => void reload(engine, configFile, named));

@@ -14,14 +14,15 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode 
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await fsp.open(tmp, 'w', mode);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await fsp.rename(tmp, file);
   } catch (err) {
+    // A full disk, say: no half-written file stays behind.
     await fsp.rm(tmp, { force: true });
     throw err;
   }
@@ -43,6 +44,12 @@ export async function removeAtomicLeftovers(dir: string): Promise<void> {
     throw err;
   }
   await Promise.all(names.filter((n) => ATOMIC_TMP.test(n)).map((n) => fsp.rm(path.join(dir, n), { force: true })));
+}
+
+/** Whether `err` is the filesystem being full (ENOSPC) or a quota reached (EDQUOT). */
+export function isNoSpace(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {

@@ -15,6 +15,7 @@ import type { AttachStream, ExitInfo } from '../../runtime/types.js';
 import type { Snapshotter } from '../../snapshot/overlay.js';
 import { MetadataStore } from '../../store/metadata.js';
 import { newId } from '../../util/ids.js';
+import { isNoSpace } from '../../util/fs.js';
 import type { EventService } from '../events.js';
 import type { ImageService } from '../images/image-service.js';
 import { type ContainerRecord, initialState, isRunning, ZERO_TIME } from './container.js';
@@ -94,9 +95,13 @@ export class ContainerService {
       this.names.set(c.name, c.id);
     }
     this.deps.runtime.on('exit', (id: string, info: ExitInfo) => {
-      void this.handleExit(id, info);
+      // A record that cannot be saved (a full disk) must not take the daemon down: the state in memory is right.
+      this.handleExit(id, info).catch((err: Error) => logger.error(`recording the exit of ${shortId(id)}: ${err.message}`));
     });
-    for (const c of this.containers.values()) await this.reconcile(c);
+    for (const c of this.containers.values()) {
+      // One container that cannot be reconciled (its record not writable: a full disk) does not keep the daemon down.
+      await this.reconcile(c).catch((err: Error) => logger.error(`reconciling ${shortId(c.id)}: ${err.message}`));
+    }
     await this.removeUnknownRuntimeState();
     // Not awaited: the daemon serves while the policy's containers come up.
     for (const c of this.containers.values()) void this.restartAtBoot(c);
@@ -472,7 +477,11 @@ export class ContainerService {
         error,
         finishedAt: info.finishedAt.toISOString(),
       };
-      await this.save(c);
+      await this.save(c).catch((err: unknown) => {
+        // A full disk (the container's own writes, often): the exit is known in memory and waiters are told.
+        if (!isNoSpace(err)) throw err;
+        logger.error(`recording the exit of ${shortId(id)}: ${(err as Error).message}`);
+      });
       if (info.oomKilled) this.emit(c, 'oom');
       this.emit(c, 'die', { exitCode: String(info.exitCode) });
     });
@@ -646,8 +655,14 @@ export class ContainerService {
           if (opts.force && attempt < 3) return false;
           throw new ConflictError(`cannot remove container "/${c.name}": container is running`);
         }
+        const before = c.state.status;
         c.state.status = 'removing';
-        await this.save(c);
+        await this.save(c).catch((err: unknown) => {
+          // On a full disk the removal that frees space goes on without its marker (the record goes last).
+          if (isNoSpace(err)) return;
+          c.state.status = before;
+          throw err;
+        });
         await this.removeNow(c);
         return true;
       });

@@ -2,6 +2,7 @@
 // download the missing layers concurrently (verified, resumable) and unpack them in order into
 // snapshots, then record the image under its tag and its repo digest. An image is created only
 // once every layer is in place; a failure leaves at most verified, reusable layers behind.
+import { isNoSpace } from '../../util/fs.js';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { PassThrough, Transform } from 'node:stream';
 import { NotFoundError, RegistryError, UnauthorizedError } from '../../errors.js';
@@ -164,6 +165,8 @@ async function fetchLayers(deps: DistributionDeps, repo: Repository, ref: Refere
   // Layers this pull unpacks while they download (into detached directories, committed in
   // layer order below once their blob is verified); by digest, for the first layer using it.
   const staged = new Map<string, { staging: Promise<DetachedLayer>; feed: PassThrough }>();
+  /** A download or an unpack failed for a full disk. */
+  let noSpace = false;
   for (let i = 0; i < layers.length; i++) {
     const desc = layers[i];
     if (present[i] || downloads.has(desc.digest)) continue;
@@ -191,6 +194,7 @@ async function fetchLayers(deps: DistributionDeps, repo: Repository, ref: Refere
         .then(
           () => void feed.end(),
           (err: unknown) => {
+            noSpace ||= isNoSpace(err);
             feed.destroy(err as Error);
             throw err;
           },
@@ -238,12 +242,16 @@ async function fetchLayers(deps: DistributionDeps, repo: Repository, ref: Refere
       await deps.metadata.add(diffIds[i], { digest: desc.digest, size: desc.size, mediaType: desc.mediaType ?? '', repository: ref.name });
       parent = keys[i];
     }
+  } catch (err) {
+    noSpace ||= isNoSpace(err);
+    throw err;
   } finally {
     // Layers unpacked ahead of a failure are never committed: stop them (their downloads go on
     // for the partial files) and remove what they unpacked before the pull reports.
     for (const { feed } of staged.values()) feed.destroy(new RegistryError('pull failed'));
     for (const { staging } of staged.values()) await discardStaged(deps, staging);
-    for (const d of acquired) if (!released.has(d.digest)) await reg.releaseFile(d.digest, deps.content.partialPath(d.digest), false);
+    // Partial files are kept for the next pull to resume, unless they are what filled the disk.
+    for (const d of acquired) if (!released.has(d.digest)) await reg.releaseFile(d.digest, deps.content.partialPath(d.digest), noSpace);
   }
 }
 
