@@ -133,7 +133,7 @@ export class SandboxService {
     return {
       netnsPath: netns,
       ips: nets.map(([, ep]) => ep.ipAddress!),
-      nameservers: [...new Set(nets.filter(([n]) => n.dns).map(([n]) => n.subnets[0]!.gateway))],
+      nameservers: nameserversOf(nets),
       extraHosts: this.linkHosts(nets),
       hostGateway,
       ready,
@@ -347,6 +347,12 @@ export class SandboxService {
       .catch((err: Error) => logger.warn(`re-holding the published ports of ${shortId(c.id)}: ${err.message}`));
   }
 
+  /** What a running container's /etc files take from its networks now (connect/disconnect rewrite them). */
+  etcNetwork(c: ContainerRecord): Omit<Sandbox, 'netnsPath' | 'ready'> {
+    const nets = this.liveEndpoints(c);
+    return { ips: nets.map(([, ep]) => ep.ipAddress!), nameservers: nameserversOf(nets), extraHosts: this.linkHosts(nets), hostGateway: this.hostGateway() };
+  }
+
   /** network connect on a running container: one more interface in its namespace. */
   async connectRunning(c: ContainerRecord, name: string): Promise<void> {
     const sb = c.sandbox;
@@ -385,6 +391,11 @@ export class SandboxService {
     this.takenOn(n).delete(ep.ipAddress);
     clearRuntime(ep);
   }
+}
+
+/** The gateways of the networks with name resolution (aardvark-dns listens there). */
+function nameserversOf(nets: [NetworkRecord, EndpointRecord][]): string[] {
+  return [...new Set(nets.filter(([n]) => n.dns).map(([n]) => n.subnets[0]!.gateway))];
 }
 
 function clearRuntime(ep: EndpointRecord): void {
