@@ -5,7 +5,7 @@
 // with its network (rm, prune) and at daemon shutdown when no container of that network runs.
 import { SystemError } from '../../errors.js';
 import { numberToIp } from '../../network/ipam.js';
-import type { Netavark, NetavarkNetwork, NetavarkRequest } from '../../network/netavark.js';
+import { removeDnatChain, type Netavark, type NetavarkNetwork, type NetavarkRequest } from '../../network/netavark.js';
 import type { NetnsStore } from '../../network/netns.js';
 import { logger } from '../../util/logger.js';
 import { subnetOf, type NetworkRecord } from './network.js';
@@ -65,7 +65,11 @@ export class BridgeKeepers {
     }
   }
 
-  /** Removes the keeper (the last endpoint: netavark removes the bridge and its rules with it). */
+  /**
+   * Removes the keeper (the last endpoint: netavark removes the bridge and its rules with it, all
+   * but the network's DNAT chain, which Berth deletes — by the name netavark derives from this
+   * network's id, so no other engine's chain is ever touched).
+   */
   async remove(n: NetworkRecord): Promise<void> {
     const name = keeperName(n);
     await this.ready.get(n.id)?.catch(() => undefined);
@@ -73,5 +77,6 @@ export class BridgeKeepers {
     if (!(await this.netns.exists(name))) return;
     await this.netavark.teardown(this.netns.pathOf(name), this.request(n)).catch((err: Error) => logger.warn(`removing the bridge of network ${n.name}: ${err.message}`));
     await this.netns.remove(name);
+    await removeDnatChain(this.networkInfo(n).name, this.networkInfo(n).ipv6_enabled);
   }
 }
