@@ -1,8 +1,12 @@
 // network connect/disconnect of a running container as a user sees it inside: /etc/hosts gains
 // and loses the line of each address (as dockerd 20.10 does on connect; on disconnect it drops
 // every line of the hostname, Berth only the lost address's), resolv.conf names the resolvers of
-// the networks it is on now — unless the user edited it. Through the docker CLI and berth.
+// the networks it is on now — unless the user edited it. Through the docker CLI and berth. And
+// the address of a network's keeper (keepers.ts), which no user may notice.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startDaemon, stopAndCheckClean, type TestDaemon, waitFor } from './harness.js';
 
@@ -63,4 +67,42 @@ test('connect/disconnect rewrite /etc/hosts and resolv.conf of a running contain
   assert.deepEqual(nameservers(await cat('/etc/resolv.conf')), nameservers(hostResolv));
   await d.dockerOk(['rm', '-f', id, peer]);
   await d.dockerOk(['network', 'rm', 'n1', 'n2']);
+});
+
+/** The IPv4 address of a network's keeper (its namespace under the exec root), or undefined. */
+function keeperIp(networkId: string): string | undefined {
+  const ns = path.join(d.execRoot, 'netns', `keeper-${networkId.slice(0, 12)}`);
+  if (!fs.existsSync(ns)) return undefined;
+  const out = execFileSync('nsenter', [`--net=${ns}`, 'ip', '-4', '-o', 'addr', 'show', 'eth0'], { encoding: 'utf8' });
+  return /inet (\S+)\//.exec(out)?.[1];
+}
+
+test("the keeper's address: never the gateway, outside --ip-range, given up to an --ip; a /30 still takes its one container", async () => {
+  const pre = `10.${d.net.octet}.41`;
+  const net = (await d.dockerOk(['network', 'create', '--subnet', `${pre}.0/24`, '--ip-range', `${pre}.0/25`, '--gateway', `${pre}.254`, 'ranged'])).trim();
+  const a = (await d.dockerOk(['run', '-d', '--network', 'ranged', 'busybox', 'sleep', '120'])).trim();
+  assert.equal((await d.inspect(a)).NetworkSettings.Networks.ranged.IPAddress, `${pre}.1`, 'dynamic addresses from the range, lowest first');
+  const held = keeperIp(net);
+  assert.equal(held, `${pre}.253`, 'the highest address that is not the gateway, outside the range');
+  // Docker gives a container any free address of the subnet with --ip: the keeper's too.
+  const b = (await d.berthOk(['run', '-d', '--network', 'ranged', '--ip', held!, 'busybox', 'sh', '-c', 'nc -ll -p 80 -e echo moved'])).trim();
+  assert.equal((await d.inspect(b)).NetworkSettings.Networks.ranged.IPAddress, held);
+  const moved = keeperIp(net);
+  assert.ok(moved && moved !== held && moved !== `${pre}.254` && moved !== `${pre}.1`, `the keeper moved: ${moved}`);
+  assert.equal(await d.dockerOk(['exec', a, 'sh', '-c', `for i in 1 2 3 4 5; do nc ${held} 80 && exit 0; sleep 0.2; done; exit 1`]), 'moved\n');
+  await d.dockerOk(['rm', '-f', a, b]);
+  await d.dockerOk(['network', 'rm', 'ranged']);
+  assert.equal(keeperIp(net), undefined);
+
+  // A /30: the gateway and one container, as with dockerd; no keeper then.
+  const tiny = (await d.dockerOk(['network', 'create', '--subnet', `10.${d.net.octet}.42.0/30`, 'tiny'])).trim();
+  const one = (await d.dockerOk(['run', '-d', '--network', 'tiny', 'busybox', 'sleep', '120'])).trim();
+  assert.equal((await d.inspect(one)).NetworkSettings.Networks.tiny.IPAddress, `10.${d.net.octet}.42.2`);
+  assert.equal(await d.dockerOk(['exec', one, 'sh', '-c', 'ip route | grep -c default']), '1\n');
+  const full = await d.docker(['run', '--rm', '--network', 'tiny', 'busybox', 'true']);
+  assert.notEqual(full.code, 0);
+  assert.match(full.stderr, /no available IPv4 addresses on this network's address pools: tiny/);
+  await d.dockerOk(['rm', '-f', one]);
+  await d.dockerOk(['network', 'rm', 'tiny']);
+  assert.equal(keeperIp(tiny), undefined);
 });

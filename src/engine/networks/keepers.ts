@@ -1,22 +1,22 @@
-// One idle endpoint per bridge network in use (a namespace of its own on the network's last
-// address), so that the bridge and its NAT/forward chains stay between containers, as docker0
+// One idle endpoint per bridge network in use (a namespace of its own on one of the network's
+// addresses), so that the bridge and its NAT/forward chains stay between containers, as docker0
 // does: netavark removes a bridge and its chains with its last endpoint and makes them again for
 // the next one, which doubled the cost of every setup and teardown of a `run --rm`. A keeper goes
 // with its network (rm, prune) and at daemon shutdown when no container of that network runs.
+//
+// Its address is the subnet's highest free one outside the --ip-range (where containers get
+// theirs), never the gateway or an --aux-address; it is kept in <config>/keepers/<network-id> so
+// a restarted daemon knows it. A container that asks for that address with --ip gets it: the
+// keeper moves to another before the container's interface is made. A subnet with no address to
+// spare (a /30 with one container) has no keeper: netavark makes and removes its bridge per use.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { SystemError } from '../../errors.js';
-import { numberToIp } from '../../network/ipam.js';
+import { lastFree, parseSubnet } from '../../network/ipam.js';
 import { removeDnatChain, type Netavark, type NetavarkNetwork, type NetavarkRequest } from '../../network/netavark.js';
 import type { NetnsStore } from '../../network/netns.js';
 import { logger } from '../../util/logger.js';
 import { subnetOf, type NetworkRecord } from './network.js';
-
-/** The address a network's keeper holds: the subnet's last usable one. */
-export function keeperAddress(n: NetworkRecord): string | undefined {
-  const s = n.subnets[0];
-  if (!s) return undefined;
-  const sub = subnetOf(s);
-  return numberToIp(sub.base + 2 ** (32 - sub.prefix) - 2);
-}
 
 function keeperName(n: NetworkRecord): string {
   return `keeper-${n.id.slice(0, 12)}`;
@@ -24,45 +24,118 @@ function keeperName(n: NetworkRecord): string {
 
 export class BridgeKeepers {
   private readonly ready = new Map<string, Promise<void>>();
+  /** Network id → the keeper's address (while it has one). */
+  private readonly addresses = new Map<string, string>();
+  /** Networks whose keeper's address a container has taken (--ip): it moves at the next ensure. */
+  private readonly displaced = new Set<string>();
+  private readonly stateDir: string;
 
   constructor(
     private readonly netavark: Netavark,
     private readonly netns: NetnsStore,
     private readonly networkInfo: (n: NetworkRecord) => NetavarkNetwork,
-  ) {}
+  ) {
+    this.stateDir = path.join(netavark.configDir, 'keepers');
+  }
 
-  private request(n: NetworkRecord): NetavarkRequest {
+  /** The keeper's address on `n`, if it has a keeper (read from before a daemon restart too). */
+  addressOf(n: NetworkRecord): string | undefined {
+    let ip = this.addresses.get(n.id);
+    if (ip === undefined) {
+      try {
+        ip = readFileSync(path.join(this.stateDir, n.id), 'utf8').trim();
+        this.addresses.set(n.id, ip);
+      } catch {
+        return undefined;
+      }
+    }
+    return ip;
+  }
+
+  /** A container was given the keeper's address (--ip): the keeper moves before that container's setup. */
+  displace(n: NetworkRecord): void {
+    this.displaced.add(n.id);
+  }
+
+  private request(n: NetworkRecord, ip: string): NetavarkRequest {
     // Without name resolution: the keeper is no container and has no name.
     const info = { ...this.networkInfo(n), dns_enabled: false };
     return {
       container_id: n.id,
       container_name: keeperName(n),
-      networks: { [info.name]: { static_ips: [keeperAddress(n)!], aliases: [], interface_name: 'eth0' } },
+      networks: { [info.name]: { static_ips: [ip], aliases: [], interface_name: 'eth0' } },
       network_info: { [info.name]: info },
     };
   }
 
-  /** The network's keeper, made once (or found from before a daemon restart). */
-  ensure(n: NetworkRecord): Promise<void> {
+  /**
+   * The network's keeper, made once (or found from before a daemon restart); `taken` are the
+   * network's addresses in use, the keeper's own is added to it.
+   */
+  ensure(n: NetworkRecord, taken: Set<string>): Promise<void> {
     let p = this.ready.get(n.id);
-    if (!p) {
-      p = this.start(n);
+    if (p && this.displaced.has(n.id)) {
+      this.displaced.delete(n.id);
+      p = p.catch(() => undefined).then(() => this.move(n, taken));
       this.ready.set(n.id, p);
-      p.catch(() => this.ready.delete(n.id));
     }
+    if (!p) {
+      p = this.start(n, taken);
+      this.ready.set(n.id, p);
+    }
+    p.then(
+      () => {
+        // No address to spare: try again at the next container.
+        if (!this.addresses.has(n.id)) this.ready.delete(n.id);
+      },
+      () => this.ready.delete(n.id),
+    );
     return p;
   }
 
-  private async start(n: NetworkRecord): Promise<void> {
+  private async start(n: NetworkRecord, taken: Set<string>): Promise<void> {
     const name = keeperName(n);
-    if (await this.netns.exists(name)) return;
-    const path = await this.netns.create(name);
+    this.displaced.delete(n.id);
+    if (await this.netns.exists(name)) {
+      const known = this.addressOf(n);
+      if (known) {
+        taken.add(known);
+        return;
+      }
+      await this.netns.remove(name); // from a daemon that recorded no address: start afresh
+    }
+    const s = n.subnets[0];
+    const ip = s && lastFree(subnetOf(s), taken, s.ipRange ? parseSubnet(s.ipRange) : undefined);
+    if (!ip) return;
+    taken.add(ip);
+    const netnsPath = await this.netns.create(name);
     try {
-      await this.netavark.setup(path, this.request(n));
+      await this.netavark.setup(netnsPath, this.request(n, ip));
     } catch (err) {
+      taken.delete(ip);
       await this.netns.remove(name);
       throw new SystemError(`setting up network ${n.name}: ${(err as Error).message}`);
     }
+    this.addresses.set(n.id, ip);
+    mkdirSync(this.stateDir, { recursive: true });
+    writeFileSync(path.join(this.stateDir, n.id), ip);
+  }
+
+  /** The keeper gives its address up (a container now holds it in `taken`) and takes another. */
+  private async move(n: NetworkRecord, taken: Set<string>): Promise<void> {
+    await this.teardown(n);
+    await this.start(n, taken);
+  }
+
+  private async teardown(n: NetworkRecord): Promise<void> {
+    const name = keeperName(n);
+    const ip = this.addressOf(n);
+    if (ip && (await this.netns.exists(name))) {
+      await this.netavark.teardown(this.netns.pathOf(name), this.request(n, ip)).catch((err: Error) => logger.warn(`removing the keeper of network ${n.name}: ${err.message}`));
+    }
+    await this.netns.remove(name).catch(() => undefined);
+    this.addresses.delete(n.id);
+    rmSync(path.join(this.stateDir, n.id), { force: true });
   }
 
   /**
@@ -71,12 +144,10 @@ export class BridgeKeepers {
    * network's id, so no other engine's chain is ever touched).
    */
   async remove(n: NetworkRecord): Promise<void> {
-    const name = keeperName(n);
     await this.ready.get(n.id)?.catch(() => undefined);
     this.ready.delete(n.id);
-    if (!(await this.netns.exists(name))) return;
-    await this.netavark.teardown(this.netns.pathOf(name), this.request(n)).catch((err: Error) => logger.warn(`removing the bridge of network ${n.name}: ${err.message}`));
-    await this.netns.remove(name);
+    this.displaced.delete(n.id);
+    await this.teardown(n);
     await removeDnatChain(this.networkInfo(n).name, this.networkInfo(n).ipv6_enabled);
   }
 }

@@ -14,7 +14,7 @@ import { logger } from '../../util/logger.js';
 import { shortId } from '../../reference/index.js';
 import type { EventService } from '../events.js';
 import { type ContainerRecord, isRunning } from '../containers/container.js';
-import { BridgeKeepers, keeperAddress } from './keepers.js';
+import { BridgeKeepers } from './keepers.js';
 import { MTU_OPTION, subnetOf, type EndpointRecord, type NetworkRecord } from './network.js';
 import type { NetworkService } from './network-service.js';
 
@@ -74,7 +74,7 @@ export class SandboxService {
     let s = this.taken.get(n.id);
     if (!s) {
       s = new Set(n.subnets.flatMap((x) => [x.gateway, ...Object.values(x.auxAddresses ?? {})]));
-      const keeper = keeperAddress(n);
+      const keeper = this.keepers.addressOf(n);
       if (keeper) s.add(keeper);
       this.taken.set(n.id, s);
     }
@@ -121,7 +121,7 @@ export class SandboxService {
     }
     const sandbox = c.sandbox;
     const ready = (async () => {
-      for (const [n] of nets) await this.keepers.ensure(n);
+      for (const [n] of nets) await this.keepers.ensure(n, this.takenOn(n));
       // One call per network, the ports with the first: teardown undoes them the same way.
       for (const group of groupByPorts(nets, sandbox.portsNetwork)) {
         const ports = group.some(([n]) => n.name === sandbox.portsNetwork) ? sandbox.ports : [];
@@ -166,7 +166,9 @@ export class SandboxService {
   private allocate(n: NetworkRecord, ep: EndpointRecord): string {
     const taken = this.takenOn(n);
     if (ep.ipv4) {
-      if (taken.has(ep.ipv4)) throw new ConflictError(`Address already in use: ${ep.ipv4} on network ${n.name}`);
+      // The keeper's address is no container's: the keeper moves (keepers.ts).
+      if (ep.ipv4 === this.keepers.addressOf(n)) this.keepers.displace(n);
+      else if (taken.has(ep.ipv4)) throw new ConflictError(`Address already in use: ${ep.ipv4} on network ${n.name}`);
       taken.add(ep.ipv4);
       return ep.ipv4;
     }
@@ -368,7 +370,7 @@ export class SandboxService {
     ep.endpointId = newId();
     ep.iface = `eth${i}`;
     try {
-      await this.keepers.ensure(n);
+      await this.keepers.ensure(n, this.takenOn(n));
       await this.netavark.setup(sb.netns, this.request(c, [[n, ep]], []));
     } catch (err) {
       this.takenOn(n).delete(ip);
