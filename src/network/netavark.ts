@@ -78,14 +78,31 @@ export function dnatChainOf(networkName: string): string {
  */
 export async function removeDnatChain(networkName: string, ipv6: boolean): Promise<void> {
   const chain = dnatChainOf(networkName);
-  for (const bin of ipv6 ? ['iptables', 'ip6tables'] : ['iptables']) {
-    await new Promise<void>((resolve) => {
-      execFile(bin, ['-w', '-t', 'nat', '-X', chain], (err, _out, stderr) => {
-        if (err && !/No chain|does not exist/i.test(stderr)) logger.debug(`${bin} -t nat -X ${chain}: ${stderr.trim() || err.message}`);
-        resolve();
-      });
+  if (ipv6) await nat('ip6tables', ['-D', chain, ...LOOPBACK_RETURN]);
+  for (const bin of ipv6 ? ['iptables', 'ip6tables'] : ['iptables']) await nat(bin, ['-X', chain]);
+}
+
+const LOOPBACK_RETURN = ['-d', '::1/128', '-j', 'RETURN'];
+
+/**
+ * netavark's IPv6 DNAT of a wildcard-published port also catches connections to [::1], and the
+ * kernel drops what it rewrites (a ::1 source may not leave the host; IPv6 has no
+ * route_localnet). A RETURN for ::1 at the head of the network's own DNAT chain lets those reach
+ * the port Berth holds on [::], which relays them, as docker-proxy does. Removed with the chain.
+ */
+export async function exemptIpv6Loopback(networkName: string): Promise<void> {
+  const chain = dnatChainOf(networkName);
+  if (!(await nat('ip6tables', ['-C', chain, ...LOOPBACK_RETURN]))) await nat('ip6tables', ['-I', chain, '1', ...LOOPBACK_RETURN]);
+}
+
+/** One iptables/ip6tables call on the nat table; true when it succeeded (failures are logged at debug). */
+function nat(bin: string, args: string[]): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile(bin, ['-w', '-t', 'nat', ...args], (err, _out, stderr) => {
+      if (err && !/No chain|does not exist|Bad rule/i.test(stderr)) logger.debug(`${bin} -t nat ${args.join(' ')}: ${stderr.trim() || err.message}`);
+      resolve(!err);
     });
-  }
+  });
 }
 
 export class Netavark {

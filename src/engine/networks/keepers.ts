@@ -4,19 +4,21 @@
 // the next one, which doubled the cost of every setup and teardown of a `run --rm`. A keeper goes
 // with its network (rm, prune) and at daemon shutdown when no container of that network runs.
 //
-// Its address is the subnet's highest free one outside the --ip-range (where containers get
-// theirs), never the gateway or an --aux-address; it is kept in <config>/keepers/<network-id> so
-// a restarted daemon knows it. A container that asks for that address with --ip gets it: the
-// keeper moves to another before the container's interface is made. A subnet with no address to
+// Its address (one per family on a dual-stack network) is the subnet's highest free one outside
+// the --ip-range (where containers get theirs), never the gateway or an --aux-address; it is kept
+// in <config>/keepers/<network-id> so a restarted daemon knows it. A container that asks for that
+// address with --ip/--ip6 gets it: the keeper moves to another before the container's interface
+// is made. A subnet with no address to
 // spare (a /30 with one container) has no keeper: netavark makes and removes its bridge per use.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SystemError } from '../../errors.js';
 import { lastFree, parseSubnet } from '../../network/ipam.js';
+import { lastFree6, parseSubnet6 } from '../../network/ipam6.js';
 import { removeDnatChain, type Netavark, type NetavarkNetwork, type NetavarkRequest } from '../../network/netavark.js';
 import type { NetnsStore } from '../../network/netns.js';
 import { logger } from '../../util/logger.js';
-import { subnetOf, type NetworkRecord } from './network.js';
+import { ipv6SubnetOf, subnet6Of, subnetOf, type NetworkRecord } from './network.js';
 
 function keeperName(n: NetworkRecord): string {
   return `keeper-${n.id.slice(0, 12)}`;
@@ -24,8 +26,8 @@ function keeperName(n: NetworkRecord): string {
 
 export class BridgeKeepers {
   private readonly ready = new Map<string, Promise<void>>();
-  /** Network id → the keeper's address (while it has one). */
-  private readonly addresses = new Map<string, string>();
+  /** Network id → the keeper's addresses (while it has them). */
+  private readonly addresses = new Map<string, string[]>();
   /** Networks whose keeper's address a container has taken (--ip): it moves at the next ensure. */
   private readonly displaced = new Set<string>();
   private readonly stateDir: string;
@@ -38,18 +40,18 @@ export class BridgeKeepers {
     this.stateDir = path.join(netavark.configDir, 'keepers');
   }
 
-  /** The keeper's address on `n`, if it has a keeper (read from before a daemon restart too). */
-  addressOf(n: NetworkRecord): string | undefined {
-    let ip = this.addresses.get(n.id);
-    if (ip === undefined) {
+  /** The keeper's addresses on `n` ([] without a keeper; read from before a daemon restart too). */
+  addressesOf(n: NetworkRecord): string[] {
+    let ips = this.addresses.get(n.id);
+    if (ips === undefined) {
       try {
-        ip = readFileSync(path.join(this.stateDir, n.id), 'utf8').trim();
-        this.addresses.set(n.id, ip);
+        ips = readFileSync(path.join(this.stateDir, n.id), 'utf8').split('\n').filter(Boolean);
+        this.addresses.set(n.id, ips);
       } catch {
-        return undefined;
+        return [];
       }
     }
-    return ip;
+    return ips;
   }
 
   /** A container was given the keeper's address (--ip): the keeper moves before that container's setup. */
@@ -57,13 +59,13 @@ export class BridgeKeepers {
     this.displaced.add(n.id);
   }
 
-  private request(n: NetworkRecord, ip: string): NetavarkRequest {
+  private request(n: NetworkRecord, ips: string[]): NetavarkRequest {
     // Without name resolution: the keeper is no container and has no name.
     const info = { ...this.networkInfo(n), dns_enabled: false };
     return {
       container_id: n.id,
       container_name: keeperName(n),
-      networks: { [info.name]: { static_ips: [ip], aliases: [], interface_name: 'eth0' } },
+      networks: { [info.name]: { static_ips: ips, aliases: [], interface_name: 'eth0' } },
       network_info: { [info.name]: info },
     };
   }
@@ -97,28 +99,27 @@ export class BridgeKeepers {
     const name = keeperName(n);
     this.displaced.delete(n.id);
     if (await this.netns.exists(name)) {
-      const known = this.addressOf(n);
-      if (known) {
-        taken.add(known);
+      const known = this.addressesOf(n);
+      if (known.length) {
+        for (const ip of known) taken.add(ip);
         return;
       }
       await this.netns.remove(name); // from a daemon that recorded no address: start afresh
     }
-    const s = n.subnets[0];
-    const ip = s && lastFree(subnetOf(s), taken, s.ipRange ? parseSubnet(s.ipRange) : undefined);
-    if (!ip) return;
-    taken.add(ip);
+    const ips = spareAddresses(n, taken);
+    if (!ips) return;
+    for (const ip of ips) taken.add(ip);
     const netnsPath = await this.netns.create(name);
     try {
-      await this.netavark.setup(netnsPath, this.request(n, ip));
+      await this.netavark.setup(netnsPath, this.request(n, ips));
     } catch (err) {
-      taken.delete(ip);
+      for (const ip of ips) taken.delete(ip);
       await this.netns.remove(name);
       throw new SystemError(`setting up network ${n.name}: ${(err as Error).message}`);
     }
-    this.addresses.set(n.id, ip);
+    this.addresses.set(n.id, ips);
     mkdirSync(this.stateDir, { recursive: true });
-    writeFileSync(path.join(this.stateDir, n.id), ip);
+    writeFileSync(path.join(this.stateDir, n.id), ips.join('\n'));
   }
 
   /** The keeper gives its address up (a container now holds it in `taken`) and takes another. */
@@ -129,9 +130,9 @@ export class BridgeKeepers {
 
   private async teardown(n: NetworkRecord): Promise<void> {
     const name = keeperName(n);
-    const ip = this.addressOf(n);
-    if (ip && (await this.netns.exists(name))) {
-      await this.netavark.teardown(this.netns.pathOf(name), this.request(n, ip)).catch((err: Error) => logger.warn(`removing the keeper of network ${n.name}: ${err.message}`));
+    const ips = this.addressesOf(n);
+    if (ips.length && (await this.netns.exists(name))) {
+      await this.netavark.teardown(this.netns.pathOf(name), this.request(n, ips)).catch((err: Error) => logger.warn(`removing the keeper of network ${n.name}: ${err.message}`));
     }
     await this.netns.remove(name).catch(() => undefined);
     this.addresses.delete(n.id);
@@ -150,4 +151,15 @@ export class BridgeKeepers {
     await this.teardown(n);
     await removeDnatChain(this.networkInfo(n).name, this.networkInfo(n).ipv6_enabled);
   }
+}
+
+/** The keeper's addresses: the highest free one of each subnet (IPv4, and IPv6 when on); undefined when one has none left. */
+function spareAddresses(n: NetworkRecord, taken: ReadonlySet<string>): string[] | undefined {
+  const s = n.subnets[0];
+  const ip = s && lastFree(subnetOf(s), taken, s.ipRange ? parseSubnet(s.ipRange) : undefined);
+  if (!ip) return undefined;
+  const s6 = ipv6SubnetOf(n);
+  if (!s6) return [ip];
+  const ip6 = lastFree6(subnet6Of(s6), taken, s6.ipRange ? parseSubnet6(s6.ipRange) : undefined);
+  return ip6 ? [ip, ip6] : undefined;
 }
