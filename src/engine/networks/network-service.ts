@@ -164,7 +164,8 @@ export class NetworkService {
       const ipam = checkIpam(req, this.all());
       // dockerd 20.10 has no IPv6 address pools: --ipv6 needs a subnet.
       if (req.EnableIPv6 && ipam.subnets6.length === 0) throw new ForbiddenError('could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network');
-      const subnets = ipam.auto ? [this.autoSubnet()] : ipam.subnets.map((s) => ({ ...s, gateway: s.gateway || firstHost(subnetOf(s)) }));
+      // A gateway Berth chose for a subnet the client gave is not shown (dockerd shows only the client's config).
+      const subnets = ipam.auto ? [this.autoSubnet()] : ipam.subnets.map((s) => (s.gateway ? s : { ...s, gateway: firstHost(subnetOf(s)), implicitGateway: true }));
       const subnets6 = ipam.subnets6.map((s) => ({ ...s, gateway: s.gateway || firstHost6(subnet6Of(s)) }));
       const hostClash = ipam.auto ? undefined : subnets.find((s) => hostSubnets().some((h) => overlaps(h, subnetOf(s))));
       if (hostClash) throw new ForbiddenError(`invalid pool request: Pool overlaps with other one on this address space`);
