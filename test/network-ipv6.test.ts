@@ -4,8 +4,8 @@
 // published ports on 127.0.0.1, [::1] and both wildcards, Docker's errors for bad IPv6 input.
 // Traffic stays between the host and the bridges and namespaces the tests made.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, test } from 'node:test';
+import { tcpRead } from './tcp.js';
 import { startDaemon, stopAndCheckClean, type TestDaemon, waitFor } from './harness.js';
 import { peersMissing, startDockerd, type Dockerd } from './peers.js';
 
@@ -25,26 +25,6 @@ after(async () => {
   }
   await stopAndCheckClean(d);
 });
-
-function tcpRead(host: string, port: number, timeoutMs = 3000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host, port });
-    let data = '';
-    const t = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`timeout reading [${host}]:${port}`));
-    }, timeoutMs);
-    sock.on('data', (b) => (data += b));
-    sock.on('end', () => {
-      clearTimeout(t);
-      resolve(data);
-    });
-    sock.on('error', (e) => {
-      clearTimeout(t);
-      reject(e);
-    });
-  });
-}
 
 const SERVE = 'nc -ll -p 80 -e echo v6-hello';
 
