@@ -8,8 +8,8 @@
 // the --ip-range (where containers get theirs), never the gateway or an --aux-address; it is kept
 // in <config>/keepers/<network-id> so a restarted daemon knows it. A container that asks for that
 // address with --ip/--ip6 gets it: the keeper moves to another before the container's interface
-// is made. A subnet with no address to
-// spare (a /30 with one container) has no keeper: netavark makes and removes its bridge per use.
+// is made. A subnet with no address to spare (a /30 with one container) has no keeper: netavark
+// makes and removes its bridge per use.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SystemError } from '../../errors.js';
@@ -20,8 +20,15 @@ import type { NetnsStore } from '../../network/netns.js';
 import { logger } from '../../util/logger.js';
 import { ipv6SubnetOf, subnet6Of, subnetOf, type NetworkRecord } from './network.js';
 
+const KEEPER_PREFIX = 'keeper-';
+
 function keeperName(n: NetworkRecord): string {
-  return `keeper-${n.id.slice(0, 12)}`;
+  return `${KEEPER_PREFIX}${n.id.slice(0, 12)}`;
+}
+
+/** Whether a namespace under the netns dir is a keeper's (not a container's). */
+export function isKeeperNamespace(name: string): boolean {
+  return name.startsWith(KEEPER_PREFIX);
 }
 
 export class BridgeKeepers {
