@@ -130,4 +130,11 @@ export interface LogReadOptions {
   wholeLines?: boolean;
   /** The log file, already open (the reader closes it): for a reader that must not miss a file removed early. */
   handle?: FileHandle;
+  /** The log's earlier files (rotated away, complete), oldest first, already open; the reader closes them. */
+  rotated?: FileHandle[];
+  /**
+   * Following across a rotation: the file that comes after the one with inode `ino` (the log path
+   * reopened when not given, which skips a file when the log was rotated twice meanwhile).
+   */
+  successor?: (ino: number) => Promise<FileHandle | null>;
 }
