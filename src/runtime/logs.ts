@@ -5,7 +5,7 @@
 //    trailing '\n' was added by conmon. Fragments of one stream are joined until its next F line.
 import { watch, type FSWatcher } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
-import type { LogEntry, LogReadOptions } from './types.js';
+import type { LogEntry, LogReadOptions, NextLogFile } from './types.js';
 
 const CHUNK = 1 << 20;
 const NL = 0x0a;
@@ -190,10 +190,12 @@ async function openLog(file: string, opts: LogReadOptions): Promise<FileHandle |
   }
 }
 
-/** True when `file` names another file than `fh` now: the log was rotated and conmon writes to the new one. */
-async function rotatedAway(file: string, fh: FileHandle): Promise<boolean> {
-  const [named, open] = await Promise.all([fs.stat(file).catch(() => null), fh.stat()]);
-  return named !== null && named.ino !== open.ino;
+/** The file the log path names now, when that is another one than `ino` (the log was rotated). */
+export async function nextByPath(file: string, ino: number): Promise<NextLogFile | null> {
+  const named = await fs.stat(file).catch(() => null);
+  if (!named || named.ino === ino) return null;
+  const handle = await fs.open(file, 'r').catch(() => null);
+  return handle && { handle, ino: (await handle.stat()).ino };
 }
 
 /**
@@ -210,6 +212,8 @@ export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterab
   if (current) queue.push(current);
   if (queue.length === 0) return;
   let fh = queue[0];
+  // The file the log went on in: the one being read gets no more writes once read to its end again.
+  let pending: NextLogFile | null = null;
   try {
     const sinceMs = opts.since ? opts.since.getTime() : undefined;
     const untilMs = opts.until ? opts.until.getTime() : undefined;
@@ -218,6 +222,8 @@ export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterab
     if (opts.tail !== undefined) ({ index, offset } = await tailStart(queue, opts.tail));
     for (const f of queue.splice(0, index)) await f.close();
     fh = queue.shift()!;
+    let ino = (await fh.stat()).ino;
+    const successor = opts.successor ?? ((i: number) => nextByPath(file, i));
     const asm = new Assembler();
     let rest: Buffer = Buffer.alloc(0);
     const buf = Buffer.alloc(CHUNK);
@@ -234,8 +240,6 @@ export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterab
     // a follower stopped because the container exited gets its last lines; a consumer that went
     // away simply stops iterating.
     let draining = !opts.follow || !!signal?.aborted;
-    // The log path names a new file: this one gets no more writes once read to its end again.
-    let movedOn = false;
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, CHUNK, offset);
       if (bytesRead > 0) {
@@ -258,20 +262,19 @@ export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterab
         rest = Buffer.from(data.subarray(pos));
         continue;
       }
-      const next = queue.shift() ?? (movedOn ? await (opts.successor ? opts.successor((await fh.stat()).ino) : openLog(file, opts)) : null);
+      const queued = queue.shift();
+      const next = queued ? { handle: queued, ino: (await queued.stat()).ino } : pending;
       if (next) {
         // On to the next file of the log; a line split across the two is joined by the assembler.
         await fh.close();
-        fh = next;
+        fh = next.handle;
+        ino = next.ino;
+        pending = null;
         offset = 0;
         rest = Buffer.alloc(0);
-        movedOn = false;
         continue;
       }
-      if (opts.follow && !movedOn && (await rotatedAway(file, fh))) {
-        movedOn = true;
-        continue;
-      }
+      if (opts.follow && (pending = await successor(ino))) continue;
       // At EOF: hand out unterminated fragments so a prompt without newline shows up.
       for (const e of opts.wholeLines && !draining ? [] : asm.flush()) {
         const r = accept(e);
@@ -288,6 +291,6 @@ export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterab
       }
     }
   } finally {
-    for (const f of [fh, ...queue]) await f.close().catch(() => undefined);
+    for (const f of [fh, ...queue, ...(pending ? [pending.handle] : [])]) await f.close().catch(() => undefined);
   }
 }

@@ -133,8 +133,15 @@ export interface LogReadOptions {
   /** The log's earlier files (rotated away, complete), oldest first, already open; the reader closes them. */
   rotated?: FileHandle[];
   /**
-   * Following across a rotation: the file that comes after the one with inode `ino` (the log path
-   * reopened when not given, which skips a file when the log was rotated twice meanwhile).
+   * Following, at the end of the file with inode `ino`: the file the log went on in once it was
+   * rotated, or null while that one is the newest (default: the log path, when it names another file).
    */
-  successor?: (ino: number) => Promise<FileHandle | null>;
+  successor?: (ino: number) => Promise<NextLogFile | null>;
+}
+
+/** The next file of a rotated log, for a reader following it. */
+export interface NextLogFile {
+  handle: FileHandle;
+  /** The inode conmon wrote it under (the handle may be a decompressed copy). */
+  ino: number;
 }

@@ -14,6 +14,8 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { InvalidParameterError } from '../../errors.js';
 import type { LogConfig } from '../../types/api.js';
+import { nextByPath } from '../../runtime/logs.js';
+import type { NextLogFile } from '../../runtime/types.js';
 
 export interface RotationPolicy {
   /** Bytes at which the file is rotated. */
@@ -62,15 +64,17 @@ function jsonFilePolicy(cfg: Record<string, string>): RotationPolicy | undefined
   return maxSize > 0 ? { maxSize, maxFile, compress } : undefined;
 }
 
-/** local: Docker's defaults, 20 MB, 5 files, compressed. */
+/** local: Docker's defaults, 20 MiB, 5 files, compressed. */
+const LOCAL_MAX_SIZE = 20 * 1024 * 1024;
+
 function localPolicy(cfg: Record<string, string>): RotationPolicy {
-  const maxSize = cfg['max-size'] !== undefined ? humanSize(cfg['max-size']) : 20e6;
+  const maxSize = cfg['max-size'] !== undefined ? humanSize(cfg['max-size']) : LOCAL_MAX_SIZE;
   const maxFile = cfg['max-file'] !== undefined ? parseCount(cfg['max-file']) : 5;
   const compress = cfg['compress'] !== undefined ? parseBool(cfg['compress']) : true;
   if (maxSize < 0) fail('max size should be a positive number');
   if (maxFile < 0) fail('max file count cannot be less than 0');
   if (compress && maxFile <= 1) fail('compression cannot be enabled when max file count is 1');
-  return { maxSize: maxSize || 20e6, maxFile: maxFile || 5, compress };
+  return { maxSize: maxSize || LOCAL_MAX_SIZE, maxFile: maxFile || 5, compress };
 }
 
 /**
@@ -204,10 +208,11 @@ export class LogRotation {
       const moving = `${file}.rotating`;
       await fsp.rename(file, moving);
       if (live && !(await this.handOver(id, file, moving))) return;
-      for (let n = policy.maxFile - 1; n >= 1; n--) {
+      // The files there are move up one, highest first; what would pass max-file goes.
+      for (const n of await this.rotatedNumbers(id)) {
         for (const gz of [false, true]) {
           const from = this.rotatedPath(id, n, gz);
-          await (n === policy.maxFile - 1 ? fsp.unlink(from) : fsp.rename(from, this.rotatedPath(id, n + 1, gz))).catch(ignoreMissing);
+          await (n >= policy.maxFile - 1 ? fsp.unlink(from) : fsp.rename(from, this.rotatedPath(id, n + 1, gz))).catch(ignoreMissing);
         }
       }
       if (policy.maxFile > 1) await fsp.rename(moving, this.rotatedPath(id, 1, false));
@@ -241,7 +246,8 @@ export class LogRotation {
   }
 
   private async extendChain(id: string, movedIno: number, file: string, maxFile: number): Promise<void> {
-    const chain = this.chains.get(id) ?? [movedIno];
+    const chain = this.chains.get(id) ?? [];
+    if (chain[chain.length - 1] !== movedIno) chain.push(movedIno);
     const now = await fsp.stat(file).catch(() => null);
     if (now) chain.push(now.ino);
     this.chains.set(id, chain.slice(-maxFile));
@@ -288,19 +294,21 @@ export class LogRotation {
     });
   }
 
-  /** For a reader following across rotations: the file that came after the one with inode `ino`. */
-  successor(id: string, ino: number): Promise<FileHandle | null> {
+  /**
+   * For a reader following across rotations, at the end of the file with inode `ino`: the file
+   * conmon went on to write (complete, or the live one), or null while `ino` is still the newest.
+   */
+  successor(id: string, ino: number): Promise<NextLogFile | null> {
     return this.lock(id).run(async () => {
       const chain = this.chains.get(id) ?? [];
       // The last one with that number: inode numbers of deleted files come back, but not while the
       // reader holds its file open.
       const i = chain.lastIndexOf(ino);
-      const n = i >= 0 ? chain.length - 2 - i : 0;
-      if (n > 0) {
-        const fh = await this.openRotated(id, n);
-        if (fh) return fh;
-      }
-      return fsp.open(this.deps.logPath(id), 'r').catch(() => null);
+      if (i < 0) return nextByPath(this.deps.logPath(id), ino);
+      if (i === chain.length - 1) return null;
+      const n = chain.length - 2 - i;
+      const handle = n > 0 ? await this.openRotated(id, n) : await fsp.open(this.deps.logPath(id), 'r').catch(() => null);
+      return handle && { handle, ino: chain[i + 1] };
     });
   }
 }

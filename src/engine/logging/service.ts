@@ -5,7 +5,6 @@
 // each line to the receiver, so a container writing faster than the receiver takes lines never
 // waits on it or on the daemon: the pump only falls behind in the file. `none` keeps nothing.
 import { promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { readLogs } from '../../runtime/logs.js';
 import type { LogEntry, LogReadOptions } from '../../runtime/types.js';
 import type { ContainerRecord } from '../containers/container.js';
