@@ -26,6 +26,8 @@ export interface DaemonConfig {
   'live-restore'?: boolean;
   'default-ulimits'?: Record<string, Ulimit>;
   labels?: string[];
+  /** default, USER[:GROUP] or UID[:GID]: containers' root is that user's first subordinate id. */
+  'userns-remap'?: string;
 }
 
 type Kind = 'string' | 'strings' | 'bool' | 'int' | 'map' | 'object';
@@ -48,6 +50,7 @@ const KEYS: Record<keyof DaemonConfig, Kind> = {
   'live-restore': 'bool',
   'default-ulimits': 'object',
   labels: 'strings',
+  'userns-remap': 'string',
 };
 
 /** What SIGHUP re-reads (dockerd's reloadable subset that Berth has). */

@@ -65,6 +65,7 @@ import { EngineBuildBackend, removeStaleContexts } from './build-backend.js';
 import { openBuildSession, type BuildSession } from './build-session.js';
 import type { BuildOptions } from '../build/builder.js';
 import { parsePlatform } from '../distribution/platform.js';
+import type { IdMapping } from '../util/idmap.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -88,6 +89,11 @@ export interface EngineOptions {
   registry?: RegistryOptions;
   /** The default bridge (berthd --bridge, --bip) and the pools of other networks (--default-address-pool). */
   network?: { bridgeName?: string; bip?: string; pools?: { base: Subnet; size: number }[] };
+  /**
+   * berthd --userns-remap: containers get a user namespace with these mappings, and everything
+   * under the data root (already `<root>/<uid>.<gid>`) is stored with the mapped ids.
+   */
+  idMapping?: IdMapping;
 }
 
 export class Engine {
@@ -125,7 +131,7 @@ export class Engine {
     const containerDefaults = { runtime: opts.runtime, logConfig: this.logConfig, cgroupV2: this.host.cgroupV2, ulimits: opts.defaultUlimits };
     this.content = new ContentStore(opts.dataRoot);
     this.references = new ReferenceStore(path.join(opts.dataRoot, 'metadata'));
-    this.snapshots = new Snapshotter(opts.dataRoot);
+    this.snapshots = new Snapshotter(opts.dataRoot, opts.idMapping);
     this.runtime = new Runtime({ name: opts.runtime, execRoot: path.join(opts.execRoot, 'runtime') });
     this.images = new ImageService({
       root: opts.dataRoot,
@@ -135,9 +141,9 @@ export class Engine {
       events: this.events,
       containersUsing: (id) => this.containers.usingImage(id),
     });
-    this.volumes = new VolumeService({ root: opts.dataRoot, events: this.events, containersUsing: (name) => this.containers.usingVolume(name) });
+    this.volumes = new VolumeService({ root: opts.dataRoot, events: this.events, containersUsing: (name) => this.containers.usingVolume(name), owner: opts.idMapping?.root });
     this.networks = new NetworkService({ dataRoot: opts.dataRoot, events: this.events, ...opts.network });
-    this.sandboxes = new SandboxService(this.networks, this.events, opts.execRoot);
+    this.sandboxes = new SandboxService(this.networks, this.events, opts.execRoot, opts.idMapping);
     this.containers = new ContainerService({
       root: opts.dataRoot,
       execRoot: opts.execRoot,
@@ -576,6 +582,7 @@ export class Engine {
       runtimes: this.opts.runtimes ?? {},
       swapLimit: this.host.swapLimit,
       serverVersion: BERTH_VERSION,
+      userns: !!this.opts.idMapping,
     });
   }
 

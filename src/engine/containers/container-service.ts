@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { ContainerCreateRequest, ContainerCreateResponse, ContainerUpdateRequest, ContainerWaitResponse, HostConfig } from '../../types/api.js';
 import type { EndpointRecord } from '../networks/network.js';
 import type { Sandbox } from '../networks/sandboxes.js';
+import type { IdMapping } from '../../util/idmap.js';
 import { ConflictError, InvalidParameterError, noSuchContainer, NotFoundError, NotModifiedError } from '../../errors.js';
 import { applyUpdate, validateUpdate } from './update.js';
 import { dockerStartError, restartingError } from './start-errors.js';
@@ -234,7 +235,7 @@ export class ContainerService {
     const image = this.deps.images.resolve(req.Image);
     const id = newId();
     const merged = mergeConfig(req, image.config.config ?? {}, id, this.deps.defaults);
-    const warnings = validateHostConfig(merged.hostConfig, this.deps.host);
+    const warnings = validateHostConfig(merged.hostConfig, this.deps.host, !!this.deps.snapshots.ids);
     adaptResources(merged.hostConfig);
     // The per-device block I/O settings name devices: refuse a bad path now, not at start.
     resolveBlockIO(merged.hostConfig);
@@ -341,6 +342,7 @@ export class ContainerService {
         defaultUlimits: this.deps.defaults.ulimits,
         host: this.deps.host,
         volumes: this.deps.volumes,
+        ids: this.deps.snapshots.ids,
         prepareSpec: (spec) => runtime.prepareSpec(spec),
       });
       mark('bundle');
@@ -680,6 +682,11 @@ export class ContainerService {
    * no start, exit, stop or removal happens meanwhile: a running container's own mount, or for a
    * stopped one a mount made for `fn` and removed after it (docker cp, archive).
    */
+  /** berthd --userns-remap: how container ids are stored on the host (docker cp shifts through it). */
+  get ids(): IdMapping | undefined {
+    return this.deps.snapshots.ids;
+  }
+
   async withRootfs<T>(idOrName: string, fn: (c: ContainerRecord, rootfs: string) => Promise<T>): Promise<T> {
     const c = this.find(idOrName);
     return this.lock.run(c.id, async () => {
