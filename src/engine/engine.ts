@@ -73,6 +73,8 @@ export interface EngineOptions {
   dataRoot: string;
   execRoot: string;
   runtime: RuntimeName;
+  /** The runtime's binary when not found by its name (daemon.json's default-runtime from "runtimes"). */
+  runtimePath?: string;
   /** Create busybox:latest from the host's busybox-static when it is missing. */
   defaultImage: boolean;
   /** The default logging driver and its options (daemon.json log-driver, log-opts). */
@@ -132,7 +134,7 @@ export class Engine {
     this.content = new ContentStore(opts.dataRoot);
     this.references = new ReferenceStore(path.join(opts.dataRoot, 'metadata'));
     this.snapshots = new Snapshotter(opts.dataRoot, opts.idMapping);
-    this.runtime = new Runtime({ name: opts.runtime, execRoot: path.join(opts.execRoot, 'runtime') });
+    this.runtime = new Runtime({ name: opts.runtime, runtimePath: opts.runtimePath, execRoot: path.join(opts.execRoot, 'runtime') });
     this.images = new ImageService({
       root: opts.dataRoot,
       content: this.content,
@@ -253,6 +255,7 @@ export class Engine {
     await this.networks.init();
     await this.sandboxes.init();
     await this.containers.init();
+    await this.sandboxes.removeOrphans(this.containers.all());
     for (const c of this.containers.all()) if (c.state.status === 'running') this.health.start(c);
     for (const c of this.containers.all()) if (isRunning(c)) await this.logDrivers.resume(c);
     await removeStaleViews(this.snapshots, this.exportViewsDir());
@@ -450,7 +453,7 @@ export class Engine {
         images: this.images,
         events: this.events,
         findContainer: (id) => this.containers.find(id),
-        pause: (id) => this.containers.pause(id),
+        pause: (id) => this.containers.pause(id, { forCommit: true }),
         unpause: (id) => this.containers.unpause(id),
       },
       opts,
