@@ -8,7 +8,7 @@
 // directories under one overlay — whether the kernel allows it here, and what it costs per layer.
 // Run as root (it adds a user with a subordinate range and removes it at the end):
 //
-//   npm run build && node dist/bench/userns.js [--quick] [--mb 200] [--runs 3]
+//   npm run bench:userns          # or: node dist/bench/userns.js [--quick] [--mb 200] [--runs 3]
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';

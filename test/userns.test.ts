@@ -225,6 +225,11 @@ describe('--userns-remap: containers through berthd and dockerd', () => {
         assert.equal(out, listing, what);
       };
       await check('built');
+      // Berth's layer views show the image's ids too, not the host's.
+      const view = await berthd.api('GET', `/berth/images/${tag}/files?path=/app`);
+      assert.equal(view.status, 200, view.text);
+      const f = (view.body.Entries as { Name: string; Uid: number; Gid: number }[]).find((x) => x.Name === 'f');
+      assert.deepEqual([f?.Uid, f?.Gid], [55, 66]);
       // The stored layers hold the image's own ids: a save loads back as the same image id.
       const id = (await ok(e, ['image', 'inspect', '--format', '{{.Id}}', tag])).trim();
       const archive = path.join(ctx, 'img.tar');
