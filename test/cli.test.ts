@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
@@ -680,7 +680,8 @@ test('the bundled CLI keeps V8\'s code cache of a command: written once, then us
     writeFileSync(file, 'not a code cache');
     const third = ps();
     assert.deepEqual([third.status, third.stdout, third.stderr], [first.status, first.stdout, first.stderr]);
-    assert.equal(statSync(file).size, written.size);
+    assert.notEqual(readFileSync(file, 'latin1'), 'not a code cache', 'written anew');
+    assert.ok(statSync(file).size > 1000);
     // No usable cache directory: the CLI works the same.
     const fourth = spawnSync(bin, ['ps', '--format', '{{.ID}}'], { env: { ...env, XDG_CACHE_HOME: '/dev/null' }, encoding: 'utf8' });
     assert.deepEqual([fourth.status, fourth.stdout, fourth.stderr], [first.status, first.stdout, first.stderr]);
