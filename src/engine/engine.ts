@@ -1,5 +1,5 @@
 // The daemon's services wired together, and the operations that span more than one of them.
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type {
   ContainerPruneResponse,
@@ -20,7 +20,6 @@ import { LogDrivers } from './logging/service.js';
 import { ConflictError, InvalidParameterError, NotImplementedError } from '../errors.js';
 import { changes as fsChanges } from '../archive/changes.js';
 import { Runtime } from '../runtime/runtime.js';
-import { readLogs } from '../runtime/logs.js';
 import { emptyBlkio } from '../runtime/cgroups.js';
 import type { LogEntry, RuntimeName } from '../runtime/types.js';
 import { Snapshotter } from '../snapshot/overlay.js';
@@ -128,7 +127,11 @@ export class Engine {
   readonly host: HostInfo = probeHost();
 
   constructor(readonly opts: EngineOptions) {
-    this.logDrivers = new LogDrivers((id) => this.containers.logPath(id));
+    this.logDrivers = new LogDrivers({
+      logPath: (id) => this.containers.logPath(id),
+      reopen: (id) => this.runtime.reopenLog(id),
+      monitorAlive: (id) => this.monitorAlive(id),
+    });
     const containerDefaults = { runtime: opts.runtime, logConfig: this.logConfig, cgroupV2: this.host.cgroupV2, ulimits: opts.defaultUlimits };
     this.content = new ContentStore(opts.dataRoot);
     this.references = new ReferenceStore(path.join(opts.dataRoot, 'metadata'));
@@ -205,6 +208,7 @@ export class Engine {
       if (e.Type !== 'container') return;
       if (e.Action === 'destroy') this.exec.forgetContainer(e.Actor.ID);
       if (e.Action === 'die') void this.logDrivers.stop(e.Actor.ID);
+      if (e.Action === 'destroy') this.logDrivers.forget(e.Actor.ID);
       this.followForHealth(e.Action, e.Actor.ID);
     });
   }
@@ -227,6 +231,18 @@ export class Engine {
       const before = c.state.health?.Status;
       this.health.stop(c);
       if (before !== c.state.health?.Status) void this.containers.saveIfPresent(c);
+    }
+  }
+
+  /** Whether the container's conmon still runs (a zombie does not: init may be slow to reap it). */
+  private monitorAlive(id: string): boolean {
+    try {
+      const pid = this.containers.find(id).state.monitorPid;
+      if (!pid) return false;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+    } catch {
+      return false;
     }
   }
 
@@ -480,7 +496,7 @@ export class Engine {
       ac.signal.addEventListener('abort', unsubscribe);
       setImmediate(stopIfDone);
     }
-    return readLogs(this.containers.logPath(c.id), {
+    return this.logDrivers.read(c.id, {
       follow: opts.follow,
       since: opts.since ? new Date(parseTime(opts.since)) : undefined,
       until: opts.until ? new Date(parseTime(opts.until)) : undefined,

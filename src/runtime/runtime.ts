@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { cgroupMode } from '../oci/host-info.js';
 import { logger } from '../util/logger.js';
-import { ConmonAttachStream, writeResize } from './attach.js';
+import { ConmonAttachStream, reopenLog, writeResize } from './attach.js';
 import {
   cgroupOomKilled,
   cgroupDirsForPath,
@@ -581,6 +581,13 @@ export class Runtime extends EventEmitter {
     checkId('container', id);
     const m = await this.meta(id);
     writeResize(path.join(m.bundle, 'ctl'), size.height, size.width);
+  }
+
+  /** Has the container's conmon reopen its log file (after the engine renamed it away); false when no conmon listens. */
+  async reopenLog(id: string): Promise<boolean> {
+    checkId('container', id);
+    const m = await this.meta(id);
+    return reopenLog(path.join(m.bundle, 'ctl'));
   }
 
   async exec(id: string, opts: ExecOptions): Promise<ExecSession> {
