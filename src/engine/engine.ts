@@ -266,7 +266,7 @@ export class Engine {
 
   /** `docker save`: the images as one archive (Docker 25+'s format), streamed from the content store. */
   saveImages(names: string[]): Promise<Readable> {
-    return saveImages({ images: this.images, references: this.references, content: this.content, events: this.events }, names);
+    return saveImages({ images: this.images, references: this.references, content: this.content, snapshots: this.snapshots, events: this.events }, names);
   }
 
   /** `docker load`: images from an archive; resolves with their ids. */
@@ -430,6 +430,7 @@ export class Engine {
         findContainer: (id) => this.containers.find(id),
         pause: (id) => this.containers.pause(id),
         unpause: (id) => this.containers.unpause(id),
+        locked: (c, fn) => this.containers.locked(c, fn),
       },
       opts,
     );
