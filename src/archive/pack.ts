@@ -20,6 +20,11 @@ export interface PackOptions {
   includeRoot?: boolean;
   /** Relative paths ("etc/hosts") left out, with everything below them. */
   exclude?: (rel: string) => boolean;
+  /**
+   * Only the headers, no file contents (not a valid tar): what two trees' tars would differ in
+   * when their files' bytes are known to be equal (a copy checked against its source).
+   */
+  headersOnly?: boolean;
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -65,10 +70,11 @@ function keepXattr(name: string): boolean {
  * O_NOFOLLOW, so no symlink is ever followed and nothing outside `dir` can be read.
  */
 export function packDirectory(dir: string, opts: PackOptions = {}): Readable {
-  return Readable.from(generate(dir, opts), { objectMode: false, highWaterMark: BATCH * 4 });
+  return Readable.from(packChunks(dir, opts), { objectMode: false, highWaterMark: BATCH * 4 });
 }
 
-async function* generate(dir: string, opts: PackOptions): AsyncGenerator<Buffer> {
+/** packDirectory's bytes without a stream around them (a caller that only hashes them). */
+export async function* packChunks(dir: string, opts: PackOptions): AsyncGenerator<Buffer> {
   const root = dir.replace(/\/+$/, '') || '/';
   const rootSt = fs.lstatSync(root);
   if (!rootSt.isDirectory()) throw new SystemError(`packDirectory: ${root} is not a directory`);
@@ -237,6 +243,10 @@ async function* generate(dir: string, opts: PackOptions): AsyncGenerator<Buffer>
       if (!st.isFile()) continue;
 
       // Regular file.
+      if (opts.headersOnly) {
+        if (push(encodeHeader({ ...hdr, size: st.size }))) yield flush()!;
+        continue;
+      }
       let fd: number;
       try {
         fd = fs.openSync(at, O_READ);
@@ -252,7 +262,10 @@ async function* generate(dir: string, opts: PackOptions): AsyncGenerator<Buffer>
         push(encodeHeader({ ...hdr, size }));
         let left = size;
         while (left > 0) {
-          const n = same ? fs.readSync(fd, buf, 0, Math.min(READ_CHUNK, left), null) : 0;
+          // Large reads go into a buffer of their own, handed on without a copy.
+          const big = left >= BATCH;
+          const into = big ? Buffer.allocUnsafeSlow(Math.min(READ_CHUNK, left)) : buf;
+          const n = same ? fs.readSync(fd, into, 0, Math.min(READ_CHUNK, left), null) : 0;
           if (n === 0) {
             // File shrank since lstat: pad with zeros to the size we promised.
             const zeros = Buffer.alloc(Math.min(READ_CHUNK, left));
@@ -261,7 +274,7 @@ async function* generate(dir: string, opts: PackOptions): AsyncGenerator<Buffer>
             continue;
           }
           left -= n;
-          const chunk = Buffer.from(buf.subarray(0, n)); // copy: buf is reused
+          const chunk = big ? into.subarray(0, n) : Buffer.from(buf.subarray(0, n)); // copy: buf is reused
           if (n >= BATCH) {
             const f = flush();
             if (f) yield f;

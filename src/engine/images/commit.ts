@@ -22,7 +22,7 @@ import { applyChanges } from '../../build/changes.js';
 import type { ImageService } from './image-service.js';
 import type { HistoryEntry, ImageConfig, ImageRunConfig } from './image-types.js';
 import { ingestLayer } from './import.js';
-import { hashLayer } from './layer-tars.js';
+import { hashLayer, hashLayerHeaders } from './layer-tars.js';
 
 export interface CommitOptions {
   container: string;
@@ -53,7 +53,9 @@ export async function commitSnapshotLayer(deps: LayerDeps, key: string, opts: { 
   if (!opts.inPlace) return commitLayer(deps, layers, true);
   const hidden = await runtimeMountPoints(layers);
   if (!(await hasChanges(layers.upper, hidden))) return undefined;
-  const layer = await deps.snapshots.detachUpper(key, await sealLayer(layers.upper, hidden));
+  await removeRuntimeMountPoints(layers.upper, hidden);
+  const [hashed, size] = await Promise.all([hashLayer(layers.upper), directorySize(layers.upper)]);
+  const layer = await deps.snapshots.detachUpper(key, { ...hashed, size });
   return (await deps.snapshots.commitDetached(layers.parent, layer)).diffId;
 }
 
@@ -140,9 +142,16 @@ async function commitLayer(deps: LayerDeps, layers: ContainerLayers, frozen: boo
   const hidden = await runtimeMountPoints(layers);
   if (!(await hasChanges(layers.upper, hidden))) return undefined;
   if (!frozen) return commitLayerStreamed(deps, layers, hidden);
+  const exclude = (rel: string): boolean => hidden.has(`/${rel}`);
   const layer = await deps.snapshots.unpackDetached(async (dir) => {
-    await runCommand('cp', ['-a', '--reflink=auto', '--', `${layers.upper}/.`, dir]);
-    return sealLayer(dir, hidden);
+    // cp (its own process) and the hash of what it copies run at once. The copy is what save
+    // regenerates from: its tar headers are checked against the source's (the files' bytes are
+    // equal when cp succeeds), else it is hashed itself.
+    const [, source] = await Promise.all([runCommand('cp', ['-a', '--reflink=auto', '--', `${layers.upper}/.`, dir]), hashLayer(layers.upper, exclude)]);
+    await removeRuntimeMountPoints(dir, hidden);
+    const [copied, expected, size] = await Promise.all([hashLayerHeaders(dir), hashLayerHeaders(layers.upper, exclude), directorySize(dir)]);
+    if (copied !== expected) logger.warn(`commit: the copy of ${layers.upper} differs from it in metadata; hashing the copy`);
+    return { ...(copied === expected ? source : await hashLayer(dir)), size };
   });
   return (await deps.snapshots.commitDetached(layers.parent, layer)).diffId;
 }
@@ -160,10 +169,10 @@ async function commitLayerStreamed(deps: LayerDeps, layers: ContainerLayers, hid
 }
 
 /**
- * Makes a layer directory final: the runtime's mount points go (their parents keep their times,
- * which the tar records), then the directory is hashed as its tar.
+ * The runtime's mount points go from a layer directory; their parents keep their times, which
+ * the layer's tar records.
  */
-async function sealLayer(dir: string, hidden: Set<string>): Promise<{ diffId: string; size: number; tarSize: number }> {
+async function removeRuntimeMountPoints(dir: string, hidden: Set<string>): Promise<void> {
   const deepestFirst = [...hidden].sort((a, b) => b.length - a.length);
   const parents = new Map<string, { atime: Date; mtime: Date }>();
   for (const p of deepestFirst) {
@@ -176,8 +185,6 @@ async function sealLayer(dir: string, hidden: Set<string>): Promise<{ diffId: st
   for (const p of deepestFirst) if (parents.has(path.posix.dirname(p))) await fsp.rm(`${dir}${p}`, { recursive: true, force: true });
   // A parent that was itself a mount point (/etc holding only stubs) is gone too.
   for (const [p, t] of parents) if (!hidden.has(p)) await fsp.lutimes(`${dir}${p}`, t.atime, t.mtime);
-  const { diffId, tarSize } = await hashLayer(dir);
-  return { diffId, tarSize, size: await directorySize(dir) };
 }
 
 /** Whether every directory from `dir` down to `rel` ("/etc") is a directory, not a symlink. */

@@ -6,7 +6,7 @@
 // its layers' tars from the layer directory too, from tar-split's headers).
 import { createHash } from 'node:crypto';
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
-import { packDirectory } from '../../archive/pack.js';
+import { packChunks, packDirectory, type PackOptions } from '../../archive/pack.js';
 import { SystemError } from '../../errors.js';
 import type { Snapshotter, SnapshotInfo } from '../../snapshot/overlay.js';
 import type { ContentStore } from '../../store/content.js';
@@ -16,16 +16,30 @@ import type { ContentStore } from '../../store/content.js';
  * and what save/push regenerate. One function for both, so the two cannot differ.
  */
 export function packLayer(dir: string): Readable {
-  return packDirectory(dir, { overlayUpper: true });
+  return packDirectory(dir, LAYER);
 }
 
-/** The diff id and tar size of a layer directory, hashed without storing the tar. */
-export async function hashLayer(dir: string): Promise<{ diffId: string; tarSize: number }> {
+const LAYER: PackOptions = { overlayUpper: true };
+
+/**
+ * The diff id and tar size of a layer directory, hashed without storing the tar. `exclude`: paths
+ * ("etc/hosts") left out, as they will be from the layer's own directory.
+ */
+export function hashLayer(dir: string, exclude?: (rel: string) => boolean): Promise<{ diffId: string; tarSize: number }> {
+  return digestOf(packChunks(dir, { ...LAYER, exclude }));
+}
+
+/** A digest of the layer tar's headers alone: equal for two trees whose tars differ at most in file contents. */
+export async function hashLayerHeaders(dir: string, exclude?: (rel: string) => boolean): Promise<string> {
+  return (await digestOf(packChunks(dir, { ...LAYER, exclude, headersOnly: true }))).diffId;
+}
+
+async function digestOf(chunks: AsyncIterable<Buffer>): Promise<{ diffId: string; tarSize: number }> {
   const hash = createHash('sha256');
   let tarSize = 0;
-  for await (const chunk of packLayer(dir)) {
-    hash.update(chunk as Buffer);
-    tarSize += (chunk as Buffer).length;
+  for await (const chunk of chunks) {
+    hash.update(chunk);
+    tarSize += chunk.length;
   }
   return { diffId: `sha256:${hash.digest('hex')}`, tarSize };
 }
