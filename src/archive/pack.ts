@@ -29,6 +29,8 @@ export interface PackOptions {
 
 const READ_CHUNK = 1024 * 1024;
 const BATCH = 64 * 1024;
+/** Files at least this large are read ahead on libuv's threads while the consumer takes the last chunk. */
+const BIG_FILE = 256 * 1024;
 const O_READ = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 const O_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
 
@@ -51,6 +53,33 @@ function isSwapped(e: unknown): boolean {
 function isENOENT(e: unknown): boolean {
   const c = (e as NodeJS.ErrnoException)?.code;
   return c === 'ENOENT' || c === 'ENOTDIR';
+}
+
+/**
+ * `size` bytes of an open file in chunks of their own (no copy), the next one read (pread, on
+ * libuv's thread pool) while the consumer takes the current one: reading and hashing or
+ * compressing overlap. A file that shrank since it was measured is padded with zeros.
+ */
+async function* readAhead(fd: number, size: number): AsyncGenerator<Buffer> {
+  const read = (at: number): Promise<Buffer> => {
+    const len = Math.min(READ_CHUNK, size - at);
+    const b = Buffer.allocUnsafeSlow(len);
+    return new Promise((resolve, reject) =>
+      fs.read(fd, b, 0, len, at, (err, n) => (err ? reject(err) : resolve(n === len ? b : Buffer.concat([b.subarray(0, n), Buffer.alloc(len - n)])))),
+    );
+  };
+  let next: Promise<Buffer> | undefined = read(0);
+  try {
+    for (let at = 0; at < size; ) {
+      const chunk: Buffer = await next!;
+      at += chunk.length;
+      next = at < size ? read(at) : undefined;
+      yield chunk;
+    }
+  } finally {
+    // The caller closes fd: no read of it may still be in flight.
+    await next?.catch(() => undefined);
+  }
 }
 
 function keepXattr(name: string): boolean {
@@ -260,27 +289,20 @@ export async function* packChunks(dir: string, opts: PackOptions): AsyncGenerato
         const same = now.isFile() && now.ino === st.ino && now.dev === st.dev;
         const size = st.size;
         push(encodeHeader({ ...hdr, size }));
-        let left = size;
-        while (left > 0) {
-          // Large reads go into a buffer of their own, handed on without a copy.
-          const big = left >= BATCH;
-          const into = big ? Buffer.allocUnsafeSlow(Math.min(READ_CHUNK, left)) : buf;
-          const n = same ? fs.readSync(fd, into, 0, Math.min(READ_CHUNK, left), null) : 0;
-          if (n === 0) {
-            // File shrank since lstat: pad with zeros to the size we promised.
-            const zeros = Buffer.alloc(Math.min(READ_CHUNK, left));
-            left -= zeros.length;
-            if (push(zeros)) yield flush()!;
-            continue;
-          }
-          left -= n;
-          const chunk = big ? into.subarray(0, n) : Buffer.from(buf.subarray(0, n)); // copy: buf is reused
-          if (n >= BATCH) {
+        if (same && size >= BIG_FILE) {
+          for await (const chunk of readAhead(fd, size)) {
             const f = flush();
             if (f) yield f;
             yield chunk;
-          } else if (push(chunk)) {
-            yield flush()!;
+          }
+        } else {
+          let left = size;
+          while (left > 0) {
+            const n = same ? fs.readSync(fd, buf, 0, Math.min(READ_CHUNK, left), null) : 0;
+            // File shrank since lstat: pad with zeros to the size we promised.
+            const chunk = n === 0 ? Buffer.alloc(Math.min(READ_CHUNK, left)) : Buffer.from(buf.subarray(0, n)); // copy: buf is reused
+            left -= chunk.length;
+            if (push(chunk)) yield flush()!;
           }
         }
         const p = padding(size);
