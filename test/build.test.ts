@@ -279,6 +279,42 @@ describe('berth build', () => {
     assert.equal((await d.dockerOk(['run', '--rm', 'bk:2', 'cat', '/count'])).trim(), '2');
   });
 
+  test('RUN --mount=type=cache honours id, mode, uid, gid and sharing=shared|private|locked as BuildKit; bad values are refused', async () => {
+    // Three stages at once (independent stages run concurrently): `locked` steps never overlap,
+    // `private` steps never see each other's files, a cache made with mode/uid/gid has them and is
+    // another cache than the plain one of the same id.
+    const locked = (n: string): string => `RUN --mount=type=cache,id=lk,target=/c,sharing=locked mkdir /c/inside && sleep 2 && rmdir /c/inside && echo ${n} > /locked-${n}`;
+    const priv = (n: string): string => `RUN --mount=type=cache,id=pv,target=/c,sharing=private echo ${n} > /c/who && sleep 2 && cat /c/who > /private-${n}`;
+    const df = [
+      'FROM busybox AS a', locked('a'), priv('a'),
+      'FROM busybox AS b', locked('b'), priv('b'),
+      'FROM busybox AS c',
+      'WORKDIR /w',
+      'RUN --mount=type=cache,id=own,target=c,mode=0710,uid=1000,gid=2000 stat -c "%a %u %g" /w/c > /own && touch /w/c/mark',
+      'RUN --mount=type=cache,id=own,target=/p ls -A /p > /plain',
+      'RUN --mount=type=cache,id=own,target=/again,mode=0710,uid=1000,gid=2000 ls /again > /again.txt',
+      'FROM busybox',
+      'COPY --from=a /locked-a /private-a /',
+      'COPY --from=b /locked-b /private-b /',
+      'COPY --from=c /own /plain /again.txt /',
+    ].join('\n');
+    const dir = context({ Dockerfile: `${df}\n` });
+    await d.berthOk(['build', '-t', 'cachemounts:1', dir]);
+    const seen = await d.dockerOk(['run', '--rm', 'cachemounts:1', 'cat', '/locked-a', '/locked-b', '/private-a', '/private-b', '/own', '/plain', '/again.txt']);
+    assert.equal(seen, 'a\nb\na\nb\n710 1000 2000\nmark\n', 'the plain cache of id own is empty');
+    for (const [mount, message] of [
+      ['type=cache,target=/c,sharing=bogus', 'unsupported sharing value "bogus"'],
+      ['type=cache,target=/c,mode=999', 'invalid value 999 for mode'],
+      ['type=cache,target=/c,uid=-1', 'invalid value -1 for uid'],
+      ['type=bind,target=/c,uid=1', 'uid not allowed for "bind" type mounts'],
+      ['type=tmpfs,target=/c,sharing=locked', 'invalid cache sharing set for tmpfs mount'],
+    ]) {
+      const bad = await d.docker(['build', context({ Dockerfile: `FROM busybox\nRUN --mount=${mount} true\n` })]);
+      assert.notEqual(bad.code, 0, mount);
+      assert.match(bad.stderr, new RegExp(message!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), mount);
+    }
+  });
+
   test('ONBUILD triggers, COPY --chown/--chmod/--parents, ADD of a loopback URL and a local tar, a remote context', async () => {
     const server = http.createServer((req, res) => {
       if (req.url === '/file.txt') res.end('downloaded\n');

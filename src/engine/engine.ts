@@ -62,7 +62,8 @@ import type { Subnet } from '../network/ipam.js';
 import { LayerService } from './layers/layer-service.js';
 import { type HostInfo, probeHost } from '../oci/host-info.js';
 import { VolumeService } from './volumes/volume-service.js';
-import { EngineBuildBackend, removeStaleContexts } from './build-backend.js';
+import { builderDir, EngineBuildBackend, removeStaleContexts } from './build-backend.js';
+import { CacheMounts } from './build-cache-mounts.js';
 import { openBuildSession, type BuildSession } from './build-session.js';
 import type { BuildOptions } from '../build/builder.js';
 import { parsePlatform } from '../distribution/platform.js';
@@ -112,6 +113,8 @@ export class Engine {
   private readonly views: ViewContext;
   readonly registries: RegistryService;
   readonly distributionMetadata: DistributionMetadata;
+  /** RUN --mount=type=cache directories and who holds them (across builds). */
+  private readonly cacheMounts: CacheMounts;
   /** Berth's read-only layer views (/berth/…): graph, union views, efficiency, comparison. */
   readonly layers: LayerService;
   /** The host as containers' specs need it, probed once. */
@@ -161,6 +164,7 @@ export class Engine {
     };
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
+    this.cacheMounts = new CacheMounts(path.join(builderDir(opts.dataRoot), 'cache-mounts'));
     this.exec = new ExecService(this.containers, this.runtime, this.snapshots, this.events);
     this.archive = new ContainerArchive(this.containers, this.events);
     this.layers = new LayerService({
@@ -325,6 +329,7 @@ export class Engine {
         snapshots: this.snapshots,
         images: this.images,
         containers: this.containers,
+        cacheMounts: this.cacheMounts,
         pull: (ref, platform, a, sink) => this.pullImage(ref, { platform: platform ? parsePlatform(platform) : undefined, auth: a }, sink),
       },
       auth,
