@@ -279,6 +279,29 @@ describe('berth build', () => {
     assert.equal((await d.dockerOk(['run', '--rm', 'bk:2', 'cat', '/count'])).trim(), '2');
   });
 
+  test('metadata steps name real containers, as dockerd\'s legacy builder: created, never started, committed, removed (kept with --rm=false)', async () => {
+    const dir = context({ Dockerfile: 'FROM busybox\nENV A=1\nLABEL b=2\n' });
+    const running = (out: string): string[] => [...out.matchAll(/ ---> Running in ([0-9a-f]{12})/g)].map((m) => m[1]!);
+    const kept = await d.dockerOk(['build', '--rm=false', '--no-cache', '-t', 'meta:1', dir]);
+    const ids = running(kept);
+    assert.equal(ids.length, 2, kept);
+    assert.doesNotMatch(kept, /Removing intermediate container/);
+    const cmds = [];
+    for (const id of ids) {
+      const c = JSON.parse(await d.dockerOk(['inspect', id]))[0];
+      assert.equal(c.State.Status, 'created', 'never started');
+      cmds.push(c.Config.Cmd.join(' '));
+    }
+    assert.deepEqual(cmds, ['/bin/sh -c #(nop)  ENV A=1', '/bin/sh -c #(nop)  LABEL b=2']);
+    // Image.Container is gone from the API since 1.45: ask as an older client.
+    const image = (await d.api('GET', '/v1.41/images/meta:1/json')).body;
+    assert.equal(String(image.Container).slice(0, 12), ids[1]);
+    await d.dockerOk(['rm', ...ids]);
+    const removed = await d.dockerOk(['build', '--no-cache', dir]);
+    assert.deepEqual([...removed.matchAll(/Removing intermediate container ([0-9a-f]{12})/g)].map((m) => m[1]), running(removed));
+    assert.deepEqual(await containerIds(), []);
+  });
+
   test('RUN --mount=type=cache honours id, mode, uid, gid and sharing=shared|private|locked as BuildKit; bad values are refused', async () => {
     // Three stages at once (independent stages run concurrently): `locked` steps never overlap,
     // `private` steps never see each other's files, a cache made with mode/uid/gid has them and is
