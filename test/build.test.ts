@@ -66,6 +66,7 @@ ENV GREETING=hello PATH_EXTRA=/opt
 ARG WHO=world
 COPY greeting.txt /etc/greeting
 COPY dir/ /data/
+COPY --chown=1:2 greeting.txt dir/a /multi/
 RUN echo "$GREETING $WHO" > /hello && cat /etc/greeting
 WORKDIR app
 USER 0:0
@@ -89,6 +90,8 @@ describe('docker build against dockerd', { skip: peersMissing(['dockerd', 'docke
 
   test('the same lines, history and config as dockerd legacy builder', async () => {
     const dir = context({ Dockerfile: FULL, 'greeting.txt': 'hi\n', 'dir/a': '1', 'dir/sub/b': '2' });
+    fs.symlinkSync('sub/b', path.join(dir, 'dir', 'link'));
+    fs.chmodSync(path.join(dir, 'dir', 'a'), 0o4755);
     const args = ['build', '--network', 'none', '--build-arg', 'WHO=you', '-t', 'full:1', dir];
     const ours = await d.docker(args);
     const theirs = await peer.docker(args);
@@ -97,6 +100,13 @@ describe('docker build against dockerd', { skip: peersMissing(['dockerd', 'docke
     assert.deepEqual(normalise(ours.stdout), normalise(theirs.stdout));
     const peerHistory = JSON.parse(await peer.dockerOk(['image', 'inspect', 'full:1', '--format', '{{json .}}']));
     const peerLines = JSON.parse(await peer.dockerOk(['image', 'history', '--no-trunc', '--format', '{{json .CreatedBy}}', 'full:1']).then((o) => `[${lines(o).join(',')}]`)).map((l: string) => l.replace(/(file|dir|multi):[0-9a-f]{64}/, '$1:<sum>'));
+    // COPY's entries have dockerd's shape (`--chown=1:2multi:<sum>`, no space: dockerd's); the sums
+    // themselves differ (dockerd hashes the client's tar headers, Berth the extracted files: docs).
+    const copies = (createdBy: string[]): string[] => createdBy.filter((l) => /#\(nop\) (COPY|ADD) /.test(l)).map((l) => l.replace(/(file|dir|multi):[0-9a-f]{64}/, '$1:<sum>'));
+    const ourRaw = JSON.parse((await d.api('GET', '/images/full:1/history')).text).map((h: { CreatedBy: string }) => h.CreatedBy);
+    const theirRaw = lines(await peer.dockerOk(['image', 'history', '--no-trunc', '--format', '{{json .CreatedBy}}', 'full:1'])).map((l) => JSON.parse(l) as string);
+    assert.equal(copies(ourRaw).length, 3);
+    assert.deepEqual(copies(ourRaw), copies(theirRaw));
     // Our busybox comes from the host's busybox-static, theirs from an import: the base's own entry differs.
     assert.deepEqual((await historyOf('full:1')).slice(0, -1), peerLines.slice(0, -1));
     const ourConfig = JSON.parse(await d.dockerOk(['image', 'inspect', 'full:1', '--format', '{{json .Config}}']));
