@@ -1,12 +1,14 @@
 // The page: draws the layer graph, follows /events and redraws what changed, drawn as seed 001's
-// transforms (create adds a writable layer, commit turns one into a read-only layer, rm drops it).
+// transforms (transforms.ts: create adds a writable layer, commit turns one into a read-only
+// layer, rm drops it).
 // Timings go to window.berthPerf for the browser tests and bench/ui.ts.
 import type { ContainerSummary, ContainerTopResponse, EventMessage, FilesystemChange } from '../../types/api.js';
-import type { Efficiency, GraphContainer, ImageComparison, LayerGraph, UnionView } from '../../types/berth.js';
+import type { Efficiency, ImageComparison, LayerGraph, UnionView } from '../../types/berth.js';
 import { ACTIONS_ALLOWED, act, ApiError, followEvents, get } from './api.js';
 import { esc, short } from './format.js';
 import { comparePanel, detailsPanel, efficiencyPanel, filesPanel, imageName } from './panels.js';
 import { renderStacks, type Selection } from './stacks.js';
+import { Transforms } from './transforms.js';
 
 type Tab = 'details' | 'files' | 'efficiency' | 'compare' | 'events';
 
@@ -45,25 +47,7 @@ const state = {
   compare: { a: '', b: '', result: undefined as ImageComparison | undefined },
   actionsOn: false,
   log: [] as string[],
-  known: new Set<string>(),
-  /** Containers committed since the last redraw: their new layer is drawn as the writable layer turned read-only. */
-  commits: new Map<string, number>(),
-  /** Ids drawn with a transform (appearing, or hardening after a commit) until these times. */
-  fresh: new Map<string, number>(),
-  hardened: new Map<string, number>(),
-  started: new Map<string, number>(),
-  /** Removed containers, still drawn (leaving) for a moment. */
-  leaving: new Map<string, { container: GraphContainer; until: number }>(),
-  states: new Map<string, string>(),
 };
-
-/** How long a transform stays drawn (its CSS animation, and redraws in the meantime keep it). */
-const TRANSFORM_MS = 2500;
-
-function current(m: Map<string, number>, now: number): Set<string> {
-  for (const [id, until] of m) if (until < now) m.delete(id);
-  return new Set(m.keys());
-}
 
 /** At most this many running containers get their processes listed in the picture. */
 const TOP_LIMIT = 24;
@@ -77,58 +61,15 @@ async function load(): Promise<void> {
   state.summaries = new Map(list.map((c) => [c.Id, c]));
 }
 
+const transforms = new Transforms(() => draw());
+
 function draw(): void {
   const g = state.graph;
-  const ids = new Set([...g.Layers.map((l) => l.Id), ...g.Containers.map((c) => c.Id)]);
-  const now = Date.now();
-  const appeared = perf.renders === 0 ? [] : [...ids].filter((id) => !state.known.has(id));
-  for (const id of appeared) state.fresh.set(id, now + TRANSFORM_MS);
-  for (const cid of current(state.commits, now)) {
-    const parent = g.Containers.find((c) => c.Id === cid)?.Parent;
-    for (const l of g.Layers) {
-      // The new layer may have been drawn already (the commit's pause and unpause come first).
-      if (!state.fresh.has(l.Id) || l.Parent !== parent) continue;
-      state.hardened.set(l.Id, now + TRANSFORM_MS);
-      state.commits.delete(cid);
-    }
-  }
-  trackContainers(g, now);
-  state.known = ids;
-  const committed = current(state.hardened, now);
-  const fresh = current(state.fresh, now);
-  for (const id of committed) fresh.delete(id);
-  const ghosts = [...state.leaving.values()].filter((x) => x.until >= now && g.Layers.some((l) => l.Id === x.container.Parent));
-  const drawn = ghosts.length ? { ...g, Containers: [...g.Containers, ...ghosts.map((x) => x.container)] } : g;
-  const leaving = new Set(ghosts.map((x) => x.container.Id));
-  stacksEl.innerHTML = renderStacks({ graph: drawn, summaries: state.summaries, tops: state.tops, selected: state.selected, fresh, committed, started: current(state.started, now), leaving });
+  const frame = transforms.frame(g, Date.now());
+  stacksEl.innerHTML = renderStacks({ ...frame, summaries: state.summaries, tops: state.tops, selected: state.selected });
   const running = g.Containers.filter((c) => c.State === 'running').length;
   $('counts').textContent = `${g.Images.length} images · ${g.Layers.length} layers · ${g.Containers.length} containers (${running} running)`;
   perf.renders++;
-}
-
-/** The containers of the last redraw: a removed one is drawn from here while it leaves. */
-let previous: GraphContainer[] = [];
-
-/** Notes containers that started (drawn wrapping into a process space) or went (drawn leaving, then dropped). */
-function trackContainers(g: LayerGraph, now: number): void {
-  const seen = new Set<string>();
-  for (const c of g.Containers) {
-    seen.add(c.Id);
-    const before = state.states.get(c.Id);
-    if (before !== undefined && before !== 'running' && c.State === 'running') state.started.set(c.Id, now + TRANSFORM_MS);
-    state.states.set(c.Id, c.State);
-  }
-  for (const [id] of state.states) {
-    if (seen.has(id)) continue;
-    state.states.delete(id);
-    const old = previous.find((c) => c.Id === id);
-    if (old) {
-      state.leaving.set(id, { container: old, until: now + TRANSFORM_MS });
-      setTimeout(draw, TRANSFORM_MS + 50);
-    }
-  }
-  for (const [id, x] of state.leaving) if (x.until < now || seen.has(id)) state.leaving.delete(id);
-  previous = g.Containers;
 }
 
 /** Processes are re-read at most this often: `top` runs ps in the daemon, which is not cheap. */
@@ -266,7 +207,7 @@ function onEvent(ev: EventMessage): void {
     state.log.unshift(`<span class="dim">${time}</span> <b>${esc(ev.Type)} ${esc(ev.Action)}</b> ${esc(verb)} ${esc(name)}`);
     state.log.length = Math.min(state.log.length, 100);
   }
-  if (ev.Type === 'container' && ev.Action === 'commit') state.commits.set(ev.Actor.ID, Date.now() + TRANSFORM_MS);
+  transforms.onEvent(ev);
   if (ev.Type === 'container' && /^(exec_|top|attach|resize|archive-path|extract)/.test(ev.Action)) return;
   waiting.push({ ev, at: performance.now() });
   scheduleRefresh();
