@@ -5,7 +5,7 @@
 // dockerd here is 20.10 (API 1.41), so Berth is asked at /v1.41 for the same shapes.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { run, startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
+import { apiRequest, run, startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
 import { peersMissing, startDockerd, type Dockerd } from './peers.js';
 import { shapeDiff, unexplained, type Allowed } from './shape.js';
 
@@ -26,8 +26,9 @@ interface Pair {
 }
 
 async function dockerdApi(d: Dockerd, p: string): Promise<any> {
-  const r = await run('curl', ['-s', '--unix-socket', d.sock, `http://d${p}`]);
-  return JSON.parse(r.stdout);
+  const r = await apiRequest(d.sock, 'GET', p);
+  assert.equal(r.status, 200, `dockerd GET ${p}: ${JSON.stringify(r.body)}`);
+  return r.body;
 }
 
 /** Runs the same docker CLI line against both daemons; returns the two container ids. */
