@@ -49,7 +49,7 @@ async function topLayerOf(image: string): Promise<string> {
 const onLayer = (layer: string, inner: string): string => `.branch:has(> .layer[data-layer="${layer}"]) > .above > ${inner}`;
 
 /**
- * Records, for every frame the page draws (each redraw replaces #stacks' children), the
+ * Records, for every frame the page draws (a redraw replaces the stacks that changed), the
  * transforms drawn in it, with where they were drawn: `ctr ID CLASS on LAYER`, `layer ID CLASS
  * on PARENT`, `tag NAME fresh on LAYER`. A transform is drawn for 2.5 s; recording the frames
  * instead of polling the DOM makes what a test sees independent of how loaded the host is.
@@ -72,7 +72,7 @@ function recordFrames(): void {
     }
     for (const el of stacks.querySelectorAll<HTMLElement>('.tag.fresh')) w.drawn.add(`tag ${el.textContent} fresh on ${(el.closest('.layer') as HTMLElement).dataset.layer}`);
   };
-  new MutationObserver(record).observe(stacks, { childList: true });
+  new MutationObserver(record).observe(stacks, { childList: true, subtree: true });
 }
 
 /** Waits until the page has drawn `frame` (see recordFrames), or a frame `frame` matches. */

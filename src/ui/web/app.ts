@@ -7,7 +7,7 @@ import type { Efficiency, ImageComparison, LayerGraph, UnionView } from '../../t
 import { ACTIONS_ALLOWED, act, ApiError, followEvents, get } from './api.js';
 import { esc, short } from './format.js';
 import { comparePanel, detailsPanel, efficiencyPanel, filesPanel, imageName } from './panels.js';
-import { renderStacks, type Selection } from './stacks.js';
+import { EMPTY_PICTURE, renderStacks, type Selection } from './stacks.js';
 import { Transforms } from './transforms.js';
 
 type Tab = 'details' | 'files' | 'efficiency' | 'compare' | 'events';
@@ -63,17 +63,55 @@ async function load(): Promise<void> {
 
 const transforms = new Transforms(() => draw());
 
+/** The root branches as last drawn: a redraw replaces only those that changed. */
+let drawnBranches: string[] = [];
+
+/**
+ * Puts the picture's root branches in the page, replacing only the ones whose HTML changed: an
+ * event usually touches one stack, and rebuilding every stack's boxes (hundreds of layers and
+ * containers) cost most of a redraw; it also restarted every transform's animation.
+ */
+function patchForest(branches: string[]): void {
+  let forest = stacksEl.querySelector<HTMLElement>(':scope > .forest');
+  if (!branches.length) {
+    stacksEl.innerHTML = EMPTY_PICTURE;
+    drawnBranches = [];
+    return;
+  }
+  if (!forest) {
+    stacksEl.innerHTML = '<div class="forest"></div>';
+    forest = stacksEl.firstElementChild as HTMLElement;
+    drawnBranches = [];
+  }
+  const tpl = document.createElement('template');
+  branches.forEach((html, i) => {
+    if (drawnBranches[i] === html) return;
+    tpl.innerHTML = html;
+    const old = forest.children[i];
+    if (old) old.replaceWith(tpl.content);
+    else forest.append(tpl.content);
+  });
+  while (forest.children.length > branches.length) forest.lastElementChild!.remove();
+  drawnBranches = branches;
+}
+
 function draw(): void {
   const g = state.graph;
   const frame = transforms.frame(g, Date.now());
-  stacksEl.innerHTML = renderStacks({ ...frame, summaries: state.summaries, tops: state.tops, selected: state.selected });
+  patchForest(renderStacks({ ...frame, summaries: state.summaries, tops: state.tops, selected: state.selected }));
   const running = g.Containers.filter((c) => c.State === 'running').length;
   $('counts').textContent = `${g.Images.length} images · ${g.Layers.length} layers · ${g.Containers.length} containers (${running} running)`;
   perf.renders++;
 }
 
-/** Processes are re-read at most this often: `top` runs ps in the daemon, which is not cheap. */
-const TOP_EVERY_MS = 5000;
+/**
+ * Processes are re-read when a container's events say they changed (start, exec), and otherwise
+ * at most this often: `top` runs ps in the daemon (a process spawned per container), which is not
+ * cheap, and every running container's read competed with the redraws' own reads.
+ */
+const TOP_EVERY_MS = 15_000;
+/** Container actions after which its processes are re-read at once. */
+const PROCESSES_CHANGE = /^(start|restart|unpause|exec_start|exec_die)/;
 const topsRead = new Map<string, number>();
 let readingTops = false;
 
@@ -199,6 +237,17 @@ const TRANSFORMS: Record<string, string> = {
   delete: 'removes',
 };
 
+/**
+ * Whether an event can change the picture: containers' and images' own changes. Networks and
+ * volumes are drawn from the containers' events; a redraw for an event that changes nothing
+ * would only delay the next one (a redraw in flight is followed by one more, not joined).
+ */
+function changesPicture(ev: EventMessage): boolean {
+  if (ev.Type === 'container') return !/^(exec_|top|attach|resize|archive-path|extract|copy|export|kill)/.test(ev.Action);
+  if (ev.Type === 'image') return !['push', 'save'].includes(ev.Action);
+  return false;
+}
+
 function onEvent(ev: EventMessage): void {
   const name = ev.Actor.Attributes.name ?? short(ev.Actor.ID);
   const verb = TRANSFORMS[ev.Action.split(':')[0]];
@@ -208,7 +257,11 @@ function onEvent(ev: EventMessage): void {
     state.log.length = Math.min(state.log.length, 100);
   }
   transforms.onEvent(ev);
-  if (ev.Type === 'container' && /^(exec_|top|attach|resize|archive-path|extract)/.test(ev.Action)) return;
+  if (ev.Type === 'container' && PROCESSES_CHANGE.test(ev.Action)) topsRead.delete(ev.Actor.ID);
+  if (!changesPicture(ev)) {
+    if (ev.Type === 'container' && ev.Action.startsWith('exec_')) void refreshTops();
+    return;
+  }
   waiting.push({ ev, at: performance.now() });
   scheduleRefresh();
 }
@@ -323,7 +376,7 @@ async function start(): Promise<void> {
   draw();
   perf.firstRender = performance.now();
   void refreshTops();
-  setInterval(() => void refreshTops(), TOP_EVERY_MS);
+  setInterval(() => void refreshTops(), TOP_EVERY_MS / 3);
   void follow();
 }
 

@@ -51,7 +51,8 @@ function chainOf(input: StackInput, byId: Map<string, LayerNode>): Set<string> {
   return out;
 }
 
-export function renderStacks(input: StackInput): string {
+/** The picture as its root branches (one per base layer, and one for containers on no layer), oldest first. */
+export function renderStacks(input: StackInput): string[] {
   const g = input.graph;
   const byId = new Map(g.Layers.map((l) => [l.Id, l]));
   const kids = groupBy(g.Layers, (l) => l.Parent);
@@ -103,8 +104,10 @@ export function renderStacks(input: StackInput): string {
   if (scratch.length || imagesAt.has('')) {
     parts.push(`<div class="branch"><div class="above"><div class="ctrs">${scratch.map(container).join('')}</div></div><div class="layer scratch"><span class="lcmd">no layers</span><span class="tags">${tagsOf(imagesAt.get(''))}</span></div></div>`);
   }
-  return parts.length ? `<div class="forest">${parts.join('')}</div>` : '<p class="empty">No images yet: import, load, pull or build one.</p>';
+  return parts;
 }
+
+export const EMPTY_PICTURE = '<p class="empty">No images yet: import, load, pull or build one.</p>';
 
 function processSpace(sum: ContainerSummary | undefined, top: ContainerTopResponse | undefined): string {
   const out: string[] = [`<div class="pstitle">process space</div>`];
