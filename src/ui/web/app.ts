@@ -7,6 +7,7 @@ import type { Efficiency, ImageComparison, LayerGraph, UnionView } from '../../t
 import { ACTIONS_ALLOWED, act, ApiError, followEvents, get } from './api.js';
 import { esc, short } from './format.js';
 import { comparePanel, detailsPanel, efficiencyPanel, filesPanel, imageName } from './panels.js';
+import { applyEvent } from './apply.js';
 import { EMPTY_PICTURE, renderStacks, type Selection } from './stacks.js';
 import { Transforms } from './transforms.js';
 
@@ -16,6 +17,9 @@ interface Update {
   action: string;
   /** From the event's arrival in the page to the redrawn stacks (browser clock). */
   ms: number;
+  /** Drawn from the event itself (apply.ts), before the reads; confirmedMs is after them. */
+  local: boolean;
+  confirmedMs?: number;
   /** From the daemon's event timestamp to the redrawn stacks (same host: same clock). */
   sinceEventMs: number;
   /** Of which: reading the graph and the container list, and drawing. */
@@ -56,10 +60,17 @@ async function load(): Promise<void> {
   // The graph carries every container's state and writable layer; the Engine API's list adds
   // status, ports and mounts, which only running containers draw: listing those alone keeps a
   // redraw's reads small with hundreds of stopped containers.
+  const from = eventSeq;
   const [graph, list] = await Promise.all([get<LayerGraph>('/berth/layers'), get<ContainerSummary[]>('/containers/json')]);
-  state.graph = graph;
+  // Events drawn at once that came while reading may be missing from what was read: applied again.
+  applied = applied.filter((a) => a.seq > from);
+  state.graph = applied.reduce((g, a) => applyEvent(g, a.ev) ?? g, graph);
   state.summaries = new Map(list.map((c) => [c.Id, c]));
 }
+
+/** Events drawn before the reads that confirm them (apply.ts), numbered as they came. */
+let eventSeq = 0;
+let applied: { ev: EventMessage; seq: number }[] = [];
 
 const transforms = new Transforms(() => draw());
 
@@ -193,7 +204,7 @@ function select(sel: Selection, tab?: Tab): void {
 /** One redraw for a burst of events: a redraw in flight is followed by one more, not one per event. */
 let refreshing: Promise<void> | undefined;
 let again = false;
-const waiting: { ev: EventMessage; at: number }[] = [];
+const waiting: { ev: EventMessage; at: number; update?: Update }[] = [];
 
 function scheduleRefresh(): void {
   if (refreshing) {
@@ -209,7 +220,10 @@ function scheduleRefresh(): void {
       const t1 = performance.now();
       draw();
       const now = performance.now();
-      for (const { ev, at } of batch) perf.updates.push({ action: `${ev.Type} ${ev.Action}`, ms: now - at, sinceEventMs: Date.now() - ev.timeNano / 1e6, loadMs: t1 - t0, drawMs: now - t1 });
+      for (const { ev, at, update } of batch) {
+        if (update) update.confirmedMs = now - at;
+        else perf.updates.push({ action: `${ev.Type} ${ev.Action}`, ms: now - at, local: false, confirmedMs: now - at, sinceEventMs: Date.now() - ev.timeNano / 1e6, loadMs: t1 - t0, drawMs: now - t1 });
+      }
       if (perf.updates.length > 500) perf.updates.splice(0, perf.updates.length - 500);
     } while (again);
     refreshing = undefined;
@@ -262,7 +276,20 @@ function onEvent(ev: EventMessage): void {
     if (ev.Type === 'container' && ev.Action.startsWith('exec_')) void refreshTops();
     return;
   }
-  waiting.push({ ev, at: performance.now() });
+  const at = performance.now();
+  eventSeq++;
+  const next = applyEvent(state.graph, ev);
+  let update: Update | undefined;
+  if (next) {
+    applied.push({ ev, seq: eventSeq });
+    state.graph = next;
+    const t = performance.now();
+    draw();
+    const now = performance.now();
+    update = { action: `${ev.Type} ${ev.Action}`, ms: now - at, local: true, sinceEventMs: Date.now() - ev.timeNano / 1e6, loadMs: 0, drawMs: now - t };
+    perf.updates.push(update);
+  }
+  waiting.push({ ev, at, update });
   scheduleRefresh();
 }
 

@@ -4,7 +4,8 @@
 // (rm). Each stays drawn for TRANSFORM_MS; a removed container is drawn from its last picture
 // (a ghost) meanwhile.
 import type { EventMessage } from '../../types/api.js';
-import type { GraphContainer, GraphImage, LayerGraph } from '../../types/berth.js';
+import type { GraphContainer, LayerGraph } from '../../types/berth.js';
+import { findImage } from './apply.js';
 
 /** How long a transform stays drawn (its CSS animation; redraws in the meantime keep it). */
 export const TRANSFORM_MS = 2500;
@@ -96,7 +97,11 @@ export class Transforms {
     for (const img of g.Images) {
       const top = img.Layers.at(-1);
       if (!top || this.known.has(top) || !img.Container) continue;
-      if (this.states.has(img.Container) || this.announced.has(img.Container) || g.Containers.some((c) => c.Id === img.Container)) this.committed.set(top, now);
+      const ghost = this.ghosts.get(img.Container);
+      if (!ghost && !this.states.has(img.Container) && !this.announced.has(img.Container) && !g.Containers.some((c) => c.Id === img.Container)) continue;
+      this.committed.set(top, now);
+      // Its removal may have been drawn before the graph showed the layer (the event applied at once).
+      if (ghost && top !== ghost.container.Parent) ghost.hardening = true;
     }
   }
 
@@ -170,10 +175,4 @@ export class Transforms {
       freshTags: this.freshTags.current(now),
     };
   }
-}
-
-/** An image by the reference a create event names: its id, or one of its tags. */
-function findImage(g: LayerGraph, ref: string): GraphImage | undefined {
-  const tagged = ref.includes(':') ? ref : `${ref}:latest`;
-  return g.Images.find((i) => i.Id === ref || i.Id === `sha256:${ref}` || i.RepoTags.includes(ref) || i.RepoTags.includes(tagged));
 }
