@@ -19,7 +19,7 @@ import { LogDrivers } from './logging/service.js';
 
 import { ConflictError, InvalidParameterError, NotImplementedError } from '../errors.js';
 import { changes as fsChanges } from '../archive/changes.js';
-import { Runtime } from '../runtime/runtime.js';
+import { processAlive, Runtime } from '../runtime/runtime.js';
 import { readLogs } from '../runtime/logs.js';
 import { emptyBlkio } from '../runtime/cgroups.js';
 import type { LogEntry, RuntimeName } from '../runtime/types.js';
@@ -390,7 +390,13 @@ export class Engine {
   async top(idOrName: string, psArgs: string): Promise<ContainerTopResponse> {
     const c = this.containers.find(idOrName);
     if (c.state.status !== 'running' && c.state.status !== 'paused') throw new ConflictError(`Container ${c.id} is not running`);
-    const pids = new Set(await this.runtime.pids(c.id));
+    const pids = new Set(
+      await this.runtime.pids(c.id).catch((err: Error) => {
+        // It exited while being asked (a build step, a short run): not running, not a daemon fault.
+        if (!isRunning(c) || !processAlive(c.state.pid)) throw new ConflictError(`Container ${c.id} is not running`);
+        throw err;
+      }),
+    );
     const args = psArgs.split(/\s+/).filter(Boolean);
     if (args.some((a) => !/^[\w,=:%-]+$/.test(a))) throw new InvalidParameterError(`invalid ps arguments: ${psArgs}`);
     let stdout: string;

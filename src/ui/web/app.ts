@@ -83,16 +83,16 @@ let drawnBranches: string[] = [];
  * containers) cost most of a redraw; it also restarted every transform's animation.
  */
 function patchForest(branches: string[]): void {
-  let forest = stacksEl.querySelector<HTMLElement>(':scope > .forest');
+  const forest = stacksEl.querySelector<HTMLElement>(':scope > .forest');
   if (!branches.length) {
     stacksEl.innerHTML = EMPTY_PICTURE;
     drawnBranches = [];
     return;
   }
   if (!forest) {
-    stacksEl.innerHTML = '<div class="forest"></div>';
-    forest = stacksEl.firstElementChild as HTMLElement;
-    drawnBranches = [];
+    stacksEl.innerHTML = `<div class="forest">${branches.join('')}</div>`;
+    drawnBranches = branches;
+    return;
   }
   const tpl = document.createElement('template');
   branches.forEach((html, i) => {
@@ -229,10 +229,17 @@ function scheduleRefresh(): void {
     refreshing = undefined;
     void refreshTops();
     if (state.tab !== 'files' && state.tab !== 'compare') void drawPanel();
-  })().catch((e) => {
-    refreshing = undefined;
-    setStatus(`error: ${(e as Error).message}`, 'bad');
-  });
+  })().then(
+    () => {
+      if (following) setStatus('live', 'ok');
+    },
+    (e) => {
+      // A failed read (the daemon busy or restarting): said, and tried again, not left stale.
+      refreshing = undefined;
+      setStatus(`error: ${(e as Error).message}`, 'bad');
+      setTimeout(scheduleRefresh, 1000);
+    },
+  );
 }
 
 const TRANSFORMS: Record<string, string> = {
@@ -299,16 +306,22 @@ function setStatus(text: string, cls: 'ok' | 'bad' | ''): void {
   s.className = `status ${cls}`;
 }
 
+/** Whether the page is following /events (the status says "live" only then). */
+let following = false;
+
 async function follow(): Promise<void> {
   for (;;) {
     try {
       await followEvents(onEvent, () => {
+        following = true;
         setStatus('live', 'ok');
         scheduleRefresh();
       });
     } catch (e) {
+      following = false;
       setStatus(e instanceof ApiError ? e.message : 'disconnected', 'bad');
     }
+    following = false;
     setStatus('reconnecting…', 'bad');
     await new Promise((r) => setTimeout(r, 1000));
   }

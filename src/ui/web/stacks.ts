@@ -74,11 +74,13 @@ export function renderStacks(input: StackInput): string[] {
     return `<div class="${cls}" data-container="${esc(c.Id)}"><div class="procspace">${processSpace(sum, input.tops.get(c.Id))}${rw}</div></div>`;
   };
 
+  const built = new Set(g.Images.map((i) => i.Parent));
   const tagsOf = (images: GraphImage[] | undefined): string =>
     (images ?? [])
       .map((i) => {
         const sel = input.selected?.kind === 'image' && input.selected.id === i.Id ? ' sel' : '';
-        const names = i.RepoTags.length ? i.RepoTags : [`<none> ${short(i.Id)}`];
+        // An untagged image others are built on (a build's step) is its layer, not a name to show.
+        const names = i.RepoTags.length ? i.RepoTags : built.has(i.Id) ? [] : [`<none> ${short(i.Id)}`];
         return names.map((n) => `<button class="tag${sel}${input.freshTags.has(`${i.Id} ${n}`) ? ' fresh' : ''}" data-image="${esc(i.Id)}">${esc(n)}</button>`).join('');
       })
       .join('');
