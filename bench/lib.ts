@@ -420,25 +420,27 @@ const netRanges: TestNetRange[] = [];
 const peerBridges: PeerBridge[] = [];
 
 
-export async function startBerth(name: string, runtime: 'crun' | 'runc', extra: string[] = []): Promise<Peer> {
+/** `execRoot`: a directory name under TMP of its own, for a second berthd with the same runtime. */
+export async function startBerth(name: string, runtime: 'crun' | 'runc', extra: string[] = [], execRoot = runtime === 'crun' ? 'bx' : 'rx'): Promise<Peer> {
   const dir = path.join(TMP, name);
   mkdirSync(dir, { recursive: true });
   const sock = path.join(dir, 'berth.sock');
   // a 10.X.0.0/16 locked against the test daemons and other benches (test/net-range.ts)
   const net = TestNetRange.take();
   netRanges.push(net);
-  const argv = [process.execPath, BERTHD, '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(TMP, runtime === 'crun' ? 'bx' : 'rx'), '--pidfile', path.join(dir, 'berthd.pid'), '--runtime', runtime, '--log-level', 'debug', '--bridge', net.bridge, '--bip', net.bip, '--default-address-pool', net.pool, ...extra];
+  const argv = [process.execPath, BERTHD, '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(TMP, execRoot), '--pidfile', path.join(dir, 'berthd.pid'), '--runtime', runtime, '--log-level', 'debug', '--bridge', net.bridge, '--bip', net.bip, '--default-address-pool', net.pool, ...extra];
   // MALLOC_ARENA_MAX as berthd's shebang sets it.
   const daemon = await startDaemon(name, argv, sock, path.join(dir, 'berthd.log'), { ...process.env, MALLOC_ARENA_MAX: '2' });
   return { name, sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
 }
 
-export async function startDockerd(): Promise<Peer> {
-  const dir = path.join(TMP, 'dockerd');
+/** `name`: a second dockerd needs its own (its directory, cgroup parent and log); `extra`: more flags. */
+export async function startDockerd(name = 'dockerd', extra: string[] = []): Promise<Peer> {
+  const dir = path.join(TMP, name);
   mkdirSync(dir, { recursive: true });
   const sock = path.join(dir, 'docker.sock');
   if (existsSync('/run/containerd/containerd.sock')) notes.push('a system containerd runs at /run/containerd/containerd.sock: dockerd uses it instead of starting its own, so its RSS is not counted');
-  const cg = `/${TAG}-dockerd`;
+  const cg = `/${TAG}-${name}`;
   cgroupParents.push(cg);
   // A bridge of its own (never --bridge=none, which deletes an existing docker0); no iptables, so
   // dockerd touches no firewall rule and its published ports go through docker-proxy.
@@ -446,10 +448,10 @@ export async function startDockerd(): Promise<Peer> {
   peerBridges.push(bridge);
   const argv = [
     'dockerd', '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'dockerd.pid'),
-    ...bridge.dockerdArgs, '--cgroup-parent', cg, '--storage-driver', 'overlay2',
+    ...bridge.dockerdArgs, '--cgroup-parent', cg, '--storage-driver', 'overlay2', ...extra,
   ];
-  const daemon = await startDaemon('dockerd', argv, sock, path.join(dir, 'dockerd.log'));
-  const peer: Peer = { name: 'dockerd', sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
+  const daemon = await startDaemon(name, argv, sock, path.join(dir, 'dockerd.log'));
+  const peer: Peer = { name, sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
   await mustTime(peer.docker('import', path.join(TMP, 'busybox.tar'), 'busybox:latest'), DOCKER_ENV);
   return peer;
 }

@@ -16,7 +16,7 @@ const ALLOWED: Allowed[] = [
   { path: /^\$info\.Runtimes\.(io\.containerd\.|runc$)/, why: "Berth lists the runtime it runs (crun here) and daemon.json's runtimes; dockerd lists runc and containerd's shim names" },
   { path: /^\$(df|images)\[?.*\.(Labels|RepoDigests)$/, why: 'dockerd 25+ answers {} and [] for an image without labels or digests; 20.10 sent null' },
   // The default bridge network lands with the networks work; until a container has an interface
-  // there is nothing to report, and NetworkMode keeps Berth's "bridge" for "default".
+  // there is nothing to report.
   { path: /\.NetworkSettings\.Networks\.\w+\.(IPAMConfig|Links|Aliases|DriverOpts)$/, why: 'network endpoints: the networks work' },
 ];
 

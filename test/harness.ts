@@ -342,6 +342,17 @@ export class TestDaemon {
     return r.body;
   }
 
+  /**
+   * Waits until the container has written `text` to its log. A shell that traps a signal must
+   * say so before the test signals it: pid 1 drops a signal it has no handler for yet.
+   */
+  async waitForOutput(id: string, text: string, timeoutMs = 20_000): Promise<void> {
+    await waitFor(async () => {
+      const r = await this.api('GET', `/containers/${encodeURIComponent(id)}/logs?stdout=1&stderr=1`);
+      return r.status === 200 && r.text.includes(text);
+    }, `"${text}" in the log of ${id}`, timeoutMs, 50);
+  }
+
   /** Creates a container through the API; returns its id. */
   async create(config: Record<string, unknown>, name?: string): Promise<string> {
     const r = await this.api('POST', `/containers/create${name ? `?name=${encodeURIComponent(name)}` : ''}`, { Image: 'busybox', ...config });

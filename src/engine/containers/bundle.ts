@@ -6,6 +6,7 @@ import { InvalidParameterError } from '../../errors.js';
 import { etcFilesContent } from '../../oci/etc-files.js';
 import { resolveDevices } from '../../oci/devices.js';
 import type { HostInfo } from '../../oci/host-info.js';
+import type { IdMapping } from '../../util/idmap.js';
 import { buildSpec, specToJSON } from '../../oci/spec.js';
 import type { Spec } from '../../oci/runtime-spec.js';
 import { resolveUser } from '../../oci/user.js';
@@ -32,6 +33,8 @@ export interface BundleInput {
   sandbox?: Sandbox;
   host: HostInfo;
   volumes: VolumeMounter;
+  /** berthd --userns-remap: container ids ↔ host ids (the /etc files and a new WORKDIR are owned by the mapped ids). */
+  ids?: IdMapping;
   /** The runtime's last touches to the spec (Runtime.prepareSpec). */
   prepareSpec?: (spec: Spec) => void;
 }
@@ -61,13 +64,19 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
   };
   // Rewritten at every start, so no fsync: a crash loses nothing the next start doesn't remake.
   await Promise.all([fsp.writeFile(files.hostname, etc.hostname), fsp.writeFile(files.hosts, etc.hosts), fsp.writeFile(files.resolvConf, etc.resolvConf)]);
+  if (input.ids) {
+    // Container root edits its /etc/hosts as Docker's does: the files are the mapped root's.
+    const { uid, gid } = input.ids.root;
+    await Promise.all(Object.values(files).map((f) => fsp.chown(f, uid, gid)));
+  }
 
   const user = resolveUser(input.rootfs, c.config.User, hc.GroupAdd);
   const env = processEnv(c.config, input.linkEnv);
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
   const cwd = c.config.WorkingDir || '/';
-  await ensureWorkdir(input.rootfs, cwd, user.uid, user.gid);
-  const mounts = await setupMounts(c, input.volumes);
+  const owner = input.ids ? input.ids.toHost(user) : user;
+  await ensureWorkdir(input.rootfs, cwd, owner.uid, owner.gid);
+  const mounts = await setupMounts(c, input.volumes, input.ids?.root);
   const spec = buildSpec({
     id: c.id,
     rootfs: input.rootfs,
@@ -88,6 +97,8 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
     stopSignal: c.config.StopSignal,
     defaultUlimits: input.defaultUlimits,
     networkNamespace: sb?.netnsPath,
+    idMapping: input.ids,
+    userNamespace: sb?.usernsPath,
   }, input.host);
   input.prepareSpec?.(spec);
   await fsp.mkdir(input.bundleDir, { recursive: true, mode: 0o700 });

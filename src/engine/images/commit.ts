@@ -53,7 +53,7 @@ export async function commitSnapshotLayer(deps: LayerDeps, key: string, opts: { 
   const writer = await deps.content.writer();
   let diffId: string;
   try {
-    await writer.writeStream(packDirectory(layers.upper, { overlayUpper: true, exclude: (rel) => hidden.has(`/${rel}`) }));
+    await writer.writeStream(packDirectory(layers.upper, { overlayUpper: true, exclude: (rel) => hidden.has(`/${rel}`), ids: deps.snapshots.ids }));
     diffId = (await writer.commit()).digest;
   } catch (err) {
     await writer.abort();
@@ -131,7 +131,7 @@ async function commitLayer(deps: LayerDeps, upper: string, lowers: string[], par
   const hidden = await runtimeMountPoints({ upper, lowers, parent });
   const exclude = (rel: string): boolean => hidden.has(`/${rel}`);
   if (!(await hasChanges(upper, hidden))) return undefined;
-  const tar = packDirectory(upper, { overlayUpper: true, exclude });
+  const tar = packDirectory(upper, { overlayUpper: true, exclude, ids: deps.snapshots.ids });
   // ingestLayer reports any failure as a bad archive; a failure to read the upper dir is ours.
   let packError: Error | undefined;
   tar.once('error', (err: Error) => (packError = err));

@@ -22,7 +22,7 @@ import { filterValues, parseTime, type Filters } from '../filters.js';
 import type { ContainerRecord } from '../containers/container.js';
 import { isRunning } from '../containers/container.js';
 import { matchesNetworkFilters, networkView, validateNetworkFilters } from './views.js';
-import { BRIDGE_OPTION_NAME, checkDriver, checkIpam, subnetOf, validateNetworkName, type EndpointRecord, type NetworkRecord } from './network.js';
+import { BRIDGE_OPTION_NAME, checkDriver, checkIpam, modeNetwork, subnetOf, validateNetworkName, type EndpointRecord, type NetworkRecord } from './network.js';
 
 export interface NetworkServiceOptions {
   dataRoot: string;
@@ -218,7 +218,7 @@ export class NetworkService {
   /** HostConfig.NetworkMode and NetworkingConfig checked at create; the container's endpoints. */
   endpointsForCreate(hc: HostConfig, nc: NetworkingConfig | undefined, macAddress?: string): Record<string, EndpointRecord> {
     portRequests(hc.PortBindings);
-    const mode = hc.NetworkMode || 'bridge';
+    const mode = modeNetwork(hc.NetworkMode);
     if (mode.startsWith('container:')) {
       // The other container is looked up at start (a 404 here would make the docker CLI pull the image).
       if (hc.PortBindings && Object.keys(hc.PortBindings).length) throw new InvalidParameterError('conflicting options: port publishing and the container type network mode');
@@ -271,7 +271,7 @@ export class NetworkService {
     const n = this.find(idOrName);
     const c = this.containers.find(containerIdOrName);
     await this.containers.locked(c, async () => {
-      const mode = c.hostConfig.NetworkMode ?? 'bridge';
+      const mode = modeNetwork(c.hostConfig.NetworkMode);
       if (n.driver === 'host' || mode === 'host') throw new ForbiddenError('container cannot be disconnected from host network or connected to host network');
       if (n.driver === 'null' || mode === 'none') throw new ForbiddenError('container cannot be connected to multiple networks with one of the networks in private (none) mode');
       if (mode.startsWith('container:')) throw new ForbiddenError('container sharing network namespace with another container or host cannot be connected to any other network');

@@ -57,6 +57,11 @@ export interface EndpointRecord {
 export const BRIDGE_OPTION_NAME = 'com.docker.network.bridge.name';
 export const MTU_OPTION = 'com.docker.network.driver.mtu';
 
+/** The network a container's HostConfig.NetworkMode names: "default" (or none) is the default bridge. */
+export function modeNetwork(mode: string | undefined): string {
+  return !mode || mode === 'default' ? 'bridge' : mode;
+}
+
 export function subnetOf(r: SubnetRecord): Subnet {
   return parseSubnet(r.subnet)!;
 }

@@ -14,14 +14,17 @@ import { logger } from '../../util/logger.js';
 import { shortId } from '../../reference/index.js';
 import type { EventService } from '../events.js';
 import { type ContainerRecord, isRunning } from '../containers/container.js';
-import { BridgeKeepers, keeperAddress } from './keepers.js';
-import { MTU_OPTION, subnetOf, type EndpointRecord, type NetworkRecord } from './network.js';
+import { BridgeKeepers, isKeeperNamespace, keeperAddress } from './keepers.js';
+import { modeNetwork, MTU_OPTION, subnetOf, type EndpointRecord, type NetworkRecord } from './network.js';
 import type { NetworkService } from './network-service.js';
+import type { IdMapping } from '../../util/idmap.js';
 
 /** What a starting container needs from its network: for the spec and its /etc files. */
 export interface Sandbox {
   /** The namespace to join; undefined: the host's (host mode) or a private one the runtime makes (none). */
   netnsPath?: string;
+  /** --userns-remap: the user namespace that owns netnsPath, for the container to join too. */
+  usernsPath?: string;
   /** The container's own addresses (/etc/hosts). */
   ips: string[];
   /** Name servers ahead of the host's: the gateways of networks with name resolution. */
@@ -58,8 +61,10 @@ export class SandboxService {
     private readonly networks: NetworkService,
     private readonly events: EventService,
     execRoot: string,
+    /** berthd --userns-remap: remapped containers' namespaces are owned by user namespaces with these mappings. */
+    private readonly ids?: IdMapping,
   ) {
-    this.netns = new NetnsStore(path.join(execRoot, 'netns'));
+    this.netns = new NetnsStore(path.join(execRoot, 'netns'), ids);
     this.netavark = new Netavark(path.join(execRoot, 'network'));
     this.keepers = new BridgeKeepers(this.netavark, this.netns, (n) => this.netavarkNetwork(n));
   }
@@ -88,7 +93,7 @@ export class SandboxService {
 
   /** Sets up the container's network; on failure nothing is left behind. */
   async attach(c: ContainerRecord): Promise<Sandbox> {
-    const mode = c.hostConfig.NetworkMode || 'bridge';
+    const mode = modeNetwork(c.hostConfig.NetworkMode);
     const hostGateway = this.hostGateway();
     if (mode === 'host' || mode === 'none') return { ...NO_SANDBOX, hostGateway };
     if (mode.startsWith('container:')) return { ...this.joined(mode.slice('container:'.length)), hostGateway };
@@ -106,7 +111,7 @@ export class SandboxService {
         ep.endpointId = newId();
         ep.iface = `eth${i}`;
       });
-      netns = await this.netns.create(sandboxId);
+      netns = await this.netns.create(sandboxId, this.remapped(c));
       const requests = this.portRequestsOf(c);
       const primary = nets[0]![0];
       const ports = await this.ports.take(c.id, requests, () => c.networks?.[primary.name]?.ipAddress, `${c.name} (${nets[0]![1].endpointId})`);
@@ -132,6 +137,7 @@ export class SandboxService {
     ready.catch(() => undefined);
     return {
       netnsPath: netns,
+      usernsPath: this.remapped(c) ? this.netns.userPathOf(sandboxId) : undefined,
       ips: nets.map(([, ep]) => ep.ipAddress!),
       nameservers: [...new Set(nets.filter(([n]) => n.dns).map(([n]) => n.subnets[0]!.gateway))],
       extraHosts: this.linkHosts(nets),
@@ -145,13 +151,20 @@ export class SandboxService {
     const t = this.networks.containers.find(target);
     if (!isRunning(t)) throw new ConflictError(`cannot join network namespace of a non running container: ${t.id}`);
     const ips = Object.values(t.networks ?? {}).flatMap((ep) => (ep.ipAddress ? [ep.ipAddress] : []));
-    return { ...NO_SANDBOX, netnsPath: t.sandbox?.netns ?? `/proc/${t.state.pid}/ns/net`, ips };
+    // A namespace is joined with the user namespace that owns it (moby's WithNamespaces).
+    const usernsPath = !this.remapped(t) ? undefined : t.sandbox?.netns ? this.netns.userPathOf(t.sandbox.id) : `/proc/${t.state.pid}/ns/user`;
+    return { ...NO_SANDBOX, netnsPath: t.sandbox?.netns ?? `/proc/${t.state.pid}/ns/net`, usernsPath, ips };
+  }
+
+  /** The container has a user namespace of its own (berthd --userns-remap, not --userns=host). */
+  private remapped(c: ContainerRecord): boolean {
+    return !!this.ids && c.hostConfig.UsernsMode !== 'host';
   }
 
   private bridgeEndpoints(c: ContainerRecord): [NetworkRecord, EndpointRecord][] {
     if (!c.networks) {
       // A container recorded before Berth had networks: it joins its mode's network.
-      const n = this.networks.find(c.hostConfig.NetworkMode || 'bridge');
+      const n = this.networks.find(modeNetwork(c.hostConfig.NetworkMode));
       c.networks = { [n.name]: { networkId: n.id, aliases: [] } };
     }
     const out: [NetworkRecord, EndpointRecord][] = [];
@@ -206,8 +219,9 @@ export class SandboxService {
         }
         const ip = target.networks?.[n.name]?.ipAddress;
         if (!ip) continue;
+        // One line per link, its names together, as Docker writes it ("172.17.0.2\tdb 0123456789ab db").
         const names = [alias, shortId(target.id), target.name].filter((x): x is string => !!x);
-        out.push(...names.map((h) => `${h}:${ip}`));
+        out.push(`${names.join(' ')}:${ip}`);
       }
     }
     return out;
@@ -304,6 +318,20 @@ export class SandboxService {
       } catch (err) {
         logger.warn(`unfinished network teardown ${name}: ${(err as Error).message}`);
       }
+    }
+  }
+
+  /**
+   * After the containers are reconciled: namespaces that no container's record names are what a
+   * start cut short by the daemon's death made (the sandbox is recorded with the running state).
+   * Removing the namespace takes its interfaces with it.
+   */
+  async removeOrphans(containers: ContainerRecord[]): Promise<void> {
+    const known = new Set(containers.flatMap((c) => (c.sandbox ? [c.sandbox.id] : [])));
+    for (const name of await fsp.readdir(this.netns.dir).catch(() => [] as string[])) {
+      if (known.has(name) || isKeeperNamespace(name)) continue;
+      logger.info(`removing the network namespace ${name} of an interrupted start`);
+      await this.netns.remove(name).catch((err: Error) => logger.warn(`removing network namespace ${name}: ${err.message}`));
     }
   }
 
