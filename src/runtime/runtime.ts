@@ -196,7 +196,7 @@ export class Runtime extends EventEmitter {
   private async monitorLost(id: string): Promise<boolean> {
     if (existsSync(this.layout.exitFile(id))) return false;
     const pid = await readInt(path.join(this.layout.ctrDir(id), 'conmon.pid'));
-    if (!pid || (alive(pid) && (await isConmonFor(pid, id)))) return false;
+    if (!pid || (processAlive(pid) && (await isConmonFor(pid, id)))) return false;
     // conmon writes the exit file before it exits: looked at again after the pid.
     return !existsSync(this.layout.exitFile(id)) && this.runtimeKnows(id);
   }
