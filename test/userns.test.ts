@@ -148,6 +148,10 @@ describe('--userns-remap: containers through berthd and dockerd', () => {
     const viaBerth = await berthd.berthOk(['run', '--rm', 'busybox', 'cat', '/proc/self/uid_map']);
     assert.equal(uidMapLine(viaBerth), `0 ${user.start} ${RANGE}`);
     assert.match(await berthd.berthOk(['info']), /userns/);
+    assert.equal(uidMapLine(await berthd.berthOk(['run', '--rm', '--userns', 'host', 'busybox', 'cat', '/proc/self/uid_map'])), '0 0 4294967295');
+    const bad = await berthd.berth(['run', '--rm', '--userns', 'private', 'busybox', 'true']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /--userns: invalid USER mode/);
   });
 
   test("what Docker refuses with user namespaces is refused with dockerd's messages; --userns=host allows it", async () => {
