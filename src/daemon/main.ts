@@ -3,7 +3,7 @@
 // fragmentation grew berthd's RSS by ~60 MB over 200 containers; two arenas keep it flat.
 // berthd: serves the Docker Engine API. Containers belong to their monitors, not to this process,
 // so stopping or killing berthd leaves them running; the next berthd re-adopts them.
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseHost } from '../client/host.js';
@@ -228,7 +228,10 @@ async function main(): Promise<void> {
     throw new ConfigError(`failed to set log opts: ${(err as Error).message}`);
   }
   logger.setLevel(engineLogLevel(cfg));
-  const runtime = await Runtime.detect(cfg['default-runtime'] as RuntimeName | undefined);
+  // A runtime of daemon.json's "runtimes" as the default: its binary, driven with runc's command line.
+  const custom = cfg['default-runtime'] ? cfg.runtimes?.[cfg['default-runtime']] : undefined;
+  if (custom && !existsSync(custom.path)) throw new ConfigError(`default runtime ${cfg['default-runtime']}: ${custom.path} does not exist`);
+  const runtime = custom ? 'runc' : await Runtime.detect(cfg['default-runtime'] as RuntimeName | undefined);
   const remap = cfg['userns-remap'] ? await remapIdentity(cfg['userns-remap']) : undefined;
   const baseRoot = path.resolve(cfg['data-root'] ?? '/var/lib/berth');
   const dataRoot = remap ? await remappedDataRoot(baseRoot, remap.ids) : baseRoot;
@@ -256,6 +259,7 @@ async function main(): Promise<void> {
     dataRoot,
     execRoot,
     runtime,
+    runtimePath: custom?.path,
     defaultImage: !values['no-default-image'],
     registry,
     logConfig,

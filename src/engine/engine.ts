@@ -1,5 +1,5 @@
 // The daemon's services wired together, and the operations that span more than one of them.
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type {
   ContainerPruneResponse,
@@ -20,7 +20,6 @@ import { LogDrivers } from './logging/service.js';
 import { ConflictError, InvalidParameterError, NotImplementedError } from '../errors.js';
 import { changes as fsChanges } from '../archive/changes.js';
 import { Runtime } from '../runtime/runtime.js';
-import { readLogs } from '../runtime/logs.js';
 import { emptyBlkio } from '../runtime/cgroups.js';
 import type { LogEntry, RuntimeName } from '../runtime/types.js';
 import { Snapshotter } from '../snapshot/overlay.js';
@@ -74,6 +73,8 @@ export interface EngineOptions {
   dataRoot: string;
   execRoot: string;
   runtime: RuntimeName;
+  /** The runtime's binary when not found by its name (daemon.json's default-runtime from "runtimes"). */
+  runtimePath?: string;
   /** Create busybox:latest from the host's busybox-static when it is missing. */
   defaultImage: boolean;
   /** The default logging driver and its options (daemon.json log-driver, log-opts). */
@@ -124,12 +125,16 @@ export class Engine {
   readonly host: HostInfo = probeHost();
 
   constructor(readonly opts: EngineOptions) {
-    this.logDrivers = new LogDrivers((id) => this.containers.logPath(id));
+    this.logDrivers = new LogDrivers({
+      logPath: (id) => this.containers.logPath(id),
+      reopen: (id) => this.runtime.reopenLog(id),
+      monitorAlive: (id) => this.monitorAlive(id),
+    });
     const containerDefaults = { runtime: opts.runtime, logConfig: this.logConfig, cgroupV2: this.host.cgroupV2, ulimits: opts.defaultUlimits };
     this.content = new ContentStore(opts.dataRoot);
     this.references = new ReferenceStore(path.join(opts.dataRoot, 'metadata'));
     this.snapshots = new Snapshotter(opts.dataRoot, opts.idMapping);
-    this.runtime = new Runtime({ name: opts.runtime, execRoot: path.join(opts.execRoot, 'runtime') });
+    this.runtime = new Runtime({ name: opts.runtime, runtimePath: opts.runtimePath, execRoot: path.join(opts.execRoot, 'runtime') });
     this.images = new ImageService({
       root: opts.dataRoot,
       content: this.content,
@@ -195,6 +200,7 @@ export class Engine {
       if (e.Type !== 'container') return;
       if (e.Action === 'destroy') this.exec.forgetContainer(e.Actor.ID);
       if (e.Action === 'die') void this.logDrivers.stop(e.Actor.ID);
+      if (e.Action === 'destroy') this.logDrivers.forget(e.Actor.ID);
       this.followForHealth(e.Action, e.Actor.ID);
     });
   }
@@ -220,6 +226,18 @@ export class Engine {
     }
   }
 
+  /** Whether the container's conmon still runs (a zombie does not: init may be slow to reap it). */
+  private monitorAlive(id: string): boolean {
+    try {
+      const pid = this.containers.find(id).state.monitorPid;
+      if (!pid) return false;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+    } catch {
+      return false;
+    }
+  }
+
   get logConfig(): LogConfig {
     return this.opts.logConfig ?? { Type: 'json-file', Config: {} };
   }
@@ -237,6 +255,7 @@ export class Engine {
     await this.networks.init();
     await this.sandboxes.init();
     await this.containers.init();
+    await this.sandboxes.removeOrphans(this.containers.all());
     for (const c of this.containers.all()) if (c.state.status === 'running') this.health.start(c);
     for (const c of this.containers.all()) if (isRunning(c)) await this.logDrivers.resume(c);
     await removeStaleViews(this.snapshots, this.exportViewsDir());
@@ -434,7 +453,7 @@ export class Engine {
         images: this.images,
         events: this.events,
         findContainer: (id) => this.containers.find(id),
-        pause: (id) => this.containers.pause(id),
+        pause: (id) => this.containers.pause(id, { forCommit: true }),
         unpause: (id) => this.containers.unpause(id),
       },
       opts,
@@ -469,7 +488,7 @@ export class Engine {
       ac.signal.addEventListener('abort', unsubscribe);
       setImmediate(stopIfDone);
     }
-    return readLogs(this.containers.logPath(c.id), {
+    return this.logDrivers.read(c.id, {
       follow: opts.follow,
       since: opts.since ? new Date(parseTime(opts.since)) : undefined,
       until: opts.until ? new Date(parseTime(opts.until)) : undefined,

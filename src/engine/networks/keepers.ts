@@ -18,8 +18,15 @@ export function keeperAddress(n: NetworkRecord): string | undefined {
   return numberToIp(sub.base + 2 ** (32 - sub.prefix) - 2);
 }
 
+const KEEPER_PREFIX = 'keeper-';
+
 function keeperName(n: NetworkRecord): string {
-  return `keeper-${n.id.slice(0, 12)}`;
+  return `${KEEPER_PREFIX}${n.id.slice(0, 12)}`;
+}
+
+/** Whether a namespace under the netns dir is a keeper's (not a container's). */
+export function isKeeperNamespace(name: string): boolean {
+  return name.startsWith(KEEPER_PREFIX);
 }
 
 export class BridgeKeepers {

@@ -14,7 +14,7 @@ import { logger } from '../../util/logger.js';
 import { shortId } from '../../reference/index.js';
 import type { EventService } from '../events.js';
 import { type ContainerRecord, isRunning } from '../containers/container.js';
-import { BridgeKeepers, keeperAddress } from './keepers.js';
+import { BridgeKeepers, isKeeperNamespace, keeperAddress } from './keepers.js';
 import { modeNetwork, MTU_OPTION, subnetOf, type EndpointRecord, type NetworkRecord } from './network.js';
 import type { NetworkService } from './network-service.js';
 import type { IdMapping } from '../../util/idmap.js';
@@ -318,6 +318,20 @@ export class SandboxService {
       } catch (err) {
         logger.warn(`unfinished network teardown ${name}: ${(err as Error).message}`);
       }
+    }
+  }
+
+  /**
+   * After the containers are reconciled: namespaces that no container's record names are what a
+   * start cut short by the daemon's death made (the sandbox is recorded with the running state).
+   * Removing the namespace takes its interfaces with it.
+   */
+  async removeOrphans(containers: ContainerRecord[]): Promise<void> {
+    const known = new Set(containers.flatMap((c) => (c.sandbox ? [c.sandbox.id] : [])));
+    for (const name of await fsp.readdir(this.netns.dir).catch(() => [] as string[])) {
+      if (known.has(name) || isKeeperNamespace(name)) continue;
+      logger.info(`removing the network namespace ${name} of an interrupted start`);
+      await this.netns.remove(name).catch((err: Error) => logger.warn(`removing network namespace ${name}: ${err.message}`));
     }
   }
 
