@@ -29,6 +29,8 @@ import { runCommand } from '../util/exec.js';
 import { ContainerService } from './containers/container-service.js';
 import { ContainerArchive } from './containers/archive.js';
 import { type ContainerRecord, isRunning } from './containers/container.js';
+import { updateNetworkFiles } from './containers/bundle.js';
+import { logger } from '../util/logger.js';
 import { HealthMonitor } from './containers/health.js';
 import { inspectView, matchesPsFilters, summaryView, validatePsFilters, type ViewContext } from './containers/views.js';
 import { EventService } from './events.js';
@@ -165,9 +167,15 @@ export class Engine {
       logDrivers: this.logDrivers,
     });
     this.networks.containers = this.containers;
+    // connect/disconnect of a running container: its /etc/hosts and resolv.conf follow.
+    const changeNetworks = async (c: ContainerRecord, change: () => Promise<void>): Promise<void> => {
+      const before = this.sandboxes.etcNetwork(c);
+      await change();
+      await updateNetworkFiles(this.containers.containerDir(c.id), c, before, this.sandboxes.etcNetwork(c)).catch((err: Error) => logger.warn(`updating /etc/hosts and resolv.conf of ${c.id.slice(0, 12)}: ${err.message}`));
+    };
     this.networks.hooks = {
-      connectRunning: (c, name) => this.sandboxes.connectRunning(c, name),
-      disconnectRunning: (c, name) => this.sandboxes.disconnectRunning(c, name),
+      connectRunning: (c, name) => changeNetworks(c, () => this.sandboxes.connectRunning(c, name)),
+      disconnectRunning: (c, name) => changeNetworks(c, () => this.sandboxes.disconnectRunning(c, name)),
       removing: (n) => this.sandboxes.keepers.remove(n),
     };
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
