@@ -9,6 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { defaultImageTar } from '../src/engine/images/default-image.js';
+import { TestNetRange } from '../test/net-range.js';
+import { createPeerBridge, type PeerBridge } from '../test/peer-bridge.js';
 
 let keep = false;
 /** --keep: leave the temp dir and the daemons' logs. */
@@ -317,7 +319,8 @@ export async function cleanup(): Promise<void> {
     }
   }
   // 4. the bridges we made or named (by name; a berthd's goes with its last container)
-  for (const b of bridges) spawnSync('ip', ['link', 'del', b], { stdio: 'ignore' });
+  for (const b of peerBridges) b.remove();
+  for (const n of netRanges) n.release();
   // cgroup parents we named (empty by now)
   for (const parent of cgroupParents) {
     for (const hier of readdirSync('/sys/fs/cgroup')) {
@@ -427,55 +430,43 @@ delete BERTH_ENV.BERTH_HOST;
 export const NO_CA_ENV: NodeJS.ProcessEnv = { ...BERTH_ENV };
 delete NO_CA_ENV.NODE_EXTRA_CA_CERTS;
 
-/** Interfaces the bench made (dockerd's bridge), removed by name at clean-up. */
-export const bridges: string[] = [];
+/** Network ranges and bridges the bench took for its daemons, released at clean-up. */
+const netRanges: TestNetRange[] = [];
+const peerBridges: PeerBridge[] = [];
 
-/**
- * A bridge name and a 10.X.Y.0/24 of the bench's own for a daemon: X.Y random, checked against the
- * host's routes and addresses, so the bench never touches docker0, eth0 or another daemon's bridge.
- */
-export function benchSubnet(prefix: string): { bridge: string; gateway: string; prefixLen: number } {
-  const routed = execFileSync('ip', ['-4', '-o', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }) + execFileSync('ip', ['-4', '-o', 'addr'], { encoding: 'utf8' });
-  for (let i = 0; i < 200; i++) {
-    const [x, y] = [100 + Math.floor(Math.random() * 150), Math.floor(Math.random() * 250)];
-    if (routed.includes(`10.${x}.`)) continue;
-    return { bridge: `${prefix}${x}x${y}`, gateway: `10.${x}.${y}.1`, prefixLen: 24 };
-  }
-  throw new Error('no free subnet for a bench bridge');
-}
 
-export async function startBerth(name: string, runtime: 'crun' | 'runc', extra: string[] = []): Promise<Peer> {
+/** `execRoot`: a directory name under TMP of its own, for a second berthd with the same runtime. */
+export async function startBerth(name: string, runtime: 'crun' | 'runc', extra: string[] = [], execRoot = runtime === 'crun' ? 'bx' : 'rx'): Promise<Peer> {
   const dir = path.join(TMP, name);
   mkdirSync(dir, { recursive: true });
   const sock = path.join(dir, 'berth.sock');
-  const net = benchSubnet('bb');
-  const argv = [process.execPath, BERTHD, '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(TMP, runtime === 'crun' ? 'bx' : 'rx'), '--pidfile', path.join(dir, 'berthd.pid'), '--runtime', runtime, '--log-level', 'debug', '--bridge', net.bridge, '--bip', `${net.gateway}/${net.prefixLen}`, ...extra];
-  bridges.push(net.bridge);
+  // a 10.X.0.0/16 locked against the test daemons and other benches (test/net-range.ts)
+  const net = TestNetRange.take();
+  netRanges.push(net);
+  const argv = [process.execPath, BERTHD, '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(TMP, execRoot), '--pidfile', path.join(dir, 'berthd.pid'), '--runtime', runtime, '--log-level', 'debug', '--bridge', net.bridge, '--bip', net.bip, '--default-address-pool', net.pool, ...extra];
   // MALLOC_ARENA_MAX as berthd's shebang sets it.
   const daemon = await startDaemon(name, argv, sock, path.join(dir, 'berthd.log'), { ...process.env, MALLOC_ARENA_MAX: '2' });
   return { name, sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
 }
 
-export async function startDockerd(): Promise<Peer> {
-  const dir = path.join(TMP, 'dockerd');
+/** `name`: a second dockerd needs its own (its directory, cgroup parent and log); `extra`: more flags. */
+export async function startDockerd(name = 'dockerd', extra: string[] = []): Promise<Peer> {
+  const dir = path.join(TMP, name);
   mkdirSync(dir, { recursive: true });
   const sock = path.join(dir, 'docker.sock');
   if (existsSync('/run/containerd/containerd.sock')) notes.push('a system containerd runs at /run/containerd/containerd.sock: dockerd uses it instead of starting its own, so its RSS is not counted');
-  const cg = `/${TAG}-dockerd`;
+  const cg = `/${TAG}-${name}`;
   cgroupParents.push(cg);
   // A bridge of its own (never --bridge=none, which deletes an existing docker0); no iptables, so
   // dockerd touches no firewall rule and its published ports go through docker-proxy.
-  const net = benchSubnet('bd');
-  execFileSync('ip', ['link', 'add', net.bridge, 'type', 'bridge']);
-  bridges.push(net.bridge);
-  execFileSync('ip', ['addr', 'add', `${net.gateway}/${net.prefixLen}`, 'dev', net.bridge]);
-  execFileSync('ip', ['link', 'set', net.bridge, 'up']);
+  const bridge = createPeerBridge();
+  peerBridges.push(bridge);
   const argv = [
     'dockerd', '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'dockerd.pid'),
-    `--bridge=${net.bridge}`, '--iptables=false', '--ip6tables=false', '--cgroup-parent', cg, '--storage-driver', 'overlay2',
+    ...bridge.dockerdArgs, '--cgroup-parent', cg, '--storage-driver', 'overlay2', ...extra,
   ];
-  const daemon = await startDaemon('dockerd', argv, sock, path.join(dir, 'dockerd.log'));
-  const peer: Peer = { name: 'dockerd', sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
+  const daemon = await startDaemon(name, argv, sock, path.join(dir, 'dockerd.log'));
+  const peer: Peer = { name, sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
   await mustTime(peer.docker('import', path.join(TMP, 'busybox.tar'), 'busybox:latest'), DOCKER_ENV);
   return peer;
 }

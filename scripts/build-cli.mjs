@@ -10,7 +10,9 @@ import { build } from 'esbuild';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cliDir = path.join(root, 'src/cli');
 const main = path.join(cliDir, 'main.ts');
-const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' };
+// import() of a builtin (node:https, loaded only for TLS) becomes a require: an import() from
+// CommonJS would start Node's ES module loader.
+const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning', supported: { 'dynamic-import': false } };
 
 // The modules main.ts loads: its literal import('./….js') calls.
 const modules = [...readFileSync(main, 'utf8').matchAll(/import\('(\.\/[\w/-]+)\.js'\)/g)].map((m) => m[1]).filter((m) => m !== './run-command');
@@ -32,9 +34,9 @@ await build({
   outfile: path.join(root, 'dist/berth.cjs'),
   plugins: [
     {
-      // main.ts's import('./container/ps.js') becomes require('./cli/container/ps.cjs') at run
-      // time: a plain require of the command's own bundle (an import() of it would start Node's
-      // ES module loader, and see none of a CommonJS bundle's named exports).
+      // main.ts's import('./container/ps.js') becomes a require of dist/cli/container/ps.cjs at
+      // run time: the command's own bundle, as CommonJS (an import() of it would start Node's ES
+      // module loader, and see none of a CommonJS bundle's named exports)…
       name: 'commands-apart',
       setup(b) {
         b.onResolve({ filter: /^\.\/.*\.js$/ }, (args) => {
@@ -44,7 +46,12 @@ await build({
           if (m === './run-command' || modules.includes(m)) return { path: `./cli/${m.slice(2)}.cjs`, namespace: 'command' };
           return undefined;
         });
-        b.onLoad({ filter: /.*/, namespace: 'command' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+        // …loaded through V8's code cache (src/cli/code-cache.ts, bundled into dist/berth.cjs).
+        b.onLoad({ filter: /.*/, namespace: 'command' }, (args) => ({
+          contents: `module.exports = require('./code-cache.ts').requireWithCodeCache(require('node:path').join(__dirname, ${JSON.stringify(args.path)}));`,
+          resolveDir: cliDir,
+          loader: 'js',
+        }));
         b.onResolve({ filter: /^\.\/cli\//, namespace: 'command' }, (args) => ({ path: args.path, external: true }));
       },
     },

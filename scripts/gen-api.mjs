@@ -84,6 +84,25 @@ function clean(schema, keepDocs) {
   return out;
 }
 
+/**
+ * The fields of a body that are lists of strings ([]string in Go), as instance paths with `*` for
+ * list indexes ("/Cmd", "/HostConfig/Binds"): Go's decoder names that type when such a field gets
+ * something else.
+ */
+function stringLists(schema, at = '', out = {}, seen = new Set()) {
+  if (!isObject(schema)) return out;
+  if (schema.$ref) {
+    const name = schema.$ref.split('/').pop();
+    if (seen.has(name)) return out;
+    return stringLists(clean(doc.definitions[name], false), at, out, new Set([...seen, name]));
+  }
+  for (const part of schema.allOf ?? []) stringLists(part, at, out, seen);
+  if (schema.type === 'array' && isObject(schema.items) && schema.items.type === 'string') out[at] = '[]string';
+  else if (schema.type === 'array') stringLists(schema.items, `${at}/*`, out, seen);
+  for (const [k, v] of Object.entries(schema.properties ?? {})) stringLists(v, `${at}/${k}`, out, seen);
+  return out;
+}
+
 function routeKey(method, p) {
   return `${method.toUpperCase()} ${p.replace(/\{[^}]+\}/g, '{}')}`;
 }
@@ -124,6 +143,7 @@ for (const [p, ops] of Object.entries(doc.paths)) {
       bodyIds[id] = id;
       entry.body = { validator: id, type: body.schema.$ref ? body.schema.$ref.split('/').pop() : (op.operationId ?? 'Body').replace(/^(\w+?)(Create|Update|Start|Connect|Disconnect)$/, '$1$2Request'), required: body.required === true };
       entry.json = (op.consumes ?? ['application/json']).includes('application/json');
+      entry.body.lists = stringLists(clean(body.schema, false));
     }
     operations[key] = entry;
   }
@@ -131,6 +151,7 @@ for (const [p, ops] of Object.entries(doc.paths)) {
 for (const [key, change] of Object.entries(overlay.operations ?? {})) {
   operations[key] = operations[key] ?? { query: {} };
   merge(operations[key].query, change.query ?? {});
+  if (change.goType) operations[key].body.type = change.goType;
 }
 
 let code = standaloneCode(ajv, bodyIds);

@@ -136,6 +136,7 @@ describe('berth CLI', () => {
 
   test('stop, start -a, kill, restart, pause/unpause, rename, rm', async () => {
     await d.berthOk(['run', '-d', '--name', 'blife', 'busybox', 'sh', '-c', 'trap "exit 3" TERM; echo up; while :; do sleep 0.1; done']);
+    await d.waitForOutput('blife', 'up');
     assert.equal(await d.berthOk(['stop', 'blife']), 'blife\n');
     assert.equal(await d.berthOk(['inspect', '-f', '{{.State.ExitCode}}', 'blife']), '3\n');
     await d.berthOk(['start', 'blife']);

@@ -5,12 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Client, encodeQuery } from '../src/client/client.js';
+import { Client, encodeQuery, readBody } from '../src/client/client.js';
+import { compareVersions } from '../src/util/versions.js';
+import { Readable } from 'node:stream';
 import { ApiError, ConnectionError } from '../src/client/errors.js';
 import { DEFAULT_HOST, parseHost, resolveHost } from '../src/client/host.js';
 import { FrameDecoder, demux, encodeFrame } from '../src/client/stdcopy.js';
@@ -156,26 +158,96 @@ function pingOr(apiVersion: string, req: http.IncomingMessage, res: http.ServerR
   return false;
 }
 
-test('version negotiation caps at 1.47 and follows an older daemon', async () => {
-  for (const [server, expected] of [
-    ['1.50', '1.47'],
-    ['1.41', '1.41'],
-  ]) {
-    await withServer(
-      (req, res) => {
-        if (pingOr(server, req, res)) return;
-        res.writeHead(200, { 'Content-Type': 'application/json' });
-        res.end('{"ok":true}');
-      },
-      async (host, seen) => {
-        const c = new Client(host);
-        assert.deepEqual(await c.get('/info'), { ok: true });
-        c.close();
-        assert.equal(seen[0].url, '/_ping');
-        assert.equal(seen[1].url, `/v${expected}/info`);
-      },
-    );
-  }
+/**
+ * A daemon of API version `version`, as dockerd answers: every answer carries Api-Version (unless
+ * `header` is false), and a request at a newer version is refused with 400 before anything is done.
+ */
+function daemonAt(version: string, header = true) {
+  return (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
+    const h: Record<string, string> = header ? { 'API-Version': version, 'Content-Type': 'application/json' } : { 'Content-Type': 'application/json' };
+    if (req.url === '/_ping') {
+      res.writeHead(200, { 'API-Version': version, 'Content-Type': 'text/plain' });
+      res.end('OK');
+      return true;
+    }
+    const asked = /^\/v([\d.]+)\//.exec(req.url ?? '')?.[1];
+    if (asked && compareVersions(asked, version) > 0) {
+      res.writeHead(400, h);
+      res.end(JSON.stringify({ message: `client version ${asked} is too new. Maximum supported API version is ${version}` }));
+      return true;
+    }
+    res.writeHead(200, h);
+    res.end('{"ok":true}');
+    return true;
+  };
+}
+
+test('version negotiation: the first request goes at 1.47 at once, and follows an older daemon', async () => {
+  // a newer daemon answers it: no ping, and 1.47 from then on
+  await withServer(daemonAt('1.50'), async (host, seen) => {
+    const c = new Client(host);
+    assert.deepEqual(await c.get('/info'), { ok: true });
+    assert.deepEqual(await c.get('/version'), { ok: true });
+    assert.equal(await c.apiVersion(), '1.47');
+    c.close();
+    assert.deepEqual(seen.map((s) => s.url), ['/v1.47/info', '/v1.47/version']);
+  });
+  // an older one refuses it naming its version: sent again at that version, which sticks
+  await withServer(daemonAt('1.41'), async (host, seen) => {
+    const c = new Client(host);
+    assert.deepEqual(await c.post('/containers/create', { name: 'x' }, { Image: 'busybox' }), { ok: true });
+    assert.deepEqual(await c.get('/info'), { ok: true });
+    c.close();
+    assert.deepEqual(seen.map((s) => s.url), ['/v1.47/containers/create?name=x', '/v1.41/containers/create?name=x', '/v1.41/info']);
+    assert.deepEqual(JSON.parse(seen[1].body!), { Image: 'busybox' }, 'the body is sent again');
+  });
+  // an older one that names no version in its refusal: the ping tells it
+  await withServer(daemonAt('1.41', false), async (host, seen) => {
+    const c = new Client(host);
+    assert.deepEqual(await c.get('/info'), { ok: true });
+    c.close();
+    assert.deepEqual(seen.map((s) => s.url), ['/v1.47/info', '/_ping', '/v1.41/info']);
+  });
+  // a 400 that is not about the version is the answer
+  await withServer(
+    (req, res) => {
+      res.writeHead(400, { 'API-Version': '1.47', 'Content-Type': 'application/json' });
+      res.end('{"message":"bad parameter"}');
+    },
+    async (host, seen) => {
+      const c = new Client(host);
+      await assert.rejects(c.get('/info'), (e: unknown) => e instanceof ApiError && e.statusCode === 400 && e.message === 'bad parameter');
+      c.close();
+      assert.deepEqual(seen.map((s) => s.url), ['/v1.47/info']);
+    },
+  );
+  // a streamed body can't be sent twice: it waits for the ping
+  await withServer(daemonAt('1.41'), async (host, seen) => {
+    const c = new Client(host);
+    await c.post('/images/load', undefined, Readable.from([Buffer.from('tar')]));
+    c.close();
+    assert.deepEqual(seen.map((s) => s.url), ['/_ping', '/v1.41/images/load']);
+  });
+});
+
+test('hijack against an older daemon: refused at 1.47, upgraded at its version', async () => {
+  await withServer(daemonAt('1.41'), async (host, _seen, server) => {
+    const urls: string[] = [];
+    server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
+      urls.push(req.url!);
+      if (req.url!.startsWith('/v1.47/')) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\nContent-Length: 75\r\n\r\n{"message":"client version 1.47 is too new. Maximum supported API version"}');
+        return;
+      }
+      socket.end('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: 1.41\r\n\r\nhello');
+    });
+    const c = new Client(host);
+    const h = await c.hijack('POST', '/exec/x/start', { body: { Detach: false } });
+    assert.equal(h.upgraded, true);
+    assert.equal(await readBody(h.socket), 'hello');
+    c.close();
+    assert.deepEqual(urls, ['/v1.47/exec/x/start', '/v1.41/exec/x/start']);
+  });
 });
 
 test('non-2xx answers become ApiError with the daemon message; JSON bodies are sent', async () => {
@@ -582,6 +654,40 @@ test('CLI without a daemon: docker wording, exit codes', () => {
   const runNoImage = spawnSync(process.execPath, [cliMain, 'run'], { env, encoding: 'utf8' });
   assert.equal(runNoImage.status, 1);
   assert.match(runNoImage.stderr, /'berth run' requires at least 1 argument/);
+});
+
+test('the bundled CLI keeps V8\'s code cache of a command: written once, then used; a bad one is replaced', () => {
+  const bin = join(root, 'berth.cjs');
+  assert.ok(existsSync(bin), `${bin} does not exist (npm run build makes it)`);
+  const cache = mkdtempSync(join(tmpdir(), 'berth-code-cache-'));
+  try {
+    const env = { ...process.env, XDG_CACHE_HOME: cache, BERTH_HOST: 'unix:///nonexistent/berth-cache.sock' };
+    const ps = () => spawnSync(bin, ['ps', '--format', '{{.ID}}'], { env, encoding: 'utf8' });
+    const files = () => (existsSync(join(cache, 'berth', 'code-cache')) ? readdirSync(join(cache, 'berth', 'code-cache')) : []);
+    const first = ps();
+    assert.equal(first.status, 1);
+    assert.match(first.stderr, /^Cannot connect to the Docker daemon/);
+    const made = files();
+    assert.equal(made.length, 1, 'one file, for the ps bundle');
+    assert.match(made[0]!, /container_ps\.cjs-\d+-\d+$/);
+    const file = join(cache, 'berth', 'code-cache', made[0]!);
+    const written = statSync(file);
+    // Accepted by V8: the next run reads it and writes nothing.
+    const second = ps();
+    assert.deepEqual([second.status, second.stdout, second.stderr], [first.status, first.stdout, first.stderr]);
+    assert.equal(statSync(file).mtimeMs, written.mtimeMs);
+    // A file V8 refuses is compiled around and written anew.
+    writeFileSync(file, 'not a code cache');
+    const third = ps();
+    assert.deepEqual([third.status, third.stdout, third.stderr], [first.status, first.stdout, first.stderr]);
+    assert.notEqual(readFileSync(file, 'latin1'), 'not a code cache', 'written anew');
+    assert.ok(statSync(file).size > 1000);
+    // No usable cache directory: the CLI works the same.
+    const fourth = spawnSync(bin, ['ps', '--format', '{{.ID}}'], { env: { ...env, XDG_CACHE_HOME: '/dev/null' }, encoding: 'utf8' });
+    assert.deepEqual([fourth.status, fourth.stdout, fourth.stderr], [first.status, first.stdout, first.stderr]);
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
 });
 
 test('end to end against berthd', { skip: existsSync(daemonMain) ? false : `skipped: ${daemonMain} does not exist (build the daemon first)` }, async () => {

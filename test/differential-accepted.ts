@@ -70,7 +70,6 @@ export const ACCEPTED: { key: string; reason: string }[] = [
   { key: 'logs, top, changes, stats, export, resize, attach / logs bad since / *', reason: OLD_500 },
   { key: 'logs, top, changes, stats, export, resize, attach / resize bad / message', reason: OLD_500 },
   { key: 'logs, top, changes, stats, export, resize, attach / attach missing / *', reason: 'deliberate: dockerd 20.10 hijacks before looking the container up and writes the error as raw text; Berth answers 404 JSON before hijacking' },
-  { key: 'exec / exec Cmd wrongly typed / *', reason: 'known gap: a string Cmd in an exec config passes request validation and the exec is created (dockerd: 400, ExecConfig.Cmd is []string); since the validation merge' },
   { key: 'exec / exec empty body / message', reason: 'deliberate: same status (400), message of its own' },
   { key: 'exec / start exec again / *', reason: 'deliberate: dockerd 20.10 answers 200 and writes the error into the stream; newer dockerd and Berth answer 409' },
   // images

@@ -292,8 +292,9 @@ describe('detached containers: ps, logs, inspect', () => {
 
 describe('lifecycle', () => {
   test('stop: TERM trap exits 3; ignored TERM is killed after -t 1 (137)', async () => {
-    await d.dockerOk(['run', '-d', '--name', 'trap', 'busybox', 'sh', '-c', 'trap "exit 3" TERM; while :; do sleep 0.1; done']);
+    await d.dockerOk(['run', '-d', '--name', 'trap', 'busybox', 'sh', '-c', 'trap "exit 3" TERM; echo trapped; while :; do sleep 0.1; done']);
     await d.dockerOk(['run', '-d', '--name', 'ignore', 'busybox', 'sh', '-c', 'trap "" TERM; while :; do sleep 0.1; done']);
+    await d.waitForOutput('trap', 'trapped');
     assert.equal(await d.dockerOk(['stop', 'trap']), 'trap\n');
     assert.equal((await state('trap')).ExitCode, 3);
     const t0 = Date.now();
@@ -308,7 +309,8 @@ describe('lifecycle', () => {
   });
 
   test('--stop-signal and --stop-timeout', async () => {
-    await d.dockerOk(['run', '-d', '--name', 'ssig', '--stop-signal', 'USR1', '--stop-timeout', '1', 'busybox', 'sh', '-c', 'trap "exit 10" USR1; trap "" TERM; while :; do sleep 0.1; done']);
+    await d.dockerOk(['run', '-d', '--name', 'ssig', '--stop-signal', 'USR1', '--stop-timeout', '1', 'busybox', 'sh', '-c', 'trap "exit 10" USR1; trap "" TERM; echo trapped; while :; do sleep 0.1; done']);
+    await d.waitForOutput('ssig', 'trapped');
     const cfg = JSON.parse(await d.dockerOk(['inspect', '-f', '{{json .Config}}', 'ssig']));
     assert.equal(cfg.StopSignal, 'USR1');
     assert.equal(cfg.StopTimeout, 1);
@@ -323,7 +325,8 @@ describe('lifecycle', () => {
   });
 
   test('kill -s, restart, rename, wait', async () => {
-    await d.dockerOk(['run', '-d', '--name', 'kk', 'busybox', 'sh', '-c', 'trap "exit 12" HUP; while :; do sleep 0.1; done']);
+    await d.dockerOk(['run', '-d', '--name', 'kk', 'busybox', 'sh', '-c', 'trap "exit 12" HUP; echo trapped; while :; do sleep 0.1; done']);
+    await d.waitForOutput('kk', 'trapped');
     const w = d.docker(['wait', 'kk']);
     await d.dockerOk(['kill', '-s', 'HUP', 'kk']);
     assert.equal((await w).stdout, '12\n');

@@ -5,7 +5,7 @@
 // dockerd here is 20.10 (API 1.41), so Berth is asked at /v1.41 for the same shapes.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { run, startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
+import { apiRequest, run, startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
 import { peersMissing, startDockerd, type Dockerd } from './peers.js';
 import { shapeDiff, unexplained, type Allowed } from './shape.js';
 
@@ -16,7 +16,7 @@ const ALLOWED: Allowed[] = [
   { path: /^\$info\.Runtimes\.(io\.containerd\.|runc$)/, why: "Berth lists the runtime it runs (crun here) and daemon.json's runtimes; dockerd lists runc and containerd's shim names" },
   { path: /^\$(df|images)\[?.*\.(Labels|RepoDigests)$/, why: 'dockerd 25+ answers {} and [] for an image without labels or digests; 20.10 sent null' },
   // The default bridge network lands with the networks work; until a container has an interface
-  // there is nothing to report, and NetworkMode keeps Berth's "bridge" for "default".
+  // there is nothing to report.
   { path: /\.NetworkSettings\.Networks\.\w+\.(IPAMConfig|Links|Aliases|DriverOpts)$/, why: 'network endpoints: the networks work' },
 ];
 
@@ -26,8 +26,9 @@ interface Pair {
 }
 
 async function dockerdApi(d: Dockerd, p: string): Promise<any> {
-  const r = await run('curl', ['-s', '--unix-socket', d.sock, `http://d${p}`]);
-  return JSON.parse(r.stdout);
+  const r = await apiRequest(d.sock, 'GET', p);
+  assert.equal(r.status, 200, `dockerd GET ${p}: ${JSON.stringify(r.body)}`);
+  return r.body;
 }
 
 /** Runs the same docker CLI line against both daemons; returns the two container ids. */

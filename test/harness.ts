@@ -8,6 +8,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { daemonResources, findLeaks, type DaemonResources } from './leaks.js';
+import { pidAlive, TestNetRange } from './net-range.js';
+
+export { pidAlive, TestNetRange };
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root (this file runs from dist/test/). */
@@ -123,91 +126,6 @@ export function pidsMentioning(needle: string, exe?: string): number[] {
   return pids;
 }
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) Z /.test(stat);
-  } catch {
-    return false;
-  }
-}
-
-/**
- * A network range of its own for one test daemon: a 10.X.0.0/16 nobody routes and no other test
- * daemon on this machine holds (a lock file per X under /tmp, taken with O_EXCL, its owner's pid
- * inside; a dead owner's lock is taken over), and a bridge name from the same draw.
- */
-export class TestNetRange {
-  private constructor(
-    readonly octet: number,
-    readonly bridge: string,
-    private readonly lockFile: string,
-  ) {}
-
-  static readonly LOCK_DIR = '/tmp/berth-test-nets';
-
-  get bip(): string {
-    return `10.${this.octet}.0.1/24`;
-  }
-
-  get pool(): string {
-    return `base=10.${this.octet}.0.0/16,size=24`;
-  }
-
-  static take(): TestNetRange {
-    fs.mkdirSync(TestNetRange.LOCK_DIR, { recursive: true });
-    const routed = routedPrefixes();
-    for (let attempt = 0; attempt < 400; attempt++) {
-      const octet = 100 + Math.floor(Math.random() * 150);
-      if (routed.some((r) => r.startsWith(`10.${octet}.`))) continue;
-      const lockFile = path.join(TestNetRange.LOCK_DIR, String(octet));
-      if (!tryLock(lockFile)) continue;
-      const bridge = `bt${octet}${Math.random().toString(16).slice(2, 8)}`;
-      return new TestNetRange(octet, bridge, lockFile);
-    }
-    throw new Error('no free test network range');
-  }
-
-  release(): void {
-    // Our own default bridge, if a container left it behind (by its unique name only).
-    try {
-      execFileSync('ip', ['link', 'del', this.bridge], { stdio: 'ignore', env: { ...process.env, PATH } });
-    } catch {
-      /* not there: the usual case */
-    }
-    fs.rmSync(this.lockFile, { force: true });
-  }
-}
-
-function tryLock(file: string): boolean {
-  try {
-    fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-    return true;
-  } catch {
-    const owner = Number(fs.readFileSync(file, 'utf8'));
-    if (owner && owner !== process.pid && pidAlive(owner)) return false;
-    if (owner === process.pid) return false;
-    fs.rmSync(file, { force: true });
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return true;
-    } catch {
-      return false;
-    }
-  }
-}
-
-/** Destinations of the host's IPv4 routes and addresses, as text ("10.1.0.0/16"). */
-function routedPrefixes(): string[] {
-  try {
-    const out = execFileSync('ip', ['-4', '-o', 'route', 'show', 'table', 'all'], { encoding: 'utf8', env: { ...process.env, PATH } });
-    const addrs = execFileSync('ip', ['-4', '-o', 'addr'], { encoding: 'utf8', env: { ...process.env, PATH } });
-    return [...out.split('\n').map((l) => l.split(' ')[0] ?? ''), ...[...addrs.matchAll(/inet (\S+)/g)].map((m) => m[1]!)].filter((x) => /^\d/.test(x));
-  } catch {
-    return [];
-  }
-}
 
 /** One Engine API request over a unix socket; the body is parsed as JSON when it looks like JSON. */
 export function apiRequest<T = any>(sock: string, method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResult<T>> {
@@ -267,6 +185,8 @@ export class TestDaemon {
   private exited?: Promise<void>;
   /** Every container this daemon created (from its event stream), for the leak check's cgroup look-up. */
   readonly containerIds = new Set<string>();
+  /** Networks removed (network rm, prune): nothing of theirs may remain (leaks.ts). */
+  readonly removedNetworkIds = new Set<string>();
   /** What berthd held right after its (last) start, for the leak check. */
   baseline?: DaemonResources;
   private stopWatching?: () => void;
@@ -324,10 +244,10 @@ export class TestDaemon {
     this.baseline = await daemonResources(this);
   }
 
-  /** Records the id of every container created, from GET /events (ends with the daemon). */
+  /** Records the id of every container created and every network removed, from GET /events (ends with the daemon). */
   private async watchContainers(): Promise<void> {
     this.stopWatching?.();
-    const { res, abort } = await this.stream(`/events?filters=${encodeURIComponent(JSON.stringify({ type: ['container'], event: ['create'] }))}`);
+    const { res, abort } = await this.stream(`/events?filters=${encodeURIComponent(JSON.stringify({ type: ['container', 'network'], event: ['create', 'destroy'] }))}`);
     let buf = '';
     res.setEncoding('utf8');
     res.on('data', (chunk: string) => {
@@ -336,8 +256,10 @@ export class TestDaemon {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         try {
-          const id = (JSON.parse(line) as { Actor?: { ID?: string } }).Actor?.ID;
-          if (id) this.containerIds.add(id);
+          const ev = JSON.parse(line) as { Type?: string; Action?: string; Actor?: { ID?: string } };
+          const id = ev.Actor?.ID;
+          if (id && ev.Type === 'container' && ev.Action === 'create') this.containerIds.add(id);
+          if (id && ev.Type === 'network' && ev.Action === 'destroy') this.removedNetworkIds.add(id);
         } catch {
           /* not an event */
         }
@@ -422,6 +344,17 @@ export class TestDaemon {
     const r = await this.api('GET', `/containers/${encodeURIComponent(id)}/json`);
     if (r.status !== 200) throw new Error(`inspect ${id}: ${r.status} ${r.text}`);
     return r.body;
+  }
+
+  /**
+   * Waits until the container has written `text` to its log. A shell that traps a signal must
+   * say so before the test signals it: pid 1 drops a signal it has no handler for yet.
+   */
+  async waitForOutput(id: string, text: string, timeoutMs = 20_000): Promise<void> {
+    await waitFor(async () => {
+      const r = await this.api('GET', `/containers/${encodeURIComponent(id)}/logs?stdout=1&stderr=1`);
+      return r.status === 200 && r.text.includes(text);
+    }, `"${text}" in the log of ${id}`, timeoutMs, 50);
   }
 
   /** Creates a container through the API; returns its id. */

@@ -10,7 +10,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { startDaemon, stopAndCheckClean, type TestDaemon, waitFor } from './harness.js';
+import { tcpRead } from './tcp.js';
+import { pidAlive, startDaemon, stopAndCheckClean, type TestDaemon, waitFor } from './harness.js';
 
 let d: TestDaemon;
 
@@ -35,26 +36,6 @@ async function freePort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise((r) => s.close(r));
   return port;
-}
-
-function tcpRead(host: string, port: number, timeoutMs = 3000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, host);
-    let data = '';
-    const t = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`timeout reading ${host}:${port}`));
-    }, timeoutMs);
-    sock.on('data', (b) => (data += b));
-    sock.on('end', () => {
-      clearTimeout(t);
-      resolve(data);
-    });
-    sock.on('error', (e) => {
-      clearTimeout(t);
-      reject(e);
-    });
-  });
 }
 
 function iptablesLinesFor(prefix: string): string[] {
@@ -277,8 +258,10 @@ test('a SIGKILLed daemon: running containers keep addresses and ports, exits mea
   const ipA = (await d.inspect(a)).NetworkSettings.Networks.keep.IPAddress;
   const ipB = (await d.inspect(b)).NetworkSettings.Networks.keep.IPAddress;
   await waitFor(async () => (await tcpRead('127.0.0.1', port).catch(() => '')) === 'still-here\n', 'port before');
+  const pidB = (await d.inspect(b)).State.Pid;
   await d.kill();
-  await new Promise((r) => setTimeout(r, 1500));
+  // b's `sleep 1` ends while no daemon runs (by its pid, not by a fixed wait: a loaded host is slow)
+  await waitFor(() => pidB === 0 || !pidAlive(pidB), "b's exit while the daemon is down", 20_000, 50);
   assert.equal(await tcpRead('127.0.0.1', port), 'still-here\n', 'the port answers while no daemon runs');
   await d.start();
   assert.equal((await d.inspect(a)).NetworkSettings.Networks.keep.IPAddress, ipA);

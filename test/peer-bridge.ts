@@ -1,11 +1,11 @@
-// A bridge of its own for a test's dockerd. A dockerd started with --bridge=none deletes an
+// A bridge of its own for a test's or a bench's dockerd. A dockerd started with --bridge=none deletes an
 // existing docker0 (the host's own dockerd then cannot start a container), and one started with no
 // --bridge creates docker0: both touch the host. So the test takes a network range of its own
 // (TestNetRange: a 10.X.0.0/16 nobody routes, locked against the other test daemons on this
 // machine), creates a bridge of that range's unique name on 10.X.0.1/24, hands it to dockerd with
 // --bridge, and deletes exactly that link when done.
 import { execFileSync } from 'node:child_process';
-import { TestNetRange } from './harness.js';
+import { TestNetRange } from './net-range.js';
 
 const IP_PATH = `${process.env['PATH'] ?? ''}:/usr/sbin:/sbin`;
 

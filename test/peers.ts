@@ -100,14 +100,15 @@ export class Dockerd {
     }
   }
 
-  async start(): Promise<void> {
+  /** `extraArgs`: more dockerd flags (e.g. --userns-remap). */
+  async start(extraArgs: string[] = []): Promise<void> {
     const bin = which('dockerd');
     if (!bin) throw new Error('dockerd is not installed (Debian package docker.io)');
     // a bridge of its own: --bridge=none would delete the host's docker0, no --bridge would create it
     this.bridge = createPeerBridge();
     const argv = [
       '-H', this.host, '--data-root', path.join(this.root, 'data'), '--exec-root', this.execRoot, '--pidfile', path.join(this.root, 'dockerd.pid'),
-      ...this.bridge.dockerdArgs, '--storage-driver', 'overlay2',
+      ...this.bridge.dockerdArgs, '--storage-driver', 'overlay2', ...extraArgs,
     ];
     const fd = fs.openSync(this.logFile, 'a');
     const proc = spawn(bin, argv, { stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, PATH } });

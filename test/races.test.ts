@@ -178,8 +178,9 @@ describe('kill, stop, restart and rm -f leave a settled state', () => {
 
   test('kill with another signal answers at once; the exit follows', async () => {
     // pid 1 ignores a signal it has no handler for: trap it
-    const id = await d.create({ Cmd: ['sh', '-c', 'trap "exit 7" TERM; while true; do sleep 0.05; done'] });
+    const id = await d.create({ Cmd: ['sh', '-c', 'trap "exit 7" TERM; echo trapped; while true; do sleep 0.05; done'] });
     assert.equal((await d.api('POST', `/containers/${id}/start`)).status, 204);
+    await d.waitForOutput(id, 'trapped');
     const r = await d.api('POST', `/containers/${id}/kill?signal=SIGTERM`);
     assert.equal(r.status, 204, r.text);
     const w = await d.api('POST', `/containers/${id}/wait`);

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { displayJSONMessages, goDuration, JSONStreamError, progressString } from '../src/cli/progress.js';
 import { encodeAuthConfig } from '../src/client/registry.js';
+import { compareVersions } from '../src/util/versions.js';
 import { REPO, run, type RunOpts, type RunResult } from './harness.js';
 import { peersMissing, startDockerd, type Dockerd } from './peers.js';
 import { startRegistry, type TestRegistry } from './registry/registry.js';
@@ -247,6 +248,14 @@ class ReplayDaemon {
       if (url === '/_ping') {
         res.writeHead(200, { ...headers, 'Content-Type': 'text/plain' });
         res.end(req.method === 'HEAD' ? undefined : 'OK');
+        return;
+      }
+      // As dockerd 20.10: a newer client version is refused before anything is done (the berth
+      // CLI sends its first request at its own version and learns the daemon's from this answer).
+      const asked = /^\/v([\d.]+)\//.exec(url)?.[1];
+      if (asked && compareVersions(asked, '1.41') > 0) {
+        res.writeHead(400, headers);
+        res.end(JSON.stringify({ message: `client version ${asked} is too new. Maximum supported API version is 1.41` }));
         return;
       }
       this.requests.push({ method: req.method ?? '', url, auth: req.headers['x-registry-auth'] as string | undefined, body: text });

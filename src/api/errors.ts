@@ -21,8 +21,19 @@ export function statusOf(err: unknown): number {
   return 500;
 }
 
+/** The system errors a Docker user reads in Go's words (`write /path: no space left on device`). */
+const GO_ERRNO_TEXT: Record<string, string> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+};
+
 export function messageOf(err: unknown): string {
   if (err instanceof BerthError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  if (e instanceof Error && e.code && GO_ERRNO_TEXT[e.code]) {
+    const op = [e.syscall ?? 'write', e.path].filter(Boolean).join(' ');
+    return `${op}: ${GO_ERRNO_TEXT[e.code]}`;
+  }
   if (err instanceof Error) return err.message;
   return String(err);
 }

@@ -6,7 +6,7 @@ import { parsePlatform } from '../distribution/platform.js';
 import { parsePullReference } from '../reference/index.js';
 import { registryAuth, streamProgress } from './distribution.js';
 import type { RequestContext } from './context.js';
-import { statusOf } from './errors.js';
+import { messageOf, statusOf } from './errors.js';
 import { type Route, route } from './server.js';
 import { imageInspectFor } from './versions.js';
 import { logger } from '../util/logger.js';
@@ -41,7 +41,7 @@ export const imageRoutes: Route[] = [
         out.end(JSON.stringify({ status: id }) + '\r\n');
       } catch (err) {
         // Headers are out: errors travel in-band, as Docker's progress stream does.
-        out.end(JSON.stringify({ errorDetail: { message: (err as Error).message }, error: (err as Error).message }) + '\r\n');
+        out.end(JSON.stringify({ errorDetail: { message: messageOf(err) }, error: messageOf(err) }) + '\r\n');
       }
       return;
     }
@@ -90,7 +90,7 @@ export const imageRoutes: Route[] = [
       await engine.loadImages(body, { quiet: ctx.bool('quiet'), emit: send });
     } catch (err) {
       if (statusOf(err) >= 500) logger.error(`POST /images/load: ${(err as Error).stack ?? err}`);
-      send({ errorDetail: { message: (err as Error).message }, error: (err as Error).message });
+      send({ errorDetail: { message: messageOf(err) }, error: messageOf(err) });
     } finally {
       ctx.req.unpipe(body);
       body.destroy();

@@ -15,6 +15,7 @@ import { Root } from './root.js';
 import { ByteReader, openMaybeCompressed, type Compression } from './stream.js';
 import { TarReader } from './tar-reader.js';
 import { extractionError, Unpacker } from './unpack.js';
+import type { IdMapping } from '../util/idmap.js';
 
 export {
   cleanPath,
@@ -27,6 +28,8 @@ export {
 export interface ApplyOptions {
   /** Don't chown entries (keep them owned by the caller). Default false: ownership as in the tar. */
   noChown?: boolean;
+  /** The daemon's user namespace mapping: the layer's ids are written shifted to host ids (chown-on-unpack). */
+  ids?: IdMapping;
   /** Abort: stops extraction (destroying the input) and rejects with SystemError. */
   signal?: AbortSignal;
   /** false: the caller hashes the same bytes itself (ingestLayer's content writer); diffId/digest are then ''. */
@@ -65,8 +68,8 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyOptio
     input.destroy();
     throw new SystemError(`applyLayer: ${dir} is not a directory`);
   }
-  const root = Root.open(dir);
-  const ex = new Unpacker(root, root.root, { whiteouts: 'overlay', noChown: opts.noChown, signal: opts.signal });
+  const root = Root.open(dir, { owner: opts.ids?.root });
+  const ex = new Unpacker(root, root.root, { whiteouts: 'overlay', noChown: opts.noChown, ids: opts.ids, signal: opts.signal });
   let opened: Awaited<ReturnType<typeof openMaybeCompressed>> | undefined;
   let onAbort: (() => void) | undefined;
   try {

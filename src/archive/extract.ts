@@ -7,12 +7,15 @@ import type { Dir, Root } from './root.js';
 import { ByteReader, openMaybeCompressed } from './stream.js';
 import { TarReader } from './tar-reader.js';
 import { extractionError, Unpacker } from './unpack.js';
+import type { IdMapping } from '../util/idmap.js';
 
 export interface ExtractOptions {
   /** Refuse to replace an existing directory by a non-directory and the reverse. */
   noOverwriteDirNonDir?: boolean;
   /** Own every entry by these ids (cp --archive into a container with a User). */
   chown?: { uid: number; gid: number };
+  /** The daemon's user namespace mapping: entries are owned by the host ids of their ids. */
+  ids?: IdMapping;
   /** Permission bits for every file and directory (COPY --chmod). */
   mode?: number;
   /** Leave everything owned by the caller (the CLI extracting on the host). */
@@ -32,6 +35,7 @@ export async function extractArchive(input: Readable, root: Root, dest: Dir, opt
     whiteouts: 'none',
     noOverwriteDirNonDir: opts.noOverwriteDirNonDir,
     chown: opts.chown,
+    ids: opts.ids,
     mode: opts.mode,
     noChown: opts.noChown,
     bestEffortXattrs: opts.bestEffortXattrs,

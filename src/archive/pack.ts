@@ -6,6 +6,7 @@ import { BLOCK, END_OF_ARCHIVE, encodeHeader, padding, type WriteHeader } from '
 import { OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './apply.js';
 import { dumpXattrs } from './xattr.js';
 import { SystemError } from '../errors.js';
+import type { IdMapping } from '../util/idmap.js';
 
 export interface PackOptions {
   /**
@@ -25,6 +26,8 @@ export interface PackOptions {
    * when their files' bytes are known to be equal (a copy checked against its source).
    */
   headersOnly?: boolean;
+  /** The daemon's user namespace mapping: host ids on disk are archived as the container's ids. */
+  ids?: IdMapping;
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -141,13 +144,10 @@ export async function* packChunks(dir: string, opts: PackOptions): AsyncGenerato
     return v !== undefined && v.length === 1 && v[0] === 0x79;
   };
 
-  const base = (st: fs.Stats): Omit<WriteHeader, 'name' | 'type'> => ({
-    mode: st.mode & 0o7777,
-    uid: st.uid,
-    gid: st.gid,
-    size: 0,
-    mtime: Math.floor(st.mtimeMs / 1000),
-  });
+  const base = (st: fs.Stats): Omit<WriteHeader, 'name' | 'type'> => {
+    const own = opts.ids ? opts.ids.toContainer(st) : st;
+    return { mode: st.mode & 0o7777, uid: own.uid, gid: own.gid, size: 0, mtime: Math.floor(st.mtimeMs / 1000) };
+  };
 
   if (opts.includeRoot) {
     if (push(encodeHeader({ ...base(rootSt), name: './', type: 'dir', xattrs: attrsOf(root) }))) yield flush()!;

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { fdPath, O_PATH, type Dir, type Entry, type Root, type RootMount } from './root.js';
 import { END_OF_ARCHIVE, encodeHeader, padding, type EntryType, type WriteHeader } from './tar.js';
 import { runTool, unquote } from './xattr.js';
+import type { IdMapping } from '../util/idmap.js';
 
 const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 const READ_CHUNK = 1024 * 1024;
@@ -23,6 +24,8 @@ export interface ResourceOptions {
    * 'best-effort': leave them out where they cannot be read (no getfattr on a client machine).
    */
   xattrs?: boolean | 'best-effort';
+  /** The daemon's user namespace mapping: host ids on disk are archived as the container's ids. */
+  ids?: IdMapping;
 }
 
 /** A directory descriptor shared by the entries that live in it; closed when the last one is done. */
@@ -71,7 +74,7 @@ function devParts(rdev: number): [number, number] {
  * resource's own entry renamed to `rebase` ("/" for the root: its entries become "/", "/bin/"…).
  */
 export function packResource(root: Root, dir: Dir, name: string, rebase: string, opts: ResourceOptions = {}): Readable {
-  return Readable.from(generate(root, dir, name, rebase, opts.xattrs ?? true), { objectMode: false, highWaterMark: BATCH * 4 });
+  return Readable.from(generate(root, dir, name, rebase, opts.xattrs ?? true, opts.ids), { objectMode: false, highWaterMark: BATCH * 4 });
 }
 
 /** Entries in walk order: the resource, then (for a directory) everything below it, sorted. */
@@ -176,7 +179,7 @@ async function readXattrs(items: Item[]): Promise<void> {
   }
 }
 
-async function* generate(root: Root, dir: Dir, name: string, rebase: string, wantXattrs: boolean | 'best-effort'): AsyncGenerator<Buffer> {
+async function* generate(root: Root, dir: Dir, name: string, rebase: string, wantXattrs: boolean | 'best-effort', ids: IdMapping | undefined): AsyncGenerator<Buffer> {
   const it = walk(root, dir, name, rebase);
   const links = new Map<string, string>();
   const buf = Buffer.allocUnsafe(READ_CHUNK);
@@ -213,7 +216,7 @@ async function* generate(root: Root, dir: Dir, name: string, rebase: string, wan
       while (window.length > 0) {
         const item = window.shift()!;
         try {
-          for (const chunk of entry(item, links, buf)) {
+          for (const chunk of entry(item, links, buf, ids)) {
             if (push(chunk)) yield flush();
           }
         } finally {
@@ -229,13 +232,14 @@ async function* generate(root: Root, dir: Dir, name: string, rebase: string, wan
   }
 }
 
-function baseHeader(st: fs.Stats, archiveName: string, type: EntryType, xattrs?: Map<string, Buffer>): WriteHeader {
+function baseHeader(st: fs.Stats, archiveName: string, type: EntryType, xattrs: Map<string, Buffer> | undefined, ids: IdMapping | undefined): WriteHeader {
+  const own = ids ? ids.toContainer(st) : st;
   return {
     name: archiveName,
     type,
     mode: st.mode & 0o7777,
-    uid: st.uid,
-    gid: st.gid,
+    uid: own.uid,
+    gid: own.gid,
     size: 0,
     mtime: Math.floor(st.mtimeMs / 1000),
     xattrs,
@@ -265,18 +269,18 @@ function openRegular(item: Item): number | undefined {
 }
 
 /** One entry's header and data blocks. */
-function* entry(item: Item, links: Map<string, string>, buf: Buffer): Generator<Buffer> {
+function* entry(item: Item, links: Map<string, string>, buf: Buffer, ids: IdMapping | undefined): Generator<Buffer> {
   const { st } = item;
   const name = item.archiveName;
   if (st.isDirectory()) {
-    yield encodeHeader(baseHeader(st, name, 'dir', item.xattrs));
+    yield encodeHeader(baseHeader(st, name, 'dir', item.xattrs, ids));
     return;
   }
   if (st.nlink > 1) {
     const key = `${st.dev}:${st.ino}`;
     const first = links.get(key);
     if (first !== undefined) {
-      yield encodeHeader({ ...baseHeader(st, name, 'link', item.xattrs), linkname: first });
+      yield encodeHeader({ ...baseHeader(st, name, 'link', item.xattrs, ids), linkname: first });
       return;
     }
     links.set(key, name);
@@ -288,16 +292,16 @@ function* entry(item: Item, links: Map<string, string>, buf: Buffer): Generator<
     } catch {
       return; // gone or replaced meanwhile
     }
-    yield encodeHeader({ ...baseHeader(st, name, 'symlink', item.xattrs), linkname: target });
+    yield encodeHeader({ ...baseHeader(st, name, 'symlink', item.xattrs, ids), linkname: target });
     return;
   }
   if (st.isCharacterDevice() || st.isBlockDevice()) {
     const [devmajor, devminor] = devParts(st.rdev);
-    yield encodeHeader({ ...baseHeader(st, name, st.isCharacterDevice() ? 'char' : 'block', item.xattrs), devmajor, devminor });
+    yield encodeHeader({ ...baseHeader(st, name, st.isCharacterDevice() ? 'char' : 'block', item.xattrs, ids), devmajor, devminor });
     return;
   }
   if (st.isFIFO()) {
-    yield encodeHeader(baseHeader(st, name, 'fifo', item.xattrs));
+    yield encodeHeader(baseHeader(st, name, 'fifo', item.xattrs, ids));
     return;
   }
   if (!st.isFile()) return;
@@ -307,7 +311,7 @@ function* entry(item: Item, links: Map<string, string>, buf: Buffer): Generator<
     // What was opened is what goes in the archive, whatever lstat saw a moment before.
     const now = fs.fstatSync(fd);
     const size = now.size;
-    yield encodeHeader({ ...baseHeader(now, name, 'file', item.xattrs), size });
+    yield encodeHeader({ ...baseHeader(now, name, 'file', item.xattrs, ids), size });
     let left = size;
     while (left > 0) {
       const n = fs.readSync(fd, buf, 0, Math.min(READ_CHUNK, left), null);

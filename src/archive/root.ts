@@ -86,6 +86,11 @@ export interface RootOptions {
   mounts?: RootMount[];
   /** Create missing mount points in the tree (a container's rootfs before its first start). */
   createMountPoints?: boolean;
+  /**
+   * Owner of the directories the root creates itself (missing parents, mount points) instead of
+   * the caller: the mapped root under berthd --userns-remap, as moby's MkdirAllAndChown.
+   */
+  owner?: { uid: number; gid: number };
 }
 
 export interface ResolveOptions {
@@ -104,9 +109,11 @@ export class Root {
   private closed = false;
   /** Set while missing mount points are created: that happens whatever the root's read-only flag says. */
   private makingMountPoints = false;
+  private readonly owner?: { uid: number; gid: number };
 
   private constructor(readonly hostDir: string, opts: RootOptions) {
     const fd = fs.openSync(hostDir, O_PATH | O_DIRECTORY);
+    this.owner = opts.owner;
     this.root = { fd, path: '', readOnly: !!opts.readOnly, inMount: false, dev: fs.fstatSync(fd).dev };
     // Parents before children, so that a mount inside a mount resolves through the outer one.
     const sorted = [...(opts.mounts ?? [])].sort((a, b) => depth(a.destination) - depth(b.destination));
@@ -419,6 +426,7 @@ export class Root {
   mkdir(dir: Dir, name: string, mode: number): void {
     this.writable(dir, name);
     fs.mkdirSync(fdPath(dir.fd, name), mode);
+    if (this.owner) fs.lchownSync(fdPath(dir.fd, name), this.owner.uid, this.owner.gid);
   }
 
   /** Creates a new regular file (never through a symlink, never an existing one); returns its fd. */

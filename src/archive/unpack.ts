@@ -15,6 +15,7 @@ import type { TarHeader } from './tar.js';
 import { TarReader } from './tar-reader.js';
 import { fdPath, joinRel, ResolveError, type Dir, type Root } from './root.js';
 import { mkfifo, mknod, setXattrs } from './xattr.js';
+import type { IdMapping } from '../util/idmap.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const WHITEOUT_META_PREFIX = '.wh..wh.';
@@ -28,6 +29,8 @@ export interface UnpackOptions {
   noChown?: boolean;
   /** Own every entry by these ids instead of the archive's (cp --archive with a container user). */
   chown?: { uid: number; gid: number };
+  /** The daemon's user namespace mapping: the archive's (container) ids are written as host ids. */
+  ids?: IdMapping;
   /** Permission bits for every file and directory instead of the archive's (COPY --chmod). */
   mode?: number;
   /** An existing directory may not be replaced by a non-directory, nor the reverse (cp). */
@@ -303,7 +306,8 @@ export class Unpacker {
 
   private owner(hdr: TarHeader): { uid: number; gid: number } | null {
     if (this.opts.noChown) return null;
-    return this.opts.chown ?? { uid: hdr.uid, gid: hdr.gid };
+    const own = this.opts.chown ?? { uid: hdr.uid, gid: hdr.gid };
+    return this.opts.ids ? this.opts.ids.toHost(own) : own;
   }
 
   /** Ownership, permission bits and (but for directories, set at the end) the mtime. */

@@ -3,6 +3,7 @@
 // directory tree the builder writes into (COPY/ADD). The engine implements it on its own
 // containers and commit (engine/images/build-backend.ts).
 import type { ImageConfig, ImageRunConfig } from '../oci/image-spec.js';
+import type { IdMapping } from '../util/idmap.js';
 
 export interface BuildImage {
   id: string;
@@ -81,6 +82,8 @@ export interface BuilderBackend {
    * committed as a layer (diff id, or undefined when nothing changed).
    */
   layerOn(image: string, write: (rootfs: string) => Promise<void>): Promise<string | undefined>;
+  /** berthd --userns-remap: how ids are stored in layers (files a step writes are owned by the mapped ids). */
+  readonly ids?: IdMapping;
   /** Mounts the root filesystem of `image` read-only (COPY --from, RUN --mount from=) until released. */
   mountImage(image: string): Promise<{ rootfs: string; release: () => Promise<void> }>;
   /** Stores an image whose layers exist (the last diff id may be one just committed). */

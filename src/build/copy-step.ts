@@ -51,7 +51,7 @@ export async function copyStep(ctx: StepContext, parent: BuildImage | undefined,
     if (cached) return cached;
     const diffId = await ctx.backend.layerOn(parent?.id ?? '', async (rootfs) => {
       const chown = flags.has('chown') ? resolveUser(rootfs, flags.get('chown')) : undefined;
-      await copyInto(srcDir, sources, rootfs, destPath, { chown: chown && { uid: chown.uid, gid: chown.gid }, mode: chmod ? parseInt(chmod, 8) : undefined, extractArchives: isAdd, parents: flags.get('parents') === 'true' }, instr);
+      await copyInto(srcDir, sources, rootfs, destPath, { chown: chown && { uid: chown.uid, gid: chown.gid }, mode: chmod ? parseInt(chmod, 8) : undefined, extractArchives: isAdd, parents: flags.get('parents') === 'true', ids: ctx.backend.ids }, instr);
     });
     return commitStep(ctx, parent, state, step, diffId, { printRun: false });
   };
@@ -113,7 +113,7 @@ export async function workdirStep(ctx: StepContext, parent: BuildImage | undefin
   if (cached) return cached;
   const dir = state.runConfig.WorkingDir ?? '/';
   const diffId = await ctx.backend.layerOn(parent?.id ?? '', async (rootfs) => {
-    const root = Root.open(rootfs);
+    const root = Root.open(rootfs, { owner: ctx.backend.ids?.root });
     try {
       root.resolveDir(dir.split('/').filter(Boolean), root.root, { create: true, createThroughSymlinks: true });
     } finally {

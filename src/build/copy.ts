@@ -13,6 +13,7 @@ import { Root, type Dir } from '../archive/root.js';
 import { looksLikeArchive } from '../archive/stream.js';
 import { cleanPath } from '../archive/unpack.js';
 import { InvalidParameterError } from '../errors.js';
+import type { IdMapping } from '../util/idmap.js';
 
 export interface CopySource {
   /** Path inside the source root, without a leading slash ("" is the root itself). */
@@ -29,6 +30,8 @@ export interface CopyOptions {
   extractArchives: boolean;
   /** COPY --parents: each source keeps its parent directories below the destination. */
   parents?: boolean;
+  /** berthd --userns-remap: what is copied is owned by the mapped (host) ids. */
+  ids?: IdMapping;
 }
 
 export class CopyError extends InvalidParameterError {}
@@ -117,7 +120,7 @@ export async function copyInto(srcDir: string, sources: CopySource[], rootfs: st
     throw new CopyError(`When using ${instr} with more than one source file, the destination must be a directory and end with a /`);
   }
   const src = Root.open(srcDir);
-  const dst = Root.open(rootfs);
+  const dst = Root.open(rootfs, { owner: opts.ids?.root });
   try {
     const destRel = cleanPath(dest).replace(/^\/+/, '');
     const existing = await lstatIn(dst, destRel);
@@ -134,7 +137,7 @@ export async function copyInto(srcDir: string, sources: CopySource[], rootfs: st
       }
       if (opts.extractArchives && s.st.isFile() && (await isArchive(path.join(srcDir, s.rel)))) {
         const into = dst.resolveDir(comps(base), dst.root, { create: true, createThroughSymlinks: true });
-        await extractArchive(createReadStream(path.join(srcDir, s.rel)), dst, into, { chown: opts.chown });
+        await extractArchive(createReadStream(path.join(srcDir, s.rel)), dst, into, { chown: opts.chown, ids: opts.ids });
         continue;
       }
       const target = destIsDir ? `${base}/${path.posix.basename(s.rel)}` : destRel;
@@ -168,7 +171,7 @@ async function lstatIn(root: Root, rel: string): Promise<Stats | undefined> {
 async function transfer(src: Root, parentRel: string, name: string, rebase: string, dst: Root, into: Dir, opts: CopyOptions): Promise<void> {
   const parent = parentRel === '' ? src.root : src.resolveDir(comps(parentRel), src.root);
   const tar = packResource(src, parent, name, rebase, { xattrs: false });
-  await extractArchive(tar as Readable, dst, into, { chown: opts.chown ?? { uid: 0, gid: 0 }, mode: opts.mode });
+  await extractArchive(tar as Readable, dst, into, { chown: opts.chown ?? { uid: 0, gid: 0 }, mode: opts.mode, ids: opts.ids });
 }
 
 /** A tar, plain or compressed, by its first bytes (Docker's rule for ADD of a local file). */

@@ -33,8 +33,6 @@ export async function runCommand(command: Command, args: string[], g: Globals): 
       configDir: g.configDir,
       client: () => (client ??= new Client(host, { version: process.env.BERTH_API_VERSION || process.env.DOCKER_API_VERSION || undefined, tls })),
     };
-    // Negotiate the API version while the command parses its flags; errors surface on first use.
-    if (!args.includes('--help')) ctx.client().apiVersion().catch(() => {});
   } catch (e) {
     process.stderr.write(describe(e) + '\n');
     return 1;

@@ -1,7 +1,7 @@
 // A small typed Docker Engine API client over a unix socket or tcp, using only node:http.
 
 import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as Https from 'node:https';
 import type { Duplex, Readable } from 'node:stream';
 import { ApiError, ConnectionError, apiErrorFromBody } from './errors.js';
 import { parseHost, type Endpoint } from './host.js';
@@ -52,7 +52,9 @@ export class Client {
   readonly host: string;
   private version: string | undefined;
   private negotiating: Promise<string> | undefined;
-  private agent: http.Agent;
+  private agent: http.Agent | undefined;
+  /** node:https, loaded only for a TLS endpoint: it brings tls and crypto, ~5 ms of start-up. */
+  private https: typeof Https | undefined;
 
   private readonly tls: ClientTls | undefined;
 
@@ -62,14 +64,17 @@ export class Client {
     this.version = opts.version;
     // TLS only over TCP, as the docker CLI: a unix socket is protected by its file mode.
     this.tls = this.endpoint.kind === 'tcp' ? opts.tls : undefined;
-    this.agent = this.tls
-      ? new https.Agent({ keepAlive: true, maxSockets: 8, ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key, rejectUnauthorized: this.tls.verify })
-      : new http.Agent({ keepAlive: true, maxSockets: 8 });
   }
 
-  /** http or https, by the endpoint's TLS settings. */
-  private request(ro: http.RequestOptions): http.ClientRequest {
-    return this.tls ? https.request(ro) : http.request(ro);
+  /** The connection pool (and node:https for a TLS endpoint), made on the first request. */
+  private async transport(): Promise<{ agent: http.Agent; request: (ro: http.RequestOptions) => http.ClientRequest }> {
+    if (this.tls) {
+      const https = (this.https ??= await import('node:https'));
+      this.agent ??= new https.Agent({ keepAlive: true, maxSockets: 8, ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key, rejectUnauthorized: this.tls.verify });
+      return { agent: this.agent, request: (ro) => https.request(ro) };
+    }
+    this.agent ??= new http.Agent({ keepAlive: true, maxSockets: 8 });
+    return { agent: this.agent, request: (ro) => http.request(ro) };
   }
 
   /** The API version in use, negotiating with /_ping on first use. */
@@ -93,12 +98,12 @@ export class Client {
     return { apiVersion: h['api-version'] as string | undefined, osType: h['ostype'] as string | undefined, body };
   }
 
-  private requestOptions(method: string, path: string, headers: Record<string, string>): http.RequestOptions {
-    const base: https.RequestOptions = {
+  private requestOptions(method: string, path: string, headers: Record<string, string>, agent: http.Agent | false): http.RequestOptions {
+    const base: Https.RequestOptions = {
       method,
       path,
       headers: { 'User-Agent': 'Berth-Client/0.1.0', ...headers },
-      agent: this.agent,
+      agent,
     };
     if (this.tls) Object.assign(base, { ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key, rejectUnauthorized: this.tls.verify });
     // Without TLS an empty servername spares node's lazy IPv6 regex compile (~15 ms) per process.
@@ -113,35 +118,54 @@ export class Client {
     return base;
   }
 
-  private async fullPath(path: string, opts: RequestOptions): Promise<string> {
-    const prefix = opts.unversioned ? '' : `/v${await this.apiVersion()}`;
-    return prefix + path + encodeQuery(opts.query);
+  /**
+   * Sends a request and resolves with the response, whatever its status.
+   *
+   * Until the API version is known, a request goes out at MAX_API_VERSION at once instead of
+   * after a /_ping: a daemon as new answers it (and its Api-Version header settles the version),
+   * an older one refuses it with 400 before doing anything, naming its own version, and the
+   * request is sent again at that version. A streamed body can't be sent twice: it waits for the
+   * ping. (The docker CLI pings first; that round trip is most of what a quick command waits for.)
+   */
+  async send(method: string, path: string, opts: RequestOptions = {}): Promise<http.IncomingMessage> {
+    const body = encodeBody(opts);
+    if (opts.unversioned || this.version || body.stream) return this.sendOnce(method, await this.fullPath(path, opts), body);
+    return this.tentatively((version) => this.sendOnce(method, versioned(version, path, opts), body), (res) => res);
   }
 
-  /** Sends a request and resolves with the response, whatever its status. */
-  async send(method: string, path: string, opts: RequestOptions = {}): Promise<http.IncomingMessage> {
-    const full = await this.fullPath(path, opts);
-    const headers = { ...(opts.headers ?? {}) };
-    const body = opts.body;
-    let payload: Buffer | undefined;
-    let stream: Readable | undefined;
-    if (body !== undefined) {
-      if (Buffer.isBuffer(body)) payload = body;
-      else if (isReadable(body)) stream = body;
-      else {
-        payload = Buffer.from(JSON.stringify(body));
-        headers['Content-Type'] ??= 'application/json';
-      }
-    }
-    if (payload) headers['Content-Length'] = String(payload.length);
+  private async fullPath(path: string, opts: RequestOptions): Promise<string> {
+    return opts.unversioned ? path + encodeQuery(opts.query) : versioned(await this.apiVersion(), path, opts);
+  }
+
+  /**
+   * Runs `attempt` at MAX_API_VERSION, learns the version from the answer's Api-Version header,
+   * and runs it again at the daemon's version when the daemon refused the first as too new.
+   * `response` finds the answer's headers in what `attempt` resolves with.
+   */
+  private async tentatively<T>(attempt: (version: string) => Promise<T>, response: (t: T) => http.IncomingMessage): Promise<T> {
+    const first = await attempt(MAX_API_VERSION);
+    const res = response(first);
+    const announced = res.headers['api-version'];
+    const theirs = typeof announced === 'string' && announced ? announced : undefined;
+    if (theirs) this.version ??= compareVersions(theirs, MAX_API_VERSION) < 0 ? theirs : MAX_API_VERSION;
+    if (res.statusCode !== 400) return first;
+    // A 400 without the header: the ping tells the version (as it would have before the request).
+    const version = theirs ? this.version! : await this.apiVersion().catch(() => MAX_API_VERSION);
+    if (compareVersions(version, MAX_API_VERSION) >= 0) return first;
+    res.resume();
+    return attempt(version);
+  }
+
+  private async sendOnce(method: string, full: string, body: EncodedBody): Promise<http.IncomingMessage> {
+    const { agent, request } = await this.transport();
     return new Promise((resolve, reject) => {
-      const req = this.request(this.requestOptions(method, full, headers));
+      const req = request(this.requestOptions(method, full, body.headers, agent));
       req.on('response', resolve);
       req.on('error', (e: NodeJS.ErrnoException) => reject(this.wrapError(e)));
-      if (stream) {
-        stream.on('error', (e) => req.destroy(e));
-        stream.pipe(req);
-      } else req.end(payload);
+      if (body.stream) {
+        body.stream.on('error', (e) => req.destroy(e));
+        body.stream.pipe(req);
+      } else req.end(body.payload);
     });
   }
 
@@ -193,33 +217,40 @@ export class Client {
 
   /**
    * Opens a hijacked connection (attach, exec start): asks for `Upgrade: tcp`; on
-   * `101 UPGRADED` the socket becomes a raw bidirectional stream.
+   * `101 UPGRADED` the socket becomes a raw bidirectional stream. Sent at once as `send` sends.
    */
   async hijack(method: string, path: string, opts: RequestOptions = {}): Promise<Hijacked> {
-    const full = await this.fullPath(path, opts);
+    const payload = opts.body === undefined ? undefined : Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(JSON.stringify(opts.body));
     const headers: Record<string, string> = { ...(opts.headers ?? {}), Connection: 'Upgrade', Upgrade: 'tcp' };
-    let payload: Buffer | undefined;
-    if (opts.body !== undefined) {
-      payload = Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(JSON.stringify(opts.body));
+    if (payload) {
       headers['Content-Type'] ??= 'application/json';
       headers['Content-Length'] = String(payload.length);
     }
-    const ro = this.requestOptions(method, full, headers);
-    ro.agent = false; // a hijacked socket must never go back to a pool
+    let answer: Answer;
+    if (this.version || opts.unversioned) answer = await this.hijackOnce(method, await this.fullPath(path, opts), headers, payload);
+    else answer = await this.tentatively((version) => this.hijackOnce(method, versioned(version, path, opts), headers, payload), (a) => a.res);
+    if (answer.refused) throw apiErrorFromBody(answer.res.statusCode ?? 0, await readBody(answer.res));
+    return answer.hijacked;
+  }
+
+  private async hijackOnce(method: string, full: string, headers: Record<string, string>, payload: Buffer | undefined): Promise<Answer> {
+    const { request } = await this.transport();
+    // A hijacked socket must never go back to a pool.
+    const ro = this.requestOptions(method, full, headers, false);
     return new Promise((resolve, reject) => {
-      const req = this.request(ro);
+      const req = request(ro);
       req.on('upgrade', (res, socket, head) => {
         if (head.length) socket.unshift(head);
-        resolve({ socket, upgraded: true, contentType: String(res.headers['content-type'] ?? '') });
+        resolve({ refused: false, res, hijacked: { socket, upgraded: true, contentType: String(res.headers['content-type'] ?? '') } });
       });
-      req.on('response', async (res) => {
+      req.on('response', (res) => {
         const code = res.statusCode ?? 0;
         if (code < 200 || code >= 300) {
-          reject(apiErrorFromBody(code, await readBody(res)));
+          resolve({ refused: true, res });
           return;
         }
         // A daemon that doesn't upgrade still streams output; expose a duplex that can't send.
-        resolve({ socket: res.socket ? wrapResponse(res) : (res as unknown as Duplex), upgraded: false, contentType: String(res.headers['content-type'] ?? '') });
+        resolve({ refused: false, res, hijacked: { socket: res.socket ? wrapResponse(res) : (res as unknown as Duplex), upgraded: false, contentType: String(res.headers['content-type'] ?? '') } });
       });
       req.on('error', (e: NodeJS.ErrnoException) => reject(this.wrapError(e)));
       req.end(payload);
@@ -227,8 +258,37 @@ export class Client {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.agent?.destroy();
   }
+}
+
+/** What a hijack request got: the connection, or the daemon's refusal (unread); `res` has the headers. */
+type Answer = { res: http.IncomingMessage } & ({ refused: false; hijacked: Hijacked } | { refused: true });
+
+interface EncodedBody {
+  headers: Record<string, string>;
+  payload?: Buffer;
+  stream?: Readable;
+}
+
+/** The request's body as bytes or a stream, with the headers that describe it. */
+function encodeBody(opts: RequestOptions): EncodedBody {
+  const headers = { ...(opts.headers ?? {}) };
+  const body = opts.body;
+  if (body === undefined) return { headers };
+  if (isReadable(body)) return { headers, stream: body };
+  let payload: Buffer;
+  if (Buffer.isBuffer(body)) payload = body;
+  else {
+    payload = Buffer.from(JSON.stringify(body));
+    headers['Content-Type'] ??= 'application/json';
+  }
+  headers['Content-Length'] = String(payload.length);
+  return { headers, payload };
+}
+
+function versioned(version: string, path: string, opts: RequestOptions): string {
+  return `/v${version}${path}${encodeQuery(opts.query)}`;
 }
 
 function wrapResponse(res: http.IncomingMessage): Duplex {

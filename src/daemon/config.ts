@@ -26,6 +26,8 @@ export interface DaemonConfig {
   'live-restore'?: boolean;
   'default-ulimits'?: Record<string, Ulimit>;
   labels?: string[];
+  /** default, USER[:GROUP] or UID[:GID]: containers' root is that user's first subordinate id. */
+  'userns-remap'?: string;
 }
 
 type Kind = 'string' | 'strings' | 'bool' | 'int' | 'map' | 'object';
@@ -48,6 +50,7 @@ const KEYS: Record<keyof DaemonConfig, Kind> = {
   'live-restore': 'bool',
   'default-ulimits': 'object',
   labels: 'strings',
+  'userns-remap': 'string',
 };
 
 /** What SIGHUP re-reads (dockerd's reloadable subset that Berth has). */
@@ -130,7 +133,9 @@ export function checkValues(cfg: DaemonConfig, fail: (msg: string) => never): vo
     if (!rt || typeof rt.path !== 'string' || !rt.path) fail(`runtime ${name}: a "path" is required`);
   }
   const dflt = cfg['default-runtime'];
-  if (dflt !== undefined && dflt !== 'crun' && dflt !== 'runc') fail(`default runtime ${dflt} cannot be used: Berth runs crun or runc`);
+  if (dflt !== undefined && dflt !== 'crun' && dflt !== 'runc' && !cfg.runtimes?.[dflt]) {
+    fail(`default runtime ${dflt} cannot be used: Berth runs crun, runc or a runtime of "runtimes" (with runc's command line)`);
+  }
   for (const [name, u] of Object.entries(cfg['default-ulimits'] ?? {})) {
     if (!u || typeof u !== 'object' || typeof u.Soft !== 'number' || typeof u.Hard !== 'number') fail(`invalid default-ulimits entry ${name}`);
     if (u.Soft > u.Hard) fail(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);

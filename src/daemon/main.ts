@@ -3,7 +3,7 @@
 // fragmentation grew berthd's RSS by ~60 MB over 200 containers; two arenas keep it flat.
 // berthd: serves the Docker Engine API. Containers belong to their monitors, not to this process,
 // so stopping or killing berthd leaves them running; the next berthd re-adopts them.
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseHost } from '../client/host.js';
@@ -19,6 +19,7 @@ import { logger, type LogLevel } from '../util/logger.js';
 import { listenOn, normaliseBoolFlags } from './listeners.js';
 import { validateLogConfig } from '../engine/logging/drivers.js';
 import type { Ulimit } from '../types/api.js';
+import { remapIdentity, remappedDataRoot } from './userns-remap.js';
 import { checkConflicts, checkValues, ConfigError, DEFAULT_CONFIG_FILE, RELOADABLE, readConfigFile, type DaemonConfig } from './config.js';
 
 const USAGE = `Usage: berthd [OPTIONS]
@@ -43,6 +44,9 @@ Options:
       --log-driver string  Default driver for container logs (default "json-file")
       --log-opt map        Default log driver options for containers
       --label list         Set key=value labels to the daemon
+      --userns-remap string  User/Group setting for user namespaces: default (the berthremap
+                           user, created on first use), USER[:GROUP] or UID[:GID]; the user's
+                           /etc/subuid and /etc/subgid ranges map containers' ids
       --live-restore       Keep containers running while the daemon is down (always so with Berth)
       --default-ulimit list  Default ulimits for containers (name=soft:hard)
   -p, --pidfile string     Path to use for daemon PID file
@@ -113,6 +117,7 @@ function flagConfig(values: Record<string, string | string[] | boolean | undefin
   if (str('max-concurrent-uploads')) f['max-concurrent-uploads'] = positiveInt('max-concurrent-uploads', str('max-concurrent-uploads'), 0);
   if (values['live-restore']) f['live-restore'] = true;
   if (list('label')?.length) f.labels = list('label');
+  if (str('userns-remap')) f['userns-remap'] = str('userns-remap');
   if (list('default-ulimit')?.length) f['default-ulimits'] = Object.fromEntries(list('default-ulimit')!.map(parseUlimitFlag));
   return f;
 }
@@ -177,6 +182,7 @@ async function main(): Promise<void> {
       'log-opt': { type: 'string', multiple: true },
       label: { type: 'string', multiple: true },
       'live-restore': { type: 'boolean' },
+      'userns-remap': { type: 'string' },
       'default-ulimit': { type: 'string', multiple: true },
       pidfile: { type: 'string', short: 'p' },
       'no-default-image': { type: 'boolean', default: false },
@@ -222,8 +228,14 @@ async function main(): Promise<void> {
     throw new ConfigError(`failed to set log opts: ${(err as Error).message}`);
   }
   logger.setLevel(engineLogLevel(cfg));
-  const runtime = await Runtime.detect(cfg['default-runtime'] as RuntimeName | undefined);
-  const dataRoot = path.resolve(cfg['data-root'] ?? '/var/lib/berth');
+  // A runtime of daemon.json's "runtimes" as the default: its binary, driven with runc's command line.
+  const custom = cfg['default-runtime'] ? cfg.runtimes?.[cfg['default-runtime']] : undefined;
+  if (custom && !existsSync(custom.path)) throw new ConfigError(`default runtime ${cfg['default-runtime']}: ${custom.path} does not exist`);
+  const runtime = custom ? 'runc' : await Runtime.detect(cfg['default-runtime'] as RuntimeName | undefined);
+  const remap = cfg['userns-remap'] ? await remapIdentity(cfg['userns-remap']) : undefined;
+  const baseRoot = path.resolve(cfg['data-root'] ?? '/var/lib/berth');
+  const dataRoot = remap ? await remappedDataRoot(baseRoot, remap.ids) : baseRoot;
+  if (remap) logger.info(`User namespaces: ids mapped to the subordinate ranges of ${remap.user}:${remap.group} (uids ${remap.ids.describe()})`);
   const execRoot = path.resolve(cfg['exec-root'] ?? '/run/berth');
   // As dockerd's SIGUSR1 stack dump: what the daemon holds (sockets, timers, child processes),
   // written to the exec root; the tests' leak check reads it. Set before listening: without a
@@ -247,6 +259,7 @@ async function main(): Promise<void> {
     dataRoot,
     execRoot,
     runtime,
+    runtimePath: custom?.path,
     defaultImage: !values['no-default-image'],
     registry,
     logConfig,
@@ -255,6 +268,7 @@ async function main(): Promise<void> {
     liveRestore: cfg['live-restore'],
     defaultUlimits: Object.entries(cfg['default-ulimits'] ?? {}).map(([name, u]) => ({ Name: u.Name ?? name, Soft: u.Soft, Hard: u.Hard })),
     runtimes: cfg.runtimes,
+    idMapping: remap?.ids,
   });
   // The request validators (~440 KB of generated code) load while the engine starts.
   void loadSchema();

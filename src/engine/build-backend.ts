@@ -19,6 +19,7 @@ import type { Image } from './images/image-types.js';
 import type { ImageService } from './images/image-service.js';
 import type { Snapshotter } from '../snapshot/overlay.js';
 import type { ContentStore } from '../store/content.js';
+import type { IdMapping } from '../util/idmap.js';
 import type { AuthConfig } from '../distribution/auth.js';
 
 export interface BuildBackendDeps {
@@ -50,6 +51,10 @@ export class EngineBuildBackend implements BuilderBackend {
     /** Registry credentials the client sent (X-Registry-Config), by registry host. */
     private readonly auth: (registry: string) => AuthConfig = () => ({}),
   ) {}
+
+  get ids(): IdMapping | undefined {
+    return this.deps.snapshots.ids;
+  }
 
   findImage(ref: string): BuildImage | undefined {
     try {

@@ -10,6 +10,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { CacheMountRequest, HeldCacheMount } from '../build/backend.js';
 import { directorySize } from '../util/fs.js';
+import type { IdMapping } from '../util/idmap.js';
 import { runCommand } from '../util/exec.js';
 
 interface Instance {
@@ -21,7 +22,11 @@ interface Instance {
 export class CacheMounts {
   private readonly instances = new Map<string, Instance>();
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    /** berthd --userns-remap: a new cache's owner is stored as its mapped (host) ids. */
+    private readonly ids?: IdMapping,
+  ) {}
 
   async acquire(req: CacheMountRequest): Promise<HeldCacheMount> {
     const key = cacheKey(req);
@@ -86,7 +91,11 @@ export class CacheMounts {
     try {
       if (req.seed) await runCommand('cp', ['-a', '--reflink=auto', '--', `${req.seed}/.`, tmp]);
       if (!req.seed || req.mode !== undefined) await fsp.chmod(tmp, req.mode ?? 0o755);
-      if (!req.seed || req.uid !== undefined || req.gid !== undefined) await fsp.chown(tmp, req.uid ?? 0, req.gid ?? 0);
+      if (!req.seed || req.uid !== undefined || req.gid !== undefined) {
+        const owner = { uid: req.uid ?? 0, gid: req.gid ?? 0 };
+        const host = this.ids ? this.ids.toHost(owner) : owner;
+        await fsp.chown(tmp, host.uid, host.gid);
+      }
       await fsp.rename(tmp, dir);
     } catch (err) {
       await fsp.rm(tmp, { recursive: true, force: true });

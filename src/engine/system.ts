@@ -24,6 +24,8 @@ export interface InfoFacts {
   liveRestore: boolean;
   runtimes: Record<string, { path: string }>;
   serverVersion: string;
+  /** berthd --userns-remap is on: `name=userns` among the security options, as dockerd. */
+  userns: boolean;
 }
 
 async function osRelease(): Promise<Record<string, string>> {
@@ -180,7 +182,7 @@ export async function systemInfo(f: InfoFacts): Promise<Record<string, unknown>>
     ContainerdCommit: { ID: '', Expected: '' },
     RuncCommit: { ID: '', Expected: '' },
     InitCommit: { ID: '', Expected: '' },
-    SecurityOptions: ['name=seccomp,profile=builtin', 'name=no-new-privileges'],
+    SecurityOptions: ['name=seccomp,profile=builtin', 'name=no-new-privileges', ...(f.userns ? ['name=userns'] : [])],
     Warnings: null,
   };
 }

@@ -3,6 +3,7 @@
 import type { HostConfig } from '../types/api.js';
 import { InvalidParameterError, NotImplementedError } from '../errors.js';
 import type { HostInfo } from './host-info.js';
+import type { IdMapping } from '../util/idmap.js';
 import type { LinuxNamespace, LinuxNamespaceType, SpecOpt } from './runtime-spec.js';
 
 /** The namespace modes of a HostConfig, with Docker's defaults filled in. */
@@ -16,9 +17,12 @@ export interface NamespaceModes {
   pidMode: string;
   hostPid: boolean;
   hostUts: boolean;
+  /** A user namespace of its own: the daemon remaps users and the container did not ask for --userns=host. */
+  privateUser: boolean;
 }
 
-export function namespaceModes(hc: HostConfig): NamespaceModes {
+/** `remapped`: the daemon runs with --userns-remap. */
+export function namespaceModes(hc: HostConfig, remapped = false): NamespaceModes {
   const networkMode = hc.NetworkMode || 'default';
   const ipcMode = hc.IpcMode || 'private';
   const pidMode = hc.PidMode || '';
@@ -31,6 +35,7 @@ export function namespaceModes(hc: HostConfig): NamespaceModes {
     pidMode,
     hostPid: pidMode === 'host',
     hostUts: hc.UTSMode === 'host',
+    privateUser: remapped && hc.UsernsMode !== 'host',
   };
 }
 
@@ -44,6 +49,21 @@ export function withNetworkNamespace(path: string | undefined): SpecOpt {
   return (spec) => {
     const ns = path ? spec.linux?.namespaces?.find((n) => n.type === 'network') : undefined;
     if (ns) ns.path = path;
+  };
+}
+
+/**
+ * --userns-remap: a user namespace whose root is the daemon's remapped user (moby's
+ * WithNamespaces) — the one that owns the network namespace the engine made (`path`), or a new
+ * one. The rootfs and the daemon's files for the container are owned by the mapped ids already
+ * (chown-on-unpack), so the runtime needs no id-mapped mounts.
+ */
+export function withUserNamespace(modes: NamespaceModes, ids: IdMapping | undefined, path: string | undefined): SpecOpt {
+  return (spec) => {
+    if (!modes.privateUser || !ids) return;
+    spec.linux!.namespaces = [...(spec.linux!.namespaces ?? []), path ? { type: 'user', path } : { type: 'user' }];
+    spec.linux!.uidMappings = ids.uids.map((m) => ({ ...m }));
+    spec.linux!.gidMappings = ids.gids.map((m) => ({ ...m }));
   };
 }
 
@@ -109,7 +129,9 @@ export function withSysctls(modes: NamespaceModes, domainname: string | undefine
     const sysctl: Record<string, string> = {};
     if (domainname && !modes.hostUts) sysctl['kernel.domainname'] = domainname;
     if (!modes.hostNet && !modes.joinedNet) {
-      if (host.sysctls.has('net.ipv4.ping_group_range')) sysctl['net.ipv4.ping_group_range'] = '0 2147483647';
+      // In a user namespace the range may only name its own groups (EINVAL): moby leaves it out,
+      // and the container's root pings with CAP_NET_RAW in its own namespace instead.
+      if (host.sysctls.has('net.ipv4.ping_group_range') && !modes.privateUser) sysctl['net.ipv4.ping_group_range'] = '0 2147483647';
       if (host.sysctls.has('net.ipv4.ip_unprivileged_port_start')) sysctl['net.ipv4.ip_unprivileged_port_start'] = '0';
     }
     Object.assign(sysctl, user);

@@ -7,7 +7,8 @@ import { InvalidParameterError } from '../errors.js';
 import type { ResolvedDevices } from './devices.js';
 import type { HostInfo } from './host-info.js';
 import { withMounts, type UserMount } from './mounts.js';
-import { type NamespacePaths, namespaceModes, withNamespaces, withNetworkNamespace, withSysctls } from './namespaces.js';
+import type { IdMapping } from '../util/idmap.js';
+import { type NamespacePaths, namespaceModes, withNamespaces, withNetworkNamespace, withSysctls, withUserNamespace } from './namespaces.js';
 import { usesInit, withProcess } from './process.js';
 import { withDevices, withResources } from './resources.js';
 import { withRlimits } from './rlimits.js';
@@ -50,6 +51,10 @@ export interface SpecInput {
   namespacePaths?: NamespacePaths;
   /** The network namespace the engine made or joins (engine/networks/sandboxes.ts). */
   networkNamespace?: string;
+  /** berthd --userns-remap: the container gets a user namespace with these mappings (unless --userns=host). */
+  idMapping?: IdMapping;
+  /** The user namespace that owns networkNamespace (engine/networks/sandboxes.ts), joined with it. */
+  userNamespace?: string;
 }
 
 /** The spec every container starts from: its rootfs, hostname and cgroup, nothing granted yet. */
@@ -74,7 +79,7 @@ export function buildSpec(input: SpecInput, host: HostInfo): Spec {
   const hc = input.hostConfig ?? {};
   const privileged = !!hc.Privileged;
   const sec = parseSecurityOpts(hc.SecurityOpt);
-  const modes = namespaceModes(hc);
+  const modes = namespaceModes(hc, !!input.idMapping);
   const caps = tweakCapabilities(hc.CapAdd, hc.CapDrop, privileged, host.capabilities);
   const initPath = usesInit(hc) ? input.initPath : undefined;
   const opts: SpecOpt[] = [
@@ -83,6 +88,7 @@ export function buildSpec(input: SpecInput, host: HostInfo): Spec {
     withRlimits(hc.Ulimits, input.defaultUlimits ?? [], host.hardLimits),
     withNamespaces(modes, hc.CgroupnsMode, input.namespacePaths ?? {}, host),
     withNetworkNamespace(input.networkNamespace),
+    withUserNamespace(modes, input.idMapping, input.userNamespace),
     withMounts({
       hostConfig: hc,
       mounts: input.mounts,

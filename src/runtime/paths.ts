@@ -66,6 +66,10 @@ export class Layout {
 // watcher tells the two apart by the dot. Ids also end up in paths and argv.
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
+export function isValidId(id: string): boolean {
+  return ID_RE.test(id);
+}
+
 export function checkId(kind: string, id: string): void {
-  if (!ID_RE.test(id)) throw new Error(`invalid ${kind} id ${JSON.stringify(id)}`);
+  if (!isValidId(id)) throw new Error(`invalid ${kind} id ${JSON.stringify(id)}`);
 }

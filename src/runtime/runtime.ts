@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { cgroupMode } from '../oci/host-info.js';
 import { logger } from '../util/logger.js';
-import { ConmonAttachStream, writeResize } from './attach.js';
+import { ConmonAttachStream, reopenLog, writeResize } from './attach.js';
 import {
   cgroupOomKilled,
   cgroupDirsForPath,
@@ -24,7 +24,7 @@ import { mountReadOnlyBinary, unmountReadOnlyBinary } from './read-only-binary.j
 import { SeccompCache, type SeccompSpec } from './seccomp-cache.js';
 import { ExitWatcher, readExitFile } from './exits.js';
 import { findBinary, OciCli } from './oci-cli.js';
-import { cgroupsPath, checkId, Layout, socketUuid } from './paths.js';
+import { cgroupsPath, checkId, isValidId, Layout, socketUuid } from './paths.js';
 import { signalNumber } from './signals.js';
 import type { LinuxResources } from '../oci/runtime-spec.js';
 import { readNetworkStats, type InterfaceStats } from './netdev.js';
@@ -68,7 +68,8 @@ async function readInt(file: string): Promise<number | null> {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` exists (EPERM: it does, another user's). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -183,6 +184,34 @@ export class Runtime extends EventEmitter {
       const st = await fs.stat(path.join(this.layout.exitsDir, id)).catch(() => undefined);
       if (st && this.announced.get(id) !== st.mtime.getTime()) await this.onExitFile(id);
     }
+    for (const id of await fs.readdir(this.layout.ctrRoot).catch(() => [] as string[])) {
+      if (isValidId(id) && !this.creating.has(id) && (await this.monitorLost(id))) await this.takeOverLostMonitor(id);
+    }
+  }
+
+  /** Containers between conmon's spawn and its pid file: not watched for a lost monitor yet. */
+  private readonly creating = new Set<string>();
+
+  /** Whether the monitor of a container that has not exited is gone (killed, or the OOM killer's). */
+  private async monitorLost(id: string): Promise<boolean> {
+    if (existsSync(this.layout.exitFile(id))) return false;
+    const pid = await readInt(path.join(this.layout.ctrDir(id), 'conmon.pid'));
+    if (!pid || (processAlive(pid) && (await isConmonFor(pid, id)))) return false;
+    // conmon writes the exit file before it exits: looked at again after the pid.
+    return !existsSync(this.layout.exitFile(id)) && this.runtimeKnows(id);
+  }
+
+  /**
+   * Nothing would ever record the exit of a container whose monitor died. Its duty is taken
+   * over as containerd does for a dead shim: the container is killed and its exit written as a
+   * death by SIGKILL (137), which the watcher then announces like any other.
+   */
+  async takeOverLostMonitor(id: string): Promise<void> {
+    logger.warn(`the monitor of container ${id} is gone: killing the container`);
+    await this.cli.run(['kill', id, '9']).catch(() => undefined);
+    const tmp = `${this.layout.exitFile(id)}.lost`;
+    await fs.writeFile(tmp, String(128 + 9));
+    await fs.rename(tmp, this.layout.exitFile(id));
   }
 
   /**
@@ -259,6 +288,7 @@ export class Runtime extends EventEmitter {
       stdin: opts.openStdin,
       leaveStdinOpen: !opts.stdinOnce,
     });
+    this.creating.add(id);
     try {
       const started = await startConmon({ conmonPath: this.conmonPath, args, cwd: dir, runtimeName: this.name, what: 'create' });
       await started.launcherExited;
@@ -268,6 +298,8 @@ export class Runtime extends EventEmitter {
     } catch (err) {
       await this.cleanupAfterFailedCreate(id);
       throw err;
+    } finally {
+      this.creating.delete(id);
     }
   }
 
@@ -377,10 +409,10 @@ export class Runtime extends EventEmitter {
       }
     }
     // conmon writes the exit file after the container died; let it finish so nothing reappears.
-    if (monitorPid && alive(monitorPid) && (await isConmonFor(monitorPid, id))) {
+    if (monitorPid && processAlive(monitorPid) && (await isConmonFor(monitorPid, id))) {
       const deadline = Date.now() + 5000;
-      while (alive(monitorPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
-      if (alive(monitorPid) && (await isConmonFor(monitorPid, id))) {
+      while (processAlive(monitorPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      if (processAlive(monitorPid) && (await isConmonFor(monitorPid, id))) {
         try {
           process.kill(monitorPid, 'SIGKILL');
         } catch {
@@ -409,7 +441,7 @@ export class Runtime extends EventEmitter {
       return false;
     }
     if (status['systemd-cgroup'] || (hooks?.poststop?.length ?? 0) > 0) return false;
-    if (!status.pid || alive(status.pid)) return false;
+    if (!status.pid || processAlive(status.pid)) return false;
     const cg = status['cgroup-path'];
     if (cg) {
       if (!cg.startsWith('/') || cg.split('/').includes('..')) return false;
@@ -434,6 +466,21 @@ export class Runtime extends EventEmitter {
       // conmon's symlink to the bundle, named by the uuid we gave it (-u), not by the id
       fs.rm(path.join(this.layout.socketDir, socketUuid(id)), { force: true }),
     ]);
+  }
+
+  /** Whether anything of `id` is in the exec root: runtime state or its monitor's directory. */
+  async hasState(id: string): Promise<boolean> {
+    checkId('container', id);
+    return this.runtimeKnows(id) || existsSync(this.layout.ctrDir(id));
+  }
+
+  /** Ids of the containers with runtime state or a monitor directory in the exec root. */
+  async knownIds(): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const dir of [this.layout.runtimeRoot, this.layout.ctrRoot]) {
+      for (const name of await fs.readdir(dir).catch(() => [] as string[])) if (isValidId(name)) ids.add(name);
+    }
+    return [...ids];
   }
 
   /** Whether the OCI runtime has state for `id` (no spawn). */
@@ -472,7 +519,7 @@ export class Runtime extends EventEmitter {
   async monitorAlive(id: string): Promise<boolean> {
     checkId('container', id);
     const pid = await readInt(path.join(this.layout.ctrDir(id), 'conmon.pid'));
-    return !!pid && alive(pid) && (await isConmonFor(pid, id));
+    return !!pid && processAlive(pid) && (await isConmonFor(pid, id));
   }
 
   /** The recorded exit of `id`, or null while it runs (or after delete). */
@@ -537,6 +584,13 @@ export class Runtime extends EventEmitter {
     writeResize(path.join(m.bundle, 'ctl'), size.height, size.width);
   }
 
+  /** Has the container's conmon reopen its log file (after the engine renamed it away); false when no conmon listens. */
+  async reopenLog(id: string): Promise<boolean> {
+    checkId('container', id);
+    const m = await this.meta(id);
+    return reopenLog(path.join(m.bundle, 'ctl'));
+  }
+
   async exec(id: string, opts: ExecOptions): Promise<ExecSession> {
     checkId('container', id);
     checkId('exec', opts.execId);
@@ -564,7 +618,7 @@ export class Runtime extends EventEmitter {
 
   private async initPid(id: string): Promise<number | null> {
     const pid = await readInt(path.join(this.layout.ctrDir(id), 'pidfile'));
-    return pid && alive(pid) ? pid : null;
+    return pid && processAlive(pid) ? pid : null;
   }
 
   async pids(id: string): Promise<number[]> {

@@ -130,4 +130,18 @@ export interface LogReadOptions {
   wholeLines?: boolean;
   /** The log file, already open (the reader closes it): for a reader that must not miss a file removed early. */
   handle?: FileHandle;
+  /** The log's earlier files (rotated away, complete), oldest first, already open; the reader closes them. */
+  rotated?: FileHandle[];
+  /**
+   * Following, at the end of the file with inode `ino`: the file the log went on in once it was
+   * rotated, or null while that one is the newest (default: the log path, when it names another file).
+   */
+  successor?: (ino: number) => Promise<NextLogFile | null>;
+}
+
+/** The next file of a rotated log, for a reader following it. */
+export interface NextLogFile {
+  handle: FileHandle;
+  /** The inode conmon wrote it under (the handle may be a decompressed copy). */
+  ino: number;
 }

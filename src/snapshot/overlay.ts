@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { MetadataStore } from '../store/metadata.js';
 import { directorySize } from '../util/fs.js';
+import type { IdMapping } from '../util/idmap.js';
 import { KeyedLock } from '../util/lock.js';
 import { isMountPoint, mount, unmount } from '../util/mount.js';
 
@@ -51,7 +52,11 @@ export class Snapshotter {
   private readonly infos = new Map<string, SnapshotInfo>();
   private readonly committing = new KeyedLock();
 
-  constructor(root: string) {
+  constructor(
+    root: string,
+    /** berthd --userns-remap: layers hold the mapped (host) ids, and a container's writable layer is the mapped root's. */
+    readonly ids?: IdMapping,
+  ) {
     this.dir = path.join(root, 'snapshots');
     this.meta = new MetadataStore(path.join(root, 'metadata', 'snapshots'));
   }
@@ -172,6 +177,8 @@ export class Snapshotter {
     await fsp.mkdir(path.join(base, 'fs'), { recursive: true, mode: 0o755 });
     await fsp.mkdir(path.join(base, 'work'), { recursive: true, mode: 0o700 });
     await fsp.mkdir(path.join(base, 'merged'), { recursive: true, mode: 0o755 });
+    // The upper dir is the union's root directory: container root owns "/", as without remapping.
+    if (this.ids) await fsp.chown(path.join(base, 'fs'), this.ids.root.uid, this.ids.root.gid);
     const info: SnapshotInfo = { key, kind: 'active', parent, created: new Date().toISOString() };
     await this.meta.put(key, info);
     this.infos.set(key, info);

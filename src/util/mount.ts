@@ -89,6 +89,11 @@ export function unmount(target: string): void {
   throw new MountError('umount', target, errno);
 }
 
+/** Makes `target` (an existing file or directory) a bind mount of `source`. */
+export function bind(source: string, target: string): void {
+  mount(target, { source, flags: MS_BIND });
+}
+
 /** Makes `target` a read-only bind mount of `source` (two calls: the kernel ignores MS_RDONLY on the first). */
 export function bindReadOnly(source: string, target: string): void {
   mount(target, { source, flags: MS_BIND });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { InvalidParameterError, NotFoundError, SystemError } from '../errors.js';
 import { directorySize, readJsonFile, writeJsonAtomic } from '../util/fs.js';
 import { MountError, isMountPoint, mount, unmount } from '../util/mount.js';
+import type { IdPair } from '../util/idmap.js';
 
 const VALID_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const OPTION_KEYS = new Set(['type', 'device', 'o', 'size']);
@@ -64,7 +65,11 @@ export class LocalDriver {
   /** Containers holding each mounted volume: the filesystem stays mounted while one does. */
   private readonly holders = new Map<string, Set<string>>();
 
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    /** Owner of new volumes' data directories (the mapped root under --userns-remap; else the daemon's). */
+    private readonly owner?: IdPair,
+  ) {}
 
   async init(): Promise<void> {
     await fsp.mkdir(this.root, { recursive: true, mode: 0o701 });
@@ -81,6 +86,7 @@ export class LocalDriver {
 
   async create(name: string, opts: Record<string, string>): Promise<void> {
     await fsp.mkdir(this.path(name), { recursive: true, mode: 0o755 });
+    if (this.owner) await fsp.chown(this.path(name), this.owner.uid, this.owner.gid);
     if (Object.keys(opts).length) await writeJsonAtomic(this.optsFile(name), opts);
   }
 

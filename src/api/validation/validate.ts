@@ -17,7 +17,8 @@ interface QueryParam {
 
 interface Operation {
   query: Record<string, QueryParam>;
-  body?: { validator: string; type: string; required: boolean };
+  /** `type` is the Go type dockerd's errors name; `lists` the body's []string fields (paths with * for indexes). */
+  body?: { validator: string; type: string; required: boolean; lists?: Record<string, string> };
   json?: boolean;
 }
 
@@ -89,13 +90,25 @@ function checkQuery(op: Operation, query: URLSearchParams): void {
   }
 }
 
+/**
+ * dockerd's CheckForJSON: a request with a body must say it is JSON (a missing Content-Type is
+ * refused too, as "Content-Type specified () …"); one without a body needs no type. Whether there
+ * is a body is what the headers say, as in Go (Content-Length above 0, or a chunked body).
+ */
 export function checkContentType(req: IncomingMessage): void {
-  // As dockerd's CheckForJSON, but a client that names no type at all is believed.
-  const ct = req.headers['content-type'];
-  if (ct === undefined || ct === '') return;
+  const ct = req.headers['content-type'] ?? '';
+  const length = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (ct === '' && !hasBody) return;
   const mime = ct.split(';')[0].trim().toLowerCase();
   if (mime !== 'application/json') throw new InvalidParameterError(`Content-Type specified (${ct}) must be 'application/json'`);
 }
+
+/** JSON bodies dockerd decodes without looking at their Content-Type. */
+const ANY_CONTENT_TYPE = new Set(['POST /auth']);
+
+/** Bodies whose Cmd, Entrypoint and Shell are Docker's strslice (a string is a one-element list): a container's config. */
+const STRSLICE_BODIES = new Set(['POST /containers/create', 'POST /commit']);
 
 /** The JSON kind Go's decoder names in "cannot unmarshal <kind> into …". */
 function jsonKind(v: unknown): string {
@@ -133,7 +146,7 @@ function valueAt(root: unknown, pointer: string): unknown {
 }
 
 /** An ajv error in the words of Go's encoding/json (whose messages clients and users know). */
-export function describeError(rootType: string, body: unknown, e: AjvError): string {
+export function describeError(rootType: string, body: unknown, e: AjvError, lists: Record<string, string> = {}): string {
   const path = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   const field = [rootType, ...path].join('.');
   const value = valueAt(body, e.instancePath);
@@ -141,7 +154,8 @@ export function describeError(rootType: string, body: unknown, e: AjvError): str
     case 'type': {
       const want = String(e.params.type).split(',')[0];
       if (path.length === 0) return `json: cannot unmarshal ${jsonKind(value)} into Go value of type ${rootType}`;
-      return `json: cannot unmarshal ${jsonKind(value)} into Go struct field ${field} of type ${GO_TYPES[want] ?? want}`;
+      const list = want === 'array' ? lists[e.instancePath.replace(/\/\d+(?=\/|$)/g, '/*')] : undefined;
+      return `json: cannot unmarshal ${jsonKind(value)} into Go struct field ${field} of type ${list ?? GO_TYPES[want] ?? want}`;
     }
     case 'minimum':
     case 'maximum':
@@ -193,6 +207,8 @@ function strSlices(body: unknown): void {
 export async function validateRequest(key: string, req: IncomingMessage, query: URLSearchParams, upgradeBody?: Buffer): Promise<Validated> {
   const { operations, validators } = await loadSchema();
   const op = operations[key];
+  // Before anything else, as dockerd's handlers check it before reading their parameters.
+  if (op?.body && op.json !== false && !ANY_CONTENT_TYPE.has(key)) checkContentType(req);
   if (op) checkQuery(op, query);
   const filters = parseFilters(query.get('filters'), FILTER_KEYS[key]);
   const archive = ARCHIVE_BODIES[key]?.(query);
@@ -206,11 +222,10 @@ export async function validateRequest(key: string, req: IncomingMessage, query: 
   }
   const raw = await readBody(req, upgradeBody);
   if (raw.toString('utf8').trim() === '') return { filters, bodyRead: true };
-  checkContentType(req);
   const body = parseJsonBody(raw);
   if (body === null && op.body.required) throw new InvalidParameterError(`invalid JSON: the body must be a ${op.body.type} object, not null`);
-  strSlices(body);
+  if (STRSLICE_BODIES.has(key)) strSlices(body);
   const validate = validators[op.body.validator];
-  if (body !== null && !validate(body)) throw new InvalidParameterError(describeError(op.body.type, body, validate.errors![0]));
+  if (body !== null && !validate(body)) throw new InvalidParameterError(describeError(op.body.type, body, validate.errors![0], op.body.lists));
   return { body, filters, bodyRead: true };
 }

@@ -54,8 +54,9 @@ export async function version(argv: string[], ctx: Ctx): Promise<number> {
   let serverErr: unknown;
   let apiVersion = MAX_API_VERSION;
   try {
-    apiVersion = await client.apiVersion();
+    // The answer's Api-Version header settles the version: no /_ping first.
     server = await client.get<VersionResponse & Record<string, unknown>>('/version');
+    apiVersion = await client.apiVersion();
   } catch (e) {
     serverErr = e;
   }

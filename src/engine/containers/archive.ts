@@ -137,6 +137,7 @@ export class ContainerArchive {
         readOnly: !!c.hostConfig.ReadonlyRootfs,
         mounts: mountsOf(c, this.containers.containerDir(c.id)),
         createMountPoints: true,
+        owner: this.containers.ids?.root,
       });
       try {
         return await fn(root, c);
@@ -199,7 +200,7 @@ export class ContainerArchive {
       const abs = absContainerPath(reqPath);
       const loc = this.locate(root, abs);
       const stat = this.statOf(root, abs, loc);
-      const tar = packResource(root, loc.dir, loc.name, baseName(abs));
+      const tar = packResource(root, loc.dir, loc.name, baseName(abs), { ids: this.containers.ids });
       this.emit(c, 'archive-path');
       try {
         await consume(stat, tar);
@@ -226,7 +227,7 @@ export class ContainerArchive {
         throw new InvalidParameterError(dir.inMount ? 'mounted volume is marked read-only' : 'container rootfs is marked read-only');
       }
       const chown = req.copyUIDGID ? this.containerUser(root, c.config.User ?? '') : undefined;
-      await extractArchive(body, root, dir, { noOverwriteDirNonDir: req.noOverwriteDirNonDir, chown });
+      await extractArchive(body, root, dir, { noOverwriteDirNonDir: req.noOverwriteDirNonDir, chown, ids: this.containers.ids });
       this.emit(c, 'extract-to-dir');
     });
   }

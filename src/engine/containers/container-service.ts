@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { ContainerCreateRequest, ContainerCreateResponse, ContainerUpdateRequest, ContainerWaitResponse, HostConfig } from '../../types/api.js';
 import type { EndpointRecord } from '../networks/network.js';
 import type { Sandbox } from '../networks/sandboxes.js';
+import type { IdMapping } from '../../util/idmap.js';
 import { ConflictError, InvalidParameterError, noSuchContainer, NotFoundError, NotModifiedError } from '../../errors.js';
 import { applyUpdate, validateUpdate } from './update.js';
 import { dockerStartError, restartingError } from './start-errors.js';
@@ -96,6 +97,7 @@ export class ContainerService {
       void this.handleExit(id, info);
     });
     for (const c of this.containers.values()) await this.reconcile(c);
+    await this.removeUnknownRuntimeState();
     // Not awaited: the daemon serves while the policy's containers come up.
     for (const c of this.containers.values()) void this.restartAtBoot(c);
   }
@@ -144,13 +146,23 @@ export class ContainerService {
       c.state.status = state?.status === 'running' || state?.status === 'paused' ? 'running' : 'exited';
       if (c.state.status === 'exited') return;
     }
-    if (!isRunning(c)) return;
+    if (!isRunning(c)) {
+      await this.undoInterruptedStart(c);
+      return;
+    }
     const exit = await this.deps.runtime.exitInfo(c.id);
     if (exit) {
       await this.handleExit(c.id, exit);
       return;
     }
     if (!(await this.deps.runtime.monitorAlive(c.id))) {
+      if (await this.deps.runtime.hasState(c.id)) {
+        // Its monitor was killed while the daemon was down: killed too, exit 137, as while it runs.
+        await this.deps.runtime.takeOverLostMonitor(c.id);
+        const lost = await this.deps.runtime.exitInfo(c.id);
+        if (lost) await this.handleExit(c.id, lost);
+        return;
+      }
       // The monitor is gone without an exit file (host reboot: the exec root is a tmpfs).
       await this.handleExit(c.id, { exitCode: 255, oomKilled: false, finishedAt: new Date() }, 'container monitor lost (host reboot or runtime failure)');
       return;
@@ -158,8 +170,38 @@ export class ContainerService {
     const state = await this.deps.runtime.state(c.id).catch(() => null);
     c.state.status = state?.status === 'paused' ? 'paused' : 'running';
     if (state?.pid) c.state.pid = state.pid;
+    if (c.state.status === 'paused' && c.state.pausedForCommit) {
+      // The commit that paused it died with the daemon: its client got no image, the container runs on.
+      await this.deps.runtime.resume(c.id).catch((err: Error) => logger.warn(`resuming ${shortId(c.id)} after an interrupted commit: ${err.message}`));
+      c.state.status = 'running';
+    }
+    delete c.state.pausedForCommit;
     await this.deps.networking.restore(c);
     await adoptMounts(c, this.deps.volumes);
+  }
+
+  /**
+   * A start cut short by the daemon's death (between the runtime's create and the record's save)
+   * leaves a monitor, runtime state and the rootfs mount of a container recorded as not running.
+   * Its client never got an answer, so the start did not happen: all of it is undone.
+   */
+  private async undoInterruptedStart(c: ContainerRecord): Promise<void> {
+    if (await this.deps.runtime.hasState(c.id)) {
+      logger.info(`undoing the interrupted start of ${shortId(c.id)}`);
+      await this.deps.runtime.delete(c.id).catch((err: Error) => logger.warn(`deleting ${shortId(c.id)} from the runtime: ${err.message}`));
+    }
+    await this.deps.snapshots.unmount(c.id).catch(() => undefined);
+    // A sandbox is recorded only with a running state; one in the record now is stale.
+    if (c.sandbox) await this.deps.networking.release(c).catch(() => undefined);
+  }
+
+  /** Monitors and runtime state of containers that have no record (never saved, or removed midway). */
+  private async removeUnknownRuntimeState(): Promise<void> {
+    for (const id of await this.deps.runtime.knownIds()) {
+      if (this.containers.has(id)) continue;
+      logger.info(`removing runtime state of unknown container ${shortId(id)}`);
+      await this.deps.runtime.delete(id).catch((err: Error) => logger.warn(`deleting ${shortId(id)} from the runtime: ${err.message}`));
+    }
   }
 
   private containersDir(): string {
@@ -234,7 +276,7 @@ export class ContainerService {
     const image = this.deps.images.resolve(req.Image);
     const id = newId();
     const merged = mergeConfig(req, image.config.config ?? {}, id, this.deps.defaults);
-    const warnings = validateHostConfig(merged.hostConfig, this.deps.host);
+    const warnings = validateHostConfig(merged.hostConfig, this.deps.host, !!this.deps.snapshots.ids);
     adaptResources(merged.hostConfig);
     // The per-device block I/O settings name devices: refuse a bad path now, not at start.
     resolveBlockIO(merged.hostConfig);
@@ -341,6 +383,7 @@ export class ContainerService {
         defaultUlimits: this.deps.defaults.ulimits,
         host: this.deps.host,
         volumes: this.deps.volumes,
+        ids: this.deps.snapshots.ids,
         prepareSpec: (spec) => runtime.prepareSpec(spec),
       });
       mark('bundle');
@@ -505,11 +548,26 @@ export class ContainerService {
         if (await this.cancelRestart(c)) return;
       }
       if (c.state.status === 'restarting') return;
-      if (sig === 9) exited = this.signals.waitForExit(c.id, KILL_WAIT_MS);
-      await this.deps.runtime.kill(c.id, signal);
+      if (sig === 9) {
+        exited = this.signals.waitForExit(c.id, KILL_WAIT_MS);
+        await this.killThawed(c, true);
+      } else {
+        await this.deps.runtime.kill(c.id, signal);
+      }
     });
     this.emit(c, 'kill', { signal: String(sig) });
     if (exited && (await exited) === undefined && isRunning(c)) throw new ConflictError(`container ${c.id} did not exit after SIGKILL`);
+  }
+
+  /**
+   * SIGKILL, then a paused container is thawed: a frozen process never acts on a signal, so
+   * without the thaw `rm -f` or `kill` of a paused container would wait for an exit forever.
+   */
+  private async killThawed(c: ContainerRecord, throwIfGone = false): Promise<void> {
+    const killed = this.deps.runtime.kill(c.id, 'SIGKILL');
+    if (throwIfGone) await killed;
+    else await killed.catch(() => undefined);
+    if (c.state.status === 'paused') await this.deps.runtime.resume(c.id).catch(() => undefined);
   }
 
   async restart(idOrName: string, opts: { timeout?: number; signal?: string }): Promise<void> {
@@ -528,7 +586,7 @@ export class ContainerService {
     this.emit(c, 'restart');
   }
 
-  async pause(idOrName: string): Promise<void> {
+  async pause(idOrName: string, opts: { forCommit?: boolean } = {}): Promise<void> {
     const c = this.find(idOrName);
     await this.lock.run(c.id, async () => {
       if (!isRunning(c)) throw new ConflictError(`Container ${c.id} is not running`);
@@ -536,6 +594,7 @@ export class ContainerService {
       if (c.state.status === 'paused') throw new ConflictError(`Container ${c.id} is already paused`);
       await this.deps.runtime.pause(c.id);
       c.state.status = 'paused';
+      if (opts.forCommit) c.state.pausedForCommit = true;
       await this.save(c);
     });
     this.emit(c, 'pause');
@@ -547,6 +606,7 @@ export class ContainerService {
       if (c.state.status !== 'paused') throw new ConflictError(`Container ${c.id} is not paused`);
       await this.deps.runtime.resume(c.id);
       c.state.status = 'running';
+      delete c.state.pausedForCommit;
       await this.save(c);
     });
     this.emit(c, 'unpause');
@@ -576,7 +636,7 @@ export class ContainerService {
         const wasRestarting = await this.lock.run(c.id, () => this.cancelRestart(c));
         if (!wasRestarting) {
           c.state.stoppedByUser = true;
-          await this.deps.runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
+          await this.killThawed(c);
           await exited;
         }
       }
@@ -680,6 +740,11 @@ export class ContainerService {
    * no start, exit, stop or removal happens meanwhile: a running container's own mount, or for a
    * stopped one a mount made for `fn` and removed after it (docker cp, archive).
    */
+  /** berthd --userns-remap: how container ids are stored on the host (docker cp shifts through it). */
+  get ids(): IdMapping | undefined {
+    return this.deps.snapshots.ids;
+  }
+
   async withRootfs<T>(idOrName: string, fn: (c: ContainerRecord, rootfs: string) => Promise<T>): Promise<T> {
     const c = this.find(idOrName);
     return this.lock.run(c.id, async () => {

@@ -19,6 +19,8 @@ export interface ContainerStateRecord {
    * next start. `unless-stopped` does not restart such a container.
    */
   stoppedByUser?: boolean;
+  /** Paused by a `commit` (not by the user): a daemon killed mid-commit resumes it at its next start. */
+  pausedForCommit?: boolean;
   /** Present once a container with a healthcheck has started. */
   health?: Health;
 }

@@ -55,7 +55,8 @@ export function checkEngineHostConfig(hc: HostConfig, defaults: ContainerDefault
 /** Docker's rules: an entrypoint given on the command line discards the image's CMD. */
 export function mergeConfig(req: ContainerCreateRequest, image: ImageRunConfig, id: string, defaults: ContainerDefaults): MergedConfig {
   const hostConfig = completeHostConfig(req.HostConfig ?? {}, defaults);
-  if (!hostConfig.NetworkMode || hostConfig.NetworkMode === 'default') hostConfig.NetworkMode = 'bridge';
+  // As dockerd: no mode is stored (and shown) as "default", which means the default bridge.
+  if (!hostConfig.NetworkMode) hostConfig.NetworkMode = 'default';
   checkEngineHostConfig(hostConfig, defaults);
 
   const entrypointGiven = req.Entrypoint !== undefined && req.Entrypoint !== null;

@@ -43,7 +43,7 @@ export async function exportContainer(deps: ExportDeps, c: ContainerRecord): Pro
   };
   let tar: Readable;
   try {
-    tar = packDirectory(target);
+    tar = packDirectory(target, { ids: deps.snapshots.ids });
   } catch (err) {
     release();
     throw err;

@@ -10,6 +10,7 @@ import type { HostConfig } from '../../types/api.js';
 import type { UserMount } from '../../oci/mounts.js';
 import type { ContainerRecord } from './container.js';
 import { type MountPointRecord, cleanDest } from './mount-spec.js';
+import type { IdPair } from '../../util/idmap.js';
 
 /** What creating, starting and stopping a container needs of the volumes service. */
 export interface VolumeMounter {
@@ -22,11 +23,13 @@ export interface VolumeMounter {
   isEmpty(name: string): Promise<boolean>;
 }
 
-function ensureBindSource(mp: MountPointRecord): void {
+/** A missing `-v` source is created, owned by the container's root (the mapped one with --userns-remap). */
+function ensureBindSource(mp: MountPointRecord, owner: IdPair | undefined): void {
   if (fs.existsSync(mp.Source)) return;
   if (!mp.CreateSource) throw new InvalidParameterError(`invalid mount config for type "bind": bind source path does not exist: ${mp.Source}`);
   try {
     fs.mkdirSync(mp.Source, { recursive: true, mode: 0o755 });
+    if (owner) fs.chownSync(mp.Source, owner.uid, owner.gid);
   } catch (e) {
     throw new SystemError(`error while creating mount source path '${mp.Source}': ${(e as Error).message}`);
   }
@@ -87,7 +90,7 @@ export async function populateVolumes(c: ContainerRecord, volumes: VolumeMounter
 }
 
 /** Readies every mount point of `c` and returns the spec's user mounts; on failure, the volumes mounted so far are released. */
-export async function setupMounts(c: ContainerRecord, volumes: VolumeMounter): Promise<UserMount[]> {
+export async function setupMounts(c: ContainerRecord, volumes: VolumeMounter, owner?: IdPair): Promise<UserMount[]> {
   const mounted: string[] = [];
   try {
     for (const mp of c.mountPoints ?? []) {
@@ -95,7 +98,7 @@ export async function setupMounts(c: ContainerRecord, volumes: VolumeMounter): P
       await volumes.mount(mp.Name!, { container: c.id, destination: mp.Destination, readWrite: mp.RW, propagation: mp.Propagation });
       mounted.push(mp.Name!);
     }
-    return userMounts(c.mountPoints ?? [], c.hostConfig);
+    return userMounts(c.mountPoints ?? [], c.hostConfig, owner);
   } catch (err) {
     for (const name of mounted) await volumes.unmount(name, c.id).catch(() => undefined);
     throw err;
@@ -103,13 +106,13 @@ export async function setupMounts(c: ContainerRecord, volumes: VolumeMounter): P
 }
 
 /** The spec's user mounts: the mount points (bind sources made ready), then HostConfig.Tmpfs. */
-export function userMounts(points: readonly MountPointRecord[], hc: HostConfig): UserMount[] {
+export function userMounts(points: readonly MountPointRecord[], hc: HostConfig, owner?: IdPair): UserMount[] {
   const out: UserMount[] = [];
   for (const mp of points) {
     if (mp.Type === 'volume') {
       out.push({ destination: mp.Destination, type: 'bind', source: mp.Source, readOnly: !mp.RW, propagation: 'rprivate' });
     } else if (mp.Type === 'bind') {
-      ensureBindSource(mp);
+      ensureBindSource(mp, owner);
       out.push({ destination: mp.Destination, type: 'bind', source: mp.Source, readOnly: !mp.RW, propagation: mp.Propagation, nonRecursive: mp.NonRecursive });
     } else {
       out.push({ destination: mp.Destination, type: 'tmpfs', source: 'tmpfs', readOnly: !mp.RW, data: mp.TmpfsData });

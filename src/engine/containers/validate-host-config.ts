@@ -34,7 +34,7 @@ function parseCpuList(v: string): number[] | undefined {
  * and friends), with its messages. Throws InvalidParameterError; returns the warnings Docker
  * would return (e.g. a discarded swap limit).
  */
-export function validateHostConfig(hc: HostConfig, host: HostInfo): string[] {
+export function validateHostConfig(hc: HostConfig, host: HostInfo, remapped = false): string[] {
   const fail = (msg: string): never => {
     throw new InvalidParameterError(msg);
   };
@@ -44,6 +44,7 @@ export function validateHostConfig(hc: HostConfig, host: HostInfo): string[] {
   if (hc.CgroupnsMode !== undefined && !['', 'private', 'host'].includes(hc.CgroupnsMode)) {
     fail(`invalid cgroup namespace mode: ${hc.CgroupnsMode}`);
   }
+  validateUserns(hc, remapped);
   const warnings = validateResources(hc, host, false);
   if ((hc.ShmSize ?? 0) < 0) fail('SHM size can not be less than 0');
   const oom = hc.OomScoreAdj ?? 0;
@@ -55,6 +56,18 @@ export function validateHostConfig(hc: HostConfig, host: HostInfo): string[] {
   const modes = namespaceModes(hc);
   for (const key of Object.keys(hc.Sysctls ?? {})) validateSysctl(key, modes);
   return warnings;
+}
+
+/** --userns: the host's user namespace or (with berthd --userns-remap) one of its own; what a remapped container may not share (moby's messages). */
+function validateUserns(hc: HostConfig, remapped: boolean): void {
+  const mode = hc.UsernsMode ?? '';
+  if (mode !== '' && mode !== 'host') throw new InvalidParameterError(`invalid USER mode: ${mode}`);
+  if (!remapped || mode === 'host') return;
+  if (hc.Privileged) {
+    throw new InvalidParameterError('privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode');
+  }
+  if (hc.NetworkMode === 'host') throw new InvalidParameterError("cannot share the host's network namespace when user namespaces are enabled");
+  if (hc.PidMode === 'host') throw new InvalidParameterError('cannot share the host PID namespace when user namespaces are enabled');
 }
 
 /**

@@ -17,10 +17,6 @@ export interface ViewContext {
   network: NetworkLookup;
 }
 
-function networkName(mode: string | undefined): string {
-  return !mode || mode === 'default' ? 'bridge' : mode;
-}
-
 function graphDriver(ctx: ViewContext, c: ContainerRecord): ContainerInspect['GraphDriver'] {
   const snap = ctx.snapshots.get(c.id);
   const lowers = snap ? ctx.snapshots.chain(snap.parent).map((k) => ctx.snapshots.fsDir(k)) : [];
@@ -80,7 +76,6 @@ export function commandLine(c: ContainerRecord): string {
 }
 
 export async function summaryView(ctx: ViewContext, c: ContainerRecord, withSize: boolean, imageName: string): Promise<ContainerSummary> {
-  const net = networkName(c.hostConfig.NetworkMode);
   const out: ContainerSummary = {
     Id: c.id,
     Names: [`/${c.name}`],
@@ -92,7 +87,7 @@ export async function summaryView(ctx: ViewContext, c: ContainerRecord, withSize
     Labels: c.config.Labels ?? {},
     State: c.state.status,
     Status: statusText(c.state),
-    HostConfig: { NetworkMode: net },
+    HostConfig: { NetworkMode: c.hostConfig.NetworkMode || 'default' },
     NetworkSettings: { Networks: endpointsView(c, ctx.network) },
     Mounts: mountPointsView(c),
   };

@@ -54,7 +54,7 @@ export async function commitSnapshotLayer(deps: LayerDeps, key: string, opts: { 
   const hidden = await runtimeMountPoints(layers);
   if (!(await hasChanges(layers.upper, hidden))) return undefined;
   await removeRuntimeMountPoints(layers.upper, hidden);
-  const [hashed, size] = await Promise.all([hashLayer(layers.upper), directorySize(layers.upper)]);
+  const [hashed, size] = await Promise.all([hashLayer(layers.upper, deps.snapshots.ids), directorySize(layers.upper)]);
   const layer = await deps.snapshots.detachUpper(key, { ...hashed, size });
   return (await deps.snapshots.commitDetached(layers.parent, layer)).diffId;
 }
@@ -143,21 +143,22 @@ async function commitLayer(deps: LayerDeps, layers: ContainerLayers, frozen: boo
   if (!(await hasChanges(layers.upper, hidden))) return undefined;
   if (!frozen) return commitLayerStreamed(deps, layers, hidden);
   const exclude = (rel: string): boolean => hidden.has(`/${rel}`);
+  const ids = deps.snapshots.ids;
   const layer = await deps.snapshots.unpackDetached(async (dir) => {
     // cp (its own process) and the hash of what it copies run at once. The copy is what save
     // regenerates from: its tar headers are checked against the source's (the files' bytes are
     // equal when cp succeeds), else it is hashed itself.
-    const [, source] = await Promise.all([runCommand('cp', ['-a', '--reflink=auto', '--', `${layers.upper}/.`, dir]), hashLayer(layers.upper, exclude)]);
+    const [, source] = await Promise.all([runCommand('cp', ['-a', '--reflink=auto', '--', `${layers.upper}/.`, dir]), hashLayer(layers.upper, ids, exclude)]);
     await removeRuntimeMountPoints(dir, hidden);
-    const [copied, expected, size] = await Promise.all([hashLayerHeaders(dir), hashLayerHeaders(layers.upper, exclude), directorySize(dir)]);
+    const [copied, expected, size] = await Promise.all([hashLayerHeaders(dir, ids), hashLayerHeaders(layers.upper, ids, exclude), directorySize(dir)]);
     if (copied !== expected) logger.warn(`commit: the copy of ${layers.upper} differs from it in metadata; hashing the copy`);
-    return { ...(copied === expected ? source : await hashLayer(dir)), size };
+    return { ...(copied === expected ? source : await hashLayer(dir, ids)), size };
   });
   return (await deps.snapshots.commitDetached(layers.parent, layer)).diffId;
 }
 
 async function commitLayerStreamed(deps: LayerDeps, layers: ContainerLayers, hidden: Set<string>): Promise<string> {
-  const tar = packDirectory(layers.upper, { overlayUpper: true, exclude: (rel) => hidden.has(`/${rel}`) });
+  const tar = packDirectory(layers.upper, { overlayUpper: true, exclude: (rel) => hidden.has(`/${rel}`), ids: deps.snapshots.ids });
   // ingestLayer reports any failure as a bad archive; a failure to read the upper dir is ours.
   let packError: Error | undefined;
   tar.once('error', (err: Error) => (packError = err));

@@ -76,7 +76,7 @@ export async function ingestLayerDetached(content: ContentStore, snapshots: Snap
     return await snapshots.unpackDetached(async (dir) => {
       const tee = new StoreTee(writer);
       // The content writer hashes the tar: the diff id is its digest.
-      const applying = applyLayer(tee, dir, { digest: false });
+      const applying = applyLayer(tee, dir, { digest: false, ids: snapshots.ids });
       await Promise.all([pipeline(tar, tee).catch((err: Error) => { tee.destroy(err); throw err; }), applying]);
       const blob = await writer.commit({ digest: expectedDiffId });
       const { size } = await applying;
@@ -95,7 +95,7 @@ export async function unpackStoredLayer(snapshots: Snapshotter, input: Readable,
   try {
     return await snapshots.createLayer(parent, async (dir) => {
       // The stored blob was verified as `diffId` on its way in: not hashed a second time.
-      const { size } = await applyLayer(input, dir, { digest: false });
+      const { size } = await applyLayer(input, dir, { digest: false, ids: snapshots.ids });
       return { diffId, size };
     });
   } catch (err) {

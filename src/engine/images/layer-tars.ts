@@ -10,13 +10,15 @@ import { packChunks, packDirectory, type PackOptions } from '../../archive/pack.
 import { SystemError } from '../../errors.js';
 import type { Snapshotter, SnapshotInfo } from '../../snapshot/overlay.js';
 import type { ContentStore } from '../../store/content.js';
+import type { IdMapping } from '../../util/idmap.js';
 
 /**
- * The tar of a committed layer directory in overlay form: what a commit hashes for the diff id
- * and what save/push regenerate. One function for both, so the two cannot differ.
+ * The tar of a committed layer directory in overlay form (with --userns-remap, the host ids on
+ * disk archived as the container's): what a commit hashes for the diff id and what save/push
+ * regenerate. One function for both, so the two cannot differ.
  */
-export function packLayer(dir: string): Readable {
-  return packDirectory(dir, LAYER);
+export function packLayer(dir: string, ids: IdMapping | undefined): Readable {
+  return packDirectory(dir, { ...LAYER, ids });
 }
 
 const LAYER: PackOptions = { overlayUpper: true };
@@ -25,13 +27,13 @@ const LAYER: PackOptions = { overlayUpper: true };
  * The diff id and tar size of a layer directory, hashed without storing the tar. `exclude`: paths
  * ("etc/hosts") left out, as they will be from the layer's own directory.
  */
-export function hashLayer(dir: string, exclude?: (rel: string) => boolean): Promise<{ diffId: string; tarSize: number }> {
-  return digestOf(packChunks(dir, { ...LAYER, exclude }));
+export function hashLayer(dir: string, ids: IdMapping | undefined, exclude?: (rel: string) => boolean): Promise<{ diffId: string; tarSize: number }> {
+  return digestOf(packChunks(dir, { ...LAYER, ids, exclude }));
 }
 
 /** A digest of the layer tar's headers alone: equal for two trees whose tars differ at most in file contents. */
-export async function hashLayerHeaders(dir: string, exclude?: (rel: string) => boolean): Promise<string> {
-  return (await digestOf(packChunks(dir, { ...LAYER, exclude, headersOnly: true }))).diffId;
+export async function hashLayerHeaders(dir: string, ids: IdMapping | undefined, exclude?: (rel: string) => boolean): Promise<string> {
+  return (await digestOf(packChunks(dir, { ...LAYER, ids, exclude, headersOnly: true }))).diffId;
 }
 
 async function digestOf(chunks: AsyncIterable<Buffer>): Promise<{ diffId: string; tarSize: number }> {
@@ -97,7 +99,7 @@ export class LayerTars {
     if (!layer) throw new SystemError(`layer ${diffId} is missing from the content store`);
     const verify = new Verify(diffId, layer.tarSize!);
     // pipeline: a failure to read the directory fails the verified stream too.
-    pipeline(packLayer(this.snapshots.fsDir(layer.key)), verify, () => undefined);
+    pipeline(packLayer(this.snapshots.fsDir(layer.key), this.snapshots.ids), verify, () => undefined);
     return verify;
   }
 }

@@ -90,7 +90,7 @@ class EarlyUnpacker {
     if (this.stopped || (await this.deps.content.has(file.digest)) || !(await looksLikeTar(file.path))) return null;
     try {
       return await this.deps.snapshots.unpackDetached(async (dir) => {
-        const { size } = await applyLayer(createReadStream(file.path, { highWaterMark: 1 << 20 }), dir, { digest: false });
+        const { size } = await applyLayer(createReadStream(file.path, { highWaterMark: 1 << 20 }), dir, { digest: false, ids: this.deps.snapshots.ids });
         return { diffId: file.digest, size };
       });
     } catch {

@@ -75,7 +75,7 @@ export class LayerService {
     let t = this.trees.get(k);
     if (!t) {
       const dirs = key === undefined ? [] : this.deps.snapshots.chain(key).map((s) => ({ dir: this.deps.snapshots.fsDir(s) }));
-      t = UnionTree.build(dirs);
+      t = UnionTree.build(dirs, this.deps.snapshots.ids);
       t.catch(() => this.trees.delete(k));
       if (this.trees.size >= TREE_CACHE) this.trees.delete(this.trees.keys().next().value!);
       this.trees.set(k, t);
@@ -93,7 +93,7 @@ export class LayerService {
   async layerView(key: string, path: string | undefined, recursive: boolean): Promise<UnionView> {
     const info = this.deps.snapshots.get(key);
     if (!info || info.kind !== 'committed') throw new NotFoundError(`No such layer: ${key}`);
-    const tree = await UnionTree.build([{ dir: this.deps.snapshots.fsDir(key) }]);
+    const tree = await UnionTree.build([{ dir: this.deps.snapshots.fsDir(key) }], this.deps.snapshots.ids);
     const [layer] = chainStack(this.deps.snapshots, key, this.createdBy());
     return view([layer], tree, cleanPath(path), recursive);
   }
@@ -104,7 +104,7 @@ export class LayerService {
     const layers = containerLayers(this.deps.snapshots, c.id);
     if (!layers) throw new NotFoundError(`container ${c.id} has no filesystem`);
     const hide = await runtimeMountPoints(layers);
-    const tree = await UnionTree.build([{ dir: layers.upper, hide }, ...layers.lowers.map((dir) => ({ dir }))]);
+    const tree = await UnionTree.build([{ dir: layers.upper, hide }, ...layers.lowers.map((dir) => ({ dir }))], this.deps.snapshots.ids);
     const below = layers.parent === undefined ? [] : chainStack(this.deps.snapshots, layers.parent, this.createdBy());
     const writable: ViewLayer = { Id: c.id, DiffId: '', Size: await this.writableSize(c), CreatedBy: `${c.path} ${c.args.join(' ')}`.trim(), Writable: true };
     const v = view([writable, ...below], tree, cleanPath(path), recursive);

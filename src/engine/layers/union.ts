@@ -7,6 +7,7 @@ import { OVERLAY_OPAQUE_XATTR } from '../../archive/apply.js';
 import { byteCompare, isWhiteout, opaqueIn, walkTree } from '../../archive/changes.js';
 import { dumpXattrs } from '../../archive/xattr.js';
 import type { EntryType, HiddenCopy, Inefficiency, UnionEntry } from '../../types/berth.js';
+import type { IdMapping } from '../../util/idmap.js';
 
 export interface StackLayer {
   dir: string;
@@ -65,10 +66,14 @@ export class UnionTree {
   /** Bytes of regular files in all layers. */
   totalBytes = 0;
 
-  private constructor(readonly depth: number) {}
+  private constructor(
+    readonly depth: number,
+    /** berthd --userns-remap: files hold host ids; the views show the image's own. */
+    private readonly ids?: IdMapping,
+  ) {}
 
-  static async build(layers: StackLayer[]): Promise<UnionTree> {
-    const tree = new UnionTree(layers.length);
+  static async build(layers: StackLayer[], ids?: IdMapping): Promise<UnionTree> {
+    const tree = new UnionTree(layers.length, ids);
     const xattrs = await dumpXattrs(layers.map((l) => l.dir), `^${OVERLAY_OPAQUE_XATTR.replace(/\./g, '\\.')}$`);
     for (let t = layers.length - 1; t >= 0; t--) {
       const { dir, hide } = layers[t];
@@ -89,7 +94,9 @@ export class UnionTree {
     const whiteout = isWhiteout(st);
     const type = whiteout ? 'file' : entryType(st);
     const size = type === 'file' ? Number(st.size) : 0;
-    const node: Node = { path: p, name, type, size, mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), mtimeNs: st.mtimeNs, link, layer, hidden: [] };
+    const own = { uid: Number(st.uid), gid: Number(st.gid) };
+    const { uid, gid } = this.ids ? this.ids.toContainer(own) : own;
+    const node: Node = { path: p, name, type, size, mode: Number(st.mode), uid, gid, mtimeNs: st.mtimeNs, link, layer, hidden: [] };
     if (type === 'file' && !whiteout) {
       // Hard links in one layer are one file.
       const inode = `${st.dev}:${st.ino}`;

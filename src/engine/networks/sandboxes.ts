@@ -6,7 +6,7 @@ import { mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConflictError, NotFoundError, SystemError } from '../../errors.js';
 import { nextFree, parseSubnet } from '../../network/ipam.js';
-import { Netavark, type NetavarkNetwork, type NetavarkPortMapping, type NetavarkRequest } from '../../network/netavark.js';
+import { exemptIpv6Loopback, Netavark, type NetavarkNetwork, type NetavarkPortMapping, type NetavarkRequest } from '../../network/netavark.js';
 import { NetnsStore } from '../../network/netns.js';
 import { parsePortKey, PortHolder, portRequests, type PortRequest, type PublishedPort } from '../../network/ports.js';
 import { newId } from '../../util/ids.js';
@@ -14,14 +14,18 @@ import { logger } from '../../util/logger.js';
 import { shortId } from '../../reference/index.js';
 import type { EventService } from '../events.js';
 import { type ContainerRecord, isRunning } from '../containers/container.js';
-import { BridgeKeepers, keeperAddress } from './keepers.js';
-import { MTU_OPTION, subnetOf, type EndpointRecord, type NetworkRecord } from './network.js';
+import { BridgeKeepers, isKeeperNamespace } from './keepers.js';
+import { ipv6SubnetOf, modeNetwork, MTU_OPTION, subnet6Of, subnetOf, type EndpointRecord, type NetworkRecord } from './network.js';
+import { nextFree6, parseSubnet6 } from '../../network/ipam6.js';
 import type { NetworkService } from './network-service.js';
+import type { IdMapping } from '../../util/idmap.js';
 
 /** What a starting container needs from its network: for the spec and its /etc files. */
 export interface Sandbox {
   /** The namespace to join; undefined: the host's (host mode) or a private one the runtime makes (none). */
   netnsPath?: string;
+  /** --userns-remap: the user namespace that owns netnsPath, for the container to join too. */
+  usernsPath?: string;
   /** The container's own addresses (/etc/hosts). */
   ips: string[];
   /** Name servers ahead of the host's: the gateways of networks with name resolution. */
@@ -58,8 +62,10 @@ export class SandboxService {
     private readonly networks: NetworkService,
     private readonly events: EventService,
     execRoot: string,
+    /** berthd --userns-remap: remapped containers' namespaces are owned by user namespaces with these mappings. */
+    private readonly ids?: IdMapping,
   ) {
-    this.netns = new NetnsStore(path.join(execRoot, 'netns'));
+    this.netns = new NetnsStore(path.join(execRoot, 'netns'), ids);
     this.netavark = new Netavark(path.join(execRoot, 'network'));
     this.keepers = new BridgeKeepers(this.netavark, this.netns, (n) => this.netavarkNetwork(n));
   }
@@ -73,9 +79,8 @@ export class SandboxService {
   private takenOn(n: NetworkRecord): Set<string> {
     let s = this.taken.get(n.id);
     if (!s) {
-      s = new Set(n.subnets.flatMap((x) => [x.gateway, ...Object.values(x.auxAddresses ?? {})]));
-      const keeper = keeperAddress(n);
-      if (keeper) s.add(keeper);
+      s = new Set([...n.subnets, ...(n.subnets6 ?? [])].flatMap((x) => [x.gateway, ...Object.values(x.auxAddresses ?? {})]));
+      for (const ip of this.keepers.addressesOf(n)) s.add(ip);
       this.taken.set(n.id, s);
     }
     return s;
@@ -88,7 +93,7 @@ export class SandboxService {
 
   /** Sets up the container's network; on failure nothing is left behind. */
   async attach(c: ContainerRecord): Promise<Sandbox> {
-    const mode = c.hostConfig.NetworkMode || 'bridge';
+    const mode = modeNetwork(c.hostConfig.NetworkMode);
     const hostGateway = this.hostGateway();
     if (mode === 'host' || mode === 'none') return { ...NO_SANDBOX, hostGateway };
     if (mode.startsWith('container:')) return { ...this.joined(mode.slice('container:'.length)), hostGateway };
@@ -102,11 +107,13 @@ export class SandboxService {
         const ip = this.allocate(n, ep);
         allocated.push([n, ip]);
         ep.ipAddress = ip;
+        ep.ipv6Address = this.allocate6(n, ep);
+        if (ep.ipv6Address) allocated.push([n, ep.ipv6Address]);
         ep.mac = ep.macAddress ?? randomMac();
         ep.endpointId = newId();
         ep.iface = `eth${i}`;
       });
-      netns = await this.netns.create(sandboxId);
+      netns = await this.netns.create(sandboxId, this.remapped(c));
       const requests = this.portRequestsOf(c);
       const primary = nets[0]![0];
       const ports = await this.ports.take(c.id, requests, () => c.networks?.[primary.name]?.ipAddress, `${c.name} (${nets[0]![1].endpointId})`);
@@ -121,19 +128,21 @@ export class SandboxService {
     }
     const sandbox = c.sandbox;
     const ready = (async () => {
-      for (const [n] of nets) await this.keepers.ensure(n);
+      for (const [n] of nets) await this.keepers.ensure(n, this.takenOn(n));
       // One call per network, the ports with the first: teardown undoes them the same way.
       for (const group of groupByPorts(nets, sandbox.portsNetwork)) {
         const ports = group.some(([n]) => n.name === sandbox.portsNetwork) ? sandbox.ports : [];
         await this.netavark.setup(netns, this.request(c, group, ports));
+        if (ports.length && group.some(([n]) => ipv6SubnetOf(n))) await exemptIpv6Loopback(group[0]![0].id);
       }
       for (const [n] of nets) this.events.emit('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
     })();
     ready.catch(() => undefined);
     return {
       netnsPath: netns,
-      ips: nets.map(([, ep]) => ep.ipAddress!),
-      nameservers: [...new Set(nets.filter(([n]) => n.dns).map(([n]) => n.subnets[0]!.gateway))],
+      usernsPath: this.remapped(c) ? this.netns.userPathOf(sandboxId) : undefined,
+      ips: addressesOf(nets),
+      nameservers: nameserversOf(nets),
       extraHosts: this.linkHosts(nets),
       hostGateway,
       ready,
@@ -145,13 +154,20 @@ export class SandboxService {
     const t = this.networks.containers.find(target);
     if (!isRunning(t)) throw new ConflictError(`cannot join network namespace of a non running container: ${t.id}`);
     const ips = Object.values(t.networks ?? {}).flatMap((ep) => (ep.ipAddress ? [ep.ipAddress] : []));
-    return { ...NO_SANDBOX, netnsPath: t.sandbox?.netns ?? `/proc/${t.state.pid}/ns/net`, ips };
+    // A namespace is joined with the user namespace that owns it (moby's WithNamespaces).
+    const usernsPath = !this.remapped(t) ? undefined : t.sandbox?.netns ? this.netns.userPathOf(t.sandbox.id) : `/proc/${t.state.pid}/ns/user`;
+    return { ...NO_SANDBOX, netnsPath: t.sandbox?.netns ?? `/proc/${t.state.pid}/ns/net`, usernsPath, ips };
+  }
+
+  /** The container has a user namespace of its own (berthd --userns-remap, not --userns=host). */
+  private remapped(c: ContainerRecord): boolean {
+    return !!this.ids && c.hostConfig.UsernsMode !== 'host';
   }
 
   private bridgeEndpoints(c: ContainerRecord): [NetworkRecord, EndpointRecord][] {
     if (!c.networks) {
       // A container recorded before Berth had networks: it joins its mode's network.
-      const n = this.networks.find(c.hostConfig.NetworkMode || 'bridge');
+      const n = this.networks.find(modeNetwork(c.hostConfig.NetworkMode));
       c.networks = { [n.name]: { networkId: n.id, aliases: [] } };
     }
     const out: [NetworkRecord, EndpointRecord][] = [];
@@ -163,13 +179,30 @@ export class SandboxService {
     return out;
   }
 
+  /** --ip/--ip6: the address, unless a container holds it (the keeper's moves, keepers.ts). */
+  private claim(n: NetworkRecord, ip: string): string {
+    const taken = this.takenOn(n);
+    if (this.keepers.addressesOf(n).includes(ip)) this.keepers.displace(n);
+    else if (taken.has(ip)) throw new ConflictError(`Address already in use: ${ip} on network ${n.name}`);
+    taken.add(ip);
+    return ip;
+  }
+
+  /** The endpoint's IPv6 address on a network with IPv6 (--ip6, or the lowest free one). */
+  private allocate6(n: NetworkRecord, ep: EndpointRecord): string | undefined {
+    const s = ipv6SubnetOf(n);
+    if (!s) return undefined;
+    if (ep.ipv6) return this.claim(n, ep.ipv6);
+    const taken = this.takenOn(n);
+    const ip = nextFree6(subnet6Of(s), taken, s.ipRange ? parseSubnet6(s.ipRange) : undefined);
+    if (!ip) throw new ConflictError(`no available IPv6 addresses on this network's address pools: ${n.name} (${n.id})`);
+    taken.add(ip);
+    return ip;
+  }
+
   private allocate(n: NetworkRecord, ep: EndpointRecord): string {
     const taken = this.takenOn(n);
-    if (ep.ipv4) {
-      if (taken.has(ep.ipv4)) throw new ConflictError(`Address already in use: ${ep.ipv4} on network ${n.name}`);
-      taken.add(ep.ipv4);
-      return ep.ipv4;
-    }
+    if (ep.ipv4) return this.claim(n, ep.ipv4);
     for (const s of n.subnets) {
       const sub = subnetOf(s);
       const ip = nextFree(sub, taken, s.ipRange ? parseSubnet(s.ipRange) : sub);
@@ -206,8 +239,9 @@ export class SandboxService {
         }
         const ip = target.networks?.[n.name]?.ipAddress;
         if (!ip) continue;
+        // One line per link, its names together, as Docker writes it ("172.17.0.2\tdb 0123456789ab db").
         const names = [alias, shortId(target.id), target.name].filter((x): x is string => !!x);
-        out.push(...names.map((h) => `${h}:${ip}`));
+        out.push(`${names.join(' ')}:${ip}`);
       }
     }
     return out;
@@ -223,8 +257,8 @@ export class SandboxService {
       id: n.id,
       driver: 'bridge',
       network_interface: n.bridge!,
-      subnets: n.subnets.map((s) => ({ subnet: s.subnet, gateway: s.gateway })),
-      ipv6_enabled: false,
+      subnets: [...n.subnets, ...(ipv6SubnetOf(n) ? n.subnets6! : [])].map((s) => ({ subnet: s.subnet, gateway: s.gateway })),
+      ipv6_enabled: !!ipv6SubnetOf(n),
       internal: n.internal,
       dns_enabled: n.dns,
       ipam_options: { driver: 'host-local' },
@@ -237,7 +271,7 @@ export class SandboxService {
     for (const [n, ep] of nets) {
       req.network_info[n.id] = this.netavarkNetwork(n);
       req.networks[n.id] = {
-        static_ips: [ep.ipAddress!],
+        static_ips: ep.ipv6Address ? [ep.ipAddress!, ep.ipv6Address] : [ep.ipAddress!],
         aliases: n.dns ? [...new Set([c.name, shortId(c.id), ...ep.aliases])] : [],
         interface_name: ep.iface ?? 'eth0',
         static_mac: ep.mac,
@@ -261,7 +295,7 @@ export class SandboxService {
     const nets = this.liveEndpoints(c);
     // The network carrying the ports is torn down with them, every other one alone (as set up).
     const calls = sb.netns ? groupByPorts(nets, sb.portsNetwork).map((g) => this.request(c, g, g.some(([n]) => n.name === sb.portsNetwork) ? sb.ports : [])) : [];
-    const freed = nets.map(([n, ep]) => [n, ep.ipAddress!] as const);
+    const freed = nets.flatMap(([n, ep]) => (ep.ipv6Address ? [[n, ep.ipAddress!], [n, ep.ipv6Address]] : [[n, ep.ipAddress!]]) as [NetworkRecord, string][]);
     for (const [n, ep] of nets) {
       clearRuntime(ep);
       this.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
@@ -307,6 +341,20 @@ export class SandboxService {
     }
   }
 
+  /**
+   * After the containers are reconciled: namespaces that no container's record names are what a
+   * start cut short by the daemon's death made (the sandbox is recorded with the running state).
+   * Removing the namespace takes its interfaces with it.
+   */
+  async removeOrphans(containers: ContainerRecord[]): Promise<void> {
+    const known = new Set(containers.flatMap((c) => (c.sandbox ? [c.sandbox.id] : [])));
+    for (const name of await fsp.readdir(this.netns.dir).catch(() => [] as string[])) {
+      if (known.has(name) || isKeeperNamespace(name)) continue;
+      logger.info(`removing the network namespace ${name} of an interrupted start`);
+      await this.netns.remove(name).catch((err: Error) => logger.warn(`removing network namespace ${name}: ${err.message}`));
+    }
+  }
+
   /** Waits for the teardowns in flight (daemon shutdown). */
   async drain(): Promise<void> {
     while (this.pending.size) await Promise.all([...this.pending]);
@@ -337,7 +385,10 @@ export class SandboxService {
 
   /** After a daemon restart: a running container's addresses and ports are in use again. */
   async restore(c: ContainerRecord): Promise<void> {
-    for (const [n, ep] of this.liveEndpoints(c)) this.takenOn(n).add(ep.ipAddress!);
+    for (const [n, ep] of this.liveEndpoints(c)) {
+      this.takenOn(n).add(ep.ipAddress!);
+      if (ep.ipv6Address) this.takenOn(n).add(ep.ipv6Address);
+    }
     const sb = c.sandbox;
     if (!sb || sb.ports.length === 0) return;
     const primary = sb.portsNetwork;
@@ -345,6 +396,12 @@ export class SandboxService {
     await this.ports
       .take(c.id, requests, () => (primary ? c.networks?.[primary]?.ipAddress : undefined), c.name)
       .catch((err: Error) => logger.warn(`re-holding the published ports of ${shortId(c.id)}: ${err.message}`));
+  }
+
+  /** What a running container's /etc files take from its networks now (connect/disconnect rewrite them). */
+  etcNetwork(c: ContainerRecord): Omit<Sandbox, 'netnsPath' | 'ready'> {
+    const nets = this.liveEndpoints(c);
+    return { ips: addressesOf(nets), nameservers: nameserversOf(nets), extraHosts: this.linkHosts(nets), hostGateway: this.hostGateway() };
   }
 
   /** network connect on a running container: one more interface in its namespace. */
@@ -358,14 +415,16 @@ export class SandboxService {
     while (used.has(`eth${i}`)) i++;
     const ip = this.allocate(n, ep);
     ep.ipAddress = ip;
-    ep.mac = ep.macAddress ?? randomMac();
-    ep.endpointId = newId();
-    ep.iface = `eth${i}`;
     try {
-      await this.keepers.ensure(n);
+      ep.ipv6Address = this.allocate6(n, ep);
+      ep.mac = ep.macAddress ?? randomMac();
+      ep.endpointId = newId();
+      ep.iface = `eth${i}`;
+      await this.keepers.ensure(n, this.takenOn(n));
       await this.netavark.setup(sb.netns, this.request(c, [[n, ep]], []));
     } catch (err) {
       this.takenOn(n).delete(ip);
+      if (ep.ipv6Address) this.takenOn(n).delete(ep.ipv6Address);
       clearRuntime(ep);
       throw err;
     }
@@ -383,12 +442,24 @@ export class SandboxService {
       sb.ports = [];
     }
     this.takenOn(n).delete(ep.ipAddress);
+    if (ep.ipv6Address) this.takenOn(n).delete(ep.ipv6Address);
     clearRuntime(ep);
   }
 }
 
+/** The gateways of the networks with name resolution (aardvark-dns listens there). */
+function nameserversOf(nets: [NetworkRecord, EndpointRecord][]): string[] {
+  return [...new Set(nets.filter(([n]) => n.dns).map(([n]) => n.subnets[0]!.gateway))];
+}
+
+/** A container's addresses on its networks, IPv4 then IPv6 of each (its /etc/hosts lines). */
+function addressesOf(nets: [NetworkRecord, EndpointRecord][]): string[] {
+  return nets.flatMap(([, ep]) => [ep.ipAddress!, ...(ep.ipv6Address ? [ep.ipv6Address] : [])]);
+}
+
 function clearRuntime(ep: EndpointRecord): void {
   delete ep.ipAddress;
+  delete ep.ipv6Address;
   delete ep.mac;
   delete ep.endpointId;
   delete ep.iface;
@@ -399,7 +470,10 @@ function randomMac(): string {
   return ['02', '42', ...[...randomBytes(4)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
-/** IPv4 and wildcard bindings are DNATed by netavark; IPv6 ones are relayed by the held socket. */
+/**
+ * IPv4 and wildcard bindings are DNATed by netavark (both families on a dual-stack network);
+ * bindings to an IPv6 address are relayed by the held socket.
+ */
 function netavarkPorts(ports: PublishedPort[]): NetavarkPortMapping[] {
   return ports
     .filter((p) => p.protocol !== 'sctp' && !p.hostIp.includes(':'))

@@ -10,6 +10,7 @@ import { KeyedLock } from '../../util/lock.js';
 import { LocalDriver, validateLocalOptions, validateVolumeName } from '../../volume/local.js';
 import type { EventService } from '../events.js';
 import { type Filters, filterValues } from '../filters.js';
+import type { IdPair } from '../../util/idmap.js';
 
 /** metadata/volumes/<name>.json */
 export interface VolumeRecord {
@@ -28,6 +29,8 @@ export interface VolumeServiceDeps {
   events: EventService;
   /** Ids of the containers whose mount points name the volume. */
   containersUsing: (name: string) => string[];
+  /** berthd --userns-remap: new volumes belong to the mapped root. */
+  owner?: IdPair;
 }
 
 /** Mount attributes reported in the volume's `mount` event. */
@@ -62,7 +65,7 @@ export class VolumeService {
 
   constructor(private readonly deps: VolumeServiceDeps) {
     this.records = new MetadataStore(path.join(deps.root, 'metadata', 'volumes'));
-    this.driver = new LocalDriver(path.join(deps.root, 'volumes'));
+    this.driver = new LocalDriver(path.join(deps.root, 'volumes'), deps.owner);
   }
 
   async init(): Promise<void> {
