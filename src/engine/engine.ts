@@ -19,7 +19,7 @@ import { LogDrivers } from './logging/service.js';
 
 import { ConflictError, InvalidParameterError, NotImplementedError } from '../errors.js';
 import { changes as fsChanges } from '../archive/changes.js';
-import { Runtime } from '../runtime/runtime.js';
+import { processAlive, Runtime } from '../runtime/runtime.js';
 import { emptyBlkio } from '../runtime/cgroups.js';
 import type { LogEntry, RuntimeName } from '../runtime/types.js';
 import { Snapshotter } from '../snapshot/overlay.js';
@@ -63,7 +63,8 @@ import type { Subnet } from '../network/ipam.js';
 import { LayerService } from './layers/layer-service.js';
 import { type HostInfo, probeHost } from '../oci/host-info.js';
 import { VolumeService } from './volumes/volume-service.js';
-import { EngineBuildBackend, removeStaleContexts } from './build-backend.js';
+import { builderDir, EngineBuildBackend, removeStaleContexts } from './build-backend.js';
+import { CacheMounts } from './build-cache-mounts.js';
 import { openBuildSession, type BuildSession } from './build-session.js';
 import type { BuildOptions } from '../build/builder.js';
 import { parsePlatform } from '../distribution/platform.js';
@@ -121,6 +122,8 @@ export class Engine {
   private readonly views: ViewContext;
   readonly registries: RegistryService;
   readonly distributionMetadata: DistributionMetadata;
+  /** RUN --mount=type=cache directories and who holds them (across builds). */
+  private readonly cacheMounts: CacheMounts;
   /** Berth's read-only layer views (/berth/…): graph, union views, efficiency, comparison. */
   readonly layers: LayerService;
   /** The host as containers' specs need it, probed once. */
@@ -180,6 +183,7 @@ export class Engine {
     };
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
+    this.cacheMounts = new CacheMounts(path.join(builderDir(opts.dataRoot), 'cache-mounts'), opts.idMapping);
     this.exec = new ExecService(this.containers, this.runtime, this.snapshots, this.events);
     this.archive = new ContainerArchive(this.containers, this.events);
     this.layers = new LayerService({
@@ -299,7 +303,7 @@ export class Engine {
 
   /** `docker save`: the images as one archive (Docker 25+'s format), streamed from the content store. */
   saveImages(names: string[]): Promise<Readable> {
-    return saveImages({ images: this.images, references: this.references, content: this.content, events: this.events }, names);
+    return saveImages({ images: this.images, references: this.references, content: this.content, snapshots: this.snapshots, events: this.events }, names);
   }
 
   /** `docker load`: images from an archive; resolves with their ids. */
@@ -358,6 +362,7 @@ export class Engine {
         snapshots: this.snapshots,
         images: this.images,
         containers: this.containers,
+        cacheMounts: this.cacheMounts,
         pull: (ref, platform, a, sink) => this.pullImage(ref, { platform: platform ? parsePlatform(platform) : undefined, auth: a }, sink),
       },
       auth,
@@ -403,13 +408,15 @@ export class Engine {
         }
       }
     }
-    let list = this.containers.all().sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || b.id.localeCompare(a.id));
     const before = filterValues(f, 'before').map((r) => this.containers.find(r));
     const since = filterValues(f, 'since').map((r) => this.containers.find(r));
-    list = list.filter((c) => before.every((b) => Date.parse(c.created) < Date.parse(b.created)));
-    list = list.filter((c) => since.every((s) => Date.parse(c.created) > Date.parse(s.created)));
     const showAll = opts.all || (opts.limit !== undefined && opts.limit > 0) || filterValues(f, 'status').length > 0 || filterValues(f, 'exited').length > 0;
-    list = list.filter((c) => (showAll || isRunning(c)) && matchesPsFilters(c, f, ancestorIds));
+    // Filtered before sorting, each creation time parsed once: `ps` (and the web view's every
+    // redraw) lists a few running containers out of hundreds.
+    let list = this.containers.all().filter((c) => (showAll || isRunning(c)) && matchesPsFilters(c, f, ancestorIds));
+    const created = new Map(list.map((c) => [c.id, Date.parse(c.created)]));
+    list = list.filter((c) => before.every((b) => created.get(c.id)! < Date.parse(b.created)) && since.every((s) => created.get(c.id)! > Date.parse(s.created)));
+    list.sort((a, b) => created.get(b.id)! - created.get(a.id)! || b.id.localeCompare(a.id));
     if (opts.limit !== undefined && opts.limit > 0) list = list.slice(0, opts.limit);
     return Promise.all(list.map((c) => summaryView(this.views, c, opts.size, this.imageDisplayName(c.imageId, c.image))));
   }
@@ -421,7 +428,13 @@ export class Engine {
   async top(idOrName: string, psArgs: string): Promise<ContainerTopResponse> {
     const c = this.containers.find(idOrName);
     if (c.state.status !== 'running' && c.state.status !== 'paused') throw new ConflictError(`Container ${c.id} is not running`);
-    const pids = new Set(await this.runtime.pids(c.id));
+    const pids = new Set(
+      await this.runtime.pids(c.id).catch((err: Error) => {
+        // It exited while being asked (a build step, a short run): not running, not a daemon fault.
+        if (!isRunning(c) || !processAlive(c.state.pid)) throw new ConflictError(`Container ${c.id} is not running`);
+        throw err;
+      }),
+    );
     const args = psArgs.split(/\s+/).filter(Boolean);
     if (args.some((a) => !/^[\w,=:%-]+$/.test(a))) throw new InvalidParameterError(`invalid ps arguments: ${psArgs}`);
     let stdout: string;
@@ -463,6 +476,7 @@ export class Engine {
         findContainer: (id) => this.containers.find(id),
         pause: (id) => this.containers.pause(id, { forCommit: true }),
         unpause: (id) => this.containers.unpause(id),
+        locked: (c, fn) => this.containers.locked(c, fn),
       },
       opts,
     );
