@@ -19,7 +19,7 @@ import { LogDrivers } from './logging/service.js';
 
 import { ConflictError, InvalidParameterError, NotImplementedError } from '../errors.js';
 import { changes as fsChanges } from '../archive/changes.js';
-import { Runtime } from '../runtime/runtime.js';
+import { processAlive, Runtime } from '../runtime/runtime.js';
 import { emptyBlkio } from '../runtime/cgroups.js';
 import type { LogEntry, RuntimeName } from '../runtime/types.js';
 import { Snapshotter } from '../snapshot/overlay.js';
@@ -29,6 +29,8 @@ import { runCommand } from '../util/exec.js';
 import { ContainerService } from './containers/container-service.js';
 import { ContainerArchive } from './containers/archive.js';
 import { type ContainerRecord, isRunning } from './containers/container.js';
+import { updateNetworkFiles } from './containers/bundle.js';
+import { logger } from '../util/logger.js';
 import { HealthMonitor } from './containers/health.js';
 import { inspectView, matchesPsFilters, summaryView, validatePsFilters, type ViewContext } from './containers/views.js';
 import { EventService } from './events.js';
@@ -165,9 +167,15 @@ export class Engine {
       logDrivers: this.logDrivers,
     });
     this.networks.containers = this.containers;
+    // connect/disconnect of a running container: its /etc/hosts and resolv.conf follow.
+    const changeNetworks = async (c: ContainerRecord, change: () => Promise<void>): Promise<void> => {
+      const before = this.sandboxes.etcNetwork(c);
+      await change();
+      await updateNetworkFiles(this.containers.containerDir(c.id), c, before, this.sandboxes.etcNetwork(c)).catch((err: Error) => logger.warn(`updating /etc/hosts and resolv.conf of ${c.id.slice(0, 12)}: ${err.message}`));
+    };
     this.networks.hooks = {
-      connectRunning: (c, name) => this.sandboxes.connectRunning(c, name),
-      disconnectRunning: (c, name) => this.sandboxes.disconnectRunning(c, name),
+      connectRunning: (c, name) => changeNetworks(c, () => this.sandboxes.connectRunning(c, name)),
+      disconnectRunning: (c, name) => changeNetworks(c, () => this.sandboxes.disconnectRunning(c, name)),
       removing: (n) => this.sandboxes.keepers.remove(n),
     };
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
@@ -395,13 +403,15 @@ export class Engine {
         }
       }
     }
-    let list = this.containers.all().sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || b.id.localeCompare(a.id));
     const before = filterValues(f, 'before').map((r) => this.containers.find(r));
     const since = filterValues(f, 'since').map((r) => this.containers.find(r));
-    list = list.filter((c) => before.every((b) => Date.parse(c.created) < Date.parse(b.created)));
-    list = list.filter((c) => since.every((s) => Date.parse(c.created) > Date.parse(s.created)));
     const showAll = opts.all || (opts.limit !== undefined && opts.limit > 0) || filterValues(f, 'status').length > 0 || filterValues(f, 'exited').length > 0;
-    list = list.filter((c) => (showAll || isRunning(c)) && matchesPsFilters(c, f, ancestorIds));
+    // Filtered before sorting, each creation time parsed once: `ps` (and the web view's every
+    // redraw) lists a few running containers out of hundreds.
+    let list = this.containers.all().filter((c) => (showAll || isRunning(c)) && matchesPsFilters(c, f, ancestorIds));
+    const created = new Map(list.map((c) => [c.id, Date.parse(c.created)]));
+    list = list.filter((c) => before.every((b) => created.get(c.id)! < Date.parse(b.created)) && since.every((s) => created.get(c.id)! > Date.parse(s.created)));
+    list.sort((a, b) => created.get(b.id)! - created.get(a.id)! || b.id.localeCompare(a.id));
     if (opts.limit !== undefined && opts.limit > 0) list = list.slice(0, opts.limit);
     return Promise.all(list.map((c) => summaryView(this.views, c, opts.size, this.imageDisplayName(c.imageId, c.image))));
   }
@@ -413,7 +423,13 @@ export class Engine {
   async top(idOrName: string, psArgs: string): Promise<ContainerTopResponse> {
     const c = this.containers.find(idOrName);
     if (c.state.status !== 'running' && c.state.status !== 'paused') throw new ConflictError(`Container ${c.id} is not running`);
-    const pids = new Set(await this.runtime.pids(c.id));
+    const pids = new Set(
+      await this.runtime.pids(c.id).catch((err: Error) => {
+        // It exited while being asked (a build step, a short run): not running, not a daemon fault.
+        if (!isRunning(c) || !processAlive(c.state.pid)) throw new ConflictError(`Container ${c.id} is not running`);
+        throw err;
+      }),
+    );
     const args = psArgs.split(/\s+/).filter(Boolean);
     if (args.some((a) => !/^[\w,=:%-]+$/.test(a))) throw new InvalidParameterError(`invalid ps arguments: ${psArgs}`);
     let stdout: string;

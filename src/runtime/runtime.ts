@@ -68,7 +68,8 @@ async function readInt(file: string): Promise<number | null> {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` exists (EPERM: it does, another user's). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -195,7 +196,7 @@ export class Runtime extends EventEmitter {
   private async monitorLost(id: string): Promise<boolean> {
     if (existsSync(this.layout.exitFile(id))) return false;
     const pid = await readInt(path.join(this.layout.ctrDir(id), 'conmon.pid'));
-    if (!pid || (alive(pid) && (await isConmonFor(pid, id)))) return false;
+    if (!pid || (processAlive(pid) && (await isConmonFor(pid, id)))) return false;
     // conmon writes the exit file before it exits: looked at again after the pid.
     return !existsSync(this.layout.exitFile(id)) && this.runtimeKnows(id);
   }
@@ -408,10 +409,10 @@ export class Runtime extends EventEmitter {
       }
     }
     // conmon writes the exit file after the container died; let it finish so nothing reappears.
-    if (monitorPid && alive(monitorPid) && (await isConmonFor(monitorPid, id))) {
+    if (monitorPid && processAlive(monitorPid) && (await isConmonFor(monitorPid, id))) {
       const deadline = Date.now() + 5000;
-      while (alive(monitorPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
-      if (alive(monitorPid) && (await isConmonFor(monitorPid, id))) {
+      while (processAlive(monitorPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      if (processAlive(monitorPid) && (await isConmonFor(monitorPid, id))) {
         try {
           process.kill(monitorPid, 'SIGKILL');
         } catch {
@@ -440,7 +441,7 @@ export class Runtime extends EventEmitter {
       return false;
     }
     if (status['systemd-cgroup'] || (hooks?.poststop?.length ?? 0) > 0) return false;
-    if (!status.pid || alive(status.pid)) return false;
+    if (!status.pid || processAlive(status.pid)) return false;
     const cg = status['cgroup-path'];
     if (cg) {
       if (!cg.startsWith('/') || cg.split('/').includes('..')) return false;
@@ -518,7 +519,7 @@ export class Runtime extends EventEmitter {
   async monitorAlive(id: string): Promise<boolean> {
     checkId('container', id);
     const pid = await readInt(path.join(this.layout.ctrDir(id), 'conmon.pid'));
-    return !!pid && alive(pid) && (await isConmonFor(pid, id));
+    return !!pid && processAlive(pid) && (await isConmonFor(pid, id));
   }
 
   /** The recorded exit of `id`, or null while it runs (or after delete). */
@@ -617,7 +618,7 @@ export class Runtime extends EventEmitter {
 
   private async initPid(id: string): Promise<number | null> {
     const pid = await readInt(path.join(this.layout.ctrDir(id), 'pidfile'));
-    return pid && alive(pid) ? pid : null;
+    return pid && processAlive(pid) ? pid : null;
   }
 
   async pids(id: string): Promise<number[]> {
