@@ -26,6 +26,7 @@ export interface CreateOpts extends ResourceFlagOpts, MountFlags {
   stopTimeout?: string;
   network?: string;
   privileged?: boolean;
+  userns?: string;
   capAdd?: string[];
   capDrop?: string[];
   readOnly?: boolean;
@@ -90,6 +91,7 @@ export function addCreateFlags(c: Command, run: boolean): void {
     .option('-t, --tty', 'Allocate a pseudo-TTY')
     .option('--ulimit <ulimit>', 'Ulimit options', collect)
     .option('-u, --user <string>', 'Username or UID (format: <name|uid>[:<group|gid>])')
+    .option('--userns <string>', 'User namespace to use ("host": the host\'s, with berthd --userns-remap)')
     .option('-w, --workdir <string>', 'Working directory inside the container');
   addResourceFlags(c);
   addMountFlags(c);
@@ -184,6 +186,11 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
     RestartPolicy: { Name: '' },
   };
   if (o.init) host.Init = true;
+  if (o.userns !== undefined) {
+    // The docker CLI's own check, before the daemon is asked.
+    if (!['', 'host'].includes(o.userns)) throw new StatusError(125, '--userns: invalid USER mode');
+    host.UsernsMode = o.userns;
+  }
   Object.assign(host, resourceFields(o));
   if (o.ulimit?.length) host.Ulimits = o.ulimit.map(parseUlimit);
   if (o.restart) {
