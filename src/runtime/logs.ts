@@ -256,6 +256,7 @@ export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterab
         offset += bytesRead;
         const data = rest.length ? Buffer.concat([rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
         let pos = 0;
+        const lastNl = data.lastIndexOf(NL);
         for (;;) {
           const nl = data.indexOf(NL, pos);
           if (nl < 0) break;
@@ -267,7 +268,7 @@ export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterab
           const r = accept(e);
           if (r === 'stop') return;
           // Where the entry ends: a reader that stops here can resume after it (the log pump).
-          if (r) yield { ...r, at: { ino, offset: offset - data.length + pos } };
+          if (r) yield { ...r, at: { ino, offset: offset - data.length + pos, last: nl === lastNl } };
         }
         // Copy: `buf` is reused for the next read.
         rest = Buffer.from(data.subarray(pos));

@@ -113,8 +113,11 @@ export interface LogEntry {
   time: Date;
   /** The bytes as the process wrote them, with the newline if it ended the line. */
   data: Buffer;
-  /** Where the entry ends in the log: its file's inode and the offset after it (whole lines read from a file). */
-  at?: { ino: number; offset: number };
+  /**
+   * Where the entry ends in the log: its file's inode and the offset after it (whole lines read
+   * from a file); `last`: no more whole line was read with it (the reader may wait next).
+   */
+  at?: { ino: number; offset: number; last: boolean };
 }
 
 export interface LogReadOptions {

@@ -37,8 +37,9 @@ interface Position {
 /**
  * Where a pump got to in the log (after the last line handed to the receiver's socket), saved in
  * the container's directory so that a berthd restarted after a crash goes on from there: the lines
- * written while it was down are shipped once. Saved at most every 20 ms while lines flow (a crash
- * within that window sends those lines again), and at once for a line after a pause.
+ * written while it was down are shipped once. Saved after the last line of each read, and every
+ * 20 ms within a long one: a crash between a line's write to the socket and the save sends that
+ * line again.
  */
 class PumpCursor {
   private latest?: Position;
@@ -66,9 +67,10 @@ class PumpCursor {
     if (this.latest) this.save({ ...this.latest, done: true });
   }
 
-  advance(p: Position): void {
+  /** After a line went to the receiver; `last` of those read together: saved at once. */
+  advance(p: Position, last: boolean): void {
     this.latest = { ...p, done: false };
-    if (Date.now() - this.savedAt >= 20) this.flush();
+    if (last || Date.now() - this.savedAt >= 20) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), 20);
   }
 
@@ -166,7 +168,7 @@ export class LogDrivers {
     try {
       for await (const e of readLogs(this.deps.logPath(id), { ...from, follow: true, signal: pump.stop.signal, wholeLines: true, successor: (ino) => this.rotation.successor(id, ino) })) {
         await ship(pump.sink, e);
-        if (e.at) cursor.advance({ ...e.at, time: e.time.toISOString() });
+        if (e.at) cursor.advance({ ino: e.at.ino, offset: e.at.offset, time: e.time.toISOString() }, e.at.last);
       }
     } catch {
       // the spool went away (container removed): nothing more to ship
