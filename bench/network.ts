@@ -24,19 +24,18 @@ import {
   notes,
   p90,
   podmanContainers,
+  podmanOnOwnStorage,
   ratio,
   reportTime,
   rowMedian,
   rows,
   runBench,
   setKeep,
-  setPodmanBase,
   skipped,
   startBerth,
   startDockerd,
   timeCmd,
   verdict,
-  which,
   writeBusyboxTar,
   type Peer,
 } from './lib.js';
@@ -156,16 +155,12 @@ async function publishedServer(peer: Peer, name: string): Promise<Target & { ip:
 }
 
 async function podmanBase(): Promise<string[] | null> {
-  const bin = which('podman');
-  if (!bin || o['no-podman']) {
-    skipped.push(`podman: ${bin ? '--no-podman' : 'not installed'}`);
+  if (o['no-podman']) {
+    skipped.push('podman: --no-podman');
     return null;
   }
-  const dir = path.join(TMP, 'podman');
-  mkdirSync(dir, { recursive: true });
-  const base = [bin, '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--storage-driver', 'overlay'];
-  setPodmanBase(base);
-  await mustTime([...base, 'import', '-q', path.join(TMP, 'busybox.tar'), 'localhost/busybox:latest']);
+  const base = await podmanOnOwnStorage(['localhost/busybox:latest']);
+  if (!base) skipped.push('podman: not installed');
   return base;
 }
 

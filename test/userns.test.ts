@@ -14,6 +14,7 @@ import { remapIdentity } from '../src/daemon/userns-remap.js';
 import { parseConfig } from '../src/daemon/config.js';
 import { TestDaemon, run, stopAndCheckClean, waitFor } from './harness.js';
 import { Dockerd, peersMissing } from './peers.js';
+import { haveRegistry, TestRegistry } from './registry/registry.js';
 
 const RANGE = 65536;
 
@@ -211,7 +212,7 @@ describe('--userns-remap: containers through berthd and dockerd', () => {
     }
   });
 
-  test('images keep their ids: save from the remapped daemon, load, build, commit, cp and export carry container ids', async () => {
+  test("images keep their ids: build, save, load (also into dockerd), push, pull, commit, cp and export carry the image's ids", async () => {
     const e = engines[0]!;
     const tag = `userns-${randomBytes(3).toString('hex')}`;
     const ctx = fs.mkdtempSync('/tmp/bt-userns-ctx-');
@@ -251,6 +252,24 @@ describe('--userns-remap: containers through berthd and dockerd', () => {
         const out = await ok(other, ['run', '--rm', tag, 'sh', '-c', 'stat -c "%u:%g %n" /app/sub /app/f /tmp/byu | tr "\\n" " "']);
         assert.equal(out, listing, 'the remapped berthd\'s save, loaded by dockerd');
         await ok(other, ['rmi', tag]);
+      }
+      if (haveRegistry()) {
+        // Pushed from the content store as it came, pulled back into the remapped store shifted.
+        const registry = new TestRegistry();
+        try {
+          await registry.start();
+          const remote = `${registry.host}/${tag}:latest`;
+          await ok(e, ['tag', tag, remote]);
+          await ok(e, ['push', remote]);
+          await ok(e, ['rmi', remote]);
+          await ok(e, ['rmi', tag]);
+          await ok(e, ['pull', remote]);
+          await ok(e, ['tag', remote, tag]);
+          await ok(e, ['rmi', remote]);
+          await check('pulled');
+        } finally {
+          await registry.stop();
+        }
       }
       // A container's changes: commit, cp out and export list container ids; cp in lands as the mapped root.
       const c = (await ok(e, ['create', '--user', '0', tag, 'sh', '-c', 'true'])).trim();

@@ -63,7 +63,8 @@ import type { Subnet } from '../network/ipam.js';
 import { LayerService } from './layers/layer-service.js';
 import { type HostInfo, probeHost } from '../oci/host-info.js';
 import { VolumeService } from './volumes/volume-service.js';
-import { EngineBuildBackend, removeStaleContexts } from './build-backend.js';
+import { builderDir, EngineBuildBackend, removeStaleContexts } from './build-backend.js';
+import { CacheMounts } from './build-cache-mounts.js';
 import { openBuildSession, type BuildSession } from './build-session.js';
 import type { BuildOptions } from '../build/builder.js';
 import { parsePlatform } from '../distribution/platform.js';
@@ -121,6 +122,8 @@ export class Engine {
   private readonly views: ViewContext;
   readonly registries: RegistryService;
   readonly distributionMetadata: DistributionMetadata;
+  /** RUN --mount=type=cache directories and who holds them (across builds). */
+  private readonly cacheMounts: CacheMounts;
   /** Berth's read-only layer views (/berth/…): graph, union views, efficiency, comparison. */
   readonly layers: LayerService;
   /** The host as containers' specs need it, probed once. */
@@ -180,6 +183,7 @@ export class Engine {
     };
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
+    this.cacheMounts = new CacheMounts(path.join(builderDir(opts.dataRoot), 'cache-mounts'), opts.idMapping);
     this.exec = new ExecService(this.containers, this.runtime, this.snapshots, this.events);
     this.archive = new ContainerArchive(this.containers, this.events);
     this.layers = new LayerService({
@@ -299,7 +303,7 @@ export class Engine {
 
   /** `docker save`: the images as one archive (Docker 25+'s format), streamed from the content store. */
   saveImages(names: string[]): Promise<Readable> {
-    return saveImages({ images: this.images, references: this.references, content: this.content, events: this.events }, names);
+    return saveImages({ images: this.images, references: this.references, content: this.content, snapshots: this.snapshots, events: this.events }, names);
   }
 
   /** `docker load`: images from an archive; resolves with their ids. */
@@ -358,6 +362,7 @@ export class Engine {
         snapshots: this.snapshots,
         images: this.images,
         containers: this.containers,
+        cacheMounts: this.cacheMounts,
         pull: (ref, platform, a, sink) => this.pullImage(ref, { platform: platform ? parsePlatform(platform) : undefined, auth: a }, sink),
       },
       auth,
@@ -471,6 +476,7 @@ export class Engine {
         findContainer: (id) => this.containers.find(id),
         pause: (id) => this.containers.pause(id, { forCommit: true }),
         unpause: (id) => this.containers.unpause(id),
+        locked: (c, fn) => this.containers.locked(c, fn),
       },
       opts,
     );

@@ -376,12 +376,29 @@ export class Runtime extends EventEmitter {
     if (pids && pids.limit <= 0) await unlimitPids(await containerCgroupDirs(await this.initPid(id), cgroupsPath(id)));
   }
 
+  /** Returns once the container is frozen, as Docker's pause does. */
   async pause(id: string): Promise<void> {
     await this.onKnown(id, ['pause', id]);
+    await this.settle(id, 'paused');
   }
 
   async resume(id: string): Promise<void> {
     await this.onKnown(id, ['resume', id]);
+    await this.settle(id, 'running');
+  }
+
+  /**
+   * On cgroup v1 the runtime can return while the freezer is still FREEZING (a loaded host: its
+   * state then reads "running"); wait for the status the caller asked for, or for the container's end.
+   */
+  private async settle(id: string, want: RuntimeStatus, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const st = await this.state(id);
+      if (!st || st.status === want || st.status === 'stopped') return;
+      if (Date.now() > deadline) throw new Error(`container ${id} is still ${st.status} ${timeoutMs} ms after the runtime was asked to make it ${want}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   /**

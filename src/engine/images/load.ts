@@ -16,6 +16,7 @@ import type { ReferenceStore } from '../../store/references.js';
 import type { EventService } from '../events.js';
 import type { ImageService } from './image-service.js';
 import { ingestLayer, unpackStoredLayer } from './import.js';
+import { LayerTars } from './layer-tars.js';
 import { familiarString } from './names.js';
 
 export interface LoadDeps {
@@ -163,8 +164,8 @@ async function ingestImage(deps: LoadDeps, archive: SpooledArchive, image: LoadI
         throw layerError(err, what, layer.diffId);
       }
       added.snapshots.push(key);
-    } else if (!(await deps.content.has(layer.diffId))) {
-      // The layer is unpacked but its blob is gone: store the blob, so save keeps working.
+    } else if (!(await new LayerTars(deps.content, deps.snapshots).has(layer.diffId))) {
+      // The layer is unpacked but its tar is gone: store the blob, so save keeps working.
       await storeBlob(deps.content, archive, layer.file, layer.diffId, what);
       added.blobs.push(layer.diffId);
     }
