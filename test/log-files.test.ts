@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { lines, run, startDaemon, stopAndCheckClean, waitFor, type TestDaemon } from './harness.js';
+import { tcpReceiver } from './log-receivers.js';
 
 /**
  * A shell loop writing `out1..outN` to stdout and `errK` to stderr for every 7th K, in `phases`
@@ -149,5 +150,37 @@ describe('log files: rotation and reading across it', () => {
     assert.match(r.stderr, /failed to initialize logging driver: compression cannot be enabled when max file count is 1/);
     assert.equal((await d.inspect(bad)).State.Status, 'created');
     await d.dockerOk(['rm', bad]);
+  });
+
+  test('after berthd is SIGKILLed, the syslog pump ships what was written meanwhile, each line once (repeated)', async () => {
+    const tcp = await tcpReceiver();
+    try {
+      for (let round = 0; round < 3; round++) {
+        const n = 60;
+        const tag = `resume${round}`;
+        const got = (): string[] => tcp.got.filter((m) => m.includes(` ${tag} `)).map((m) => m.slice(m.indexOf(' - ') + 3));
+        const id = (
+          await d.dockerOk([
+            'run', '-d', '--log-driver', 'syslog', '--log-opt', `syslog-address=tcp://127.0.0.1:${tcp.port}`, '--log-opt', 'syslog-format=rfc5424', '--log-opt', `tag=${tag}`,
+            'busybox', 'sh', '-c', `i=0; while [ $i -lt ${n} ]; do i=$((i+1)); echo line$i; sleep 0.05; done`,
+          ])
+        ).trim();
+        await waitFor(() => got().length >= 5 + round * 5, 'lines shipped before the crash');
+        await d.kill();
+        // The container goes on writing under its conmon while berthd is down.
+        const spool = path.join(d.dataRoot, 'containers', id, 'container.log');
+        const atKill = got().length;
+        await waitFor(() => fs.readFileSync(spool, 'utf8').split('\n').length > atKill + 10, 'lines written while berthd is down');
+        await d.start();
+        assert.equal((await d.dockerOk(['wait', id])).trim(), '0');
+        await waitFor(() => got().length >= n, `all ${n} lines at the receiver`, 15_000).catch((e: Error) => {
+          throw new Error(`${e.message}: ${got().join(" ")}`);
+        });
+        assert.deepEqual(got(), Array.from({ length: n }, (_, i) => `line${i + 1}`), `round ${round}`);
+        await d.dockerOk(['rm', id]);
+      }
+    } finally {
+      tcp.close();
+    }
   });
 });

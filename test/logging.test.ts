@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { DgramSocket } from 'node-unix-socket';
 import { lines, startDaemon, stopAndCheckClean, waitFor, type TestDaemon } from './harness.js';
 import { fluentdReceiver, freePort, tcpReceiver, udpReceiver } from './log-receivers.js';
+import { makePki } from './pki.js';
 
 describe('logging drivers, create-time refusals and links', () => {
   let d: TestDaemon;
@@ -104,6 +105,36 @@ describe('logging drivers, create-time refusals and links', () => {
       udp.close();
       tcp.close();
       unix.close();
+    }
+  });
+
+  test('syslog over TLS: the CA, a client certificate, skip-verify, and a receiver that is not trusted', async () => {
+    const pki = path.join(d.root, 'pki');
+    fs.mkdirSync(pki);
+    await makePki(pki);
+    const f = (n: string): string => path.join(pki, n);
+    const read = (n: string): Buffer => fs.readFileSync(f(n));
+    // A receiver that insists on a client certificate from the CA.
+    const mutual = await tcpReceiver({ cert: read('server-cert.pem'), key: read('server-key.pem'), ca: read('ca.pem'), requestCert: true, rejectUnauthorized: true });
+    try {
+      const tlsOpts = (port: number, ...more: string[]): string[] => ['--log-driver', 'syslog', '--log-opt', `syslog-address=tcp+tls://127.0.0.1:${port}`, '--log-opt', 'syslog-format=rfc5424', ...more.flatMap((o) => ['--log-opt', o])];
+      const client = [`syslog-tls-ca-cert=${f('ca.pem')}`, `syslog-tls-cert=${f('client-cert.pem')}`, `syslog-tls-key=${f('client-key.pem')}`];
+      await d.dockerOk(['run', '--rm', ...tlsOpts(mutual.port, ...client, 'tag=tls1'), 'busybox', 'sh', '-c', 'echo one; echo two >&2; echo three']);
+      await waitFor(() => mutual.got.filter((m) => m.includes(' tls1 ')).length >= 3, 'messages over TLS');
+      assert.deepEqual(mutual.got.filter((m) => m.includes(' tls1 ')).map((m) => m.slice(m.indexOf(' - ') + 3)).sort(), ['one', 'three', 'two']);
+      assert.match(mutual.got.find((m) => m.endsWith(' - two'))!, /^<27>1 /);
+      // Without the CA the receiver's certificate is not trusted: the start fails, nothing hangs.
+      const untrusted = await d.docker(['run', '--rm', ...tlsOpts(mutual.port, `syslog-tls-cert=${f('client-cert.pem')}`, `syslog-tls-key=${f('client-key.pem')}`), 'busybox', 'true']);
+      assert.notEqual(untrusted.code, 0);
+      assert.match(untrusted.stderr, /failed to initialize logging driver: tls: .*certificate/);
+      // skip-verify trusts any receiver (the client certificate is still shown).
+      await d.dockerOk(['run', '--rm', ...tlsOpts(mutual.port, 'syslog-tls-skip-verify=true', `syslog-tls-cert=${f('client-cert.pem')}`, `syslog-tls-key=${f('client-key.pem')}`, 'tag=tls2'), 'busybox', 'echo', 'skipped']);
+      await waitFor(() => mutual.got.some((m) => m.includes(' tls2 ') && m.endsWith(' - skipped')), 'message with skip-verify');
+      // A file that is not there: dockerd's open error.
+      const missing = await d.docker(['run', '--rm', ...tlsOpts(mutual.port, `syslog-tls-ca-cert=${f('nope.pem')}`), 'busybox', 'true']);
+      assert.match(missing.stderr, new RegExp(`failed to initialize logging driver: open ${f('nope.pem').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: no such file or directory`));
+    } finally {
+      mutual.close();
     }
   });
 

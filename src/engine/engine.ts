@@ -269,7 +269,7 @@ export class Engine {
     await this.containers.init();
     await this.sandboxes.removeOrphans(this.containers.all());
     for (const c of this.containers.all()) if (c.state.status === 'running') this.health.start(c);
-    for (const c of this.containers.all()) if (isRunning(c)) await this.logDrivers.resume(c);
+    for (const c of this.containers.all()) await this.logDrivers.resume(c);
     await removeStaleViews(this.snapshots, this.exportViewsDir());
     await removeStaleContexts(this.opts.dataRoot);
     if (this.opts.defaultImage) await this.ensureDefaultImage();

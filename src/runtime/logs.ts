@@ -190,6 +190,15 @@ async function openLog(file: string, opts: LogReadOptions): Promise<FileHandle |
   }
 }
 
+/** The file (of those to read) with inode `from.ino` and the offset in it, when it is still there. */
+async function resumePoint(files: FileHandle[], from: { ino: number; offset: number }): Promise<{ index: number; offset: number } | null> {
+  for (let i = 0; i < files.length; i++) {
+    const st = await files[i].stat();
+    if (st.ino === from.ino && st.size >= from.offset) return { index: i, offset: from.offset };
+  }
+  return null;
+}
+
 /** The file the log path names now, when that is another one than `ino` (the log was rotated). */
 export async function nextByPath(file: string, ino: number): Promise<NextLogFile | null> {
   const named = await fs.stat(file).catch(() => null);
@@ -220,6 +229,7 @@ export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterab
     let offset = 0;
     let index = 0;
     if (opts.tail !== undefined) ({ index, offset } = await tailStart(queue, opts.tail));
+    else if (opts.from) ({ index, offset } = (await resumePoint(queue, opts.from)) ?? { index, offset });
     for (const f of queue.splice(0, index)) await f.close();
     fh = queue.shift()!;
     let ino = (await fh.stat()).ino;
@@ -246,6 +256,7 @@ export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterab
         offset += bytesRead;
         const data = rest.length ? Buffer.concat([rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
         let pos = 0;
+        const lastNl = data.lastIndexOf(NL);
         for (;;) {
           const nl = data.indexOf(NL, pos);
           if (nl < 0) break;
@@ -256,7 +267,8 @@ export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterab
           if (!e) continue;
           const r = accept(e);
           if (r === 'stop') return;
-          if (r) yield r;
+          // Where the entry ends: a reader that stops here can resume after it (the log pump).
+          if (r) yield { ...r, at: { ino, offset: offset - data.length + pos, last: nl === lastNl } };
         }
         // Copy: `buf` is reused for the next read.
         rest = Buffer.from(data.subarray(pos));
