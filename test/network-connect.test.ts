@@ -106,3 +106,19 @@ test("the keeper's address: never the gateway, outside --ip-range, given up to a
   await d.dockerOk(['network', 'rm', 'tiny']);
   assert.equal(keeperIp(tiny), undefined);
 });
+
+/** The interfaces enslaved to a bridge (ip link show master <bridge>). */
+function bridgePorts(bridge: string): string[] {
+  return execFileSync('ip', ['-o', 'link', 'show', 'master', bridge], { encoding: 'utf8' }).split('\n').filter(Boolean);
+}
+
+test('an exited container of the default bridge leaves no interface behind (its veth goes with its namespace)', async () => {
+  await d.dockerOk(['run', '--rm', 'busybox', 'true']); // the keeper is there from now on
+  const before = bridgePorts(d.net.bridge).length;
+  assert.equal(before, 1, 'the keeper alone');
+  for (let i = 0; i < 5; i++) await d.dockerOk(['run', '--rm', 'busybox', 'true']);
+  const id = (await d.dockerOk(['run', '-d', 'busybox', 'sleep', '60'])).trim();
+  assert.equal(bridgePorts(d.net.bridge).length, 2);
+  await d.dockerOk(['rm', '-f', id]);
+  await waitFor(() => bridgePorts(d.net.bridge).length === before, 'only the keeper on the bridge', 20_000);
+});

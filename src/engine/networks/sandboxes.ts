@@ -294,7 +294,11 @@ export class SandboxService {
     this.ports.release(c.id);
     const nets = this.liveEndpoints(c);
     // The network carrying the ports is torn down with them, every other one alone (as set up).
-    const calls = sb.netns ? groupByPorts(nets, sb.portsNetwork).map((g) => this.request(c, g, g.some(([n]) => n.name === sb.portsNetwork) ? sb.ports : [])) : [];
+    const calls = sb.netns
+      ? groupByPorts(nets, sb.portsNetwork)
+          .map((g) => this.request(c, g, g.some(([n]) => n.name === sb.portsNetwork) ? sb.ports : []))
+          .filter((req) => this.needsTeardown(req))
+      : [];
     const freed = nets.flatMap(([n, ep]) => (ep.ipv6Address ? [[n, ep.ipAddress!], [n, ep.ipv6Address]] : [[n, ep.ipAddress!]]) as [NetworkRecord, string][]);
     for (const [n, ep] of nets) {
       clearRuntime(ep);
@@ -311,7 +315,22 @@ export class SandboxService {
     return done;
   }
 
-  private pendingFile(sandboxId: string): string {
+  /**
+   * Whether netavark must undo a setup of an exited container. Not when all it would do is delete
+   * the veth — which goes with the namespace — that is: no published ports (their DNAT rules), no
+   * name resolution (aardvark's records), and a keeper on each network (so this is not the last
+   * endpoint, whose teardown removes the bridge and its rules). The default bridge's `run --rm`
+   * then spawns netavark once, not twice, and the next container's setup does not queue behind it.
+   */
+  private needsTeardown(req: NetavarkRequest): boolean {
+    if (req.port_mappings?.length) return true;
+    return Object.values(req.network_info).some((info) => {
+      const n = this.networks.get(info.id);
+      return !n || info.dns_enabled || this.keepers.addressesOf(n).length === 0;
+    });
+  }
+
+    private pendingFile(sandboxId: string): string {
     return path.join(this.netavark.configDir, 'teardowns', `${sandboxId}.json`);
   }
 
