@@ -82,7 +82,8 @@ test('a dual-stack network: addresses, inspect, /etc/hosts, names of both famili
 
 test('bad IPv6 input: Docker status and message, nothing made', async () => {
   const o = d.net.octet;
-  await d.dockerOk(['network', 'create', '--ipv6', '--subnet', `10.${o}.61.0/24`, '--subnet', `fd00:${o}:2::/64`, '--gateway', `fd00:${o}:2::fe`, 'dual']);
+  // berth's CLI gives the IPv6 gateway to the IPv6 subnet, as docker's does.
+  await d.berthOk(['network', 'create', '--ipv6', '--subnet', `10.${o}.61.0/24`, '--subnet', `fd00:${o}:2::/64`, '--gateway', `fd00:${o}:2::fe`, 'dual']);
   const cases: [string, unknown, number, RegExp][] = [
     ['no subnet', { Name: 'x1', EnableIPv6: true }, 403, /could not find an available, non-overlapping IPv6 address pool among the defaults/],
     ['overlap', { Name: 'x2', EnableIPv6: true, IPAM: { Config: [{ Subnet: `fd00:${o}:2::/80` }] } }, 403, /Pool overlaps with other one on this address space/],
