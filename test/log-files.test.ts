@@ -126,6 +126,21 @@ describe('log files: rotation and reading across it', () => {
     await d.dockerOk(['rm', id]);
   });
 
+  test('a rotation cut short by a berthd crash is finished or undone at the restart; logs loses nothing', async () => {
+    const id = (await d.dockerOk(['run', '-d', '--log-opt', 'max-size=1m', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo line$i; sleep 0.05; done'])).trim();
+    await waitFor(async () => lines(await d.dockerOk(['logs', id])).length >= 5, 'first lines');
+    await d.kill();
+    // As if berthd died between renaming the file away and asking conmon to reopen it: conmon
+    // goes on writing the renamed file.
+    const dir = path.join(d.dataRoot, 'containers', id);
+    fs.renameSync(path.join(dir, 'container.log'), path.join(dir, 'container.log.rotating'));
+    await d.start();
+    assert.equal((await d.dockerOk(['wait', id])).trim(), '0');
+    assert.deepEqual(lines(await d.dockerOk(['logs', id])), Array.from({ length: 40 }, (_, i) => `line${i + 1}`));
+    assert.deepEqual(logFiles(d, id), ['container.log']);
+    await d.dockerOk(['rm', id]);
+  });
+
   test("local: Docker's defaults (20 MB, 5 files, compressed) and its start-time refusal", async () => {
     // 21 MB of output: one rotation at the default size, compressed by default.
     const id = (await d.dockerOk(['run', '-d', '--log-driver', 'local', 'busybox', 'sh', '-c', "head -c 21000000 /dev/zero | tr '\\0' x | fold -w 1000; echo; echo done"])).trim();

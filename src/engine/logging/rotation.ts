@@ -132,6 +132,8 @@ export class LogRotation {
   private readonly compressing = new Map<string, Promise<void>>();
   /** Per container, the inodes of the log's files as this process rotated them, oldest first, the live one last. */
   private readonly chains = new Map<string, number[]>();
+  /** Containers whose log was checked for a rotation a crash cut short, since this process started. */
+  private readonly recovered = new Set<string>();
 
   constructor(private readonly deps: RotationDeps) {}
 
@@ -176,6 +178,7 @@ export class LogRotation {
     this.locks.delete(id);
     this.chains.delete(id);
     this.compressing.delete(id);
+    this.recovered.delete(id);
   }
 
   private check(id: string): void {
@@ -202,24 +205,51 @@ export class LogRotation {
   rotate(id: string, policy: RotationPolicy, live: boolean): Promise<void> {
     return this.lock(id).run(async () => {
       const file = this.deps.logPath(id);
+      const moving = `${file}.rotating`;
+      if (!this.recovered.has(id)) {
+        this.recovered.add(id);
+        if (await this.recover(id, file, moving, policy)) return;
+      }
       const st = await fsp.stat(file).catch(() => null);
       if (!st || st.size < policy.maxSize) return;
       await this.compressing.get(id);
-      const moving = `${file}.rotating`;
       await fsp.rename(file, moving);
       if (live && !(await this.handOver(id, file, moving))) return;
-      // The files there are move up one, highest first; what would pass max-file goes.
-      for (const n of await this.rotatedNumbers(id)) {
-        for (const gz of [false, true]) {
-          const from = this.rotatedPath(id, n, gz);
-          await (n >= policy.maxFile - 1 ? fsp.unlink(from) : fsp.rename(from, this.rotatedPath(id, n + 1, gz))).catch(ignoreMissing);
-        }
-      }
-      if (policy.maxFile > 1) await fsp.rename(moving, this.rotatedPath(id, 1, false));
-      else await fsp.unlink(moving);
-      await this.extendChain(id, st.ino, file, policy.maxFile);
-      if (policy.compress && policy.maxFile > 1) this.compressing.set(id, this.gzip(this.rotatedPath(id, 1, false)).catch(() => undefined));
+      await this.finish(id, moving, policy, st.ino);
     });
+  }
+
+  /**
+   * A rotation that a berthd crash cut short (the file renamed away, not yet numbered): when conmon
+   * had not created a new file, it still writes the renamed one, which gets its name back;
+   * otherwise the renamed file is complete and the rotation is finished.
+   */
+  private async recover(id: string, file: string, moving: string, policy: RotationPolicy): Promise<boolean> {
+    const left = await fsp.stat(moving).catch(() => null);
+    if (!left) return false;
+    try {
+      await fsp.link(moving, file);
+      await fsp.unlink(moving);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      await this.finish(id, moving, policy, left.ino);
+    }
+    return true;
+  }
+
+  /** Numbers the renamed file .1, the others one up; compresses it with `compress`. */
+  private async finish(id: string, moving: string, policy: RotationPolicy, movedIno: number): Promise<void> {
+    // The files there are move up one, highest first; what would pass max-file goes.
+    for (const n of await this.rotatedNumbers(id)) {
+      for (const gz of [false, true]) {
+        const from = this.rotatedPath(id, n, gz);
+        await (n >= policy.maxFile - 1 ? fsp.unlink(from) : fsp.rename(from, this.rotatedPath(id, n + 1, gz))).catch(ignoreMissing);
+      }
+    }
+    if (policy.maxFile > 1) await fsp.rename(moving, this.rotatedPath(id, 1, false));
+    else await fsp.unlink(moving);
+    await this.extendChain(id, movedIno, this.deps.logPath(id), policy.maxFile);
+    if (policy.compress && policy.maxFile > 1) this.compressing.set(id, this.gzip(this.rotatedPath(id, 1, false)).catch(() => undefined));
   }
 
   /**

@@ -50,10 +50,10 @@ interface Transport {
   close(): void;
 }
 
-function connectStream(opts: net.NetConnectOpts): Promise<net.Socket> {
+/** Resolves once `s` is connected (`ready`: 'secureConnect' for TLS); later errors just close it. */
+function connected(s: net.Socket, ready: 'connect' | 'secureConnect'): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(opts);
-    s.once('connect', () => {
+    s.once(ready, () => {
       s.off('error', reject);
       s.on('error', () => s.destroy());
       resolve(s);
@@ -93,18 +93,6 @@ async function tlsOptions(cfg: Record<string, string>, host: string): Promise<tl
   return { ca, cert, key, rejectUnauthorized: !skip, servername: net.isIP(host) ? undefined : host };
 }
 
-function connectTls(opts: tls.ConnectionOptions): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect(opts);
-    s.once('secureConnect', () => {
-      s.off('error', reject);
-      s.on('error', () => s.destroy());
-      resolve(s);
-    });
-    s.once('error', reject);
-  });
-}
-
 async function openTransport(address: string, octetCounted: boolean, cfg: Record<string, string>): Promise<Transport> {
   const [proto, rest] = address.includes('://') ? address.split('://', 2) : ['unix', '/dev/log'];
   if (proto === 'udp') {
@@ -115,7 +103,7 @@ async function openTransport(address: string, octetCounted: boolean, cfg: Record
   }
   if (proto === 'tcp') {
     const { host, port } = hostPort(rest, 514);
-    const s = await connectStream({ host, port }).catch((e: NodeJS.ErrnoException) => {
+    const s = await connected(net.connect({ host, port }), 'connect').catch((e: NodeJS.ErrnoException) => {
       throw dialError('tcp', `${host}:${port}`, e);
     });
     return streamTransport(s, octetCounted);
@@ -123,7 +111,7 @@ async function openTransport(address: string, octetCounted: boolean, cfg: Record
   if (proto === 'tcp+tls') {
     const { host, port } = hostPort(rest, 514);
     const opts = { host, port, ...(await tlsOptions(cfg, host)) };
-    const s = await connectTls(opts).catch((e: NodeJS.ErrnoException) => {
+    const s = await connected(tls.connect(opts), 'secureConnect').catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ECONNREFUSED') throw dialError('tcp', `${host}:${port}`, e);
       throw new InvalidParameterError(`failed to initialize logging driver: tls: ${e.message}`);
     });
@@ -135,7 +123,7 @@ async function openTransport(address: string, octetCounted: boolean, cfg: Record
       throw new InvalidParameterError(`stat ${rest}: no such file or directory`);
     });
     if (proto === 'unix') {
-      const s = await connectStream({ path: rest }).catch(() => undefined);
+      const s = await connected(net.connect({ path: rest }), 'connect').catch(() => undefined);
       if (s) return streamTransport(s, false);
     }
     const d = new DgramSocket();
