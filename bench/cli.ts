@@ -2,14 +2,18 @@
 // The berth CLI against the docker CLI, command by command, both against one berthd: what each
 // CLI adds to the same daemon's answer. Run as root:
 //
-//   npm run build && node dist/bench/cli.js [--quick] [--runs 30] [--no-install] [--keep]
+//   npm run build && node dist/bench/cli.js [--quick] [--runs 30] [--nice=-15] [--no-install] [--keep]
+//
+// On a machine other work keeps busy, --nice N gives the bench's session and its berthd's a
+// scheduler weight of nice N (Linux autogroups: /proc/<pid>/autogroup), so both CLIs and the
+// daemon run about as on a quiet machine; the report says so.
 //
 // Each round runs every command once with each CLI (the order flips from round to round), so
 // drift in machine load hits both alike. Wall time is from spawn to exit; CPU time is the user +
 // system time the CLI process used (read from this process's children's totals in /proc, so it
 // is a mean), which machine load hardly moves. Nothing is asserted; the target (every berth
 // command within 30 ms of docker's) is printed, and docs/performance.md records the figures.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,6 +44,7 @@ const { values: o } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     runs: { type: 'string' },
+    nice: { type: 'string' },
     'no-install': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
@@ -47,6 +52,7 @@ const { values: o } = parseArgs({
 const RUNS = o.runs ? Number(o.runs) : o.quick ? 8 : 30;
 const WARM = 2;
 const TARGET_MS = 30;
+const NICE = o.nice === undefined ? undefined : Number(o.nice);
 const args: OpBenchArgs = { mb: 0, runs: RUNS, noDockerd: true, noInstall: !!o['no-install'], keep: !!o.keep };
 
 /** The commands compared, as the same words for both CLIs; CTR is a running container with some log lines. */
@@ -85,6 +91,11 @@ async function timed(argv: string[], env: NodeJS.ProcessEnv, s: Sample | undefin
   s.cpuTotal += childrenCpuMs() - cpu0;
 }
 
+/** Sets the scheduler weight of the autogroup (session) `pid` is in. */
+function setAutogroupNice(pid: number | 'self', nice: number): void {
+  writeFileSync(`/proc/${pid}/autogroup`, String(nice));
+}
+
 function loadavg(): string {
   return os.loadavg().map((x) => x.toFixed(2)).join(' ');
 }
@@ -93,6 +104,11 @@ async function main(): Promise<void> {
   await prepareOpBench(args, []);
   log('starting berthd');
   const berth: Peer = await startBerth('berth', 'crun');
+  if (NICE !== undefined) {
+    setAutogroupNice('self', NICE);
+    // berthd runs in a session of its own (the bench starts it detached)
+    setAutogroupNice(berth.daemon.proc.pid!, NICE);
+  }
   const ctr = await apiJson<{ Id: string }>(berth.sock, 'POST', '/containers/create?name=cli-bench', { Image: 'busybox', Cmd: ['sh', '-c', 'seq 1 20; exec sleep 100000'], HostConfig: { NetworkMode: 'none' } });
   berth.daemon.containers.add(ctr.Id);
   await apiJson(berth.sock, 'POST', `/containers/${ctr.Id}/start`);
@@ -157,7 +173,7 @@ function report(samples: Map<string, Sample>, loadBefore: string, loadAfter: str
   return [
     '',
     `berth CLI vs docker CLI against one berthd — ${reportTime()} UTC — ${RUNS} rounds, medians in ms (CPU: mean user+system ms of the CLI process)`,
-    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Linux ${os.release()}, node ${process.version}; load average ${loadBefore} before, ${loadAfter} after`,
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Linux ${os.release()}, node ${process.version}; load average ${loadBefore} before, ${loadAfter} after${NICE === undefined ? '' : `; the bench and berthd at autogroup nice ${NICE}`}`,
     '',
     ...markdownTable(['command', 'docker', 'berth', 'berth − docker', 'berth ÷ docker', 'berth p90', 'docker CPU', 'berth CPU', `≤ docker + ${TARGET_MS} ms`], table),
     '',

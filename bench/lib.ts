@@ -230,6 +230,21 @@ export let podmanBase: string[] | null = null;
 export function setPodmanBase(base: string[]): void {
   podmanBase = base;
 }
+/**
+ * podman's command line on storage of its own under TMP (root, run root, temp dir; cgroupfs,
+ * file events), removed with TMP; busybox.tar imported under each of `images`.
+ */
+export async function podmanOnOwnStorage(images: string[]): Promise<string[] | null> {
+  const bin = which('podman');
+  if (!bin) return null;
+  const dir = path.join(TMP, 'podman');
+  mkdirSync(dir, { recursive: true });
+  const base = [bin, '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--storage-driver', 'overlay'];
+  setPodmanBase(base);
+  for (const image of images) await mustTime([...base, 'import', '-q', path.join(TMP, 'busybox.tar'), image]);
+  return base;
+}
+
 // podman (even with --root/--runroot/--tmpdir) creates its lock file and an empty network run dir
 export const podmanLeftovers = ['/dev/shm/libpod_lock', '/run/containers/networks', '/run/containers'].filter((f) => !existsSync(f));
 
@@ -600,6 +615,8 @@ export interface OpBenchArgs {
   mb: number;
   runs: number;
   noDockerd: boolean;
+  /** Leave podman out (the benches that have it as a peer). */
+  noPodman?: boolean;
   noInstall: boolean;
   keep: boolean;
 }
@@ -612,13 +629,14 @@ export function opBenchArgs(program: string, mbMeaning: string): OpBenchArgs {
       mb: { type: 'string' },
       runs: { type: 'string' },
       'no-dockerd': { type: 'boolean', default: false },
+      'no-podman': { type: 'boolean', default: false },
       'no-install': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (o.help) {
-    process.stdout.write(`Usage: node dist/bench/${program} [--quick] [--mb N] [--runs N] [--no-dockerd] [--no-install] [--keep]
+    process.stdout.write(`Usage: node dist/bench/${program} [--quick] [--mb N] [--runs N] [--no-dockerd] [--no-podman] [--no-install] [--keep]
 
   --quick     100 MB, one run per operation
   --mb N      ${mbMeaning}
@@ -630,6 +648,7 @@ export function opBenchArgs(program: string, mbMeaning: string): OpBenchArgs {
     mb: o.mb ? Number(o.mb) : o.quick ? 100 : 500,
     runs: o.runs ? Number(o.runs) : o.quick ? 1 : 3,
     noDockerd: o['no-dockerd']!,
+    noPodman: o['no-podman']!,
     noInstall: o['no-install']!,
     keep: o.keep!,
   };

@@ -77,6 +77,7 @@ import {
   notes,
   p90,
   podmanContainers,
+  podmanOnOwnStorage,
   pool,
   processTree,
   processesMatching,
@@ -86,7 +87,6 @@ import {
   rssMb,
   runBench,
   setKeep,
-  setPodmanBase,
   sh,
   skipped,
   sleep,
@@ -101,19 +101,14 @@ interface Podman {
   image: string;
 }
 async function setupPodman(): Promise<Podman> {
-  const bin = which('podman');
-  if (!bin) throw new Error('podman is not installed');
-  const dir = path.join(TMP, 'podman');
-  mkdirSync(dir, { recursive: true });
-  const base = [bin, '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--storage-driver', 'overlay'];
-  setPodmanBase(base);
+  const image = 'localhost/busybox:latest';
+  const base = await podmanOnOwnStorage([image]);
+  if (!base) throw new Error('podman is not installed');
   const cg = `/${TAG}-podman`;
   cgroupParents.push(cg);
   // This VM's root has no CAP_SYS_RESOURCE: podman's default rlimits (raised to the maximum) fail
   // in crun, so ask for modest ones. The run itself is `true`: they don't matter.
   const run = ['--pull', 'never', '--network', 'none', '--cgroup-parent', cg, '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096'];
-  const image = 'localhost/busybox:latest';
-  await mustTime([...base, 'import', '-q', path.join(TMP, 'busybox.tar'), image]);
   await mustTime([...base, 'run', '--rm', ...run, image, 'true']);
   return { base, run, image };
 }

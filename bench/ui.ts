@@ -2,7 +2,8 @@
 // The web view at scale: 200 images and 500 containers (10 of them running) in a real berthd with
 // --ui, the page in a real headless Chromium. Measured by the browser's own clock
 // (window.berthPerf): the first render (navigation start → stacks drawn) and live updates (an
-// event's arrival in the page → stacks redrawn, and the daemon's event time → redrawn). The floor
+// event's arrival in the page → stacks redrawn, and the daemon's event time → redrawn; a
+// container's event is drawn from the event itself, then confirmed by the reads). The floor
 // is the data alone: the same two Engine API reads the page makes (/berth/layers and
 // /containers/json, the running ones), timed from Node on the daemon's socket. Nothing is asserted.
 //
@@ -14,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { freePort, launchBrowser } from '../test/browser.js';
 import { api, apiJson, cleanup, log, median, p90, pool, ratio, startBerth, TMP, writeBusyboxTar } from './lib.js';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 
 const { values } = parseArgs({ options: { images: { type: 'string', default: '200' }, containers: { type: 'string', default: '500' }, updates: { type: 'string', default: '20' }, running: { type: 'string', default: '10' } } });
 const IMAGES = Number(values.images);
@@ -119,7 +121,7 @@ async function main(): Promise<void> {
     // live updates: a create and a removal per round, each awaited in the page's log
     const inPage: number[] = [];
     const sinceEvent: number[] = [];
-    const loads: number[] = [];
+    const confirmed: number[] = [];
     const draws: number[] = [];
     for (let i = 0; i < UPDATES; i++) {
       for (const step of ['create', 'destroy']) {
@@ -128,22 +130,24 @@ async function main(): Promise<void> {
           const c = await apiJson<{ Id: string }>(sock, 'POST', `/containers/create?name=bench-ui-live-${i}`, { Image: 'busybox', Cmd: ['true'] });
           daemon.containers.add(c.Id);
         } else await api(sock, 'DELETE', `/containers/bench-ui-live-${i}`);
-        await page.waitForFunction((n) => (window as any).berthPerf.updates.length > n, before, { timeout: 30_000 });
-        const u = await page.evaluate((n) => (window as any).berthPerf.updates.slice(n) as { ms: number; sinceEventMs: number; loadMs: number; drawMs: number }[], before);
+        // until the reads that follow the event have confirmed what was drawn from it
+        await page.waitForFunction((n) => { const u = (window as any).berthPerf.updates.slice(n); return u.length > 0 && u.every((x: any) => x.confirmedMs !== undefined); }, before, { timeout: 30_000 });
+        const u = await page.evaluate((n) => (window as any).berthPerf.updates.slice(n) as { ms: number; confirmedMs: number; sinceEventMs: number; loadMs: number; drawMs: number }[], before);
         inPage.push(...u.map((x) => x.ms));
-        loads.push(...u.map((x) => x.loadMs));
+        confirmed.push(...u.map((x) => x.confirmedMs));
         draws.push(...u.map((x) => x.drawMs));
         sinceEvent.push(...u.map((x) => x.sinceEventMs));
       }
     }
-    log(`live updates: reading ${median(loads).toFixed(0)} ms (p90 ${p90(loads).toFixed(0)}), drawing ${median(draws).toFixed(0)} ms (p90 ${p90(draws).toFixed(0)})`);
+    log(`live updates: drawing ${median(draws).toFixed(0)} ms (p90 ${p90(draws).toFixed(0)}); load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     const f = (x: number): string => `${x.toFixed(0)} ms`;
     const rows = [
       ['first render (navigation → stacks drawn)', f(median(first)), f(p90(first)), f(median(floor)), ratio(median(first) / median(floor)), median(first) < 1000 ? 'met (< 1 s)' : 'NOT met (< 1 s)'],
       ['live update (event in page → redrawn)', f(median(inPage)), f(p90(inPage)), f(median(floor)), ratio(median(inPage) / median(floor)), p90(inPage) < 200 ? 'met (< 200 ms)' : 'NOT met (< 200 ms)'],
       ['live update (daemon event time → redrawn)', f(median(sinceEvent)), f(p90(sinceEvent)), '', '', p90(sinceEvent) < 200 ? 'met (< 200 ms)' : 'NOT met (< 200 ms)'],
+      ['… confirmed by the reads (event in page → redrawn from them)', f(median(confirmed)), f(p90(confirmed)), f(median(floor)), ratio(median(confirmed) / median(floor)), ''],
     ];
-    process.stdout.write(`\nWeb view with ${IMAGES} images, ${CONTAINERS} containers (${RUNNING} running), ${nodes} layer boxes drawn; ${new Date().toISOString().slice(0, 10)}\n\n`);
+    process.stdout.write(`\nWeb view with ${IMAGES} images, ${CONTAINERS} containers (${RUNNING} running), ${nodes} layer boxes drawn; ${new Date().toISOString().slice(0, 16)} UTC, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n\n`);
     process.stdout.write('| measure | median | p90 | floor (the two API reads, Node) | ratio to floor | target |\n|---|---|---|---|---|---|\n');
     for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
   } finally {

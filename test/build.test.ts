@@ -66,6 +66,7 @@ ENV GREETING=hello PATH_EXTRA=/opt
 ARG WHO=world
 COPY greeting.txt /etc/greeting
 COPY dir/ /data/
+COPY --chown=1:2 greeting.txt dir/a /multi/
 RUN echo "$GREETING $WHO" > /hello && cat /etc/greeting
 WORKDIR app
 USER 0:0
@@ -89,6 +90,8 @@ describe('docker build against dockerd', { skip: peersMissing(['dockerd', 'docke
 
   test('the same lines, history and config as dockerd legacy builder', async () => {
     const dir = context({ Dockerfile: FULL, 'greeting.txt': 'hi\n', 'dir/a': '1', 'dir/sub/b': '2' });
+    fs.symlinkSync('sub/b', path.join(dir, 'dir', 'link'));
+    fs.chmodSync(path.join(dir, 'dir', 'a'), 0o4755);
     const args = ['build', '--network', 'none', '--build-arg', 'WHO=you', '-t', 'full:1', dir];
     const ours = await d.docker(args);
     const theirs = await peer.docker(args);
@@ -97,6 +100,13 @@ describe('docker build against dockerd', { skip: peersMissing(['dockerd', 'docke
     assert.deepEqual(normalise(ours.stdout), normalise(theirs.stdout));
     const peerHistory = JSON.parse(await peer.dockerOk(['image', 'inspect', 'full:1', '--format', '{{json .}}']));
     const peerLines = JSON.parse(await peer.dockerOk(['image', 'history', '--no-trunc', '--format', '{{json .CreatedBy}}', 'full:1']).then((o) => `[${lines(o).join(',')}]`)).map((l: string) => l.replace(/(file|dir|multi):[0-9a-f]{64}/, '$1:<sum>'));
+    // COPY's entries have dockerd's shape (`--chown=1:2multi:<sum>`, no space: dockerd's); the sums
+    // themselves differ (dockerd hashes the client's tar headers, Berth the extracted files: docs).
+    const copies = (createdBy: string[]): string[] => createdBy.filter((l) => /#\(nop\) (COPY|ADD) /.test(l)).map((l) => l.replace(/(file|dir|multi):[0-9a-f]{64}/, '$1:<sum>'));
+    const ourRaw = JSON.parse((await d.api('GET', '/images/full:1/history')).text).map((h: { CreatedBy: string }) => h.CreatedBy);
+    const theirRaw = lines(await peer.dockerOk(['image', 'history', '--no-trunc', '--format', '{{json .CreatedBy}}', 'full:1'])).map((l) => JSON.parse(l) as string);
+    assert.equal(copies(ourRaw).length, 3);
+    assert.deepEqual(copies(ourRaw), copies(theirRaw));
     // Our busybox comes from the host's busybox-static, theirs from an import: the base's own entry differs.
     assert.deepEqual((await historyOf('full:1')).slice(0, -1), peerLines.slice(0, -1));
     const ourConfig = JSON.parse(await d.dockerOk(['image', 'inspect', 'full:1', '--format', '{{json .Config}}']));
@@ -277,6 +287,65 @@ describe('berth build', () => {
     assert.equal(await d.dockerOk(['run', '--rm', 'bk:1', 'cat', '/one', '/greeting', '/count']), 'first\nsecond\nhello \n1\n');
     await d.berthOk(['build', '--no-cache', '-t', 'bk:2', dir]);
     assert.equal((await d.dockerOk(['run', '--rm', 'bk:2', 'cat', '/count'])).trim(), '2');
+  });
+
+  test('metadata steps name real containers, as dockerd\'s legacy builder: created, never started, committed, removed (kept with --rm=false)', async () => {
+    const dir = context({ Dockerfile: 'FROM busybox\nENV A=1\nLABEL b=2\n' });
+    const running = (out: string): string[] => [...out.matchAll(/ ---> Running in ([0-9a-f]{12})/g)].map((m) => m[1]!);
+    const kept = await d.dockerOk(['build', '--rm=false', '--no-cache', '-t', 'meta:1', dir]);
+    const ids = running(kept);
+    assert.equal(ids.length, 2, kept);
+    assert.doesNotMatch(kept, /Removing intermediate container/);
+    const cmds = [];
+    for (const id of ids) {
+      const c = JSON.parse(await d.dockerOk(['inspect', id]))[0];
+      assert.equal(c.State.Status, 'created', 'never started');
+      cmds.push(c.Config.Cmd.join(' '));
+    }
+    assert.deepEqual(cmds, ['/bin/sh -c #(nop)  ENV A=1', '/bin/sh -c #(nop)  LABEL b=2']);
+    // Image.Container is gone from the API since 1.45: ask as an older client.
+    const image = (await d.api('GET', '/v1.41/images/meta:1/json')).body;
+    assert.equal(String(image.Container).slice(0, 12), ids[1]);
+    await d.dockerOk(['rm', ...ids]);
+    const removed = await d.dockerOk(['build', '--no-cache', dir]);
+    assert.deepEqual([...removed.matchAll(/Removing intermediate container ([0-9a-f]{12})/g)].map((m) => m[1]), running(removed));
+    assert.deepEqual(await containerIds(), []);
+  });
+
+  test('RUN --mount=type=cache honours id, mode, uid, gid and sharing=shared|private|locked as BuildKit; bad values are refused', async () => {
+    // Three stages at once (independent stages run concurrently): `locked` steps never overlap,
+    // `private` steps never see each other's files, a cache made with mode/uid/gid has them and is
+    // another cache than the plain one of the same id.
+    const locked = (n: string): string => `RUN --mount=type=cache,id=lk,target=/c,sharing=locked mkdir /c/inside && sleep 2 && rmdir /c/inside && echo ${n} > /locked-${n}`;
+    const priv = (n: string): string => `RUN --mount=type=cache,id=pv,target=/c,sharing=private echo ${n} > /c/who && sleep 2 && cat /c/who > /private-${n}`;
+    const df = [
+      'FROM busybox AS a', locked('a'), priv('a'),
+      'FROM busybox AS b', locked('b'), priv('b'),
+      'FROM busybox AS c',
+      'WORKDIR /w',
+      'RUN --mount=type=cache,id=own,target=c,mode=0710,uid=1000,gid=2000 stat -c "%a %u %g" /w/c > /own && touch /w/c/mark',
+      'RUN --mount=type=cache,id=own,target=/p ls -A /p > /plain',
+      'RUN --mount=type=cache,id=own,target=/again,mode=0710,uid=1000,gid=2000 ls /again > /again.txt',
+      'FROM busybox',
+      'COPY --from=a /locked-a /private-a /',
+      'COPY --from=b /locked-b /private-b /',
+      'COPY --from=c /own /plain /again.txt /',
+    ].join('\n');
+    const dir = context({ Dockerfile: `${df}\n` });
+    await d.berthOk(['build', '-t', 'cachemounts:1', dir]);
+    const seen = await d.dockerOk(['run', '--rm', 'cachemounts:1', 'cat', '/locked-a', '/locked-b', '/private-a', '/private-b', '/own', '/plain', '/again.txt']);
+    assert.equal(seen, 'a\nb\na\nb\n710 1000 2000\nmark\n', 'the plain cache of id own is empty');
+    for (const [mount, message] of [
+      ['type=cache,target=/c,sharing=bogus', 'unsupported sharing value "bogus"'],
+      ['type=cache,target=/c,mode=999', 'invalid value 999 for mode'],
+      ['type=cache,target=/c,uid=-1', 'invalid value -1 for uid'],
+      ['type=bind,target=/c,uid=1', 'uid not allowed for "bind" type mounts'],
+      ['type=tmpfs,target=/c,sharing=locked', 'invalid cache sharing set for tmpfs mount'],
+    ]) {
+      const bad = await d.docker(['build', context({ Dockerfile: `FROM busybox\nRUN --mount=${mount} true\n` })]);
+      assert.notEqual(bad.code, 0, mount);
+      assert.match(bad.stderr, new RegExp(message!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), mount);
+    }
   });
 
   test('ONBUILD triggers, COPY --chown/--chmod/--parents, ADD of a loopback URL and a local tar, a remote context', async () => {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
@@ -654,6 +654,40 @@ test('CLI without a daemon: docker wording, exit codes', () => {
   const runNoImage = spawnSync(process.execPath, [cliMain, 'run'], { env, encoding: 'utf8' });
   assert.equal(runNoImage.status, 1);
   assert.match(runNoImage.stderr, /'berth run' requires at least 1 argument/);
+});
+
+test('the bundled CLI keeps V8\'s code cache of a command: written once, then used; a bad one is replaced', () => {
+  const bin = join(root, 'berth.cjs');
+  assert.ok(existsSync(bin), `${bin} does not exist (npm run build makes it)`);
+  const cache = mkdtempSync(join(tmpdir(), 'berth-code-cache-'));
+  try {
+    const env = { ...process.env, XDG_CACHE_HOME: cache, BERTH_HOST: 'unix:///nonexistent/berth-cache.sock' };
+    const ps = () => spawnSync(bin, ['ps', '--format', '{{.ID}}'], { env, encoding: 'utf8' });
+    const files = () => (existsSync(join(cache, 'berth', 'code-cache')) ? readdirSync(join(cache, 'berth', 'code-cache')) : []);
+    const first = ps();
+    assert.equal(first.status, 1);
+    assert.match(first.stderr, /^Cannot connect to the Docker daemon/);
+    const made = files();
+    assert.equal(made.length, 1, 'one file, for the ps bundle');
+    assert.match(made[0]!, /container_ps\.cjs-\d+-\d+$/);
+    const file = join(cache, 'berth', 'code-cache', made[0]!);
+    const written = statSync(file);
+    // Accepted by V8: the next run reads it and writes nothing.
+    const second = ps();
+    assert.deepEqual([second.status, second.stdout, second.stderr], [first.status, first.stdout, first.stderr]);
+    assert.equal(statSync(file).mtimeMs, written.mtimeMs);
+    // A file V8 refuses is compiled around and written anew.
+    writeFileSync(file, 'not a code cache');
+    const third = ps();
+    assert.deepEqual([third.status, third.stdout, third.stderr], [first.status, first.stdout, first.stderr]);
+    assert.notEqual(readFileSync(file, 'latin1'), 'not a code cache', 'written anew');
+    assert.ok(statSync(file).size > 1000);
+    // No usable cache directory: the CLI works the same.
+    const fourth = spawnSync(bin, ['ps', '--format', '{{.ID}}'], { env: { ...env, XDG_CACHE_HOME: '/dev/null' }, encoding: 'utf8' });
+    assert.deepEqual([fourth.status, fourth.stdout, fourth.stderr], [first.status, first.stdout, first.stderr]);
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
 });
 
 test('end to end against berthd', { skip: existsSync(daemonMain) ? false : `skipped: ${daemonMain} does not exist (build the daemon first)` }, async () => {

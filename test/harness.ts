@@ -185,6 +185,8 @@ export class TestDaemon {
   private exited?: Promise<void>;
   /** Every container this daemon created (from its event stream), for the leak check's cgroup look-up. */
   readonly containerIds = new Set<string>();
+  /** Networks removed (network rm, prune): nothing of theirs may remain (leaks.ts). */
+  readonly removedNetworkIds = new Set<string>();
   /** What berthd held right after its (last) start, for the leak check. */
   baseline?: DaemonResources;
   private stopWatching?: () => void;
@@ -242,10 +244,10 @@ export class TestDaemon {
     this.baseline = await daemonResources(this);
   }
 
-  /** Records the id of every container created, from GET /events (ends with the daemon). */
+  /** Records the id of every container created and every network removed, from GET /events (ends with the daemon). */
   private async watchContainers(): Promise<void> {
     this.stopWatching?.();
-    const { res, abort } = await this.stream(`/events?filters=${encodeURIComponent(JSON.stringify({ type: ['container'], event: ['create'] }))}`);
+    const { res, abort } = await this.stream(`/events?filters=${encodeURIComponent(JSON.stringify({ type: ['container', 'network'], event: ['create', 'destroy'] }))}`);
     let buf = '';
     res.setEncoding('utf8');
     res.on('data', (chunk: string) => {
@@ -254,8 +256,10 @@ export class TestDaemon {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         try {
-          const id = (JSON.parse(line) as { Actor?: { ID?: string } }).Actor?.ID;
-          if (id) this.containerIds.add(id);
+          const ev = JSON.parse(line) as { Type?: string; Action?: string; Actor?: { ID?: string } };
+          const id = ev.Actor?.ID;
+          if (id && ev.Type === 'container' && ev.Action === 'create') this.containerIds.add(id);
+          if (id && ev.Type === 'network' && ev.Action === 'destroy') this.removedNetworkIds.add(id);
         } catch {
           /* not an event */
         }

@@ -41,6 +41,33 @@ describe('/berth/ endpoints', () => {
     const c1 = g.Containers.find((c: any) => c.Name === 'lv-c1');
     assert.equal(c1.Parent, b.Layers[0]);
     assert.ok(c1.WritableSize >= 300000);
+    assert.equal(m.Container, c1.Id, 'the image names the container it was committed from');
+    assert.equal(b.Container, '');
+  });
+
+  test('a container being removed stays on its layer until it is gone', async () => {
+    // rm removes the writable layer before the record: a graph read in between once put the
+    // container on no layer (the web view then lost its leaving frame). Read the graph without
+    // pause while containers go, and look at every container seen on the way.
+    const layer = (await d.api('GET', '/berth/layers')).body.Images.find((i: any) => i.Id === base).Layers[0];
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push((await d.dockerOk(['create', 'lv-base:1', 'true'])).trim());
+    const wrong: string[] = [];
+    let reads = 0;
+    let removing = true;
+    const reading = (async () => {
+      while (removing) {
+        reads++;
+        for (const c of (await d.api('GET', '/berth/layers')).body.Containers) if (ids.includes(c.Id) && c.Parent !== layer) wrong.push(`${c.State}: ${JSON.stringify(c.Parent)}`);
+      }
+    })();
+    try {
+      for (const id of ids) await d.api('DELETE', `/containers/${id}`);
+    } finally {
+      removing = false;
+      await reading;
+    }
+    assert.deepEqual(wrong, [], `${reads} reads`);
   });
 
   test('the union view names each entry\'s origin layer, the copies it hides and whiteouts', async () => {

@@ -1,13 +1,15 @@
 // Layers you can see and move: diff, commit, history and export through the real docker CLI and
-// berth, checked against Docker's output and against what lands on disk (layer tars in the
-// content store, snapshots shared rather than copied, nothing left behind by failures).
+// berth, checked against Docker's output and against what lands on disk (snapshots shared rather
+// than copied, committed layers without a stored tar, nothing left behind by failures).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { packDirectory } from '../src/archive/pack.js';
 import { busyboxTar, lines, mountsUnder, sleep, startDaemon, stopAndCheckClean, type TestDaemon, waitFor } from './harness.js';
+import { haveRegistry, startRegistry } from './registry/registry.js';
 
 let d: TestDaemon;
 
@@ -33,9 +35,16 @@ function rawConfig(id: string): any {
   return JSON.parse(fs.readFileSync(path.join(blobsDir(), id.replace('sha256:', '')), 'utf8'));
 }
 
-/** `tar -tv`-like listing of a layer tar in the content store: "type name[ -> link]". */
-function layerEntries(diffId: string): string[] {
-  return tarEntries(fs.readFileSync(path.join(blobsDir(), diffId.replace('sha256:', ''))));
+/** A layer's tar as `docker save` ships it (a committed layer's is regenerated from its directory). */
+async function savedLayer(ref: string, diffId: string): Promise<Buffer> {
+  const saved = await d.api('GET', `/images/${ref}/get`);
+  assert.equal(saved.status, 200, saved.text);
+  return execFileSync('tar', ['-xOf', '-', `blobs/sha256/${diffId.replace('sha256:', '')}`], { input: saved.raw, maxBuffer: 256 << 20 });
+}
+
+/** `tar -tv`-like listing of a layer tar as saved: "type name[ -> link]". */
+async function layerEntries(ref: string, diffId: string): Promise<string[]> {
+  return tarEntries(await savedLayer(ref, diffId));
 }
 
 function tarEntries(tar: Buffer): string[] {
@@ -48,6 +57,8 @@ function tarEntries(tar: Buffer): string[] {
       return `${l[0]} ${f.slice(5).join(' ').replace(/ link to .*$/, '')}`;
     });
 }
+
+const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 async function runToExit(name: string, image: string, script: string): Promise<void> {
   await d.dockerOk(['run', '--name', name, image, 'sh', '-c', script]);
@@ -139,7 +150,7 @@ describe('commit', () => {
     // The layer: one uncompressed tar (digest = diff id) with whiteouts and the opaque marker,
     // none of the runtime's mount points.
     const diffId = img.RootFS.Layers.at(-1);
-    assert.deepEqual(layerEntries(diffId), [
+    assert.deepEqual(await layerEntries(id, diffId), [
       'd etc/', '- etc/.wh.group', 'd tmp/', '- tmp/testfile', 'd var/', '- var/.wh..wh..opq', '- var/n',
     ]);
     // Shared, not copied: exactly one new snapshot, the parent's layer dir is the new image's lower.
@@ -434,7 +445,7 @@ describe('export', () => {
     const img = await inspectImage(commit.body.Id);
     const layer = img.RootFS.Layers.at(-1);
     if (!blobsBefore.has(layer.replace('sha256:', ''))) {
-      const names = layerEntries(layer).map((e) => e.slice(2));
+      const names = (await layerEntries(commit.body.Id, layer)).map((e) => e.slice(2));
       assert.ok(!names.some((n) => /^tmp\/[de]\/./.test(n)), names.join(', '));
     }
     await d.dockerOk(['rm', '-f', 'race']);
@@ -444,7 +455,7 @@ describe('export', () => {
 });
 
 describe('layer lifecycle', () => {
-  test('rmi of a committed image removes exactly its own layer tar and snapshot, not the parent\'s', async () => {
+  test('rmi of a committed image removes exactly its own snapshot, not the parent\'s (a committed layer stores no tar)', async () => {
     const parent = await inspectImage('busybox');
     const parentLayer = parent.RootFS.Layers[0].replace('sha256:', '');
     await runToExit('lc1', 'busybox', 'echo own > /own');
@@ -452,7 +463,7 @@ describe('layer lifecycle', () => {
     const id = (await d.dockerOk(['commit', 'lc1', 'lc/one'])).trim();
     const layer = (await inspectImage(id)).RootFS.Layers.at(-1).replace('sha256:', '');
     const newBlobs = [...blobs()].filter((b) => !before.blobs.has(b)).sort();
-    assert.deepEqual(newBlobs, [id.slice(7), layer].sort(), 'the config and the layer tar');
+    assert.deepEqual(newBlobs, [id.slice(7)], 'the config only: the layer tar is regenerated from its directory');
     const newSnaps = [...snapshots()].filter((s) => !before.snaps.has(s));
     assert.equal(newSnaps.length, 1);
     await d.dockerOk(['rm', 'lc1']);
@@ -460,7 +471,7 @@ describe('layer lifecycle', () => {
     assert.equal(out, `Untagged: lc/one:latest\nDeleted: ${id}\n`);
     const afterSnaps = snapshots();
     const afterBlobs = blobs();
-    assert.ok(!afterBlobs.has(layer) && !afterBlobs.has(id.slice(7)), 'its layer tar and config are gone');
+    assert.ok(!afterBlobs.has(layer) && !afterBlobs.has(id.slice(7)), 'its config is gone');
     assert.ok(!afterSnaps.has(newSnaps[0]), 'its snapshot is gone');
     assert.ok(afterBlobs.has(parentLayer), "the parent's layer tar stays");
     assert.ok(fs.existsSync(path.join(parent.GraphDriver.Data.UpperDir, 'bin', 'busybox')), "the parent's layer stays");
@@ -481,7 +492,7 @@ describe('layer lifecycle', () => {
     assert.deepEqual({ blobs: blobs(), snaps: snapshots() }, { blobs: afterBlobs, snaps: afterSnaps });
   });
 
-  test('a layer tar shared by two layers (same diff id, different parents) stays until the last goes', async () => {
+  test('a layer shared by two snapshots (same diff id, different parents) saves from the one left when the other goes', async () => {
     // The same bytes committed on two different images: fixed names, modes and times.
     const script = 'busybox mkdir /same && echo same > /same/f && busybox touch -d "2020-01-02 03:04:05" /same/f /same';
     await runToExit('sh1', 'busybox', script);
@@ -493,11 +504,67 @@ describe('layer lifecycle', () => {
     const l2 = (await inspectImage(two)).RootFS.Layers.at(-1);
     assert.equal(l1, l2, 'the same diff id');
     assert.notEqual((await inspectImage(one)).GraphDriver.Data.UpperDir, (await inspectImage(two)).GraphDriver.Data.UpperDir, 'two snapshots');
-    const blob = l1.replace('sha256:', '');
     await d.dockerOk(['rmi', 'shared/one']);
-    assert.ok(blobs().has(blob), 'still used by the other layer');
+    assert.equal(sha(await savedLayer('shared/two', l2)), l2, "regenerated from the other snapshot's directory");
     await d.dockerOk(['run', '--rm', 'shared/two', 'cat', '/same/f']);
     await d.dockerOk(['rmi', 'shared/two']);
-    assert.ok(!blobs().has(blob), 'gone with the last layer');
+  });
+});
+
+describe('committed layers: no stored tar, regenerated byte for byte', () => {
+  test('commit → save (digest = diff id, twice the same bytes) → load into another daemon; push → pull; a changed layer directory fails the save', async (t) => {
+    // Every kind of entry the packer writes: files, a hard link, a symlink, a fifo, setuid and
+    // owners, a whiteout, an opaque directory, nested dirs; then a second commit on top.
+    const script = [
+      'echo one > /one && ln /one /one-link && ln -s /one /one-sym && mkfifo /fifo',
+      'mkdir -p /deep/a/b && echo b > /deep/a/b/f && chown 12:34 /deep/a/b/f && chmod 4755 /deep/a/b/f',
+      'rm /etc/group && rm -rf /var && mkdir /var && echo n > /var/n',
+    ].join(' && ');
+    await runToExit('rt1', 'busybox', script);
+    await d.dockerOk(['commit', 'rt1', 'rt/base']);
+    await runToExit('rt2', 'rt/base', 'echo two > /two && rm /one-sym');
+    const id = (await d.dockerOk(['commit', 'rt2', 'rt/img:1'])).trim();
+    await d.dockerOk(['rm', 'rt1', 'rt2']);
+    const img = await inspectImage(id);
+    const mine = img.RootFS.Layers.slice(1) as string[];
+    assert.equal(mine.length, 2);
+    for (const l of mine) assert.ok(!blobs().has(l.replace('sha256:', '')), `no stored tar for ${l}`);
+
+    const first = await d.api('GET', '/images/rt/img:1/get');
+    const second = await d.api('GET', '/images/rt/img:1/get');
+    assert.equal(first.status, 200, first.text);
+    assert.ok(first.raw.equals(second.raw), 'two saves give the same bytes');
+    for (const l of mine) assert.equal(sha(await savedLayer('rt/img:1', l)), l, 'the regenerated tar is the diff id');
+    assert.deepEqual(await layerEntries('rt/img:1', mine[1]!), ['- .wh.one-sym', '- two']);
+
+    const other = await startDaemon({ noDefaultImage: true });
+    t.after(() => stopAndCheckClean(other));
+    const loaded = await other.dockerOk(['load'], { input: first.raw });
+    assert.equal(loaded, 'Loaded image: rt/img:1\n');
+    assert.equal(JSON.parse(await other.dockerOk(['image', 'inspect', 'rt/img:1']))[0].Id, id, 'the same image id');
+    const seen = await other.dockerOk(['run', '--rm', 'rt/img:1', 'sh', '-c', 'cat /one /two /deep/a/b/f /var/n; stat -c "%a %u:%g %h" /deep/a/b/f /one; test -p /fifo && echo fifo; test -e /one-sym || echo nosym; test -e /etc/group || echo nogroup']);
+    assert.equal(seen, 'one\ntwo\nb\nn\n4755 12:34 1\n644 0:0 2\nfifo\nnosym\nnogroup\n');
+
+    if (haveRegistry()) {
+      const reg = await startRegistry();
+      t.after(() => reg.stop());
+      const name = `${reg.host}/rt/img:1`;
+      await d.dockerOk(['tag', 'rt/img:1', name]);
+      assert.match(await d.dockerOk(['push', name]), /: Pushed/);
+      await other.dockerOk(['rmi', 'rt/img:1']);
+      await other.dockerOk(['pull', name]);
+      const pulled = JSON.parse(await other.dockerOk(['image', 'inspect', name]))[0];
+      assert.equal(pulled.Id, id, 'pulled (diff ids verified by the puller): the same image');
+      assert.equal(await other.dockerOk(['run', '--rm', name, 'cat', '/two']), 'two\n');
+      await d.dockerOk(['rmi', name]);
+    }
+
+    // A layer directory changed behind Berth's back: save refuses rather than ship other bytes.
+    const dir = img.GraphDriver.Data.UpperDir;
+    fs.writeFileSync(path.join(dir, 'two'), 'tampered\n');
+    const bad = await d.docker(['save', '-o', path.join(d.root, 'bad.tar'), 'rt/img:1']);
+    assert.notEqual(bad.code, 0, 'save of a changed layer fails');
+    assert.match(d.log(), /changed on disk/);
+    await d.dockerOk(['rmi', 'rt/img:1', 'rt/base']);
   });
 });

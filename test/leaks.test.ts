@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { findLeaks } from './leaks.js';
+import { findLeaks, natChainExists, netavarkDnatChain } from './leaks.js';
 import { mountsUnder, run, startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
 
 let d: TestDaemon;
@@ -58,6 +58,26 @@ test('planted leftovers of every kind are reported', async () => {
     if (cgroup) fs.rmdirSync(cgroup);
   }
   assert.deepEqual(await findLeaks(d), [], 'clean again once the plants are gone');
+});
+
+test("a removed network's netavark DNAT chain goes with it; one left behind is reported", async () => {
+  const net = (await d.dockerOk(['network', 'create', '--subnet', `10.${d.net.octet}.77.0/24`, 'chained'])).trim();
+  const chain = netavarkDnatChain(net);
+  const id = (await d.dockerOk(['run', '-d', '--network', 'chained', '-p', '127.0.0.1::80', 'busybox', 'sleep', '60'])).trim();
+  assert.ok(natChainExists(chain), `netavark made ${chain} for the published port (the name the check derives is netavark's)`);
+  await d.dockerOk(['rm', '-f', id]);
+  await d.dockerOk(['network', 'rm', 'chained']);
+  assert.equal(natChainExists(chain), false, 'network rm deleted the chain netavark leaves');
+  assert.deepEqual(await findLeaks(d), []);
+  // Planted: an empty chain of that name, as netavark 1.4 alone leaves it.
+  assert.equal((await run('iptables', ['-w', '-t', 'nat', '-N', chain])).code, 0);
+  try {
+    const found = await findLeaks(d, 500);
+    assert.deepEqual(found, [`iptables nat chain ${chain} of removed network ${net.slice(0, 12)}`]);
+  } finally {
+    await run('iptables', ['-w', '-t', 'nat', '-X', chain]);
+  }
+  assert.deepEqual(await findLeaks(d), []);
 });
 
 test('stop() reports a container the daemon failed to remove', async () => {

@@ -1,8 +1,11 @@
 // The per-file leak check. It runs while the daemon still runs: every container is removed through
 // the API (a failed DELETE is itself a finding), then nothing of a removed container may remain
-// (conmon, overlay or namespace mount, cgroup, exec-root file), and what berthd itself holds (open
-// descriptors, child processes, timers) must not have grown since the file's daemon started.
+// (conmon, overlay or namespace mount, cgroup, exec-root file), nothing of a removed network (its
+// netavark DNAT chain), and what berthd itself holds (open descriptors, child processes, timers)
+// must not have grown since the file's daemon started.
 // stopAndCheckClean (harness.ts) calls it in each file's `after`.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { mountsUnder, parseMountinfo, pidsMentioning, sleep, type TestDaemon } from './harness.js';
@@ -112,6 +115,42 @@ function containerLeftovers(d: TestDaemon, ids: Iterable<string>): string[] {
   return found;
 }
 
+/** The nat table's chains, from iptables-save (ip6tables-save for IPv6); [] without the tool. */
+function natChains(save: 'iptables-save' | 'ip6tables-save'): string[] {
+  try {
+    const out = execFileSync(save, ['-t', 'nat'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, PATH: `${process.env['PATH'] ?? ''}:/usr/sbin:/sbin` } });
+    return out.split('\n').filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]!);
+  } catch {
+    return [];
+  }
+}
+
+export function netavarkDnatChain(networkId: string): string {
+  return `NETAVARK-DN-${createHash('sha512').update(networkId).digest('hex').slice(0, 13).toUpperCase()}`;
+}
+
+export function natChainExists(chain: string, ipv6 = false): boolean {
+  return natChains(ipv6 ? 'ip6tables-save' : 'iptables-save').includes(chain);
+}
+
+/**
+ * netavark's per-network DNAT chain of each network the daemon removed: netavark names it after
+ * the network ("NETAVARK-DN-" + 13 upper-case hex digits of the SHA-512 of the name it was given,
+ * Berth's network id; derived here independently of src/network/netavark.ts).
+ */
+export function removedNetworkChains(d: TestDaemon): string[] {
+  if (d.removedNetworkIds.size === 0) return [];
+  const wanted = new Map([...d.removedNetworkIds].map((id) => [netavarkDnatChain(id), id]));
+  const found: string[] = [];
+  for (const save of ['iptables-save', 'ip6tables-save'] as const) {
+    for (const chain of natChains(save)) {
+      const id = wanted.get(chain);
+      if (id) found.push(`${save === 'iptables-save' ? 'iptables' : 'ip6tables'} nat chain ${chain} of removed network ${id.slice(0, 12)}`);
+    }
+  }
+  return found;
+}
+
 /** Growth of descriptors, children and timers since `base`. */
 function resourceGrowth(base: DaemonResources, now: DaemonResources): string[] {
   const found: string[] = [];
@@ -147,7 +186,7 @@ export async function findLeaks(d: TestDaemon, settleMs = 20_000): Promise<strin
   }
   let left: string[] = [];
   for (const deadline = Date.now() + settleMs; ; ) {
-    left = containerLeftovers(d, d.containerIds);
+    left = [...containerLeftovers(d, d.containerIds), ...removedNetworkChains(d)];
     const base = d.baseline;
     if (base) left.push(...resourceGrowth(base, await daemonResources(d)));
     if (left.length === 0 || Date.now() > deadline) break;

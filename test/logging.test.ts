@@ -7,98 +7,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { decodeMultiStream } from '@msgpack/msgpack';
 import { DgramSocket } from 'node-unix-socket';
 import { lines, startDaemon, stopAndCheckClean, waitFor, type TestDaemon } from './harness.js';
-
-/** A receiver that keeps every message it gets. */
-interface Receiver {
-  port: number;
-  got: string[];
-  close: () => void;
-}
-
-function udpReceiver(): Promise<Receiver> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    const got: string[] = [];
-    s.on('message', (m) => got.push(m.toString()));
-    s.bind(0, '127.0.0.1', () => resolve({ port: s.address().port, got, close: () => s.close() }));
-  });
-}
-
-/** TCP syslog: octet-counted frames ("<len> <msg>") or newline-ended lines. */
-function tcpReceiver(): Promise<Receiver> {
-  return new Promise((resolve) => {
-    const got: string[] = [];
-    const conns = new Set<net.Socket>();
-    const srv = net.createServer((c) => {
-      conns.add(c);
-      let buf = '';
-      c.on('data', (d) => {
-        buf += d.toString();
-        for (;;) {
-          const m = /^(\d+) /.exec(buf);
-          if (m && buf.length >= m[0].length + Number(m[1])) {
-            got.push(buf.slice(m[0].length, m[0].length + Number(m[1])));
-            buf = buf.slice(m[0].length + Number(m[1]));
-            continue;
-          }
-          const nl = buf.indexOf('\n');
-          if (!m && nl >= 0) {
-            got.push(buf.slice(0, nl));
-            buf = buf.slice(nl + 1);
-            continue;
-          }
-          break;
-        }
-      });
-    });
-    srv.listen(0, '127.0.0.1', () =>
-      resolve({
-        port: (srv.address() as net.AddressInfo).port,
-        got,
-        close: () => {
-          for (const c of conns) c.destroy();
-          srv.close();
-        },
-      }),
-    );
-  });
-}
-
-/** A fluentd forward listener: each message decoded as [tag, time, record]. */
-function fluentdReceiver(port = 0): Promise<Receiver & { records: [string, unknown, Record<string, string>][] }> {
-  return new Promise((resolve) => {
-    const records: [string, unknown, Record<string, string>][] = [];
-    const conns = new Set<net.Socket>();
-    const srv = net.createServer(async (c) => {
-      conns.add(c);
-      try {
-        for await (const m of decodeMultiStream(c as AsyncIterable<Uint8Array>)) records.push(m as [string, unknown, Record<string, string>]);
-      } catch {
-        /* connection closed */
-      }
-    });
-    srv.listen(port, '127.0.0.1', () =>
-      resolve({
-        port: (srv.address() as net.AddressInfo).port,
-        got: [],
-        records,
-        close: () => {
-          for (const c of conns) c.destroy();
-          srv.close();
-        },
-      }),
-    );
-  });
-}
-
-async function freePort(): Promise<number> {
-  const r = await tcpReceiver();
-  r.close();
-  return r.port;
-}
+import { fluentdReceiver, freePort, tcpReceiver, udpReceiver } from './log-receivers.js';
+import { makePki } from './pki.js';
 
 describe('logging drivers, create-time refusals and links', () => {
   let d: TestDaemon;
@@ -193,6 +105,36 @@ describe('logging drivers, create-time refusals and links', () => {
       udp.close();
       tcp.close();
       unix.close();
+    }
+  });
+
+  test('syslog over TLS: the CA, a client certificate, skip-verify, and a receiver that is not trusted', async () => {
+    const pki = path.join(d.root, 'pki');
+    fs.mkdirSync(pki);
+    await makePki(pki);
+    const f = (n: string): string => path.join(pki, n);
+    const read = (n: string): Buffer => fs.readFileSync(f(n));
+    // A receiver that insists on a client certificate from the CA.
+    const mutual = await tcpReceiver({ cert: read('server-cert.pem'), key: read('server-key.pem'), ca: read('ca.pem'), requestCert: true, rejectUnauthorized: true });
+    try {
+      const tlsOpts = (port: number, ...more: string[]): string[] => ['--log-driver', 'syslog', '--log-opt', `syslog-address=tcp+tls://127.0.0.1:${port}`, '--log-opt', 'syslog-format=rfc5424', ...more.flatMap((o) => ['--log-opt', o])];
+      const client = [`syslog-tls-ca-cert=${f('ca.pem')}`, `syslog-tls-cert=${f('client-cert.pem')}`, `syslog-tls-key=${f('client-key.pem')}`];
+      await d.dockerOk(['run', '--rm', ...tlsOpts(mutual.port, ...client, 'tag=tls1'), 'busybox', 'sh', '-c', 'echo one; echo two >&2; echo three']);
+      await waitFor(() => mutual.got.filter((m) => m.includes(' tls1 ')).length >= 3, 'messages over TLS');
+      assert.deepEqual(mutual.got.filter((m) => m.includes(' tls1 ')).map((m) => m.slice(m.indexOf(' - ') + 3)).sort(), ['one', 'three', 'two']);
+      assert.match(mutual.got.find((m) => m.endsWith(' - two'))!, /^<27>1 /);
+      // Without the CA the receiver's certificate is not trusted: the start fails, nothing hangs.
+      const untrusted = await d.docker(['run', '--rm', ...tlsOpts(mutual.port, `syslog-tls-cert=${f('client-cert.pem')}`, `syslog-tls-key=${f('client-key.pem')}`), 'busybox', 'true']);
+      assert.notEqual(untrusted.code, 0);
+      assert.match(untrusted.stderr, /failed to initialize logging driver: tls: .*certificate/);
+      // skip-verify trusts any receiver (the client certificate is still shown).
+      await d.dockerOk(['run', '--rm', ...tlsOpts(mutual.port, 'syslog-tls-skip-verify=true', `syslog-tls-cert=${f('client-cert.pem')}`, `syslog-tls-key=${f('client-key.pem')}`, 'tag=tls2'), 'busybox', 'echo', 'skipped']);
+      await waitFor(() => mutual.got.some((m) => m.includes(' tls2 ') && m.endsWith(' - skipped')), 'message with skip-verify');
+      // A file that is not there: dockerd's open error.
+      const missing = await d.docker(['run', '--rm', ...tlsOpts(mutual.port, `syslog-tls-ca-cert=${f('nope.pem')}`), 'busybox', 'true']);
+      assert.match(missing.stderr, new RegExp(`failed to initialize logging driver: open ${f('nope.pem').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: no such file or directory`));
+    } finally {
+      mutual.close();
     }
   });
 

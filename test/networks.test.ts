@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { tcpRead } from './tcp.js';
 import { pidAlive, startDaemon, stopAndCheckClean, type TestDaemon, waitFor } from './harness.js';
 
 let d: TestDaemon;
@@ -35,26 +36,6 @@ async function freePort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise((r) => s.close(r));
   return port;
-}
-
-function tcpRead(host: string, port: number, timeoutMs = 3000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, host);
-    let data = '';
-    const t = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`timeout reading ${host}:${port}`));
-    }, timeoutMs);
-    sock.on('data', (b) => (data += b));
-    sock.on('end', () => {
-      clearTimeout(t);
-      resolve(data);
-    });
-    sock.on('error', (e) => {
-      clearTimeout(t);
-      reject(e);
-    });
-  });
 }
 
 function iptablesLinesFor(prefix: string): string[] {

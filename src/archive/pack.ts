@@ -21,12 +21,19 @@ export interface PackOptions {
   includeRoot?: boolean;
   /** Relative paths ("etc/hosts") left out, with everything below them. */
   exclude?: (rel: string) => boolean;
+  /**
+   * Only the headers, no file contents (not a valid tar): what two trees' tars would differ in
+   * when their files' bytes are known to be equal (a copy checked against its source).
+   */
+  headersOnly?: boolean;
   /** The daemon's user namespace mapping: host ids on disk are archived as the container's ids. */
   ids?: IdMapping;
 }
 
 const READ_CHUNK = 1024 * 1024;
 const BATCH = 64 * 1024;
+/** Files at least this large are read ahead on libuv's threads while the consumer takes the last chunk. */
+const BIG_FILE = 256 * 1024;
 const O_READ = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 const O_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
 
@@ -51,6 +58,33 @@ function isENOENT(e: unknown): boolean {
   return c === 'ENOENT' || c === 'ENOTDIR';
 }
 
+/**
+ * `size` bytes of an open file in chunks of their own (no copy), the next one read (pread, on
+ * libuv's thread pool) while the consumer takes the current one: reading and hashing or
+ * compressing overlap. A file that shrank since it was measured is padded with zeros.
+ */
+async function* readAhead(fd: number, size: number): AsyncGenerator<Buffer> {
+  const read = (at: number): Promise<Buffer> => {
+    const len = Math.min(READ_CHUNK, size - at);
+    const b = Buffer.allocUnsafeSlow(len);
+    return new Promise((resolve, reject) =>
+      fs.read(fd, b, 0, len, at, (err, n) => (err ? reject(err) : resolve(n === len ? b : Buffer.concat([b.subarray(0, n), Buffer.alloc(len - n)])))),
+    );
+  };
+  let next: Promise<Buffer> | undefined = read(0);
+  try {
+    for (let at = 0; at < size; ) {
+      const chunk: Buffer = await next!;
+      at += chunk.length;
+      next = at < size ? read(at) : undefined;
+      yield chunk;
+    }
+  } finally {
+    // The caller closes fd: no read of it may still be in flight.
+    await next?.catch(() => undefined);
+  }
+}
+
 function keepXattr(name: string): boolean {
   return !name.startsWith('trusted.overlay.') && name !== 'security.selinux';
 }
@@ -68,10 +102,11 @@ function keepXattr(name: string): boolean {
  * O_NOFOLLOW, so no symlink is ever followed and nothing outside `dir` can be read.
  */
 export function packDirectory(dir: string, opts: PackOptions = {}): Readable {
-  return Readable.from(generate(dir, opts), { objectMode: false, highWaterMark: BATCH * 4 });
+  return Readable.from(packChunks(dir, opts), { objectMode: false, highWaterMark: BATCH * 4 });
 }
 
-async function* generate(dir: string, opts: PackOptions): AsyncGenerator<Buffer> {
+/** packDirectory's bytes without a stream around them (a caller that only hashes them). */
+export async function* packChunks(dir: string, opts: PackOptions): AsyncGenerator<Buffer> {
   const root = dir.replace(/\/+$/, '') || '/';
   const rootSt = fs.lstatSync(root);
   if (!rootSt.isDirectory()) throw new SystemError(`packDirectory: ${root} is not a directory`);
@@ -237,6 +272,10 @@ async function* generate(dir: string, opts: PackOptions): AsyncGenerator<Buffer>
       if (!st.isFile()) continue;
 
       // Regular file.
+      if (opts.headersOnly) {
+        if (push(encodeHeader({ ...hdr, size: st.size }))) yield flush()!;
+        continue;
+      }
       let fd: number;
       try {
         fd = fs.openSync(at, O_READ);
@@ -250,24 +289,20 @@ async function* generate(dir: string, opts: PackOptions): AsyncGenerator<Buffer>
         const same = now.isFile() && now.ino === st.ino && now.dev === st.dev;
         const size = st.size;
         push(encodeHeader({ ...hdr, size }));
-        let left = size;
-        while (left > 0) {
-          const n = same ? fs.readSync(fd, buf, 0, Math.min(READ_CHUNK, left), null) : 0;
-          if (n === 0) {
-            // File shrank since lstat: pad with zeros to the size we promised.
-            const zeros = Buffer.alloc(Math.min(READ_CHUNK, left));
-            left -= zeros.length;
-            if (push(zeros)) yield flush()!;
-            continue;
-          }
-          left -= n;
-          const chunk = Buffer.from(buf.subarray(0, n)); // copy: buf is reused
-          if (n >= BATCH) {
+        if (same && size >= BIG_FILE) {
+          for await (const chunk of readAhead(fd, size)) {
             const f = flush();
             if (f) yield f;
             yield chunk;
-          } else if (push(chunk)) {
-            yield flush()!;
+          }
+        } else {
+          let left = size;
+          while (left > 0) {
+            const n = same ? fs.readSync(fd, buf, 0, Math.min(READ_CHUNK, left), null) : 0;
+            // File shrank since lstat: pad with zeros to the size we promised.
+            const chunk = n === 0 ? Buffer.alloc(Math.min(READ_CHUNK, left)) : Buffer.from(buf.subarray(0, n)); // copy: buf is reused
+            left -= chunk.length;
+            if (push(chunk)) yield flush()!;
           }
         }
         const p = padding(size);

@@ -33,6 +33,23 @@ export interface RunMount {
   ReadOnly?: boolean;
 }
 
+export interface CacheMountRequest {
+  id: string;
+  sharing: 'shared' | 'private' | 'locked';
+  /** For a directory made now (BuildKit: 0755, 0, 0). */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** A directory a new cache starts as a copy of (`from` and `source`), and what names it. */
+  seed?: string;
+  seedKey?: string;
+}
+
+export interface HeldCacheMount {
+  dir: string;
+  release(): void;
+}
+
 export interface RunOptions {
   image: string;
   config: ImageRunConfig;
@@ -72,8 +89,8 @@ export interface BuilderBackend {
   /** Stores an image whose layers exist (the last diff id may be one just committed). */
   createImage(config: ImageConfig, parent: string | undefined): Promise<BuildImage>;
   tag(id: string, ref: string): Promise<void>;
-  /** The daemon-kept directory of a RUN --mount=type=cache (created on first use). */
-  cacheMountDir(id: string): Promise<string>;
+  /** The daemon-kept directory of a RUN --mount=type=cache (made on first use), held until released. */
+  cacheMount(req: CacheMountRequest): Promise<HeldCacheMount>;
   /** Removes the build cache directories; returns the bytes freed and their ids. */
   pruneCache(): Promise<{ ids: string[]; reclaimed: number }>;
   /** Where a build keeps its context while it runs (removed after it). */

@@ -293,8 +293,22 @@ export class Builder {
   }
 
   /** A RUN --mount's host directory; `from` mounts stay until the build ends. */
-  private async mountSource(spec: RunMountSpec, stage: Stage): Promise<string> {
-    if (spec.type === 'cache') return this.backend.cacheMountDir(spec.id ?? spec.target);
+  private async mountSource(spec: RunMountSpec, stage: Stage): Promise<{ source: string; release?: () => void }> {
+    if (spec.type === 'cache') return this.cacheMount(spec, stage);
+    return { source: await this.sourceDir(spec, stage) };
+  }
+
+  /** A cache mount: a plain one starts empty; with `from`, as a copy of that stage's or image's `source`. */
+  private async cacheMount(spec: RunMountSpec, stage: Stage): Promise<{ source: string; release: () => void }> {
+    const seed = spec.from ? await this.sourceDir(spec, stage) : undefined;
+    const seedKey = spec.from ? `${(await this.fromRef(spec.from, stage))?.id ?? ''}:${spec.source ?? '/'}` : undefined;
+    const { mode, uid, gid, sharing } = spec;
+    const held = await this.backend.cacheMount({ id: spec.id ?? spec.target, sharing, mode, uid, gid, seed, seedKey });
+    return { source: held.dir, release: held.release };
+  }
+
+  /** The host directory of a mount's `source` in its `from` (stage or image) or the context. */
+  private async sourceDir(spec: RunMountSpec, stage: Stage): Promise<string> {
     let base = this.ctx.dir;
     if (spec.from) {
       const image = await this.fromRef(spec.from, stage);

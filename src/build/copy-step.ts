@@ -8,7 +8,8 @@ import { Root } from '../archive/root.js';
 import { InvalidParameterError } from '../errors.js';
 import { resolveUser } from '../oci/user.js';
 import type { BuildImage } from './backend.js';
-import { copyInto, destinationPath, resolveSources, sourcesChecksum } from './copy.js';
+import { copyInto, destinationPath, resolveSources } from './copy.js';
+import { sourcesChecksum } from './source-hash.js';
 import { expansionEnv, type StageState } from './dispatch.js';
 import { parseFlags } from './flags.js';
 import { fetchLoopback } from './remote.js';
@@ -40,10 +41,12 @@ export async function copyStep(ctx: StepContext, parent: BuildImage | undefined,
   const from = flags.get('from');
   const work = async (srcDir: string): Promise<BuildImage> => {
     const sources = await resolveSources(srcDir, srcs);
-    const shaping = ['chown', 'chmod', 'parents'].filter((f) => flags.has(f)).map((f) => `--${f}=${flags.get(f)}`).join(' ');
-    const checksum = await sourcesChecksum(srcDir, sources, shaping);
+    // dockerd writes `--chown=<value>` straight before the sum (no space); the flags only
+    // BuildKit has (--chmod, --parents) change what lands too, so they are written the same way.
+    const shaping = ['chown', 'chmod', 'parents'].filter((f) => flags.has(f)).map((f) => `--${f}=${flags.get(f)}`).join('');
+    const checksum = await sourcesChecksum(srcDir, sources);
     const destPath = destinationPath(dest, state.runConfig.WorkingDir);
-    const step = stepConfig(state, parent, nopCmd(state, `${instr} ${checksum} in ${dest} `, true));
+    const step = stepConfig(state, parent, nopCmd(state, `${instr} ${shaping}${checksum} in ${dest} `, true));
     const cached = await fromCache(ctx, parent, step, state);
     if (cached) return cached;
     const diffId = await ctx.backend.layerOn(parent?.id ?? '', async (rootfs) => {

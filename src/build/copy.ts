@@ -1,10 +1,9 @@
 // COPY and ADD: sources resolved inside their root (the context, or a stage's or image's
 // filesystem for --from) with Docker's rules — wildcards as Go's filepath.Match, symlinks
 // followed only inside the root, nothing outside it — a checksum of what they hold for the
-// cache (content and metadata, mtime excluded), and the copy itself into the step's root
+// cache (source-hash.ts), and the copy itself into the step's root
 // filesystem with Docker's destination rules (trailing slash, existing directory, a
 // directory's contents rather than itself, ADD's local archives extracted).
-import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -104,39 +103,6 @@ async function matchWildcard(rootDir: string, pattern: string): Promise<Omit<Cop
   };
   await walk('', 1);
   return out;
-}
-
-/**
- * Docker's source hash for the history and the cache: `file:<sha>` for one file, `dir:<sha>`
- * for one directory, `multi:<sha>` for several. Names, modes, owners, link targets and content
- * count; modification times do not.
- */
-export async function sourcesChecksum(rootDir: string, sources: CopySource[], flags = ''): Promise<string> {
-  const total = createHash('sha256');
-  // Flags that change what lands (--chown, --chmod, --parents) are part of the sum when given.
-  if (flags) total.update(`${flags}\n`);
-  for (const s of sources) total.update(`${s.rel}\0${await entryChecksum(rootDir, s.rel, s.st)}\n`);
-  const digest = total.digest('hex');
-  if (sources.length > 1) return `multi:${digest}`;
-  return `${sources[0].st.isDirectory() ? 'dir' : 'file'}:${digest}`;
-}
-
-async function entryChecksum(rootDir: string, rel: string, st: Stats): Promise<string> {
-  const h = createHash('sha256');
-  const host = path.join(rootDir, rel);
-  h.update(`${st.mode & 0o170000}:${st.mode & 0o7777}:${st.uid}:${st.gid}`);
-  if (st.isFile()) {
-    h.update(`:${st.size}:`);
-    for await (const chunk of createReadStream(host)) h.update(chunk as Buffer);
-  } else if (st.isSymbolicLink()) {
-    h.update(`:${await fsp.readlink(host)}`);
-  } else if (st.isDirectory()) {
-    for (const n of (await fsp.readdir(host)).sort()) {
-      const cst = await fsp.lstat(path.join(host, n));
-      h.update(`\0${n}\0${await entryChecksum(rootDir, `${rel ? `${rel}/` : ''}${n}`, cst)}`);
-    }
-  }
-  return h.digest('hex');
 }
 
 /** Where the copy lands: the destination made absolute against the working directory. */

@@ -3,7 +3,6 @@
 // (nothing, a RUN container, or a copy into a fresh layer) and the result is committed as a
 // child image of the step's starting image, with one more history entry. The step's lines are
 // written as Docker writes them.
-import { randomBytes } from 'node:crypto';
 import type { HistoryEntry, ImageConfig, ImageRunConfig } from '../oci/image-spec.js';
 import { hostArchitecture } from '../engine/images/import.js';
 import type { BuildImage, BuilderBackend } from './backend.js';
@@ -70,11 +69,6 @@ export function childConfig(parent: BuildImage | undefined, state: StageState, s
   return config;
 }
 
-/** A container id for steps that need no container: the lines Docker prints name one. */
-export function phantomContainerId(): string {
-  return randomBytes(32).toString('hex');
-}
-
 /** Looks the step up in the cache; prints Docker's cache lines on a hit. */
 export async function fromCache(ctx: StepContext, parent: BuildImage | undefined, step: ImageRunConfig, state: StageState): Promise<BuildImage | undefined> {
   if (ctx.noCache) return undefined;
@@ -87,12 +81,34 @@ export async function fromCache(ctx: StepContext, parent: BuildImage | undefined
   return image;
 }
 
-/** A metadata-only step (or one whose layer is `diffId`): the new image, printed as Docker does. */
+/**
+ * A metadata-only step (or one whose layer is `diffId`): the new image, printed as Docker does.
+ * `printRun` (ENV, LABEL, WORKDIR, …): dockerd's legacy builder creates a container for such a
+ * step, never started, and commits it; so does this one, so that the ` ---> Running in` and
+ * `Removing intermediate container` lines (and the image's `container`) name a real container,
+ * kept with rm=false as dockerd keeps it. FROM scratch has no image to create one from: no lines.
+ */
 export async function commitStep(ctx: StepContext, parent: BuildImage | undefined, state: StageState, step: ImageRunConfig, diffId: string | undefined, opts: { container?: string; printRun: boolean }): Promise<BuildImage> {
-  const container = opts.container ?? phantomContainerId();
-  if (opts.printRun && !opts.container) ctx.out.stream(` ---> Running in ${container.slice(0, 12)}\n`);
-  const image = await ctx.backend.createImage(childConfig(parent, state, step, diffId, container, ctx), parent?.id);
-  if (opts.printRun && ctx.rm) ctx.out.stream(`Removing intermediate container ${container.slice(0, 12)}\n`);
-  ctx.out.stream(` ---> ${shortId(image.id)}\n`);
-  return image;
+  const stepContainer = !opts.container && opts.printRun && parent !== undefined;
+  const container = stepContainer ? await stepContainerFor(ctx, parent, step) : (opts.container ?? '');
+  let ok = false;
+  try {
+    const image = await ctx.backend.createImage(childConfig(parent, state, step, diffId, container, ctx), parent?.id);
+    ok = true;
+    if (stepContainer && ctx.rm) {
+      await ctx.backend.removeContainer(container);
+      ctx.out.stream(`Removing intermediate container ${container.slice(0, 12)}\n`);
+    }
+    ctx.out.stream(` ---> ${shortId(image.id)}\n`);
+    return image;
+  } finally {
+    if (stepContainer && !ok && (ctx.forceRm || ctx.rm)) await ctx.backend.removeContainer(container).catch(() => undefined);
+  }
+}
+
+/** The step's container, created (not started) from its parent with the step's config. */
+async function stepContainerFor(ctx: StepContext, parent: BuildImage, step: ImageRunConfig): Promise<string> {
+  const id = await ctx.backend.createContainer({ image: parent.id, config: { ...step, Entrypoint: null }, hostConfig: { NetworkMode: 'none' } });
+  ctx.out.stream(` ---> Running in ${id.slice(0, 12)}\n`);
+  return id;
 }

@@ -52,6 +52,9 @@ function cacheFileFor(bundle: string): CacheFile | undefined {
   }
 }
 
+/** Files not rewritten for this long go when another is written: builds and checkouts that are gone leave theirs. */
+const STALE_MS = 7 * 24 * 3600 * 1000;
+
 /** Writes the cache (through a rename, so a concurrent run never reads half a file) and drops older builds' files. */
 function save(cache: CacheFile, script: vm.Script): void {
   try {
@@ -59,8 +62,12 @@ function save(cache: CacheFile, script: vm.Script): void {
     const tmp = `${cache.file}.${process.pid}.tmp`;
     writeFileSync(tmp, script.createCachedData());
     renameSync(tmp, cache.file);
+    const now = Date.now();
     for (const name of readdirSync(cache.dir)) {
-      if (name.startsWith(cache.prefix) && path.join(cache.dir, name) !== cache.file && !name.endsWith('.tmp')) rmSync(path.join(cache.dir, name), { force: true });
+      const file = path.join(cache.dir, name);
+      if (file === cache.file) continue;
+      // A bundle still in use whose file goes is compiled, and cached, once more.
+      if (name.startsWith(cache.prefix) || now - statSync(file).mtimeMs > STALE_MS) rmSync(file, { force: true });
     }
   } catch {
     // an unwritable cache only costs the next run its compile

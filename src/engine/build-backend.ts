@@ -2,16 +2,16 @@
 // attached, started, waited for, committed, removed), COPY/ADD write into a temporary writable
 // snapshot on the step's image that is committed the same way, and images, tags and pulls are
 // the image service's. Build-cache mounts and contexts live under <data-root>/builder/.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { BuildImage, BuilderBackend, RunOptions } from '../build/backend.js';
+import type { BuildImage, BuilderBackend, CacheMountRequest, HeldCacheMount, RunOptions } from '../build/backend.js';
+import type { CacheMounts } from './build-cache-mounts.js';
 import { InvalidParameterError } from '../errors.js';
 import { parsePlatform } from '../distribution/platform.js';
 import type { ImageConfig } from '../oci/image-spec.js';
 import { parsePullReference } from '../reference/index.js';
 import type { JSONMessage } from '../types/api.js';
-import { directorySize } from '../util/fs.js';
 import { logger } from '../util/logger.js';
 import type { ContainerService } from './containers/container-service.js';
 import { commitSnapshotLayer } from './images/commit.js';
@@ -28,6 +28,7 @@ export interface BuildBackendDeps {
   snapshots: Snapshotter;
   images: ImageService;
   containers: ContainerService;
+  cacheMounts: CacheMounts;
   pull: (ref: ReturnType<typeof parsePullReference>, platform: string | undefined, auth: AuthConfig, sink: (m: JSONMessage) => void) => Promise<void>;
 }
 
@@ -188,27 +189,12 @@ export class EngineBuildBackend implements BuilderBackend {
     await this.deps.images.tag(id, ref);
   }
 
-  private cacheMountsDir(): string {
-    return path.join(builderDir(this.deps.dataRoot), 'cache-mounts');
+  cacheMount(req: CacheMountRequest): Promise<HeldCacheMount> {
+    return this.deps.cacheMounts.acquire(req);
   }
 
-  async cacheMountDir(id: string): Promise<string> {
-    const dir = path.join(this.cacheMountsDir(), createHash('sha256').update(id).digest('hex'));
-    await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
-    return dir;
-  }
-
-  async pruneCache(): Promise<{ ids: string[]; reclaimed: number }> {
-    const ids: string[] = [];
-    let reclaimed = 0;
-    const names = await fsp.readdir(this.cacheMountsDir()).catch(() => [] as string[]);
-    for (const n of names) {
-      const dir = path.join(this.cacheMountsDir(), n);
-      reclaimed += await directorySize(dir).catch(() => 0);
-      await fsp.rm(dir, { recursive: true, force: true });
-      ids.push(n);
-    }
-    return { ids, reclaimed };
+  pruneCache(): Promise<{ ids: string[]; reclaimed: number }> {
+    return this.deps.cacheMounts.prune();
   }
 
   async contextDir(): Promise<string> {

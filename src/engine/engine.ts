@@ -1,5 +1,5 @@
 // The daemon's services wired together, and the operations that span more than one of them.
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type {
   ContainerPruneResponse,
@@ -19,8 +19,7 @@ import { LogDrivers } from './logging/service.js';
 
 import { ConflictError, InvalidParameterError, NotImplementedError } from '../errors.js';
 import { changes as fsChanges } from '../archive/changes.js';
-import { Runtime } from '../runtime/runtime.js';
-import { readLogs } from '../runtime/logs.js';
+import { processAlive, Runtime } from '../runtime/runtime.js';
 import { emptyBlkio } from '../runtime/cgroups.js';
 import type { LogEntry, RuntimeName } from '../runtime/types.js';
 import { Snapshotter } from '../snapshot/overlay.js';
@@ -30,6 +29,8 @@ import { runCommand } from '../util/exec.js';
 import { ContainerService } from './containers/container-service.js';
 import { ContainerArchive } from './containers/archive.js';
 import { type ContainerRecord, isRunning } from './containers/container.js';
+import { updateNetworkFiles } from './containers/bundle.js';
+import { logger } from '../util/logger.js';
 import { HealthMonitor } from './containers/health.js';
 import { inspectView, matchesPsFilters, summaryView, validatePsFilters, type ViewContext } from './containers/views.js';
 import { EventService } from './events.js';
@@ -62,7 +63,8 @@ import type { Subnet } from '../network/ipam.js';
 import { LayerService } from './layers/layer-service.js';
 import { type HostInfo, probeHost } from '../oci/host-info.js';
 import { VolumeService } from './volumes/volume-service.js';
-import { EngineBuildBackend, removeStaleContexts } from './build-backend.js';
+import { builderDir, EngineBuildBackend, removeStaleContexts } from './build-backend.js';
+import { CacheMounts } from './build-cache-mounts.js';
 import { openBuildSession, type BuildSession } from './build-session.js';
 import type { BuildOptions } from '../build/builder.js';
 import { parsePlatform } from '../distribution/platform.js';
@@ -120,13 +122,19 @@ export class Engine {
   private readonly views: ViewContext;
   readonly registries: RegistryService;
   readonly distributionMetadata: DistributionMetadata;
+  /** RUN --mount=type=cache directories and who holds them (across builds). */
+  private readonly cacheMounts: CacheMounts;
   /** Berth's read-only layer views (/berth/…): graph, union views, efficiency, comparison. */
   readonly layers: LayerService;
   /** The host as containers' specs need it, probed once. */
   readonly host: HostInfo = probeHost();
 
   constructor(readonly opts: EngineOptions) {
-    this.logDrivers = new LogDrivers((id) => this.containers.logPath(id));
+    this.logDrivers = new LogDrivers({
+      logPath: (id) => this.containers.logPath(id),
+      reopen: (id) => this.runtime.reopenLog(id),
+      monitorAlive: (id) => this.monitorAlive(id),
+    });
     const containerDefaults = { runtime: opts.runtime, logConfig: this.logConfig, cgroupV2: this.host.cgroupV2, ulimits: opts.defaultUlimits };
     this.content = new ContentStore(opts.dataRoot);
     this.references = new ReferenceStore(path.join(opts.dataRoot, 'metadata'));
@@ -162,13 +170,20 @@ export class Engine {
       logDrivers: this.logDrivers,
     });
     this.networks.containers = this.containers;
+    // connect/disconnect of a running container: its /etc/hosts and resolv.conf follow.
+    const changeNetworks = async (c: ContainerRecord, change: () => Promise<void>): Promise<void> => {
+      const before = this.sandboxes.etcNetwork(c);
+      await change();
+      await updateNetworkFiles(this.containers.containerDir(c.id), c, before, this.sandboxes.etcNetwork(c)).catch((err: Error) => logger.warn(`updating /etc/hosts and resolv.conf of ${c.id.slice(0, 12)}: ${err.message}`));
+    };
     this.networks.hooks = {
-      connectRunning: (c, name) => this.sandboxes.connectRunning(c, name),
-      disconnectRunning: (c, name) => this.sandboxes.disconnectRunning(c, name),
+      connectRunning: (c, name) => changeNetworks(c, () => this.sandboxes.connectRunning(c, name)),
+      disconnectRunning: (c, name) => changeNetworks(c, () => this.sandboxes.disconnectRunning(c, name)),
       removing: (n) => this.sandboxes.keepers.remove(n),
     };
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
+    this.cacheMounts = new CacheMounts(path.join(builderDir(opts.dataRoot), 'cache-mounts'), opts.idMapping);
     this.exec = new ExecService(this.containers, this.runtime, this.snapshots, this.events);
     this.archive = new ContainerArchive(this.containers, this.events);
     this.layers = new LayerService({
@@ -197,6 +212,7 @@ export class Engine {
       if (e.Type !== 'container') return;
       if (e.Action === 'destroy') this.exec.forgetContainer(e.Actor.ID);
       if (e.Action === 'die') void this.logDrivers.stop(e.Actor.ID);
+      if (e.Action === 'destroy') this.logDrivers.forget(e.Actor.ID);
       this.followForHealth(e.Action, e.Actor.ID);
     });
   }
@@ -222,6 +238,18 @@ export class Engine {
     }
   }
 
+  /** Whether the container's conmon still runs (a zombie does not: init may be slow to reap it). */
+  private monitorAlive(id: string): boolean {
+    try {
+      const pid = this.containers.find(id).state.monitorPid;
+      if (!pid) return false;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+    } catch {
+      return false;
+    }
+  }
+
   get logConfig(): LogConfig {
     return this.opts.logConfig ?? { Type: 'json-file', Config: {} };
   }
@@ -241,7 +269,7 @@ export class Engine {
     await this.containers.init();
     await this.sandboxes.removeOrphans(this.containers.all());
     for (const c of this.containers.all()) if (c.state.status === 'running') this.health.start(c);
-    for (const c of this.containers.all()) if (isRunning(c)) await this.logDrivers.resume(c);
+    for (const c of this.containers.all()) await this.logDrivers.resume(c);
     await removeStaleViews(this.snapshots, this.exportViewsDir());
     await removeStaleContexts(this.opts.dataRoot);
     if (this.opts.defaultImage) await this.ensureDefaultImage();
@@ -275,7 +303,7 @@ export class Engine {
 
   /** `docker save`: the images as one archive (Docker 25+'s format), streamed from the content store. */
   saveImages(names: string[]): Promise<Readable> {
-    return saveImages({ images: this.images, references: this.references, content: this.content, events: this.events }, names);
+    return saveImages({ images: this.images, references: this.references, content: this.content, snapshots: this.snapshots, events: this.events }, names);
   }
 
   /** `docker load`: images from an archive; resolves with their ids. */
@@ -334,6 +362,7 @@ export class Engine {
         snapshots: this.snapshots,
         images: this.images,
         containers: this.containers,
+        cacheMounts: this.cacheMounts,
         pull: (ref, platform, a, sink) => this.pullImage(ref, { platform: platform ? parsePlatform(platform) : undefined, auth: a }, sink),
       },
       auth,
@@ -379,13 +408,15 @@ export class Engine {
         }
       }
     }
-    let list = this.containers.all().sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || b.id.localeCompare(a.id));
     const before = filterValues(f, 'before').map((r) => this.containers.find(r));
     const since = filterValues(f, 'since').map((r) => this.containers.find(r));
-    list = list.filter((c) => before.every((b) => Date.parse(c.created) < Date.parse(b.created)));
-    list = list.filter((c) => since.every((s) => Date.parse(c.created) > Date.parse(s.created)));
     const showAll = opts.all || (opts.limit !== undefined && opts.limit > 0) || filterValues(f, 'status').length > 0 || filterValues(f, 'exited').length > 0;
-    list = list.filter((c) => (showAll || isRunning(c)) && matchesPsFilters(c, f, ancestorIds));
+    // Filtered before sorting, each creation time parsed once: `ps` (and the web view's every
+    // redraw) lists a few running containers out of hundreds.
+    let list = this.containers.all().filter((c) => (showAll || isRunning(c)) && matchesPsFilters(c, f, ancestorIds));
+    const created = new Map(list.map((c) => [c.id, Date.parse(c.created)]));
+    list = list.filter((c) => before.every((b) => created.get(c.id)! < Date.parse(b.created)) && since.every((s) => created.get(c.id)! > Date.parse(s.created)));
+    list.sort((a, b) => created.get(b.id)! - created.get(a.id)! || b.id.localeCompare(a.id));
     if (opts.limit !== undefined && opts.limit > 0) list = list.slice(0, opts.limit);
     return Promise.all(list.map((c) => summaryView(this.views, c, opts.size, this.imageDisplayName(c.imageId, c.image))));
   }
@@ -397,7 +428,13 @@ export class Engine {
   async top(idOrName: string, psArgs: string): Promise<ContainerTopResponse> {
     const c = this.containers.find(idOrName);
     if (c.state.status !== 'running' && c.state.status !== 'paused') throw new ConflictError(`Container ${c.id} is not running`);
-    const pids = new Set(await this.runtime.pids(c.id));
+    const pids = new Set(
+      await this.runtime.pids(c.id).catch((err: Error) => {
+        // It exited while being asked (a build step, a short run): not running, not a daemon fault.
+        if (!isRunning(c) || !processAlive(c.state.pid)) throw new ConflictError(`Container ${c.id} is not running`);
+        throw err;
+      }),
+    );
     const args = psArgs.split(/\s+/).filter(Boolean);
     if (args.some((a) => !/^[\w,=:%-]+$/.test(a))) throw new InvalidParameterError(`invalid ps arguments: ${psArgs}`);
     let stdout: string;
@@ -439,6 +476,7 @@ export class Engine {
         findContainer: (id) => this.containers.find(id),
         pause: (id) => this.containers.pause(id, { forCommit: true }),
         unpause: (id) => this.containers.unpause(id),
+        locked: (c, fn) => this.containers.locked(c, fn),
       },
       opts,
     );
@@ -472,7 +510,7 @@ export class Engine {
       ac.signal.addEventListener('abort', unsubscribe);
       setImmediate(stopIfDone);
     }
-    return readLogs(this.containers.logPath(c.id), {
+    return this.logDrivers.read(c.id, {
       follow: opts.follow,
       since: opts.since ? new Date(parseTime(opts.since)) : undefined,
       until: opts.until ? new Date(parseTime(opts.until)) : undefined,

@@ -75,6 +75,21 @@ export function nextFree(s: Subnet, taken: ReadonlySet<string>, range: Subnet = 
   return undefined;
 }
 
+/**
+ * The highest address of `s` (neither network nor broadcast) not in `taken`, outside `avoid` (an
+ * --ip-range, where containers get their addresses) if any such is left, else inside it.
+ */
+export function lastFree(s: Subnet, taken: ReadonlySet<string>, avoid?: Subnet): string | undefined {
+  let inside: string | undefined;
+  for (let n = s.base + size(s) - 2; n > s.base; n--) {
+    const ip = numberToIp(n);
+    if (taken.has(ip)) continue;
+    if (!avoid || !contains(avoid, n)) return ip;
+    inside ??= ip;
+  }
+  return inside;
+}
+
 /** Subnets the host already routes (main table) or has addresses in: a new bridge must not overlap them. */
 export function hostSubnets(): Subnet[] {
   const out: Subnet[] = [];

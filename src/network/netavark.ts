@@ -2,7 +2,8 @@
 // addresses and routes inside a namespace, the iptables NAT/forwarding/port rules, and keeps
 // aardvark-dns's records for networks with name resolution. It is stateless between calls: Berth
 // hands it every network's definition and the addresses it chose on each setup and teardown.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { SystemError } from '../errors.js';
 import { logger } from '../util/logger.js';
@@ -60,6 +61,52 @@ export type NetavarkStatus = Record<
     interfaces?: Record<string, { mac_address: string; subnets?: { ipnet: string; gateway?: string }[] }>;
   }
 >;
+
+/**
+ * The per-network chain that netavark 1.4 makes for port DNAT and never removes (it outlives the
+ * network, empty): "NETAVARK-DN-" and the first 13 hex digits (upper case) of the SHA-512 of the
+ * network's name as netavark was given it — for Berth, the network's id.
+ */
+export function dnatChainOf(networkName: string): string {
+  return `NETAVARK-DN-${createHash('sha512').update(networkName).digest('hex').toUpperCase().slice(0, 13)}`;
+}
+
+/**
+ * Deletes the DNAT chain of a network whose last endpoint netavark has just torn down. `-X` only
+ * deletes an empty chain nothing jumps to, so a chain still in use is never touched; a missing one
+ * is no error.
+ */
+export async function removeDnatChain(networkName: string, ipv6: boolean): Promise<void> {
+  const chain = dnatChainOf(networkName);
+  // Two starts at once may each have inserted the RETURN (exemptIpv6Loopback): delete every copy.
+  if (ipv6) {
+    for (let i = 0; i < 16; i++) if (!(await nat('ip6tables', ['-D', chain, ...LOOPBACK_RETURN]))) break;
+  }
+  for (const bin of ipv6 ? ['iptables', 'ip6tables'] : ['iptables']) await nat(bin, ['-X', chain]);
+}
+
+const LOOPBACK_RETURN = ['-d', '::1/128', '-j', 'RETURN'];
+
+/**
+ * netavark's IPv6 DNAT of a wildcard-published port also catches connections to [::1], and the
+ * kernel drops what it rewrites (a ::1 source may not leave the host; IPv6 has no
+ * route_localnet). A RETURN for ::1 at the head of the network's own DNAT chain lets those reach
+ * the port Berth holds on [::], which relays them, as docker-proxy does. Removed with the chain.
+ */
+export async function exemptIpv6Loopback(networkName: string): Promise<void> {
+  const chain = dnatChainOf(networkName);
+  if (!(await nat('ip6tables', ['-C', chain, ...LOOPBACK_RETURN]))) await nat('ip6tables', ['-I', chain, '1', ...LOOPBACK_RETURN]);
+}
+
+/** One iptables/ip6tables call on the nat table; true when it succeeded (failures are logged at debug). */
+function nat(bin: string, args: string[]): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile(bin, ['-w', '-t', 'nat', ...args], (err, _out, stderr) => {
+      if (err && !/No chain|does not exist|Bad rule/i.test(stderr)) logger.debug(`${bin} -t nat ${args.join(' ')}: ${stderr.trim() || err.message}`);
+      resolve(!err);
+    });
+  });
+}
 
 export class Netavark {
   /** netavark calls of one daemon run one at a time: concurrent runs race on creating the same chains. */

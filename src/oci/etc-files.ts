@@ -122,6 +122,33 @@ const DEFAULT_HOSTS_V6: HostsRecord[] = [
   { ip: 'ff02::2', hosts: 'ip6-allrouters' },
 ];
 
+/** The names a container's own addresses get in /etc/hosts: "web.example.com web", or "web". */
+export function ownHostNames(hostname: string, domainname?: string): string {
+  let names = hostname;
+  if (domainname) names += '.' + domainname;
+  const dot = names.indexOf('.');
+  if (dot >= 0) names += ' ' + names.slice(0, dot);
+  return names;
+}
+
+/**
+ * /etc/hosts after a running container joined or left networks, as libnetwork edits it: a line
+ * for each new address is appended, the line of each address it lost is removed, every other line
+ * (the user's edits included) is kept. (dockerd 20.10, measured, removes on a disconnect every
+ * line of the hostname, the remaining networks' addresses too: Berth removes only the lost one's.)
+ */
+export function editHostsFile(content: string, names: string, added: readonly string[], removed: readonly string[]): string {
+  const gone = new Set(removed.map((ip) => `${canonicalIP(ip) ?? ip}\t${names}`));
+  const lines = content.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  const kept = lines.filter((l) => !gone.has(l));
+  for (const ip of added) {
+    const line = `${canonicalIP(ip) ?? ip}\t${names}`;
+    if (!kept.includes(line)) kept.push(line);
+  }
+  return kept.map((l) => l + '\n').join('');
+}
+
 export function hostsFileContent(opts: HostsOptions): string {
   const extra = parseExtraHosts(opts.extraHosts ?? [], opts.hostGatewayIPs);
   if (opts.networkMode === 'host' && extra.length === 0) {
@@ -131,10 +158,7 @@ export function hostsFileContent(opts: HostsOptions): string {
       return '';
     }
   }
-  let names = opts.hostname;
-  if (opts.domainname) names += '.' + opts.domainname;
-  const dot = names.indexOf('.');
-  if (dot >= 0) names += ' ' + names.slice(0, dot);
+  const names = ownHostNames(opts.hostname, opts.domainname);
   const own: HostsRecord[] = [];
   for (const ip of opts.ips ?? []) {
     const c = canonicalIP(ip);

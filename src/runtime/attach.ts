@@ -125,22 +125,36 @@ export class ConmonAttachStream extends EventEmitter implements AttachStream {
 
 /**
  * Resize the pty of a conmon-monitored process: conmon reads "<type> <height> <width>\n" from the
- * `ctl` fifo in its bundle dir, type 1 = window resize. Opening non-blocking fails (ENXIO) instead
- * of hanging when conmon is gone.
+ * `ctl` fifo in its bundle dir, type 1 = window resize.
  */
 export function writeResize(ctlFifo: string, height: number, width: number): void {
   const h = Math.max(0, Math.min(65535, Math.floor(height)));
   const w = Math.max(0, Math.min(65535, Math.floor(width)));
+  writeCtl(ctlFifo, `1 ${h} ${w}\n`);
+}
+
+/**
+ * Ask conmon to reopen its log file (ctl message type 2, as CRI-O does for the kubelet's log
+ * rotation): conmon closes its descriptor, creates a new file at the log path and writes there.
+ * False when no conmon reads the fifo (gone, or not listening yet).
+ */
+export function reopenLog(ctlFifo: string): boolean {
+  return writeCtl(ctlFifo, '2 0 0\n');
+}
+
+/** Opening non-blocking fails (ENXIO) instead of hanging when conmon is gone. */
+function writeCtl(ctlFifo: string, msg: string): boolean {
   let fd: number;
   try {
     fd = openSync(ctlFifo, fsc.O_WRONLY | fsc.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENXIO' || code === 'ENOENT') return; // monitor gone: nothing to resize
+    if (code === 'ENXIO' || code === 'ENOENT') return false; // monitor gone
     throw err;
   }
   try {
-    writeSync(fd, `1 ${h} ${w}\n`);
+    writeSync(fd, msg);
+    return true;
   } finally {
     closeSync(fd);
   }

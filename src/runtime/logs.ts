@@ -5,7 +5,7 @@
 //    trailing '\n' was added by conmon. Fragments of one stream are joined until its next F line.
 import { watch, type FSWatcher } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
-import type { LogEntry, LogReadOptions } from './types.js';
+import type { LogEntry, LogReadOptions, NextLogFile } from './types.js';
 
 const CHUNK = 1 << 20;
 const NL = 0x0a;
@@ -79,17 +79,30 @@ class Assembler {
   }
 }
 
+/** What a backwards scan has counted so far, carried from a log file into the one before it. */
+interface TailCount {
+  count: number;
+  seen: { stdout: boolean; stderr: boolean };
+}
+
 /**
  * Byte offset where the last `tail` entries start. Scans backwards from the end so that the tail
  * of a large log costs only what is read.
  */
 export async function tailOffset(fh: FileHandle, size: number, tail: number): Promise<number> {
   if (tail <= 0) return size;
+  return (await scanBack(fh, size, tail, { count: 0, seen: { stdout: false, stderr: false } }, true)) ?? 0;
+}
+
+/**
+ * Where the last `tail` entries start in this file, counting on from `c` (entries already counted in
+ * later files); null when the whole file belongs to the tail. `live`: the file being written, whose
+ * bytes after the last newline are a write in progress.
+ */
+async function scanBack(fh: FileHandle, size: number, tail: number, c: TailCount, live: boolean): Promise<number | null> {
   // Walking backwards, an entry is counted at its F line, or at the last fragment of a stream's
   // unterminated trailing group (a P line of a stream with no later line). The start offset is just
   // after the line that would make it tail+1 entries.
-  let count = 0;
-  const seen = { stdout: false, stderr: false };
   let end = size;
   let carry: Buffer = Buffer.alloc(0); // an incomplete line continuing into the chunk after this one
   let first = true;
@@ -100,12 +113,15 @@ export async function tailOffset(fh: FileHandle, size: number, tail: number): Pr
     const data = carry.length ? Buffer.concat([buf, carry]) : buf;
     // lineEnd: index of the '\n' ending the current line (offsets relative to `start`).
     let lineEnd = data.length;
-    if (first) {
+    if (first && !live) {
+      first = false;
+      if (data[data.length - 1] === NL) lineEnd = data.length - 1;
+    } else if (first) {
       first = false;
       // Bytes after the last '\n' are a write in progress: not a line yet.
       lineEnd = data.lastIndexOf(NL);
       if (lineEnd < 0) {
-        if (start === 0) return 0;
+        if (start === 0) return null;
         carry = Buffer.from(data);
         end = start;
         continue;
@@ -116,17 +132,29 @@ export async function tailOffset(fh: FileHandle, size: number, tail: number): Pr
       if (prevNl < 0 && start > 0) break; // this line starts in an earlier chunk
       const line = parseLogLine(data.subarray(prevNl + 1, lineEnd));
       if (line) {
-        if (!line.partial || !seen[line.stream]) count++;
-        seen[line.stream] = true;
-        if (count > tail) return start + lineEnd + 1;
+        if (!line.partial || !c.seen[line.stream]) c.count++;
+        c.seen[line.stream] = true;
+        if (c.count > tail) return start + lineEnd + 1;
       }
-      if (prevNl < 0) return 0;
+      if (prevNl < 0) return null;
       lineEnd = prevNl;
     }
     carry = Buffer.from(data.subarray(0, lineEnd));
     end = start;
   }
-  return 0;
+  return null;
+}
+
+/** Where reading starts for the last `tail` entries of a log kept in several files (oldest first). */
+async function tailStart(files: FileHandle[], tail: number): Promise<{ index: number; offset: number }> {
+  const last = files.length - 1;
+  if (tail <= 0) return { index: last, offset: (await files[last].stat()).size };
+  const c: TailCount = { count: 0, seen: { stdout: false, stderr: false } };
+  for (let i = last; i >= 0; i--) {
+    const offset = await scanBack(files[i], (await files[i].stat()).size, tail, c, i === last);
+    if (offset !== null) return { index: i, offset };
+  }
+  return { index: 0, offset: 0 };
 }
 
 function waitForChange(file: string, signal: AbortSignal | undefined, pollMs: number): Promise<void> {
@@ -149,30 +177,63 @@ function waitForChange(file: string, signal: AbortSignal | undefined, pollMs: nu
   });
 }
 
+/** Opens the log file, waiting for it to appear when following; null when it is not there. */
+async function openLog(file: string, opts: LogReadOptions): Promise<FileHandle | null> {
+  for (;;) {
+    try {
+      return await fs.open(file, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (!opts.follow || opts.signal?.aborted) return null;
+      await waitForChange(file, opts.signal, 100);
+    }
+  }
+}
+
+/** The file (of those to read) with inode `from.ino` and the offset in it, when it is still there. */
+async function resumePoint(files: FileHandle[], from: { ino: number; offset: number }): Promise<{ index: number; offset: number } | null> {
+  for (let i = 0; i < files.length; i++) {
+    const st = await files[i].stat();
+    if (st.ino === from.ino && st.size >= from.offset) return { index: i, offset: from.offset };
+  }
+  return null;
+}
+
+/** The file the log path names now, when that is another one than `ino` (the log was rotated). */
+export async function nextByPath(file: string, ino: number): Promise<NextLogFile | null> {
+  const named = await fs.stat(file).catch(() => null);
+  if (!named || named.ino === ino) return null;
+  const handle = await fs.open(file, 'r').catch(() => null);
+  return handle && { handle, ino: (await handle.stat()).ino };
+}
+
 /**
- * Read a container log written by conmon. With follow, keeps reading as the file grows until
- * opts.signal aborts. Entries carry the exact bytes the process wrote.
+ * Read a container log written by conmon: the files rotated away before it (`opts.rotated`, oldest
+ * first) and then the file conmon writes. With follow, keeps reading as the file grows until
+ * opts.signal aborts, and across rotations: once the log path names a new file, the old one is read
+ * to its end before the reader moves on. Entries carry the exact bytes the process wrote.
  */
 export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterable<LogEntry> {
   const { signal } = opts;
-  let fh: FileHandle | null = opts.handle ?? null;
-  while (!fh) {
-    try {
-      fh = await fs.open(file, 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !opts.follow) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-        throw err;
-      }
-      if (signal?.aborted) return;
-      await waitForChange(file, signal, 100);
-    }
-  }
+  const current = opts.handle ?? (await openLog(file, opts));
+  // The files still to read, oldest first; `fh` is the one being read.
+  const queue: FileHandle[] = [...(opts.rotated ?? [])];
+  if (current) queue.push(current);
+  if (queue.length === 0) return;
+  let fh = queue[0];
+  // The file the log went on in: the one being read gets no more writes once read to its end again.
+  let pending: NextLogFile | null = null;
   try {
     const sinceMs = opts.since ? opts.since.getTime() : undefined;
     const untilMs = opts.until ? opts.until.getTime() : undefined;
     let offset = 0;
-    if (opts.tail !== undefined) offset = await tailOffset(fh, (await fh.stat()).size, opts.tail);
+    let index = 0;
+    if (opts.tail !== undefined) ({ index, offset } = await tailStart(queue, opts.tail));
+    else if (opts.from) ({ index, offset } = (await resumePoint(queue, opts.from)) ?? { index, offset });
+    for (const f of queue.splice(0, index)) await f.close();
+    fh = queue.shift()!;
+    let ino = (await fh.stat()).ino;
+    const successor = opts.successor ?? ((i: number) => nextByPath(file, i));
     const asm = new Assembler();
     let rest: Buffer = Buffer.alloc(0);
     const buf = Buffer.alloc(CHUNK);
@@ -195,6 +256,7 @@ export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterab
         offset += bytesRead;
         const data = rest.length ? Buffer.concat([rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
         let pos = 0;
+        const lastNl = data.lastIndexOf(NL);
         for (;;) {
           const nl = data.indexOf(NL, pos);
           if (nl < 0) break;
@@ -205,12 +267,26 @@ export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterab
           if (!e) continue;
           const r = accept(e);
           if (r === 'stop') return;
-          if (r) yield r;
+          // Where the entry ends: a reader that stops here can resume after it (the log pump).
+          if (r) yield { ...r, at: { ino, offset: offset - data.length + pos, last: nl === lastNl } };
         }
         // Copy: `buf` is reused for the next read.
         rest = Buffer.from(data.subarray(pos));
         continue;
       }
+      const queued = queue.shift();
+      const next = queued ? { handle: queued, ino: (await queued.stat()).ino } : pending;
+      if (next) {
+        // On to the next file of the log; a line split across the two is joined by the assembler.
+        await fh.close();
+        fh = next.handle;
+        ino = next.ino;
+        pending = null;
+        offset = 0;
+        rest = Buffer.alloc(0);
+        continue;
+      }
+      if (opts.follow && (pending = await successor(ino))) continue;
       // At EOF: hand out unterminated fragments so a prompt without newline shows up.
       for (const e of opts.wholeLines && !draining ? [] : asm.flush()) {
         const r = accept(e);
@@ -227,6 +303,6 @@ export async function* readLogs(file: string, opts: LogReadOptions): AsyncIterab
       }
     }
   } finally {
-    await fh.close();
+    for (const f of [fh, ...queue, ...(pending ? [pending.handle] : [])]) await f.close().catch(() => undefined);
   }
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { cgroupMode } from '../oci/host-info.js';
 import { logger } from '../util/logger.js';
-import { ConmonAttachStream, writeResize } from './attach.js';
+import { ConmonAttachStream, reopenLog, writeResize } from './attach.js';
 import {
   cgroupOomKilled,
   cgroupDirsForPath,
@@ -68,7 +68,8 @@ async function readInt(file: string): Promise<number | null> {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` exists (EPERM: it does, another user's). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -195,7 +196,7 @@ export class Runtime extends EventEmitter {
   private async monitorLost(id: string): Promise<boolean> {
     if (existsSync(this.layout.exitFile(id))) return false;
     const pid = await readInt(path.join(this.layout.ctrDir(id), 'conmon.pid'));
-    if (!pid || (alive(pid) && (await isConmonFor(pid, id)))) return false;
+    if (!pid || (processAlive(pid) && (await isConmonFor(pid, id)))) return false;
     // conmon writes the exit file before it exits: looked at again after the pid.
     return !existsSync(this.layout.exitFile(id)) && this.runtimeKnows(id);
   }
@@ -375,12 +376,29 @@ export class Runtime extends EventEmitter {
     if (pids && pids.limit <= 0) await unlimitPids(await containerCgroupDirs(await this.initPid(id), cgroupsPath(id)));
   }
 
+  /** Returns once the container is frozen, as Docker's pause does. */
   async pause(id: string): Promise<void> {
     await this.onKnown(id, ['pause', id]);
+    await this.settle(id, 'paused');
   }
 
   async resume(id: string): Promise<void> {
     await this.onKnown(id, ['resume', id]);
+    await this.settle(id, 'running');
+  }
+
+  /**
+   * On cgroup v1 the runtime can return while the freezer is still FREEZING (a loaded host: its
+   * state then reads "running"); wait for the status the caller asked for, or for the container's end.
+   */
+  private async settle(id: string, want: RuntimeStatus, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const st = await this.state(id);
+      if (!st || st.status === want || st.status === 'stopped') return;
+      if (Date.now() > deadline) throw new Error(`container ${id} is still ${st.status} ${timeoutMs} ms after the runtime was asked to make it ${want}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   /**
@@ -408,10 +426,10 @@ export class Runtime extends EventEmitter {
       }
     }
     // conmon writes the exit file after the container died; let it finish so nothing reappears.
-    if (monitorPid && alive(monitorPid) && (await isConmonFor(monitorPid, id))) {
+    if (monitorPid && processAlive(monitorPid) && (await isConmonFor(monitorPid, id))) {
       const deadline = Date.now() + 5000;
-      while (alive(monitorPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
-      if (alive(monitorPid) && (await isConmonFor(monitorPid, id))) {
+      while (processAlive(monitorPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      if (processAlive(monitorPid) && (await isConmonFor(monitorPid, id))) {
         try {
           process.kill(monitorPid, 'SIGKILL');
         } catch {
@@ -440,7 +458,7 @@ export class Runtime extends EventEmitter {
       return false;
     }
     if (status['systemd-cgroup'] || (hooks?.poststop?.length ?? 0) > 0) return false;
-    if (!status.pid || alive(status.pid)) return false;
+    if (!status.pid || processAlive(status.pid)) return false;
     const cg = status['cgroup-path'];
     if (cg) {
       if (!cg.startsWith('/') || cg.split('/').includes('..')) return false;
@@ -518,7 +536,7 @@ export class Runtime extends EventEmitter {
   async monitorAlive(id: string): Promise<boolean> {
     checkId('container', id);
     const pid = await readInt(path.join(this.layout.ctrDir(id), 'conmon.pid'));
-    return !!pid && alive(pid) && (await isConmonFor(pid, id));
+    return !!pid && processAlive(pid) && (await isConmonFor(pid, id));
   }
 
   /** The recorded exit of `id`, or null while it runs (or after delete). */
@@ -583,6 +601,13 @@ export class Runtime extends EventEmitter {
     writeResize(path.join(m.bundle, 'ctl'), size.height, size.width);
   }
 
+  /** Has the container's conmon reopen its log file (after the engine renamed it away); false when no conmon listens. */
+  async reopenLog(id: string): Promise<boolean> {
+    checkId('container', id);
+    const m = await this.meta(id);
+    return reopenLog(path.join(m.bundle, 'ctl'));
+  }
+
   async exec(id: string, opts: ExecOptions): Promise<ExecSession> {
     checkId('container', id);
     checkId('exec', opts.execId);
@@ -610,7 +635,7 @@ export class Runtime extends EventEmitter {
 
   private async initPid(id: string): Promise<number | null> {
     const pid = await readInt(path.join(this.layout.ctrDir(id), 'pidfile'));
-    return pid && alive(pid) ? pid : null;
+    return pid && processAlive(pid) ? pid : null;
   }
 
   async pids(id: string): Promise<number[]> {

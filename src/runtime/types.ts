@@ -113,6 +113,11 @@ export interface LogEntry {
   time: Date;
   /** The bytes as the process wrote them, with the newline if it ended the line. */
   data: Buffer;
+  /**
+   * Where the entry ends in the log: its file's inode and the offset after it (whole lines read
+   * from a file); `last`: no more whole line was read with it (the reader may wait next).
+   */
+  at?: { ino: number; offset: number; last: boolean };
 }
 
 export interface LogReadOptions {
@@ -130,4 +135,20 @@ export interface LogReadOptions {
   wholeLines?: boolean;
   /** The log file, already open (the reader closes it): for a reader that must not miss a file removed early. */
   handle?: FileHandle;
+  /** Start after this point (an entry's `at`) when its file is still among those to read; else `since` applies. */
+  from?: { ino: number; offset: number };
+  /** The log's earlier files (rotated away, complete), oldest first, already open; the reader closes them. */
+  rotated?: FileHandle[];
+  /**
+   * Following, at the end of the file with inode `ino`: the file the log went on in once it was
+   * rotated, or null while that one is the newest (default: the log path, when it names another file).
+   */
+  successor?: (ino: number) => Promise<NextLogFile | null>;
+}
+
+/** The next file of a rotated log, for a reader following it. */
+export interface NextLogFile {
+  handle: FileHandle;
+  /** The inode conmon wrote it under (the handle may be a decompressed copy). */
+  ino: number;
 }

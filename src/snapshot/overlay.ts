@@ -23,6 +23,11 @@ export interface SnapshotInfo {
   diffId?: string;
   /** Bytes of this snapshot alone (not its parents). */
   size?: number;
+  /**
+   * Set when the layer's tar is not kept in the content store: it is regenerated from the
+   * directory (commit and build layers), `tarSize` bytes whose digest is `diffId`.
+   */
+  tarSize?: number;
 }
 
 export interface OverlayMount {
@@ -37,6 +42,8 @@ export interface DetachedLayer {
   readonly tmpDir: string;
   readonly diffId: string;
   readonly size: number;
+  /** The layer's tar is regenerated from the directory (SnapshotInfo.tarSize). */
+  readonly tarSize?: number;
 }
 
 export class Snapshotter {
@@ -107,12 +114,11 @@ export class Snapshotter {
    * unpacks each layer as it downloads): a layer's files do not depend on the layers below,
    * only its key does. The result is nothing until commitDetached (or discardDetached).
    */
-  async unpackDetached(fill: (dir: string) => Promise<{ diffId: string; size: number }>): Promise<DetachedLayer> {
+  async unpackDetached(fill: (dir: string) => Promise<{ diffId: string; size: number; tarSize?: number }>): Promise<DetachedLayer> {
     const tmpDir = path.join(this.dir, `tmp-${randomBytes(8).toString('hex')}`);
     await fsp.mkdir(path.join(tmpDir, 'fs'), { recursive: true, mode: 0o755 });
     try {
-      const { diffId, size } = await fill(path.join(tmpDir, 'fs'));
-      return { tmpDir, diffId, size };
+      return { tmpDir, ...(await fill(path.join(tmpDir, 'fs'))) };
     } catch (err) {
       await fsp.rm(tmpDir, { recursive: true, force: true });
       throw err;
@@ -121,7 +127,7 @@ export class Snapshotter {
 
   /** Makes a detached layer the committed snapshot over `parent` (or drops it when that exists). */
   async commitDetached(parent: string | undefined, layer: DetachedLayer): Promise<SnapshotInfo> {
-    const { tmpDir, diffId, size } = layer;
+    const { tmpDir, diffId, size, tarSize } = layer;
     try {
       if (parent !== undefined) this.mustGet(parent);
       const key = chainId(parent, diffId);
@@ -133,7 +139,7 @@ export class Snapshotter {
           return existing;
         }
         await fsp.rename(tmpDir, path.join(this.dir, key));
-        const info: SnapshotInfo = { key, kind: 'committed', parent, created: new Date().toISOString(), diffId, size };
+        const info: SnapshotInfo = { key, kind: 'committed', parent, created: new Date().toISOString(), diffId, size, ...(tarSize !== undefined ? { tarSize } : {}) };
         await this.meta.put(key, info);
         this.infos.set(key, info);
         return info;
@@ -149,14 +155,14 @@ export class Snapshotter {
    * layer, to be committed in place rather than copied (containerd commits an active snapshot
    * the same way); the snapshot is left with an empty upper dir.
    */
-  async detachUpper(key: string, diffId: string, size: number): Promise<DetachedLayer> {
+  async detachUpper(key: string, sealed: { diffId: string; size: number; tarSize?: number }): Promise<DetachedLayer> {
     const info = this.mustGet(key);
     if (info.kind !== 'active') throw new ConflictError(`snapshot ${key} is not active`);
     const tmpDir = path.join(this.dir, `tmp-${randomBytes(8).toString('hex')}`);
     await fsp.mkdir(tmpDir, { mode: 0o755 });
     await fsp.rename(this.fsDir(key), path.join(tmpDir, 'fs'));
     await fsp.mkdir(this.fsDir(key), { mode: 0o755 });
-    return { tmpDir, diffId, size };
+    return { tmpDir, ...sealed };
   }
 
   async discardDetached(layer: DetachedLayer): Promise<void> {

@@ -31,6 +31,8 @@ export interface GraphImage {
   Layers: string[];
   History: GraphHistoryEntry[];
   Size: number;
+  /** The container it was committed from (`docker commit`, a build's RUN step), or ''. */
+  Container: string;
 }
 
 export interface GraphContainer {

@@ -124,21 +124,39 @@ export class SpooledArchive {
   }
 }
 
-async function spoolFile(r: ByteReader, size: number, dest: string): Promise<string> {
+/**
+ * Where a file's bytes also go while they are spooled (a load unpacks a layer as it arrives). It
+ * sees the bytes in order and is told when they end; it may give up at any time (its `write`
+ * then returns at once), which never fails the spool.
+ */
+export interface SpoolTee {
+  write(chunk: Buffer): Promise<void>;
+  end(): void;
+  /** The spool failed: whatever the tee made from a partial file is not wanted. */
+  abort(): void;
+}
+
+async function spoolFile(r: ByteReader, size: number, dest: string, tee?: (first: Buffer) => SpoolTee | undefined): Promise<string> {
   const fh = await fsp.open(dest, 'wx', 0o600);
   const d = new Digester();
   const out = new BatchedWriter(fh);
+  let sink: SpoolTee | undefined;
+  let ok = false;
   try {
     let left = size;
     while (left > 0) {
       const c = await r.chunk(Math.min(left, 1 << 20));
       if (!c) throw bad('unexpected end of archive (truncated?)');
       d.update(c);
-      await out.write(c);
+      if (left === size) sink = tee?.(c);
+      await Promise.all([out.write(c), sink?.write(c)]);
       left -= c.length;
     }
     await out.flush();
+    ok = true;
   } finally {
+    if (ok) sink?.end();
+    else sink?.abort();
     await out.settle();
     await fh.close();
   }
@@ -156,6 +174,8 @@ export async function spoolArchive(
   limits: Partial<SpoolLimits> = {},
   /** Told of each file once it is complete on disk (a load starts unpacking layers early). */
   onFile?: (file: SpooledFile) => void,
+  /** Given a file's size and first bytes, may ask for all of its bytes as they are spooled. */
+  tee?: (size: number, first: Buffer) => SpoolTee | undefined,
 ): Promise<SpooledArchive> {
   const lim = { ...DEFAULT_LIMITS, ...limits };
   const archive = new SpooledArchive(dir);
@@ -194,7 +214,7 @@ export async function spoolArchive(
       const name = entryName(hdr.name);
       if (hdr.type === 'file') {
         const file = path.join(dir, String(seq++));
-        const digest = await spoolFile(r, hdr.size, file);
+        const digest = await spoolFile(r, hdr.size, file, tee && ((first) => tee(hdr.size, first)));
         // As Go's reader: an archive may end right after a file's data, without padding.
         await r.exact(pad(hdr.size), 'file padding');
         if (name !== '.') {

@@ -26,6 +26,7 @@ export interface CreateOpts extends ResourceFlagOpts, MountFlags {
   stopTimeout?: string;
   network?: string;
   privileged?: boolean;
+  userns?: string;
   capAdd?: string[];
   capDrop?: string[];
   readOnly?: boolean;
@@ -36,6 +37,7 @@ export interface CreateOpts extends ResourceFlagOpts, MountFlags {
   expose?: string[];
   networkAlias?: string[];
   ip?: string;
+  ip6?: string;
   macAddress?: string;
   dns?: string[];
   dnsSearch?: string[];
@@ -71,6 +73,7 @@ export function addCreateFlags(c: Command, run: boolean): void {
     .option('-P, --publish-all', 'Publish all exposed ports to random ports')
     .option('--network-alias <list>', 'Add network-scoped alias for the container', collect)
     .option('--ip <string>', 'IPv4 address (e.g., 172.30.100.104)')
+    .option('--ip6 <string>', 'IPv6 address (e.g., 2001:db8::33)')
     .option('--mac-address <string>', 'Container MAC address (e.g., 92:d0:c6:0a:29:33)')
     .option('--dns <list>', 'Set custom DNS servers', collect)
     .option('--dns-search <list>', 'Set custom DNS search domains', collect)
@@ -88,6 +91,7 @@ export function addCreateFlags(c: Command, run: boolean): void {
     .option('-t, --tty', 'Allocate a pseudo-TTY')
     .option('--ulimit <ulimit>', 'Ulimit options', collect)
     .option('-u, --user <string>', 'Username or UID (format: <name|uid>[:<group|gid>])')
+    .option('--userns <string>', 'User namespace to use ("host": the host\'s, with berthd --userns-remap)')
     .option('-w, --workdir <string>', 'Working directory inside the container');
   addResourceFlags(c);
   addMountFlags(c);
@@ -182,6 +186,11 @@ export function buildCreateRequest(o: CreateOpts, image: string, cmd: string[]):
     RestartPolicy: { Name: '' },
   };
   if (o.init) host.Init = true;
+  if (o.userns !== undefined) {
+    // The docker CLI's own check, before the daemon is asked.
+    if (!['', 'host'].includes(o.userns)) throw new StatusError(125, '--userns: invalid USER mode');
+    host.UsernsMode = o.userns;
+  }
   Object.assign(host, resourceFields(o));
   if (o.ulimit?.length) host.Ulimits = o.ulimit.map(parseUlimit);
   if (o.restart) {
@@ -259,12 +268,12 @@ function publishSpec(p: string, bindings: NonNullable<HostConfig['PortBindings']
   }
 }
 
-/** --network-alias / --ip / --link as the endpoint settings of the container's network. */
+/** --network-alias / --ip / --ip6 / --link as the endpoint settings of the container's network. */
 function networkEndpoint(o: CreateOpts): EndpointSettings | undefined {
-  if (!o.networkAlias?.length && !o.ip && !o.macAddress) return undefined;
+  if (!o.networkAlias?.length && !o.ip && !o.ip6 && !o.macAddress) return undefined;
   const ep: EndpointSettings = {};
   if (o.networkAlias?.length) ep.Aliases = o.networkAlias;
-  if (o.ip) ep.IPAMConfig = { IPv4Address: o.ip };
+  if (o.ip || o.ip6) ep.IPAMConfig = { ...(o.ip ? { IPv4Address: o.ip } : {}), ...(o.ip6 ? { IPv6Address: o.ip6 } : {}) };
   if (o.macAddress) ep.MacAddress = o.macAddress;
   return ep;
 }

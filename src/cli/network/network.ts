@@ -49,11 +49,15 @@ export async function create(argv: string[], ctx: Ctx): Promise<number> {
   if ((opts.gateway?.length ?? 0) > subnets.length || (opts.ipRange?.length ?? 0) > subnets.length) {
     throw new StatusError(1, 'Error: every ip-range or gateway must have a corresponding subnet');
   }
-  const config: IPAMConfig[] = subnets.map((Subnet, i) => ({
-    Subnet,
-    ...(opts.ipRange?.[i] ? { IPRange: opts.ipRange[i] } : {}),
-    ...(opts.gateway?.[i] ? { Gateway: opts.gateway[i] } : {}),
-  }));
+  // Gateways and ranges go to the subnets of their family, in order (--subnet v4 --subnet v6 --gateway v6).
+  const family = (s: string): string => (s.includes(':') ? '6' : '4');
+  const nth = (list: string[] | undefined, subnet: string, i: number): string | undefined =>
+    list?.filter((x) => family(x) === family(subnet))[subnets.slice(0, i).filter((x) => family(x) === family(subnet)).length];
+  const config: IPAMConfig[] = subnets.map((Subnet, i) => {
+    const range = nth(opts.ipRange, Subnet, i);
+    const gateway = nth(opts.gateway, Subnet, i);
+    return { Subnet, ...(range ? { IPRange: range } : {}), ...(gateway ? { Gateway: gateway } : {}) };
+  });
   const body: NetworkCreateRequest = {
     Name: args[0]!,
     Driver: opts.driver ?? 'bridge',
@@ -137,14 +141,15 @@ export async function connect(argv: string[], ctx: Ctx): Promise<number> {
   const c = command(ctx, { usage: '[OPTIONS] NETWORK CONTAINER', description: 'Connect a container to a network', args: { min: 2, max: 2 } });
   c.option('--alias <alias>', 'Add network-scoped alias for the container', collect)
     .option('--ip <string>', 'IPv4 address (e.g., "172.30.100.104")')
+    .option('--ip6 <string>', 'IPv6 address (e.g., "2001:db8::33")')
     .option('--link <link>', 'Add link to another container', collect)
     .option('--driver-opt <opt>', 'driver options for the network', collect);
-  const { opts, args } = parse<{ alias?: string[]; ip?: string; link?: string[]; driverOpt?: string[] }>(ctx, c, argv);
+  const { opts, args } = parse<{ alias?: string[]; ip?: string; ip6?: string; link?: string[]; driverOpt?: string[] }>(ctx, c, argv);
   await ctx.client().post(`/networks/${enc(args[0]!)}/connect`, {}, {
     Container: args[1],
     EndpointConfig: {
       Aliases: opts.alias ?? null,
-      IPAMConfig: opts.ip ? { IPv4Address: opts.ip } : null,
+      IPAMConfig: opts.ip || opts.ip6 ? { ...(opts.ip ? { IPv4Address: opts.ip } : {}), ...(opts.ip6 ? { IPv6Address: opts.ip6 } : {}) } : null,
       Links: opts.link ?? null,
       DriverOpts: opts.driverOpt ? keyValues(opts.driverOpt) : null,
     },

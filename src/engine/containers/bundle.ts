@@ -3,7 +3,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { InvalidParameterError } from '../../errors.js';
-import { etcFilesContent } from '../../oci/etc-files.js';
+import { editHostsFile, etcFilesContent, ownHostNames } from '../../oci/etc-files.js';
 import { resolveDevices } from '../../oci/devices.js';
 import type { HostInfo } from '../../oci/host-info.js';
 import type { IdMapping } from '../../util/idmap.js';
@@ -43,20 +43,7 @@ export interface BundleInput {
 export async function prepareBundle(input: BundleInput): Promise<string> {
   const c = input.container;
   const hc = c.hostConfig;
-  const sb = input.sandbox;
-  // On networks with name resolution the gateway (aardvark-dns) answers first and forwards the rest.
-  const dns = sb?.nameservers.length ? [...sb.nameservers, ...(hc.Dns ?? [])] : hc.Dns;
-  const etc = etcFilesContent({
-    hostname: c.config.Hostname ?? c.id.slice(0, 12),
-    domainname: c.config.Domainname,
-    networkMode: hc.NetworkMode,
-    ips: sb?.ips,
-    extraHosts: [...(sb?.extraHosts ?? []), ...(hc.ExtraHosts ?? [])],
-    hostGatewayIPs: sb?.hostGateway,
-    dns,
-    dnsSearch: hc.DnsSearch,
-    dnsOptions: hc.DnsOptions,
-  });
+  const etc = containerEtcFiles(c, input.sandbox);
   const files = {
     hostname: path.join(input.containerDir, 'hostname'),
     hosts: path.join(input.containerDir, 'hosts'),
@@ -77,6 +64,7 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
   const owner = input.ids ? input.ids.toHost(user) : user;
   await ensureWorkdir(input.rootfs, cwd, owner.uid, owner.gid);
   const mounts = await setupMounts(c, input.volumes, input.ids?.root);
+  const sb = input.sandbox;
   const spec = buildSpec({
     id: c.id,
     rootfs: input.rootfs,
@@ -104,6 +92,48 @@ export async function prepareBundle(input: BundleInput): Promise<string> {
   await fsp.mkdir(input.bundleDir, { recursive: true, mode: 0o700 });
   await fsp.writeFile(path.join(input.bundleDir, 'config.json'), specToJSON(spec));
   return input.bundleDir;
+}
+
+/** What a container's /etc files take from its network (the Sandbox's fields). */
+export type EtcNetwork = Pick<Sandbox, 'ips' | 'nameservers' | 'extraHosts' | 'hostGateway'>;
+
+/** The contents of a container's hostname, hosts and resolv.conf on the network `sb`. */
+export function containerEtcFiles(c: ContainerRecord, sb: EtcNetwork | undefined): { hostname: string; hosts: string; resolvConf: string } {
+  const hc = c.hostConfig;
+  // On networks with name resolution the gateway (aardvark-dns) answers first and forwards the rest.
+  const dns = sb?.nameservers.length ? [...sb.nameservers, ...(hc.Dns ?? [])] : hc.Dns;
+  return etcFilesContent({
+    hostname: c.config.Hostname ?? c.id.slice(0, 12),
+    domainname: c.config.Domainname,
+    networkMode: hc.NetworkMode,
+    ips: sb?.ips,
+    extraHosts: [...(sb?.extraHosts ?? []), ...(hc.ExtraHosts ?? [])],
+    hostGatewayIPs: sb?.hostGateway,
+    dns,
+    dnsSearch: hc.DnsSearch,
+    dnsOptions: hc.DnsOptions,
+  });
+}
+
+/**
+ * A running container joined or left a network (`network connect|disconnect`): /etc/hosts gains
+ * or loses the line of that address, as libnetwork edits it; resolv.conf is written again with the
+ * name servers of its networks now — unless the user changed it since Berth wrote it (Docker
+ * makes no further change to a modified resolv.conf either). Both are written in place: they are
+ * bind-mounted into the container.
+ */
+export async function updateNetworkFiles(containerDir: string, c: ContainerRecord, before: EtcNetwork, after: EtcNetwork): Promise<void> {
+  const hostsPath = path.join(containerDir, 'hosts');
+  const hosts = await fsp.readFile(hostsPath, 'utf8');
+  const names = ownHostNames(c.config.Hostname ?? c.id.slice(0, 12), c.config.Domainname);
+  const added = after.ips.filter((ip) => !before.ips.includes(ip));
+  const removed = before.ips.filter((ip) => !after.ips.includes(ip));
+  const edited = editHostsFile(hosts, names, added, removed);
+  if (edited !== hosts) await fsp.writeFile(hostsPath, edited);
+  const resolvPath = path.join(containerDir, 'resolv.conf');
+  const current = await fsp.readFile(resolvPath, 'utf8');
+  const next = containerEtcFiles(c, after).resolvConf;
+  if (next !== current && current === containerEtcFiles(c, before).resolvConf) await fsp.writeFile(resolvPath, next);
 }
 
 /** Docker creates a missing WORKDIR in the container's writable layer, owned by the user. */

@@ -2,6 +2,7 @@
 // its configuration (with --change applied) the new image's. The parent's layers are shared,
 // never copied: the new snapshot's parent is the image's top layer.
 import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import type { ContainerConfig } from '../../types/api.js';
 import { OVERLAY_OPAQUE_XATTR } from '../../archive/apply.js';
 import { packDirectory } from '../../archive/pack.js';
@@ -11,15 +12,17 @@ import { parseRepositoryTag, type Reference } from '../../reference/index.js';
 import type { Snapshotter } from '../../snapshot/overlay.js';
 import type { ContentStore } from '../../store/content.js';
 import { directorySize } from '../../util/fs.js';
+import { runCommand } from '../../util/exec.js';
 import { logger } from '../../util/logger.js';
 import type { ContainerRecord } from '../containers/container.js';
 import { mergeEnv, mergeHealthcheck } from '../containers/create-config.js';
-import { containerLayers, runtimeMountPoints } from '../containers/rootfs-layers.js';
+import { containerLayers, type ContainerLayers, runtimeMountPoints } from '../containers/rootfs-layers.js';
 import type { EventService } from '../events.js';
 import { applyChanges } from '../../build/changes.js';
 import type { ImageService } from './image-service.js';
 import type { HistoryEntry, ImageConfig, ImageRunConfig } from './image-types.js';
 import { ingestLayer } from './import.js';
+import { hashLayer, hashLayerHeaders } from './layer-tars.js';
 
 export interface CommitOptions {
   container: string;
@@ -41,27 +44,18 @@ type LayerDeps = Pick<CommitDeps, 'content' | 'snapshots'>;
  * A build step's layer: the changes of an active snapshot (a RUN container's, or one a COPY
  * wrote into) committed on its parent. Returns the diff id, or undefined when nothing changed.
  * `inPlace` (the snapshot is about to be removed, nothing has it mounted): the upper dir itself
- * becomes the committed layer and only the tar (for the content store) is written, instead of
- * writing the tar and unpacking it again.
+ * becomes the committed layer, as containerd commits an active snapshot; otherwise it is copied.
  */
 export async function commitSnapshotLayer(deps: LayerDeps, key: string, opts: { inPlace?: boolean } = {}): Promise<string | undefined> {
   const layers = containerLayers(deps.snapshots, key);
   if (!layers) throw noSuchContainer(key);
-  if (!opts.inPlace) return commitLayer(deps, layers.upper, layers.lowers, layers.parent);
+  // A build's RUN container has exited: nothing runs in it.
+  if (!opts.inPlace) return commitLayer(deps, layers, true);
   const hidden = await runtimeMountPoints(layers);
   if (!(await hasChanges(layers.upper, hidden))) return undefined;
-  const writer = await deps.content.writer();
-  let diffId: string;
-  try {
-    await writer.writeStream(packDirectory(layers.upper, { overlayUpper: true, exclude: (rel) => hidden.has(`/${rel}`), ids: deps.snapshots.ids }));
-    diffId = (await writer.commit()).digest;
-  } catch (err) {
-    await writer.abort();
-    throw err;
-  }
-  // What the tar leaves out (the runtime's mount points) goes from the directory too, deepest first.
-  for (const p of [...hidden].sort((a, b) => b.length - a.length)) await fsp.rm(`${layers.upper}${p}`, { recursive: true, force: true });
-  const layer = await deps.snapshots.detachUpper(key, diffId, await directorySize(layers.upper));
+  await removeRuntimeMountPoints(layers.upper, hidden);
+  const [hashed, size] = await Promise.all([hashLayer(layers.upper, deps.snapshots.ids), directorySize(layers.upper)]);
+  const layer = await deps.snapshots.detachUpper(key, { ...hashed, size });
   return (await deps.snapshots.commitDetached(layers.parent, layer)).diffId;
 }
 
@@ -73,6 +67,8 @@ export interface CommitDeps {
   findContainer: (idOrName: string) => ContainerRecord;
   pause: (id: string) => Promise<void>;
   unpause: (id: string) => Promise<void>;
+  /** Runs `fn` under the container's lock: no start, unpause, exit or removal meanwhile. */
+  locked: <T>(c: ContainerRecord, fn: () => Promise<T>) => Promise<T>;
 }
 
 /** Creates the image; returns its id. Nothing is left behind when it fails. */
@@ -99,7 +95,7 @@ export async function commitContainer(deps: CommitDeps, opts: CommitOptions): Pr
   let id: string;
   try {
     id = await deps.images.creating(async () => {
-      const diffId = await commitLayer(deps, layers.upper, layers.lowers, layers.parent);
+      const diffId = await commitFrozenOrStreamed(deps, c, layers);
       const image = await deps.images.create(childConfig(parent.config, c, config, diffId, opts), c.imageId);
       return image.record.id;
     });
@@ -116,31 +112,90 @@ export async function commitContainer(deps: CommitDeps, opts: CommitOptions): Pr
   return id;
 }
 
+/** The layer, copied under the container's lock when nothing in it can run, else streamed. */
+async function commitFrozenOrStreamed(deps: CommitDeps, c: ContainerRecord, layers: ContainerLayers): Promise<string | undefined> {
+  const frozen = (): boolean => c.state.status === 'paused' || c.state.status === 'created' || c.state.status === 'exited';
+  const copied = await deps.locked(c, async () => (frozen() ? { diffId: await commitLayer(deps, layers, true) } : undefined));
+  return copied ? copied.diffId : commitLayer(deps, layers, false);
+}
+
 async function tagCommitted(deps: CommitDeps, id: string, target: Reference): Promise<string> {
   await deps.images.tag(id, target.toString());
   return target.familiarString;
 }
 
 /**
- * The upper dir as one uncompressed layer tar (whiteouts as `.wh.` entries, opaque directories
- * with `.wh..wh..opq`), stored in the content store and unpacked as a committed snapshot on
- * `parent` in one pass. An upper dir with no changes gives no layer (undefined), as Docker's
- * empty diff does.
+ * The upper dir becomes a committed snapshot on the image's top layer. An upper dir with no
+ * changes gives no layer (undefined), as Docker's empty diff does.
+ *
+ * `frozen` (nothing in the container can run: it is stopped, or paused, under its lock): the
+ * upper dir is copied as it is (`cp -a`: owners, modes, times, xattrs, hard links, whiteout
+ * devices; a reflink where the filesystem has them) into the new layer's directory, which is then
+ * hashed as its tar for the diff id. No tar is stored: save and push regenerate it from that
+ * directory (layer-tars.ts), so the data is written once.
+ *
+ * Otherwise (`pause=false` on a running container) the container could swap a directory for a
+ * symlink while `cp` walks the tree by path, so the upper dir is packed by `packDirectory`, which
+ * never follows one, stored and unpacked (the tar is kept: it is what was hashed).
  */
-async function commitLayer(deps: LayerDeps, upper: string, lowers: string[], parent: string | undefined): Promise<string | undefined> {
-  const hidden = await runtimeMountPoints({ upper, lowers, parent });
+async function commitLayer(deps: LayerDeps, layers: ContainerLayers, frozen: boolean): Promise<string | undefined> {
+  const hidden = await runtimeMountPoints(layers);
+  if (!(await hasChanges(layers.upper, hidden))) return undefined;
+  if (!frozen) return commitLayerStreamed(deps, layers, hidden);
   const exclude = (rel: string): boolean => hidden.has(`/${rel}`);
-  if (!(await hasChanges(upper, hidden))) return undefined;
-  const tar = packDirectory(upper, { overlayUpper: true, exclude, ids: deps.snapshots.ids });
+  const ids = deps.snapshots.ids;
+  const layer = await deps.snapshots.unpackDetached(async (dir) => {
+    // cp (its own process) and the hash of what it copies run at once. The copy is what save
+    // regenerates from: its tar headers are checked against the source's (the files' bytes are
+    // equal when cp succeeds), else it is hashed itself.
+    const [, source] = await Promise.all([runCommand('cp', ['-a', '--reflink=auto', '--', `${layers.upper}/.`, dir]), hashLayer(layers.upper, ids, exclude)]);
+    await removeRuntimeMountPoints(dir, hidden);
+    const [copied, expected, size] = await Promise.all([hashLayerHeaders(dir, ids), hashLayerHeaders(layers.upper, ids, exclude), directorySize(dir)]);
+    if (copied !== expected) logger.warn(`commit: the copy of ${layers.upper} differs from it in metadata; hashing the copy`);
+    return { ...(copied === expected ? source : await hashLayer(dir, ids)), size };
+  });
+  return (await deps.snapshots.commitDetached(layers.parent, layer)).diffId;
+}
+
+async function commitLayerStreamed(deps: LayerDeps, layers: ContainerLayers, hidden: Set<string>): Promise<string> {
+  const tar = packDirectory(layers.upper, { overlayUpper: true, exclude: (rel) => hidden.has(`/${rel}`), ids: deps.snapshots.ids });
   // ingestLayer reports any failure as a bad archive; a failure to read the upper dir is ours.
   let packError: Error | undefined;
   tar.once('error', (err: Error) => (packError = err));
   try {
-    const info = await ingestLayer(deps.content, deps.snapshots, tar, parent);
-    return info.diffId!;
+    return (await ingestLayer(deps.content, deps.snapshots, tar, layers.parent)).diffId!;
   } catch (err) {
     throw packError ?? err;
   }
+}
+
+/**
+ * The runtime's mount points go from a layer directory; their parents keep their times, which
+ * the layer's tar records.
+ */
+async function removeRuntimeMountPoints(dir: string, hidden: Set<string>): Promise<void> {
+  const deepestFirst = [...hidden].sort((a, b) => b.length - a.length);
+  const parents = new Map<string, { atime: Date; mtime: Date }>();
+  for (const p of deepestFirst) {
+    const parent = path.posix.dirname(p);
+    if (parents.has(parent)) continue;
+    // Only real directories: a container may have made /etc a symlink to anywhere.
+    const st = await fsp.lstat(`${dir}${parent}`).catch(() => undefined);
+    if (st?.isDirectory() && (await realDirs(dir, parent))) parents.set(parent, { atime: st.atime, mtime: st.mtime });
+  }
+  for (const p of deepestFirst) if (parents.has(path.posix.dirname(p))) await fsp.rm(`${dir}${p}`, { recursive: true, force: true });
+  // A parent that was itself a mount point (/etc holding only stubs) is gone too.
+  for (const [p, t] of parents) if (!hidden.has(p)) await fsp.lutimes(`${dir}${p}`, t.atime, t.mtime);
+}
+
+/** Whether every directory from `dir` down to `rel` ("/etc") is a directory, not a symlink. */
+async function realDirs(dir: string, rel: string): Promise<boolean> {
+  let at = dir;
+  for (const part of rel.split('/').filter(Boolean)) {
+    at = `${at}/${part}`;
+    if (!(await fsp.lstat(at).catch(() => undefined))?.isDirectory()) return false;
+  }
+  return true;
 }
 
 async function hasChanges(upper: string, hidden: Set<string>): Promise<boolean> {

@@ -3,9 +3,9 @@
 // through the content store (checked against their diff ids) and are unpacked into snapshots by
 // chain id, skipping those already present. A failure removes what this load added, so the
 // stores are as they were.
-import { createReadStream, promises as fsp } from 'node:fs';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { readImageArchive, spoolArchive, type LoadImage, type SpooledArchive, type SpooledFile } from '../../archive/image-archive/index.js';
+import { promises as fsp } from 'node:fs';
+import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { readImageArchive, spoolArchive, type LoadImage, type SpooledArchive, type SpooledFile, type SpoolTee } from '../../archive/image-archive/index.js';
 import { detectCompression, openMaybeCompressed } from '../../archive/stream.js';
 import type { JSONMessage } from '../../types/api.js';
 import { InvalidParameterError } from '../../errors.js';
@@ -16,6 +16,7 @@ import type { ReferenceStore } from '../../store/references.js';
 import type { EventService } from '../events.js';
 import type { ImageService } from './image-service.js';
 import { ingestLayer, unpackStoredLayer } from './import.js';
+import { LayerTars } from './layer-tars.js';
 import { familiarString } from './names.js';
 
 export interface LoadDeps {
@@ -43,7 +44,7 @@ export async function loadImages(deps: LoadDeps, input: Readable, opts: LoadOpti
   const dir = await deps.content.tempDir('load');
   const early = new EarlyUnpacker(deps);
   try {
-    const archive = await spoolArchive(input, dir, {}, (file) => early.consider(file));
+    const archive = await spoolArchive(input, dir, {}, (file) => early.consider(file), (size, first) => early.tee(size, first));
     const { images } = await readImageArchive(archive);
     const added: Added = { snapshots: [], blobs: [] };
     try {
@@ -65,36 +66,60 @@ export async function loadImages(deps: LoadDeps, input: Readable, opts: LoadOpti
 const EARLY_MIN_SIZE = 1024 * 1024;
 
 /**
- * Unpacks plain tar blobs while the rest of the archive is still spooling: which blobs are
- * layers is known only from the manifest, often the archive's last entry. Each goes into a
- * detached snapshot directory (confined like any layer, never a snapshot by itself); a layer
- * whose spooled bytes are its diff id takes it over, anything else is discarded. One at a time.
+ * Unpacks plain tar blobs as they spool (one pass over the archive: each chunk goes to the spool
+ * file, which becomes the blob, and to the unpacker): which blobs are layers is known only from
+ * the manifest, often the archive's last entry. Each goes into a detached snapshot directory
+ * (confined like any layer, never a snapshot by itself); a layer whose spooled bytes are its diff
+ * id takes it over, anything else is discarded.
  */
 class EarlyUnpacker {
   private readonly started = new Map<string, Promise<DetachedLayer | null>>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly all: Promise<DetachedLayer | null>[] = [];
+  private readonly taken = new Set<Promise<DetachedLayer | null>>();
+  /** The unpack of the file being spooled, until `consider` names its digest. */
+  private current: Promise<DetachedLayer | null> | undefined;
   private stopped = false;
 
   constructor(private readonly deps: LoadDeps) {}
 
-  consider(file: SpooledFile): void {
-    if (file.size < EARLY_MIN_SIZE || this.started.has(file.digest)) return;
-    const p = this.queue.then(() => this.unpack(file));
-    this.queue = p;
-    this.started.set(file.digest, p);
+  /** The spool's tee for a file: a large plain tar is unpacked from its bytes as they arrive. */
+  tee(size: number, first: Buffer): SpoolTee | undefined {
+    this.current = undefined;
+    if (this.stopped || size < EARLY_MIN_SIZE || first.length < 262 || first.toString('latin1', 257, 262) !== 'ustar') return undefined;
+    // The spool waits for the unpacker (back-pressure) but never fails because of it.
+    const input = new PassThrough({ highWaterMark: 4 << 20 });
+    let gaveUp = false;
+    const unpacking = this.deps.snapshots
+      .unpackDetached(async (dir) => ({ diffId: '', size: (await applyLayer(input, dir, { digest: false })).size }))
+      .catch(() => null) // not a layer after all, or a bad one: the regular path reports it in context
+      .finally(() => (gaveUp = true));
+    this.current = unpacking;
+    this.all.push(unpacking);
+    return {
+      write: async (chunk) => {
+        if (gaveUp || input.destroyed || input.write(chunk)) return;
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            input.off('drain', done).off('close', done);
+            resolve();
+          };
+          input.on('drain', done).on('close', done);
+        });
+      },
+      end: () => input.end(),
+      abort: () => input.destroy(new Error('spool failed')),
+    };
   }
 
-  private async unpack(file: SpooledFile): Promise<DetachedLayer | null> {
-    // Already stored: most likely unpacked too, so not worth the work.
-    if (this.stopped || (await this.deps.content.has(file.digest)) || !(await looksLikeTar(file.path))) return null;
-    try {
-      return await this.deps.snapshots.unpackDetached(async (dir) => {
-        const { size } = await applyLayer(createReadStream(file.path, { highWaterMark: 1 << 20 }), dir, { digest: false, ids: this.deps.snapshots.ids });
-        return { diffId: file.digest, size };
-      });
-    } catch {
-      return null; // not a layer after all, or a bad one: the regular path reports it in context
-    }
+  /** A file is spooled: its unpack, if one ran, is known by the file's digest from now on. */
+  consider(file: SpooledFile): void {
+    const p = this.current;
+    this.current = undefined;
+    if (!p || this.started.has(file.digest)) return;
+    this.started.set(
+      file.digest,
+      p.then((layer) => (layer ? { ...layer, diffId: file.digest } : null)),
+    );
   }
 
   /** The directory unpacked from the blob with this digest, if any; the caller commits or discards it. */
@@ -102,28 +127,22 @@ class EarlyUnpacker {
     const p = this.started.get(digest);
     if (!p) return null;
     this.started.delete(digest);
-    return p;
+    const layer = await p;
+    if (layer) this.taken.add(p);
+    return layer;
   }
 
   async discardAll(): Promise<void> {
     this.stopped = true;
-    for (const p of this.started.values()) {
+    const keep = new Set<string>();
+    for (const p of this.taken) {
       const layer = await p;
-      if (layer) await this.deps.snapshots.discardDetached(layer).catch(() => undefined);
+      if (layer) keep.add(layer.tmpDir);
     }
-    this.started.clear();
-  }
-}
-
-/** A plain (uncompressed) tar: "ustar" at offset 257 of its first header. */
-async function looksLikeTar(file: string): Promise<boolean> {
-  const fh = await fsp.open(file, 'r');
-  try {
-    const b = Buffer.alloc(512);
-    const { bytesRead } = await fh.read(b, 0, 512, 0);
-    return bytesRead === 512 && b.toString('latin1', 257, 262) === 'ustar';
-  } finally {
-    await fh.close();
+    for (const p of this.all) {
+      const layer = await p;
+      if (layer && !keep.has(layer.tmpDir)) await this.deps.snapshots.discardDetached(layer).catch(() => undefined);
+    }
   }
 }
 
@@ -163,8 +182,8 @@ async function ingestImage(deps: LoadDeps, archive: SpooledArchive, image: LoadI
         throw layerError(err, what, layer.diffId);
       }
       added.snapshots.push(key);
-    } else if (!(await deps.content.has(layer.diffId))) {
-      // The layer is unpacked but its blob is gone: store the blob, so save keeps working.
+    } else if (!(await new LayerTars(deps.content, deps.snapshots).has(layer.diffId))) {
+      // The layer is unpacked but its tar is gone: store the blob, so save keeps working.
       await storeBlob(deps.content, archive, layer.file, layer.diffId, what);
       added.blobs.push(layer.diffId);
     }

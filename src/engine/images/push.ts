@@ -10,6 +10,7 @@ import { MediaTypes, type Descriptor, type Manifest } from '../../oci/image-spec
 import { Reference } from '../../reference/index.js';
 import type { LayerBlob } from './distribution-metadata.js';
 import type { Image } from './image-types.js';
+import { LayerTars } from './layer-tars.js';
 import type { DistributionDeps } from './pull.js';
 
 /** Layer media types a schema 2 manifest can carry, as Docker writes them. */
@@ -102,13 +103,14 @@ async function pushLayer(deps: DistributionDeps, repo: Repository, ref: Referenc
   }
   // 3. Compress and upload at once: PATCH requests stream the gzip members as they are made.
   const chunkSize = deps.registries.options.uploadChunkSize;
-  const source = deps.content.createReadStream(diffId);
+  const tars = new LayerTars(deps.content, deps.snapshots);
+  const source = await tars.open(diffId);
   // Compression is the bottleneck: blocks on every core, random-looking ones stored (parallel-gzip.ts).
   const gzip = new ParallelGzip();
   source.on('error', (e) => gzip.destroy(e));
   source.pipe(gzip);
   try {
-    const total = (await deps.content.info(diffId))?.size ?? 0;
+    const total = (await tars.size(diffId)) ?? 0;
     const reporter = new ProgressReporter(sink, id, 'Pushing', total);
     const sent = await repo.uploadStream(gzip, chunkSize, (n) => reporter.report(Math.min(n, total)));
     reporter.report(total, true);

@@ -1,21 +1,24 @@
 // `docker save`: the named images, their tags, configs and layer blobs, streamed as one archive
 // straight from the content store (layers are stored uncompressed under their diff ids, so
-// nothing is packed or copied on the way).
-import { createReadStream } from 'node:fs';
+// nothing is packed or copied on the way) or, for the layers Berth committed, packed from their
+// directories as their diff ids were taken (layer-tars.ts).
 import { Readable } from 'node:stream';
 import { saveLayout, writeArchive, type SaveImage } from '../../archive/image-archive/index.js';
 import { InvalidParameterError, NotFoundError, NotImplementedError, noSuchImage, SystemError } from '../../errors.js';
 import { parseReference, type Reference } from '../../reference/index.js';
+import type { Snapshotter } from '../../snapshot/overlay.js';
 import type { ContentStore } from '../../store/content.js';
 import type { ReferenceStore } from '../../store/references.js';
 import { sha256 } from '../../util/ids.js';
 import type { EventService } from '../events.js';
 import type { ImageService } from './image-service.js';
+import { LayerTars } from './layer-tars.js';
 
 export interface SaveDeps {
   images: ImageService;
   references: ReferenceStore;
   content: ContentStore;
+  snapshots: Snapshotter;
   events: EventService;
 }
 
@@ -93,11 +96,12 @@ async function describe(deps: SaveDeps, id: string, tags: string[]): Promise<Sav
   if (sha256(config) !== id) throw new SystemError(`the config blob of image ${id} is corrupt (its digest is ${sha256(config)})`);
   // As in Docker: an image without layers (possible from an OCI layout) cannot be saved.
   if (image.config.rootfs.diff_ids.length === 0) throw new NotImplementedError('empty export - not implemented');
+  const tars = new LayerTars(deps.content, deps.snapshots);
   const layers = [];
   for (const diffId of image.config.rootfs.diff_ids) {
-    const info = await deps.content.info(diffId);
-    if (!info) throw new SystemError(`layer ${diffId} of image ${id} is missing from the content store`);
-    layers.push({ diffId, size: info.size });
+    const size = await tars.size(diffId);
+    if (size === undefined) throw new SystemError(`layer ${diffId} of image ${id} is missing from the content store`);
+    layers.push({ diffId, size });
   }
   return { id, config, layers, tags, parent: image.record.parent };
 }
@@ -109,6 +113,9 @@ export async function saveImages(deps: SaveDeps, names: string[]): Promise<Reada
   for (const [id, tags] of selection) images.push(await describe(deps, id, tags));
   const entries = saveLayout(images);
   for (const image of images) deps.events.emit('image', 'save', image.id, { name: image.id });
-  const open = (digest: string): AsyncIterable<Buffer> => createReadStream(deps.content.blobPath(digest), { highWaterMark: 1 << 20 });
+  const tars = new LayerTars(deps.content, deps.snapshots);
+  async function* open(digest: string): AsyncIterable<Buffer> {
+    yield* (await tars.open(digest)) as AsyncIterable<Buffer>;
+  }
   return Readable.from(writeArchive(entries, open), { objectMode: false, highWaterMark: 1 << 20 });
 }

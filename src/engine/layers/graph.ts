@@ -45,7 +45,9 @@ function layerOf(snapshots: Snapshotter, key: string, createdBy: string): ViewLa
 export async function layerGraph(deps: GraphDeps): Promise<LayerGraph> {
   const layers = new Map<string, LayerNode>();
   const images: GraphImage[] = [];
+  const topOf = new Map<string, string>();
   for (const image of deps.images()) {
+    topOf.set(image.record.id, image.topLayer ?? '');
     const history = imageHistory(deps.snapshots, image);
     const chain = deps.snapshots.chain(image.topLayer).reverse();
     let size = 0;
@@ -64,8 +66,11 @@ export async function layerGraph(deps: GraphDeps): Promise<LayerGraph> {
       Layers: chain,
       History: history,
       Size: size,
+      Container: image.config.container ?? '',
     });
   }
+  // A container's writable layer goes before its record does (rm): while it is being removed it
+  // still stands on its image's top layer, where it was prepared.
   const containers: GraphContainer[] = await Promise.all(
     deps.containers().map(async (c) => ({
       Id: c.id,
@@ -73,7 +78,7 @@ export async function layerGraph(deps: GraphDeps): Promise<LayerGraph> {
       Image: c.image,
       ImageId: c.imageId,
       State: c.state.status,
-      Parent: deps.snapshots.get(c.id)?.parent ?? '',
+      Parent: deps.snapshots.get(c.id)?.parent ?? topOf.get(c.imageId) ?? '',
       WritableSize: await deps.writableSize(c),
     })),
   );

@@ -1,9 +1,10 @@
 // The syslog logging driver: each line as a syslog message to a unix socket (datagram or stream),
-// UDP or TCP address, in Docker's formats (its default, rfc3164, rfc5424, rfc5424micro).
+// UDP, TCP or TLS address, in Docker's formats (its default, rfc3164, rfc5424, rfc5424micro).
 import dgram from 'node:dgram';
 import { promises as fsp } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import tls from 'node:tls';
 import { DgramSocket } from 'node-unix-socket';
 import { InvalidParameterError } from '../../errors.js';
 import type { LogEntry } from '../../runtime/types.js';
@@ -49,10 +50,10 @@ interface Transport {
   close(): void;
 }
 
-function connectStream(opts: net.NetConnectOpts): Promise<net.Socket> {
+/** Resolves once `s` is connected (`ready`: 'secureConnect' for TLS); later errors just close it. */
+function connected(s: net.Socket, ready: 'connect' | 'secureConnect'): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(opts);
-    s.once('connect', () => {
+    s.once(ready, () => {
       s.off('error', reject);
       s.on('error', () => s.destroy());
       resolve(s);
@@ -79,7 +80,20 @@ function dialError(proto: string, addr: string, err: NodeJS.ErrnoException): Inv
   return new InvalidParameterError(`failed to initialize logging driver: dial ${proto} ${addr}: ${why}`);
 }
 
-async function openTransport(address: string, octetCounted: boolean): Promise<Transport> {
+/** syslog-tls-*: the CA that signs the receiver's certificate, our certificate and key, or no verification. */
+async function tlsOptions(cfg: Record<string, string>, host: string): Promise<tls.ConnectionOptions> {
+  const read = (file: string | undefined): Promise<Buffer | undefined> =>
+    file
+      ? fsp.readFile(file).catch((e: NodeJS.ErrnoException) => {
+          throw new InvalidParameterError(`failed to initialize logging driver: open ${file}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`);
+        })
+      : Promise.resolve(undefined);
+  const [ca, cert, key] = await Promise.all([read(cfg['syslog-tls-ca-cert']), read(cfg['syslog-tls-cert']), read(cfg['syslog-tls-key'])]);
+  const skip = ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(cfg['syslog-tls-skip-verify'] ?? '');
+  return { ca, cert, key, rejectUnauthorized: !skip, servername: net.isIP(host) ? undefined : host };
+}
+
+async function openTransport(address: string, octetCounted: boolean, cfg: Record<string, string>): Promise<Transport> {
   const [proto, rest] = address.includes('://') ? address.split('://', 2) : ['unix', '/dev/log'];
   if (proto === 'udp') {
     const { host, port } = hostPort(rest, 514);
@@ -89,8 +103,17 @@ async function openTransport(address: string, octetCounted: boolean): Promise<Tr
   }
   if (proto === 'tcp') {
     const { host, port } = hostPort(rest, 514);
-    const s = await connectStream({ host, port }).catch((e: NodeJS.ErrnoException) => {
+    const s = await connected(net.connect({ host, port }), 'connect').catch((e: NodeJS.ErrnoException) => {
       throw dialError('tcp', `${host}:${port}`, e);
+    });
+    return streamTransport(s, octetCounted);
+  }
+  if (proto === 'tcp+tls') {
+    const { host, port } = hostPort(rest, 514);
+    const opts = { host, port, ...(await tlsOptions(cfg, host)) };
+    const s = await connected(tls.connect(opts), 'secureConnect').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ECONNREFUSED') throw dialError('tcp', `${host}:${port}`, e);
+      throw new InvalidParameterError(`failed to initialize logging driver: tls: ${e.message}`);
     });
     return streamTransport(s, octetCounted);
   }
@@ -100,7 +123,7 @@ async function openTransport(address: string, octetCounted: boolean): Promise<Tr
       throw new InvalidParameterError(`stat ${rest}: no such file or directory`);
     });
     if (proto === 'unix') {
-      const s = await connectStream({ path: rest }).catch(() => undefined);
+      const s = await connected(net.connect({ path: rest }), 'connect').catch(() => undefined);
       if (s) return streamTransport(s, false);
     }
     const d = new DgramSocket();
@@ -115,7 +138,7 @@ export async function openSyslog(cfg: Record<string, string>, c: LogContainer): 
   const address = cfg['syslog-address'] ?? 'unix:///dev/log';
   const local = address.startsWith('unix');
   const fac = cfg['syslog-facility'] ? (/^\d+$/.test(cfg['syslog-facility']) ? Number(cfg['syslog-facility']) : FACILITIES.indexOf(cfg['syslog-facility'])) : 3;
-  const transport = await openTransport(address, format.startsWith('rfc5424'));
+  const transport = await openTransport(address, format.startsWith('rfc5424'), cfg);
   const fmt = formatter(format, local);
   const tag = renderTag(cfg['tag'], c);
   return {

@@ -22,7 +22,8 @@ import { filterValues, parseTime, type Filters } from '../filters.js';
 import type { ContainerRecord } from '../containers/container.js';
 import { isRunning } from '../containers/container.js';
 import { matchesNetworkFilters, networkView, validateNetworkFilters } from './views.js';
-import { BRIDGE_OPTION_NAME, checkDriver, checkIpam, modeNetwork, subnetOf, validateNetworkName, type EndpointRecord, type NetworkRecord } from './network.js';
+import { BRIDGE_OPTION_NAME, checkDriver, checkIpam, modeNetwork, subnet6Of, subnetOf, validateNetworkName, type EndpointRecord, type NetworkRecord } from './network.js';
+import { canonicalIp6, contains6, firstHost6, ip6ToBigInt } from '../../network/ipam6.js';
 
 export interface NetworkServiceOptions {
   dataRoot: string;
@@ -158,11 +159,14 @@ export class NetworkService {
     if (req === null || typeof req !== 'object' || Array.isArray(req)) throw new InvalidParameterError('invalid network config');
     validateNetworkName(req.Name);
     const driver = checkDriver(req.Driver);
-    if (req.EnableIPv6) throw new InvalidParameterError('IPv6 networks are not supported by Berth yet (the bridge backend is IPv4 only)');
     return this.lock.run('networks', async () => {
       if (this.byName(req.Name)) throw new ConflictError(`network with name ${req.Name} already exists`);
       const ipam = checkIpam(req, this.all());
-      const subnets = ipam.auto ? [this.autoSubnet()] : ipam.subnets.map((s) => ({ ...s, gateway: s.gateway || firstHost(subnetOf(s)) }));
+      // dockerd 20.10 has no IPv6 address pools: --ipv6 needs a subnet.
+      if (req.EnableIPv6 && ipam.subnets6.length === 0) throw new ForbiddenError('could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network');
+      // A gateway Berth chose for a subnet the client gave is not shown (dockerd shows only the client's config).
+      const subnets = ipam.auto ? [this.autoSubnet()] : ipam.subnets.map((s) => (s.gateway ? s : { ...s, gateway: firstHost(subnetOf(s)), implicitGateway: true }));
+      const subnets6 = ipam.subnets6.map((s) => ({ ...s, gateway: s.gateway || firstHost6(subnet6Of(s)) }));
       const hostClash = ipam.auto ? undefined : subnets.find((s) => hostSubnets().some((h) => overlaps(h, subnetOf(s))));
       if (hostClash) throw new ForbiddenError(`invalid pool request: Pool overlaps with other one on this address space`);
       const rec: NetworkRecord = {
@@ -174,7 +178,9 @@ export class NetworkService {
         ipamOptions: { ...(req.IPAM?.Options ?? {}) },
         subnets,
         dns: true,
+        enableIPv6: !!req.EnableIPv6,
       };
+      if (subnets6.length) rec.subnets6 = subnets6;
       rec.bridge = rec.options[BRIDGE_OPTION_NAME] || `br-${rec.id.slice(0, 12)}`;
       if (rec.bridge.length > 15 || !/^[a-zA-Z0-9_.-]+$/.test(rec.bridge)) throw new InvalidParameterError(`invalid bridge name: ${rec.bridge}`);
       if (this.all().some((n) => n.bridge === rec.bridge)) throw new ConflictError(`bridge name ${rec.bridge} is already used by another network`);
@@ -255,12 +261,19 @@ export class NetworkService {
       if (ip === undefined) throw new InvalidParameterError(`invalid IPv4 address: ${ipv4}`);
       if (!n.subnets.some((s) => contains(subnetOf(s), ip))) throw new InvalidParameterError(`Invalid address ${ipv4}: It does not belong to any of this network's subnets`);
     }
+    const ipv6 = cfg?.IPAMConfig?.IPv6Address || undefined;
+    if (ipv6) {
+      const ip = ip6ToBigInt(ipv6);
+      if (ip === undefined) throw new InvalidParameterError(`invalid IPv6 address: ${ipv6}`);
+      if (!(n.subnets6 ?? []).some((s) => contains6(subnet6Of(s), ip))) throw new InvalidParameterError(`Invalid address ${ipv6}: It does not belong to any of this network's subnets`);
+    }
     if (mac && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new InvalidParameterError(`invalid MAC address: ${mac}`);
     const links = [...(hostLinks ?? []), ...(cfg?.Links ?? [])];
     return {
       networkId: n.id,
       aliases,
       ipv4,
+      ipv6: ipv6 ? canonicalIp6(ipv6) : undefined,
       macAddress: mac ? mac.toLowerCase() : undefined,
       links: links.length ? links : undefined,
       driverOpts: cfg?.DriverOpts ?? undefined,

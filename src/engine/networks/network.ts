@@ -3,6 +3,7 @@
 import type { NetworkCreateRequest } from '../../types/api.js';
 import { ForbiddenError, InvalidParameterError, NotFoundError, NotImplementedError } from '../../errors.js';
 import { contains, formatSubnet, ipToNumber, overlaps, parseSubnet, type Subnet } from '../../network/ipam.js';
+import { contains6, formatSubnet6, hostSubnets6, ip6ToBigInt, overlaps6, parseSubnet6, ULA, type Subnet6 } from '../../network/ipam6.js';
 
 export type NetworkDriver = 'bridge' | 'host' | 'null';
 
@@ -11,6 +12,8 @@ export interface SubnetRecord {
   gateway: string;
   ipRange?: string;
   auxAddresses?: Record<string, string>;
+  /** The gateway was Berth's choice, not the client's: inspect leaves it out (dockerd does for IPv6). */
+  implicitGateway?: boolean;
 }
 
 export interface NetworkRecord {
@@ -25,8 +28,10 @@ export interface NetworkRecord {
   options: Record<string, string>;
   ipamDriver: string;
   ipamOptions: Record<string, string>;
-  /** Whether the client gave the IPAM config (inspect shows it then, else what Berth chose). */
+  /** The IPv4 subnets (inspect shows the client's IPAM config, else what Berth chose). */
   subnets: SubnetRecord[];
+  /** The IPv6 subnets (unique local only); containers get addresses there when enableIPv6. */
+  subnets6?: SubnetRecord[];
   /** The bridge interface (bridge driver). */
   bridge?: string;
   /** Name resolution through aardvark-dns (user-defined bridge networks, as Docker's embedded DNS). */
@@ -42,6 +47,8 @@ export interface EndpointRecord {
   aliases: string[];
   /** --ip / connect --ip. */
   ipv4?: string;
+  /** --ip6 / connect --ip6. */
+  ipv6?: string;
   /** --mac-address. */
   macAddress?: string;
   /** --link name:alias (default bridge). */
@@ -51,6 +58,8 @@ export interface EndpointRecord {
   endpointId?: string;
   iface?: string;
   ipAddress?: string;
+  /** Its IPv6 address, on a network with IPv6. */
+  ipv6Address?: string;
   mac?: string;
 }
 
@@ -70,6 +79,15 @@ export function prefixOf(r: NetworkRecord): number {
   return r.subnets[0] ? subnetOf(r.subnets[0]).prefix : 0;
 }
 
+export function subnet6Of(r: SubnetRecord): Subnet6 {
+  return parseSubnet6(r.subnet)!;
+}
+
+/** The IPv6 subnet containers get addresses from, when the network has IPv6 on. */
+export function ipv6SubnetOf(n: NetworkRecord): SubnetRecord | undefined {
+  return n.enableIPv6 ? n.subnets6?.[0] : undefined;
+}
+
 /** Docker's name rule for networks (as for containers, but without the leading slash). */
 export function validateNetworkName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name === '') throw new InvalidParameterError('network name must not be empty');
@@ -80,7 +98,8 @@ export function validateNetworkName(name: unknown): asserts name is string {
 
 export interface CheckedIpam {
   subnets: SubnetRecord[];
-  /** The client named no subnet: the service picks one from the address pools. */
+  subnets6: SubnetRecord[];
+  /** The client named no IPv4 subnet: the service picks one from the address pools. */
   auto: boolean;
 }
 
@@ -90,12 +109,16 @@ export function checkIpam(req: NetworkCreateRequest, existing: readonly NetworkR
   if (driver !== 'default') throw new NotImplementedError(`IPAM driver "${driver}" is not supported (only "default")`);
   const configs = req.IPAM?.Config ?? [];
   const out: SubnetRecord[] = [];
+  const out6: SubnetRecord[] = [];
   for (const cfg of configs) {
     if (!cfg.Subnet) {
       if (cfg.Gateway || cfg.IPRange) throw new ForbiddenError('an IP range or gateway was given without a subnet');
       continue;
     }
-    if (cfg.Subnet.includes(':')) throw new NotImplementedError('IPv6 subnets are not supported by Berth yet');
+    if (cfg.Subnet.includes(':')) {
+      out6.push(checkSubnet6(cfg, [...out6, ...existing.flatMap((n) => n.subnets6 ?? [])]));
+      continue;
+    }
     const subnet = parseSubnet(cfg.Subnet, true);
     if (!subnet) throw new InvalidParameterError(`invalid subnet ${cfg.Subnet} : invalid CIDR address: ${cfg.Subnet}`);
     if (subnet.prefix > 30) throw new InvalidParameterError(`invalid subnet ${cfg.Subnet}: the prefix must be /30 or shorter`);
@@ -121,7 +144,36 @@ export function checkIpam(req: NetworkCreateRequest, existing: readonly NetworkR
     }
     out.push(rec);
   }
-  return { subnets: out, auto: out.length === 0 };
+  return { subnets: out, subnets6: out6, auto: out.length === 0 };
+}
+
+const POOL_OVERLAP = 'invalid pool request: Pool overlaps with other one on this address space';
+
+/** An IPv6 IPAM config: a unique local subnet that overlaps no other network's nor a host route. */
+function checkSubnet6(cfg: NonNullable<NonNullable<NetworkCreateRequest['IPAM']>['Config']>[number], others: readonly SubnetRecord[]): SubnetRecord {
+  const subnet = parseSubnet6(cfg.Subnet!, true);
+  if (!subnet) throw new InvalidParameterError(`invalid subnet ${cfg.Subnet} : invalid CIDR address: ${cfg.Subnet}`);
+  if (subnet.prefix > 126) throw new InvalidParameterError(`invalid subnet ${cfg.Subnet}: the prefix must be /126 or shorter`);
+  if (!overlaps6(subnet, ULA) || subnet.prefix < ULA.prefix) {
+    throw new InvalidParameterError(`invalid subnet ${cfg.Subnet}: Berth puts only unique local IPv6 subnets (fc00::/7) on its bridges`);
+  }
+  const rec: SubnetRecord = { subnet: formatSubnet6(subnet), gateway: '', implicitGateway: true };
+  if (cfg.IPRange) {
+    const range = parseSubnet6(cfg.IPRange, true);
+    if (!range) throw new InvalidParameterError(`invalid ip-range ${cfg.IPRange}: invalid CIDR address: ${cfg.IPRange}`);
+    if (!overlaps6(range, subnet) || range.prefix < subnet.prefix) throw new ForbiddenError(`IP range ${cfg.IPRange} is not within subnet ${cfg.Subnet}`);
+    rec.ipRange = formatSubnet6(range);
+  }
+  if (cfg.Gateway) {
+    const gw = ip6ToBigInt(cfg.Gateway);
+    if (gw === undefined) throw new InvalidParameterError(`invalid gateway address ${cfg.Gateway}`);
+    if (!contains6(subnet, gw)) throw new ForbiddenError(`no matching subnet for gateway ${cfg.Gateway}`);
+    rec.gateway = cfg.Gateway;
+    delete rec.implicitGateway;
+  }
+  if (cfg.AuxiliaryAddresses) rec.auxAddresses = { ...cfg.AuxiliaryAddresses };
+  if (others.some((o) => overlaps6(subnet6Of(o), subnet)) || hostSubnets6().some((h) => overlaps6(h, subnet))) throw new ForbiddenError(POOL_OVERLAP);
+  return rec;
 }
 
 const KNOWN_DRIVERS = new Set(['bridge', 'host', 'null', 'overlay', 'macvlan', 'ipvlan']);

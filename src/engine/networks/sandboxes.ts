@@ -6,7 +6,7 @@ import { mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConflictError, NotFoundError, SystemError } from '../../errors.js';
 import { nextFree, parseSubnet } from '../../network/ipam.js';
-import { Netavark, type NetavarkNetwork, type NetavarkPortMapping, type NetavarkRequest } from '../../network/netavark.js';
+import { exemptIpv6Loopback, Netavark, type NetavarkNetwork, type NetavarkPortMapping, type NetavarkRequest } from '../../network/netavark.js';
 import { NetnsStore } from '../../network/netns.js';
 import { parsePortKey, PortHolder, portRequests, type PortRequest, type PublishedPort } from '../../network/ports.js';
 import { newId } from '../../util/ids.js';
@@ -14,8 +14,9 @@ import { logger } from '../../util/logger.js';
 import { shortId } from '../../reference/index.js';
 import type { EventService } from '../events.js';
 import { type ContainerRecord, isRunning } from '../containers/container.js';
-import { BridgeKeepers, isKeeperNamespace, keeperAddress } from './keepers.js';
-import { modeNetwork, MTU_OPTION, subnetOf, type EndpointRecord, type NetworkRecord } from './network.js';
+import { BridgeKeepers, isKeeperNamespace } from './keepers.js';
+import { ipv6SubnetOf, modeNetwork, MTU_OPTION, subnet6Of, subnetOf, type EndpointRecord, type NetworkRecord } from './network.js';
+import { nextFree6, parseSubnet6 } from '../../network/ipam6.js';
 import type { NetworkService } from './network-service.js';
 import type { IdMapping } from '../../util/idmap.js';
 
@@ -78,9 +79,8 @@ export class SandboxService {
   private takenOn(n: NetworkRecord): Set<string> {
     let s = this.taken.get(n.id);
     if (!s) {
-      s = new Set(n.subnets.flatMap((x) => [x.gateway, ...Object.values(x.auxAddresses ?? {})]));
-      const keeper = keeperAddress(n);
-      if (keeper) s.add(keeper);
+      s = new Set([...n.subnets, ...(n.subnets6 ?? [])].flatMap((x) => [x.gateway, ...Object.values(x.auxAddresses ?? {})]));
+      for (const ip of this.keepers.addressesOf(n)) s.add(ip);
       this.taken.set(n.id, s);
     }
     return s;
@@ -107,6 +107,8 @@ export class SandboxService {
         const ip = this.allocate(n, ep);
         allocated.push([n, ip]);
         ep.ipAddress = ip;
+        ep.ipv6Address = this.allocate6(n, ep);
+        if (ep.ipv6Address) allocated.push([n, ep.ipv6Address]);
         ep.mac = ep.macAddress ?? randomMac();
         ep.endpointId = newId();
         ep.iface = `eth${i}`;
@@ -126,11 +128,12 @@ export class SandboxService {
     }
     const sandbox = c.sandbox;
     const ready = (async () => {
-      for (const [n] of nets) await this.keepers.ensure(n);
+      for (const [n] of nets) await this.keepers.ensure(n, this.takenOn(n));
       // One call per network, the ports with the first: teardown undoes them the same way.
       for (const group of groupByPorts(nets, sandbox.portsNetwork)) {
         const ports = group.some(([n]) => n.name === sandbox.portsNetwork) ? sandbox.ports : [];
         await this.netavark.setup(netns, this.request(c, group, ports));
+        if (ports.length && group.some(([n]) => ipv6SubnetOf(n))) await exemptIpv6Loopback(group[0]![0].id);
       }
       for (const [n] of nets) this.events.emit('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
     })();
@@ -138,8 +141,8 @@ export class SandboxService {
     return {
       netnsPath: netns,
       usernsPath: this.remapped(c) ? this.netns.userPathOf(sandboxId) : undefined,
-      ips: nets.map(([, ep]) => ep.ipAddress!),
-      nameservers: [...new Set(nets.filter(([n]) => n.dns).map(([n]) => n.subnets[0]!.gateway))],
+      ips: addressesOf(nets),
+      nameservers: nameserversOf(nets),
       extraHosts: this.linkHosts(nets),
       hostGateway,
       ready,
@@ -176,13 +179,30 @@ export class SandboxService {
     return out;
   }
 
+  /** --ip/--ip6: the address, unless a container holds it (the keeper's moves, keepers.ts). */
+  private claim(n: NetworkRecord, ip: string): string {
+    const taken = this.takenOn(n);
+    if (this.keepers.addressesOf(n).includes(ip)) this.keepers.displace(n);
+    else if (taken.has(ip)) throw new ConflictError(`Address already in use: ${ip} on network ${n.name}`);
+    taken.add(ip);
+    return ip;
+  }
+
+  /** The endpoint's IPv6 address on a network with IPv6 (--ip6, or the lowest free one). */
+  private allocate6(n: NetworkRecord, ep: EndpointRecord): string | undefined {
+    const s = ipv6SubnetOf(n);
+    if (!s) return undefined;
+    if (ep.ipv6) return this.claim(n, ep.ipv6);
+    const taken = this.takenOn(n);
+    const ip = nextFree6(subnet6Of(s), taken, s.ipRange ? parseSubnet6(s.ipRange) : undefined);
+    if (!ip) throw new ConflictError(`no available IPv6 addresses on this network's address pools: ${n.name} (${n.id})`);
+    taken.add(ip);
+    return ip;
+  }
+
   private allocate(n: NetworkRecord, ep: EndpointRecord): string {
     const taken = this.takenOn(n);
-    if (ep.ipv4) {
-      if (taken.has(ep.ipv4)) throw new ConflictError(`Address already in use: ${ep.ipv4} on network ${n.name}`);
-      taken.add(ep.ipv4);
-      return ep.ipv4;
-    }
+    if (ep.ipv4) return this.claim(n, ep.ipv4);
     for (const s of n.subnets) {
       const sub = subnetOf(s);
       const ip = nextFree(sub, taken, s.ipRange ? parseSubnet(s.ipRange) : sub);
@@ -237,8 +257,8 @@ export class SandboxService {
       id: n.id,
       driver: 'bridge',
       network_interface: n.bridge!,
-      subnets: n.subnets.map((s) => ({ subnet: s.subnet, gateway: s.gateway })),
-      ipv6_enabled: false,
+      subnets: [...n.subnets, ...(ipv6SubnetOf(n) ? n.subnets6! : [])].map((s) => ({ subnet: s.subnet, gateway: s.gateway })),
+      ipv6_enabled: !!ipv6SubnetOf(n),
       internal: n.internal,
       dns_enabled: n.dns,
       ipam_options: { driver: 'host-local' },
@@ -251,7 +271,7 @@ export class SandboxService {
     for (const [n, ep] of nets) {
       req.network_info[n.id] = this.netavarkNetwork(n);
       req.networks[n.id] = {
-        static_ips: [ep.ipAddress!],
+        static_ips: ep.ipv6Address ? [ep.ipAddress!, ep.ipv6Address] : [ep.ipAddress!],
         aliases: n.dns ? [...new Set([c.name, shortId(c.id), ...ep.aliases])] : [],
         interface_name: ep.iface ?? 'eth0',
         static_mac: ep.mac,
@@ -274,8 +294,12 @@ export class SandboxService {
     this.ports.release(c.id);
     const nets = this.liveEndpoints(c);
     // The network carrying the ports is torn down with them, every other one alone (as set up).
-    const calls = sb.netns ? groupByPorts(nets, sb.portsNetwork).map((g) => this.request(c, g, g.some(([n]) => n.name === sb.portsNetwork) ? sb.ports : [])) : [];
-    const freed = nets.map(([n, ep]) => [n, ep.ipAddress!] as const);
+    const calls = sb.netns
+      ? groupByPorts(nets, sb.portsNetwork)
+          .map((g) => this.request(c, g, g.some(([n]) => n.name === sb.portsNetwork) ? sb.ports : []))
+          .filter((req) => this.needsTeardown(req))
+      : [];
+    const freed = nets.flatMap(([n, ep]) => (ep.ipv6Address ? [[n, ep.ipAddress!], [n, ep.ipv6Address]] : [[n, ep.ipAddress!]]) as [NetworkRecord, string][]);
     for (const [n, ep] of nets) {
       clearRuntime(ep);
       this.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
@@ -291,7 +315,22 @@ export class SandboxService {
     return done;
   }
 
-  private pendingFile(sandboxId: string): string {
+  /**
+   * Whether netavark must undo a setup of an exited container. Not when all it would do is delete
+   * the veth — which goes with the namespace — that is: no published ports (their DNAT rules), no
+   * name resolution (aardvark's records), and a keeper on each network (so this is not the last
+   * endpoint, whose teardown removes the bridge and its rules). The default bridge's `run --rm`
+   * then spawns netavark once, not twice, and the next container's setup does not queue behind it.
+   */
+  private needsTeardown(req: NetavarkRequest): boolean {
+    if (req.port_mappings?.length) return true;
+    return Object.values(req.network_info).some((info) => {
+      const n = this.networks.get(info.id);
+      return !n || info.dns_enabled || this.keepers.addressesOf(n).length === 0;
+    });
+  }
+
+    private pendingFile(sandboxId: string): string {
     return path.join(this.netavark.configDir, 'teardowns', `${sandboxId}.json`);
   }
 
@@ -365,7 +404,10 @@ export class SandboxService {
 
   /** After a daemon restart: a running container's addresses and ports are in use again. */
   async restore(c: ContainerRecord): Promise<void> {
-    for (const [n, ep] of this.liveEndpoints(c)) this.takenOn(n).add(ep.ipAddress!);
+    for (const [n, ep] of this.liveEndpoints(c)) {
+      this.takenOn(n).add(ep.ipAddress!);
+      if (ep.ipv6Address) this.takenOn(n).add(ep.ipv6Address);
+    }
     const sb = c.sandbox;
     if (!sb || sb.ports.length === 0) return;
     const primary = sb.portsNetwork;
@@ -373,6 +415,12 @@ export class SandboxService {
     await this.ports
       .take(c.id, requests, () => (primary ? c.networks?.[primary]?.ipAddress : undefined), c.name)
       .catch((err: Error) => logger.warn(`re-holding the published ports of ${shortId(c.id)}: ${err.message}`));
+  }
+
+  /** What a running container's /etc files take from its networks now (connect/disconnect rewrite them). */
+  etcNetwork(c: ContainerRecord): Omit<Sandbox, 'netnsPath' | 'ready'> {
+    const nets = this.liveEndpoints(c);
+    return { ips: addressesOf(nets), nameservers: nameserversOf(nets), extraHosts: this.linkHosts(nets), hostGateway: this.hostGateway() };
   }
 
   /** network connect on a running container: one more interface in its namespace. */
@@ -386,14 +434,16 @@ export class SandboxService {
     while (used.has(`eth${i}`)) i++;
     const ip = this.allocate(n, ep);
     ep.ipAddress = ip;
-    ep.mac = ep.macAddress ?? randomMac();
-    ep.endpointId = newId();
-    ep.iface = `eth${i}`;
     try {
-      await this.keepers.ensure(n);
+      ep.ipv6Address = this.allocate6(n, ep);
+      ep.mac = ep.macAddress ?? randomMac();
+      ep.endpointId = newId();
+      ep.iface = `eth${i}`;
+      await this.keepers.ensure(n, this.takenOn(n));
       await this.netavark.setup(sb.netns, this.request(c, [[n, ep]], []));
     } catch (err) {
       this.takenOn(n).delete(ip);
+      if (ep.ipv6Address) this.takenOn(n).delete(ep.ipv6Address);
       clearRuntime(ep);
       throw err;
     }
@@ -411,12 +461,24 @@ export class SandboxService {
       sb.ports = [];
     }
     this.takenOn(n).delete(ep.ipAddress);
+    if (ep.ipv6Address) this.takenOn(n).delete(ep.ipv6Address);
     clearRuntime(ep);
   }
 }
 
+/** The gateways of the networks with name resolution (aardvark-dns listens there). */
+function nameserversOf(nets: [NetworkRecord, EndpointRecord][]): string[] {
+  return [...new Set(nets.filter(([n]) => n.dns).map(([n]) => n.subnets[0]!.gateway))];
+}
+
+/** A container's addresses on its networks, IPv4 then IPv6 of each (its /etc/hosts lines). */
+function addressesOf(nets: [NetworkRecord, EndpointRecord][]): string[] {
+  return nets.flatMap(([, ep]) => [ep.ipAddress!, ...(ep.ipv6Address ? [ep.ipv6Address] : [])]);
+}
+
 function clearRuntime(ep: EndpointRecord): void {
   delete ep.ipAddress;
+  delete ep.ipv6Address;
   delete ep.mac;
   delete ep.endpointId;
   delete ep.iface;
@@ -427,7 +489,10 @@ function randomMac(): string {
   return ['02', '42', ...[...randomBytes(4)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
-/** IPv4 and wildcard bindings are DNATed by netavark; IPv6 ones are relayed by the held socket. */
+/**
+ * IPv4 and wildcard bindings are DNATed by netavark (both families on a dual-stack network);
+ * bindings to an IPv6 address are relayed by the held socket.
+ */
 function netavarkPorts(ports: PublishedPort[]): NetavarkPortMapping[] {
   return ports
     .filter((p) => p.protocol !== 'sctp' && !p.hostIp.includes(':'))

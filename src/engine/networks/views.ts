@@ -5,8 +5,13 @@ import { parsePortKey, type PublishedPort } from '../../network/ports.js';
 import { shortId } from '../../reference/index.js';
 import { filterValues, type Filters } from '../filters.js';
 import { type ContainerRecord, isRunning } from '../containers/container.js';
-import { prefixOf, type EndpointRecord, type NetworkRecord } from './network.js';
+import { ipv6SubnetOf, prefixOf, subnet6Of, type EndpointRecord, type NetworkRecord, type SubnetRecord } from './network.js';
 import { matchesLabels } from './network-service.js';
+
+function prefix6Of(n: NetworkRecord): number {
+  const s = ipv6SubnetOf(n);
+  return s ? subnet6Of(s).prefix : 0;
+}
 
 export type NetworkLookup = (id: string) => NetworkRecord | undefined;
 
@@ -18,7 +23,7 @@ export function networkView(n: NetworkRecord, endpoints: { c: ContainerRecord; e
       EndpointID: ep.endpointId ?? '',
       MacAddress: ep.mac ?? '',
       IPv4Address: ep.ipAddress ? `${ep.ipAddress}/${prefixOf(n)}` : '',
-      IPv6Address: '',
+      IPv6Address: ep.ipv6Address ? `${ep.ipv6Address}/${prefix6Of(n)}` : '',
     };
   }
   return {
@@ -32,7 +37,7 @@ export function networkView(n: NetworkRecord, endpoints: { c: ContainerRecord; e
     IPAM: {
       Driver: n.ipamDriver,
       Options: n.driver === 'bridge' && !n.predefined ? n.ipamOptions : null,
-      Config: n.driver === 'bridge' ? n.subnets.map(ipamConfig) : null,
+      Config: n.driver === 'bridge' ? [...n.subnets, ...(n.subnets6 ?? [])].map(ipamConfig) : null,
     },
     Internal: n.internal,
     Attachable: n.attachable,
@@ -45,8 +50,9 @@ export function networkView(n: NetworkRecord, endpoints: { c: ContainerRecord; e
   };
 }
 
-function ipamConfig(s: NetworkRecord['subnets'][number]): { Subnet: string; Gateway: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> } {
-  const out: { Subnet: string; Gateway: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> } = { Subnet: s.subnet, Gateway: s.gateway };
+function ipamConfig(s: SubnetRecord): { Subnet: string; Gateway?: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> } {
+  const out: { Subnet: string; Gateway?: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> } = { Subnet: s.subnet };
+  if (!s.implicitGateway) out.Gateway = s.gateway;
   if (s.ipRange) out.IPRange = s.ipRange;
   if (s.auxAddresses) out.AuxiliaryAddresses = s.auxAddresses;
   return out;
@@ -118,8 +124,10 @@ export function summaryPorts(c: ContainerRecord): Port[] {
 
 function endpointView(c: ContainerRecord, n: NetworkRecord | undefined, ep: EndpointRecord): EndpointSettings {
   const live = isRunning(c) && !!ep.ipAddress && !!n;
+  const v6 = live && !!ep.ipv6Address;
+  const ipam = { ...(ep.ipv4 ? { IPv4Address: ep.ipv4 } : {}), ...(ep.ipv6 ? { IPv6Address: ep.ipv6 } : {}) };
   return {
-    IPAMConfig: ep.ipv4 ? { IPv4Address: ep.ipv4 } : null,
+    IPAMConfig: ep.ipv4 || ep.ipv6 ? ipam : null,
     Links: ep.links ?? null,
     Aliases: ep.aliases.length ? ep.aliases : null,
     MacAddress: live ? (ep.mac ?? '') : '',
@@ -129,9 +137,9 @@ function endpointView(c: ContainerRecord, n: NetworkRecord | undefined, ep: Endp
     Gateway: live ? n!.subnets[0]!.gateway : '',
     IPAddress: live ? ep.ipAddress! : '',
     IPPrefixLen: live ? prefixOf(n!) : 0,
-    IPv6Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
+    IPv6Gateway: v6 ? ipv6SubnetOf(n!)!.gateway : '',
+    GlobalIPv6Address: v6 ? ep.ipv6Address! : '',
+    GlobalIPv6PrefixLen: v6 ? prefix6Of(n!) : 0,
     DNSNames: live && n!.dns ? [c.name, ...ep.aliases, shortId(c.id)] : null,
   };
 }
@@ -158,11 +166,11 @@ export function networkSettingsView(c: ContainerRecord, lookup: NetworkLookup): 
     SecondaryIPv6Addresses: null,
     EndpointID: bridge?.EndpointID ?? '',
     Gateway: bridge?.Gateway ?? '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
+    GlobalIPv6Address: bridge?.GlobalIPv6Address ?? '',
+    GlobalIPv6PrefixLen: bridge?.GlobalIPv6PrefixLen ?? 0,
     IPAddress: bridge?.IPAddress ?? '',
     IPPrefixLen: bridge?.IPPrefixLen ?? 0,
-    IPv6Gateway: '',
+    IPv6Gateway: bridge?.IPv6Gateway ?? '',
     MacAddress: bridge?.MacAddress ?? '',
     Networks: networks,
   };

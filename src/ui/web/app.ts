@@ -1,12 +1,15 @@
 // The page: draws the layer graph, follows /events and redraws what changed, drawn as seed 001's
-// transforms (create adds a writable layer, commit turns one into a read-only layer, rm drops it).
+// transforms (transforms.ts: create adds a writable layer, commit turns one into a read-only
+// layer, rm drops it).
 // Timings go to window.berthPerf for the browser tests and bench/ui.ts.
 import type { ContainerSummary, ContainerTopResponse, EventMessage, FilesystemChange } from '../../types/api.js';
-import type { Efficiency, GraphContainer, ImageComparison, LayerGraph, UnionView } from '../../types/berth.js';
+import type { Efficiency, ImageComparison, LayerGraph, UnionView } from '../../types/berth.js';
 import { ACTIONS_ALLOWED, act, ApiError, followEvents, get } from './api.js';
 import { esc, short } from './format.js';
 import { comparePanel, detailsPanel, efficiencyPanel, filesPanel, imageName } from './panels.js';
-import { renderStacks, type Selection } from './stacks.js';
+import { applyEvent } from './apply.js';
+import { EMPTY_PICTURE, renderStacks, type Selection } from './stacks.js';
+import { Transforms } from './transforms.js';
 
 type Tab = 'details' | 'files' | 'efficiency' | 'compare' | 'events';
 
@@ -14,6 +17,9 @@ interface Update {
   action: string;
   /** From the event's arrival in the page to the redrawn stacks (browser clock). */
   ms: number;
+  /** Drawn from the event itself (apply.ts), before the reads; confirmedMs is after them. */
+  local: boolean;
+  confirmedMs?: number;
   /** From the daemon's event timestamp to the redrawn stacks (same host: same clock). */
   sinceEventMs: number;
   /** Of which: reading the graph and the container list, and drawing. */
@@ -45,25 +51,7 @@ const state = {
   compare: { a: '', b: '', result: undefined as ImageComparison | undefined },
   actionsOn: false,
   log: [] as string[],
-  known: new Set<string>(),
-  /** Containers committed since the last redraw: their new layer is drawn as the writable layer turned read-only. */
-  commits: new Map<string, number>(),
-  /** Ids drawn with a transform (appearing, or hardening after a commit) until these times. */
-  fresh: new Map<string, number>(),
-  hardened: new Map<string, number>(),
-  started: new Map<string, number>(),
-  /** Removed containers, still drawn (leaving) for a moment. */
-  leaving: new Map<string, { container: GraphContainer; until: number }>(),
-  states: new Map<string, string>(),
 };
-
-/** How long a transform stays drawn (its CSS animation, and redraws in the meantime keep it). */
-const TRANSFORM_MS = 2500;
-
-function current(m: Map<string, number>, now: number): Set<string> {
-  for (const [id, until] of m) if (until < now) m.delete(id);
-  return new Set(m.keys());
-}
 
 /** At most this many running containers get their processes listed in the picture. */
 const TOP_LIMIT = 24;
@@ -72,67 +60,69 @@ async function load(): Promise<void> {
   // The graph carries every container's state and writable layer; the Engine API's list adds
   // status, ports and mounts, which only running containers draw: listing those alone keeps a
   // redraw's reads small with hundreds of stopped containers.
+  const from = eventSeq;
   const [graph, list] = await Promise.all([get<LayerGraph>('/berth/layers'), get<ContainerSummary[]>('/containers/json')]);
-  state.graph = graph;
+  // Events drawn at once that came while reading may be missing from what was read: applied again.
+  applied = applied.filter((a) => a.seq > from);
+  state.graph = applied.reduce((g, a) => applyEvent(g, a.ev) ?? g, graph);
   state.summaries = new Map(list.map((c) => [c.Id, c]));
+}
+
+/** Events drawn before the reads that confirm them (apply.ts), numbered as they came. */
+let eventSeq = 0;
+let applied: { ev: EventMessage; seq: number }[] = [];
+
+const transforms = new Transforms(() => draw());
+
+/** The root branches as last drawn: a redraw replaces only those that changed. */
+let drawnBranches: string[] = [];
+
+/**
+ * Puts the picture's root branches in the page, replacing only the ones whose HTML changed: an
+ * event usually touches one stack, and rebuilding every stack's boxes (hundreds of layers and
+ * containers) cost most of a redraw; it also restarted every transform's animation.
+ */
+function patchForest(branches: string[]): void {
+  const forest = stacksEl.querySelector<HTMLElement>(':scope > .forest');
+  if (!branches.length) {
+    stacksEl.innerHTML = EMPTY_PICTURE;
+    drawnBranches = [];
+    return;
+  }
+  if (!forest) {
+    stacksEl.innerHTML = `<div class="forest">${branches.join('')}</div>`;
+    drawnBranches = branches;
+    return;
+  }
+  const tpl = document.createElement('template');
+  branches.forEach((html, i) => {
+    if (drawnBranches[i] === html) return;
+    tpl.innerHTML = html;
+    const old = forest.children[i];
+    if (old) old.replaceWith(tpl.content);
+    else forest.append(tpl.content);
+  });
+  while (forest.children.length > branches.length) forest.lastElementChild!.remove();
+  drawnBranches = branches;
 }
 
 function draw(): void {
   const g = state.graph;
-  const ids = new Set([...g.Layers.map((l) => l.Id), ...g.Containers.map((c) => c.Id)]);
-  const now = Date.now();
-  const appeared = perf.renders === 0 ? [] : [...ids].filter((id) => !state.known.has(id));
-  for (const id of appeared) state.fresh.set(id, now + TRANSFORM_MS);
-  for (const cid of current(state.commits, now)) {
-    const parent = g.Containers.find((c) => c.Id === cid)?.Parent;
-    for (const l of g.Layers) {
-      // The new layer may have been drawn already (the commit's pause and unpause come first).
-      if (!state.fresh.has(l.Id) || l.Parent !== parent) continue;
-      state.hardened.set(l.Id, now + TRANSFORM_MS);
-      state.commits.delete(cid);
-    }
-  }
-  trackContainers(g, now);
-  state.known = ids;
-  const committed = current(state.hardened, now);
-  const fresh = current(state.fresh, now);
-  for (const id of committed) fresh.delete(id);
-  const ghosts = [...state.leaving.values()].filter((x) => x.until >= now && g.Layers.some((l) => l.Id === x.container.Parent));
-  const drawn = ghosts.length ? { ...g, Containers: [...g.Containers, ...ghosts.map((x) => x.container)] } : g;
-  const leaving = new Set(ghosts.map((x) => x.container.Id));
-  stacksEl.innerHTML = renderStacks({ graph: drawn, summaries: state.summaries, tops: state.tops, selected: state.selected, fresh, committed, started: current(state.started, now), leaving });
+  const frame = transforms.frame(g, Date.now());
+  patchForest(renderStacks({ ...frame, summaries: state.summaries, tops: state.tops, selected: state.selected }));
   const running = g.Containers.filter((c) => c.State === 'running').length;
   $('counts').textContent = `${g.Images.length} images · ${g.Layers.length} layers · ${g.Containers.length} containers (${running} running)`;
   perf.renders++;
 }
 
-/** The containers of the last redraw: a removed one is drawn from here while it leaves. */
-let previous: GraphContainer[] = [];
-
-/** Notes containers that started (drawn wrapping into a process space) or went (drawn leaving, then dropped). */
-function trackContainers(g: LayerGraph, now: number): void {
-  const seen = new Set<string>();
-  for (const c of g.Containers) {
-    seen.add(c.Id);
-    const before = state.states.get(c.Id);
-    if (before !== undefined && before !== 'running' && c.State === 'running') state.started.set(c.Id, now + TRANSFORM_MS);
-    state.states.set(c.Id, c.State);
-  }
-  for (const [id] of state.states) {
-    if (seen.has(id)) continue;
-    state.states.delete(id);
-    const old = previous.find((c) => c.Id === id);
-    if (old) {
-      state.leaving.set(id, { container: old, until: now + TRANSFORM_MS });
-      setTimeout(draw, TRANSFORM_MS + 50);
-    }
-  }
-  for (const [id, x] of state.leaving) if (x.until < now || seen.has(id)) state.leaving.delete(id);
-  previous = g.Containers;
-}
-
-/** Processes are re-read at most this often: `top` runs ps in the daemon, which is not cheap. */
-const TOP_EVERY_MS = 5000;
+/**
+ * Processes are re-read when a container's events say they changed (start, exec), and otherwise
+ * at most this often: `top` runs ps in the daemon (a process spawned per container), which is not
+ * cheap, and every running container's read competed with the redraws' own reads.
+ */
+const TOP_EVERY_MS = 15_000;
+/** Container actions after which its processes are re-read at once. */
+const PROCESSES_CHANGE = /^(start|restart|unpause|exec_start|exec_die)/;
 const topsRead = new Map<string, number>();
 let readingTops = false;
 
@@ -214,7 +204,7 @@ function select(sel: Selection, tab?: Tab): void {
 /** One redraw for a burst of events: a redraw in flight is followed by one more, not one per event. */
 let refreshing: Promise<void> | undefined;
 let again = false;
-const waiting: { ev: EventMessage; at: number }[] = [];
+const waiting: { ev: EventMessage; at: number; update?: Update }[] = [];
 
 function scheduleRefresh(): void {
   if (refreshing) {
@@ -230,16 +220,26 @@ function scheduleRefresh(): void {
       const t1 = performance.now();
       draw();
       const now = performance.now();
-      for (const { ev, at } of batch) perf.updates.push({ action: `${ev.Type} ${ev.Action}`, ms: now - at, sinceEventMs: Date.now() - ev.timeNano / 1e6, loadMs: t1 - t0, drawMs: now - t1 });
+      for (const { ev, at, update } of batch) {
+        if (update) update.confirmedMs = now - at;
+        else perf.updates.push({ action: `${ev.Type} ${ev.Action}`, ms: now - at, local: false, confirmedMs: now - at, sinceEventMs: Date.now() - ev.timeNano / 1e6, loadMs: t1 - t0, drawMs: now - t1 });
+      }
       if (perf.updates.length > 500) perf.updates.splice(0, perf.updates.length - 500);
     } while (again);
     refreshing = undefined;
     void refreshTops();
     if (state.tab !== 'files' && state.tab !== 'compare') void drawPanel();
-  })().catch((e) => {
-    refreshing = undefined;
-    setStatus(`error: ${(e as Error).message}`, 'bad');
-  });
+  })().then(
+    () => {
+      if (following) setStatus('live', 'ok');
+    },
+    (e) => {
+      // A failed read (the daemon busy or restarting): said, and tried again, not left stale.
+      refreshing = undefined;
+      setStatus(`error: ${(e as Error).message}`, 'bad');
+      setTimeout(scheduleRefresh, 1000);
+    },
+  );
 }
 
 const TRANSFORMS: Record<string, string> = {
@@ -258,6 +258,17 @@ const TRANSFORMS: Record<string, string> = {
   delete: 'removes',
 };
 
+/**
+ * Whether an event can change the picture: containers' and images' own changes. Networks and
+ * volumes are drawn from the containers' events; a redraw for an event that changes nothing
+ * would only delay the next one (a redraw in flight is followed by one more, not joined).
+ */
+function changesPicture(ev: EventMessage): boolean {
+  if (ev.Type === 'container') return !/^(exec_|top|attach|resize|archive-path|extract|copy|export|kill)/.test(ev.Action);
+  if (ev.Type === 'image') return !['push', 'save'].includes(ev.Action);
+  return false;
+}
+
 function onEvent(ev: EventMessage): void {
   const name = ev.Actor.Attributes.name ?? short(ev.Actor.ID);
   const verb = TRANSFORMS[ev.Action.split(':')[0]];
@@ -266,9 +277,26 @@ function onEvent(ev: EventMessage): void {
     state.log.unshift(`<span class="dim">${time}</span> <b>${esc(ev.Type)} ${esc(ev.Action)}</b> ${esc(verb)} ${esc(name)}`);
     state.log.length = Math.min(state.log.length, 100);
   }
-  if (ev.Type === 'container' && ev.Action === 'commit') state.commits.set(ev.Actor.ID, Date.now() + TRANSFORM_MS);
-  if (ev.Type === 'container' && /^(exec_|top|attach|resize|archive-path|extract)/.test(ev.Action)) return;
-  waiting.push({ ev, at: performance.now() });
+  transforms.onEvent(ev);
+  if (ev.Type === 'container' && PROCESSES_CHANGE.test(ev.Action)) topsRead.delete(ev.Actor.ID);
+  if (!changesPicture(ev)) {
+    if (ev.Type === 'container' && ev.Action.startsWith('exec_')) void refreshTops();
+    return;
+  }
+  const at = performance.now();
+  eventSeq++;
+  const next = applyEvent(state.graph, ev);
+  let update: Update | undefined;
+  if (next) {
+    applied.push({ ev, seq: eventSeq });
+    state.graph = next;
+    const t = performance.now();
+    draw();
+    const now = performance.now();
+    update = { action: `${ev.Type} ${ev.Action}`, ms: now - at, local: true, sinceEventMs: Date.now() - ev.timeNano / 1e6, loadMs: 0, drawMs: now - t };
+    perf.updates.push(update);
+  }
+  waiting.push({ ev, at, update });
   scheduleRefresh();
 }
 
@@ -278,16 +306,22 @@ function setStatus(text: string, cls: 'ok' | 'bad' | ''): void {
   s.className = `status ${cls}`;
 }
 
+/** Whether the page is following /events (the status says "live" only then). */
+let following = false;
+
 async function follow(): Promise<void> {
   for (;;) {
     try {
       await followEvents(onEvent, () => {
+        following = true;
         setStatus('live', 'ok');
         scheduleRefresh();
       });
     } catch (e) {
+      following = false;
       setStatus(e instanceof ApiError ? e.message : 'disconnected', 'bad');
     }
+    following = false;
     setStatus('reconnecting…', 'bad');
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -382,7 +416,7 @@ async function start(): Promise<void> {
   draw();
   perf.firstRender = performance.now();
   void refreshTops();
-  setInterval(() => void refreshTops(), TOP_EVERY_MS);
+  setInterval(() => void refreshTops(), TOP_EVERY_MS / 3);
   void follow();
 }
 

@@ -4,24 +4,25 @@
 import type { ContainerSummary, ContainerTopResponse } from '../../types/api.js';
 import type { GraphContainer, GraphImage, LayerGraph, LayerNode } from '../../types/berth.js';
 import { esc, short, size, sizeClass } from './format.js';
+import type { Frame } from './transforms.js';
 
 export interface Selection {
   kind: 'image' | 'layer' | 'container';
   id: string;
 }
 
-export interface StackInput {
-  graph: LayerGraph;
+/** A frame's graph and transforms (transforms.ts), and what the picture adds to it. */
+export interface StackInput extends Frame {
   summaries: Map<string, ContainerSummary>;
   tops: Map<string, ContainerTopResponse>;
   selected?: Selection;
-  /** Ids (layers, containers) that just appeared: drawn with an entrance. */
-  fresh: Set<string>;
-  /** Layers that were a container's writable layer a moment ago (commit). */
-  committed: Set<string>;
-  /** Containers that just started (wrapped in their process space) or were just removed (drawn leaving). */
-  started: Set<string>;
-  leaving: Set<string>;
+}
+
+/** A container's transform, if it is in one (a removed one is in no other). */
+function containerTransform(input: StackInput, id: string): string {
+  if (input.leaving.has(id)) return 'leaving';
+  if (input.hardening.has(id)) return 'hardening';
+  return [input.fresh.has(id) ? 'fresh' : '', input.started.has(id) ? 'started' : '', input.stopped.has(id) ? 'unwrapping' : ''].filter(Boolean).join(' ');
 }
 
 const RUNNING = new Set(['running', 'paused', 'restarting']);
@@ -50,7 +51,8 @@ function chainOf(input: StackInput, byId: Map<string, LayerNode>): Set<string> {
   return out;
 }
 
-export function renderStacks(input: StackInput): string {
+/** The picture as its root branches (one per base layer, and one for containers on no layer), oldest first. */
+export function renderStacks(input: StackInput): string[] {
   const g = input.graph;
   const byId = new Map(g.Layers.map((l) => [l.Id, l]));
   const kids = groupBy(g.Layers, (l) => l.Parent);
@@ -63,19 +65,23 @@ export function renderStacks(input: StackInput): string {
     const sum = input.summaries.get(c.Id);
     const running = RUNNING.has(c.State);
     const sel = input.selected?.kind === 'container' && input.selected.id === c.Id;
-    const transform = input.leaving.has(c.Id) ? 'leaving' : input.fresh.has(c.Id) ? 'fresh' : input.started.has(c.Id) ? 'started' : '';
+    const transform = containerTransform(input, c.Id);
     const cls = ['ctr', running ? 'running' : 'stopped', sel ? 'sel' : '', transform].join(' ');
     const rw = `<div class="layer rw" data-container="${esc(c.Id)}"><span class="lname">${esc(c.Name)}</span><span class="lsize">${size(c.WritableSize)}</span><span class="lstate">${esc(sum?.Status ?? c.State)}</span></div>`;
+    // A container that just stopped is drawn leaving its process space (an empty one, fading).
+    if (!running && transform.includes('unwrapping')) return `<div class="${cls}" data-container="${esc(c.Id)}"><div class="procspace"><div class="pstitle">process space</div>${rw}</div></div>`;
     if (!running) return `<div class="${cls}" data-container="${esc(c.Id)}">${rw}</div>`;
     return `<div class="${cls}" data-container="${esc(c.Id)}"><div class="procspace">${processSpace(sum, input.tops.get(c.Id))}${rw}</div></div>`;
   };
 
+  const built = new Set(g.Images.map((i) => i.Parent));
   const tagsOf = (images: GraphImage[] | undefined): string =>
     (images ?? [])
       .map((i) => {
         const sel = input.selected?.kind === 'image' && input.selected.id === i.Id ? ' sel' : '';
-        const names = i.RepoTags.length ? i.RepoTags : [`<none> ${short(i.Id)}`];
-        return names.map((n) => `<button class="tag${sel}" data-image="${esc(i.Id)}">${esc(n)}</button>`).join('');
+        // An untagged image others are built on (a build's step) is its layer, not a name to show.
+        const names = i.RepoTags.length ? i.RepoTags : built.has(i.Id) ? [] : [`<none> ${short(i.Id)}`];
+        return names.map((n) => `<button class="tag${sel}${input.freshTags.has(`${i.Id} ${n}`) ? ' fresh' : ''}" data-image="${esc(i.Id)}">${esc(n)}</button>`).join('');
       })
       .join('');
 
@@ -100,8 +106,10 @@ export function renderStacks(input: StackInput): string {
   if (scratch.length || imagesAt.has('')) {
     parts.push(`<div class="branch"><div class="above"><div class="ctrs">${scratch.map(container).join('')}</div></div><div class="layer scratch"><span class="lcmd">no layers</span><span class="tags">${tagsOf(imagesAt.get(''))}</span></div></div>`);
   }
-  return parts.length ? `<div class="forest">${parts.join('')}</div>` : '<p class="empty">No images yet: import, load, pull or build one.</p>';
+  return parts;
 }
+
+export const EMPTY_PICTURE = '<p class="empty">No images yet: import, load, pull or build one.</p>';
 
 function processSpace(sum: ContainerSummary | undefined, top: ContainerTopResponse | undefined): string {
   const out: string[] = [`<div class="pstitle">process space</div>`];
