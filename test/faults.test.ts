@@ -212,7 +212,7 @@ describe('a full data root', { skip: haveRegistry() ? false : 'docker-registry i
     try {
       const r = await d.docker(['pull', ref('big')]);
       assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /no space left on device/);
+      assert.match(r.stderr, /no space left on device/i);
       await assertServing();
       assertNothingHalfWritten();
       assert.equal((await d.api('GET', `/images/${encodeURIComponent(ref('big'))}/json`)).status, 404);
@@ -228,7 +228,7 @@ describe('a full data root', { skip: haveRegistry() ? false : 'docker-registry i
     try {
       const r = await d.docker(['load', '-i', path.join(d.root, 'big.tar')]);
       assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /no space left on device/);
+      assert.match(r.stderr, /no space left on device/i);
       await assertServing();
       assertNothingHalfWritten();
       assert.equal((await d.api('GET', `/images/${encodeURIComponent(ref('big'))}/json`)).status, 404);
@@ -245,7 +245,7 @@ describe('a full data root', { skip: haveRegistry() ? false : 'docker-registry i
     try {
       const r = await d.docker(['commit', id, 'full-commit:v1']);
       assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /no space left on device/);
+      assert.match(r.stderr, /no space left on device/i);
       await assertServing();
       assertNothingHalfWritten();
       assert.equal((await d.api('GET', '/images/json?all=1')).body.length, images);

@@ -88,6 +88,9 @@ class EarlyUnpacker {
     if (this.stopped || size < EARLY_MIN_SIZE || first.length < 262 || first.toString('latin1', 257, 262) !== 'ustar') return undefined;
     // The spool waits for the unpacker (back-pressure) but never fails because of it.
     const input = new PassThrough({ highWaterMark: 4 << 20 });
+    // Its errors (an aborted spool: a full disk, say) reach the unpacker through its reads; one
+    // after the unpacker gave up must not be an unhandled 'error' event, which ends the daemon.
+    input.on('error', () => undefined);
     let gaveUp = false;
     const unpacking = this.deps.snapshots
       .unpackDetached(async (dir) => ({ diffId: '', size: (await applyLayer(input, dir, { digest: false })).size }))
