@@ -78,7 +78,10 @@ export function dnatChainOf(networkName: string): string {
  */
 export async function removeDnatChain(networkName: string, ipv6: boolean): Promise<void> {
   const chain = dnatChainOf(networkName);
-  if (ipv6) await nat('ip6tables', ['-D', chain, ...LOOPBACK_RETURN]);
+  // Two starts at once may each have inserted the RETURN (exemptIpv6Loopback): delete every copy.
+  if (ipv6) {
+    for (let i = 0; i < 16; i++) if (!(await nat('ip6tables', ['-D', chain, ...LOOPBACK_RETURN]))) break;
+  }
   for (const bin of ipv6 ? ['iptables', 'ip6tables'] : ['iptables']) await nat(bin, ['-X', chain]);
 }
 
