@@ -4,6 +4,7 @@
 // published ports on 127.0.0.1, [::1] and both wildcards, Docker's errors for bad IPv6 input.
 // Traffic stays between the host and the bridges and namespaces the tests made.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { tcpRead } from './tcp.js';
 import { startDaemon, stopAndCheckClean, type TestDaemon, waitFor } from './harness.js';
@@ -12,6 +13,10 @@ import { peersMissing, startDockerd, type Dockerd } from './peers.js';
 let d: TestDaemon;
 let peer: Dockerd | undefined;
 const peerNets: string[] = [];
+// netavark (and dockerd) turn IPv6 forwarding on for an IPv6 network, host-wide: the test gives
+// the host back the values it found.
+const FORWARDING = ['/proc/sys/net/ipv6/conf/all/forwarding', '/proc/sys/net/ipv6/conf/default/forwarding'];
+const forwardingBefore = FORWARDING.map((f) => fs.readFileSync(f, 'utf8'));
 
 before(async () => {
   d = await startDaemon();
@@ -24,6 +29,7 @@ after(async () => {
     await peer.stop();
   }
   await stopAndCheckClean(d);
+  FORWARDING.forEach((f, i) => fs.writeFileSync(f, forwardingBefore[i]!));
 });
 
 const SERVE = 'nc -ll -p 80 -e echo v6-hello';
