@@ -97,6 +97,8 @@ export class Transforms {
     for (const img of g.Images) {
       const top = img.Layers.at(-1);
       if (!top || this.known.has(top) || !img.Container) continue;
+      // A metadata step (ENV, LABEL…) commits its container into no layer: the top is its parent's.
+      if (g.Images.find((p) => p.Id === img.Parent)?.Layers.at(-1) === top) continue;
       const ghost = this.ghosts.get(img.Container);
       if (!ghost && !this.states.has(img.Container) && !this.announced.has(img.Container) && !g.Containers.some((c) => c.Id === img.Container)) continue;
       this.committed.set(top, now);
