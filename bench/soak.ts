@@ -119,6 +119,9 @@ async function soak(peer: Peer): Promise<Result> {
     await api(peer.sock, 'DELETE', `/containers/${id}?force=1`);
     peer.daemon.containers.delete(id);
   }
+  // Node's global agent keeps idle connections open (keep-alive): close ours, or the daemon's end
+  // of each counts as a descriptor it holds.
+  http.globalAgent.destroy();
   await sleep(3000);
   return { idle, peak, after: sample(pid), ps, inspect, lifecycleS, failures };
 }

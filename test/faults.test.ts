@@ -258,3 +258,45 @@ describe('a full data root', { skip: haveRegistry() ? false : 'docker-registry i
     await d.dockerOk(['rmi', 'full-commit:v1']);
   });
 });
+
+describe('leftovers of interrupted work', () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await startDaemon();
+  });
+  after(() => stopAndCheckClean(d));
+
+  test('half-unpacked layers, temporary files, orphan snapshots and blobs are gone after a restart; images and containers stay', async () => {
+    const keep = (await d.dockerOk(['create', '--name', 'kept', 'busybox', 'true'])).trim();
+    const r = await d.api('POST', `/images/create?fromSrc=-&repo=orphaned&tag=v1`, busyboxTar([{ name: 'only-here', content: 'x' }]));
+    assert.equal(r.status, 200, r.text);
+    const orphanImage = (await d.api('GET', '/images/orphaned:v1/json')).body;
+    const orphanLayer = orphanImage.GraphDriver.Data.UpperDir as string;
+    await d.kill();
+    const data = d.dataRoot;
+    // An image whose record a crash lost before it was written: its layer and config blob are orphans.
+    fs.rmSync(path.join(data, 'metadata', 'images', `${orphanImage.Id.slice(7)}.json`));
+    fs.writeFileSync(path.join(data, 'metadata', 'references.json'), JSON.stringify(JSON.parse(fs.readFileSync(path.join(data, 'metadata', 'references.json'), 'utf8')), (k, v) => (typeof v === 'string' && v === orphanImage.Id ? undefined : v)));
+    const planted = [
+      path.join(data, 'snapshots', 'tmp-0123456789abcdef'), // a layer being unpacked
+      path.join(data, 'content', 'ingest', '0123456789abcdef01234567'), // a blob being written
+      path.join(data, 'content', 'ingest', 'load-abcdef'), // a load's spool
+      path.join(data, 'content', 'blobs', 'sha256', 'f'.repeat(64)), // a blob nothing refers to
+      path.join(data, 'snapshots', 'e'.repeat(64)), // the writable snapshot of a create cut short
+      path.join(data, 'metadata', 'snapshots', `${'e'.repeat(64)}.json`),
+    ];
+    fs.mkdirSync(path.join(planted[0]!, 'fs', 'bin'), { recursive: true });
+    fs.writeFileSync(planted[1]!, 'half a blob');
+    fs.mkdirSync(planted[2]!);
+    fs.writeFileSync(planted[3]!, 'nobody');
+    for (const sub of ['fs', 'work', 'merged']) fs.mkdirSync(path.join(planted[4]!, sub), { recursive: true });
+    fs.writeFileSync(planted[5]!, JSON.stringify({ key: 'e'.repeat(64), kind: 'active', parent: undefined, created: new Date().toISOString() }));
+    await d.start();
+    for (const p of [...planted, path.dirname(orphanLayer), path.join(data, 'content', 'blobs', 'sha256', orphanImage.Id.slice(7))]) {
+      assert.equal(fs.existsSync(p), false, `${p} is still there`);
+    }
+    assert.equal((await d.inspect(keep)).Id, keep);
+    assert.equal(await d.dockerOk(['run', '--rm', 'busybox', 'echo', 'ok']), 'ok\n');
+    await d.dockerOk(['rm', keep]);
+  });
+});

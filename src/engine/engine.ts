@@ -268,6 +268,7 @@ export class Engine {
     await this.sandboxes.init();
     await this.containers.init();
     await this.sandboxes.removeOrphans(this.containers.all());
+    await this.images.removeOrphans(new Set(this.containers.all().map((c) => c.id)));
     for (const c of this.containers.all()) if (c.state.status === 'running') this.health.start(c);
     for (const c of this.containers.all()) await this.logDrivers.resume(c);
     await removeStaleViews(this.snapshots, this.exportViewsDir());

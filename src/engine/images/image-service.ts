@@ -1,4 +1,5 @@
 // Images: a config blob plus a chain of committed layer snapshots, named by references.
+import { logger } from '../../util/logger.js';
 import path from 'node:path';
 import { ConflictError, InvalidParameterError, noSuchImage } from '../../errors.js';
 import type { ImageDeleteResponseItem, ImageInspect, ImageSummary, ImageHistoryEntry } from '../../types/api.js';
@@ -443,6 +444,28 @@ export class ImageService {
         if (s.diffId && !snaps.list().some((o) => o.diffId === s.diffId)) await this.deps.content.delete(s.diffId);
         removed = true;
       }
+    }
+  }
+
+  /**
+   * At start-up, after the containers are loaded: what interrupted work left — writable snapshots
+   * of no container (a create cut short), committed layers of no image (a pull, load or commit cut
+   * short before its image was recorded) and blobs that are neither an image's config nor a
+   * layer's tar — is removed.
+   */
+  async removeOrphans(containerIds: Set<string>): Promise<void> {
+    const snaps = this.deps.snapshots;
+    for (const s of snaps.list()) {
+      if (s.kind !== 'active' || containerIds.has(s.key)) continue;
+      logger.info(`removing orphan snapshot ${s.key}`);
+      await snaps.remove(s.key);
+    }
+    await this.removeUnusedLayers();
+    const keep = new Set<string>([...this.images.keys(), ...snaps.list().flatMap((s) => (s.diffId ? [s.diffId] : []))]);
+    for await (const digest of this.deps.content.walk()) {
+      if (keep.has(digest)) continue;
+      logger.info(`removing orphan blob ${digest}`);
+      await this.deps.content.delete(digest);
     }
   }
 
