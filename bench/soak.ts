@@ -58,6 +58,8 @@ interface Result {
   idle: Sample;
   peak: Sample;
   after: Sample;
+  /** 30 s later: V8 gives pages back only once the heap has been idle a while. */
+  settled: Sample;
   ps: number[];
   inspect: number[];
   lifecycleS: number;
@@ -123,7 +125,9 @@ async function soak(peer: Peer): Promise<Result> {
   // of each counts as a descriptor it holds.
   http.globalAgent.destroy();
   await sleep(3000);
-  return { idle, peak, after: sample(pid), ps, inspect, lifecycleS, failures };
+  const after = sample(pid);
+  await sleep(30_000);
+  return { idle, peak, after, settled: sample(pid), ps, inspect, lifecycleS, failures };
 }
 
 async function main(): Promise<void> {
@@ -136,13 +140,15 @@ async function main(): Promise<void> {
     log(`${p.name}: soak, ${N} containers at concurrency ${C}, ${F} followers`);
     results.set(p.name, await soak(p));
   }
-  const header = ['daemon', 'RSS idle', 'RSS peak', 'RSS after', 'after / idle', 'fds idle → peak → after', 'ps p99 ms', 'inspect p99 ms', `${N} lifecycles (s)`, 'failures'];
+  const header = ['daemon', 'RSS idle', 'RSS peak', 'RSS after', 'after / idle', 'RSS 30 s later', 'later / idle', 'fds idle → peak → after', 'ps p99 ms', 'inspect p99 ms', `${N} lifecycles (s)`, 'failures'];
   const rows = [...results].map(([name, r]) => [
     name,
     `${r.idle.rssMb.toFixed(0)} MB`,
     `${r.peak.rssMb.toFixed(0)} MB`,
     `${r.after.rssMb.toFixed(0)} MB`,
     (r.after.rssMb / r.idle.rssMb).toFixed(2),
+    `${r.settled.rssMb.toFixed(0)} MB`,
+    (r.settled.rssMb / r.idle.rssMb).toFixed(2),
     `${r.idle.fds} → ${r.peak.fds} → ${r.after.fds}`,
     p99(r.ps).toFixed(1),
     p99(r.inspect).toFixed(1),
