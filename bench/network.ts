@@ -40,6 +40,7 @@ import {
   writeBusyboxTar,
   type Peer,
 } from './lib.js';
+import { freePort } from '../test/tcp.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -73,14 +74,6 @@ function pair(key: string, x: number): void {
 const loadAverages: string[] = [];
 function noteLoad(when: string): void {
   loadAverages.push(`${when} ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}`);
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '0.0.0.0', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** Sends MB megabytes to host:port and waits for the server to close: milliseconds. */
@@ -168,7 +161,7 @@ function hostServers(sinkPort: number, replyPort: number): (() => void) {
 const SERVERS = 'nc -ll -p 80 -e dd of=/dev/null bs=65536 & nc -ll -p 81 -e echo x & wait';
 
 async function publishedServer(peer: Peer, name: string): Promise<Target & { ip: string }> {
-  const [sink, reply] = [await freePort(), await freePort()];
+  const [sink, reply] = [await freePort('0.0.0.0'), await freePort('0.0.0.0')];
   const id = (await mustTime(peer.docker('run', '-d', '-p', `${sink}:80`, '-p', `${reply}:81`, 'busybox', 'sh', '-c', SERVERS), DOCKER_ENV)).stdout.trim();
   peer.daemon.containers.add(id);
   const ip = (await mustTime(peer.docker('inspect', '-f', '{{.NetworkSettings.IPAddress}}', id), DOCKER_ENV)).stdout.trim();
@@ -186,7 +179,7 @@ async function podmanBase(): Promise<string[] | null> {
 }
 
 async function runRows(berth: Peer, dockerd: Peer | null, podman: string[] | null): Promise<void> {
-  const port = await freePort();
+  const port = await freePort('0.0.0.0');
   const podRun = ['run', '--rm', '--pull', 'never', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096'];
   const contestants: { name: string; argv: string[]; env?: NodeJS.ProcessEnv }[] = [
     { name: 'Berth, default network', argv: berth.docker('run', '--rm', 'busybox', 'true'), env: DOCKER_ENV },
@@ -297,7 +290,7 @@ runBench(async () => {
   log('run --rm');
   await runRows(berth, dockerd, podman);
   log('published ports');
-  const [sink, reply] = [await freePort(), await freePort()];
+  const [sink, reply] = [await freePort('0.0.0.0'), await freePort('0.0.0.0')];
   const stopHost = hostServers(sink, reply);
   try {
     const targets: Target[] = [{ name: FLOOR, host: '127.0.0.1', sinkPort: sink, replyPort: reply }];

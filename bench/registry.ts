@@ -10,7 +10,6 @@
 // registry so nothing is "already there". Nothing is asserted; medians and ratios are printed.
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import {
@@ -38,6 +37,7 @@ import {
   verdict,
   which,
 } from './lib.js';
+import { freePort } from '../test/tcp.js';
 
 const opts = opBenchArgs('registry.js', 'image size in MB (default 500), in 5 layers');
 const MB = opts.mb;
@@ -51,17 +51,6 @@ const REPO = 'bench/big';
 interface Registry {
   host: string; // 127.0.0.1:port
   pid: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function startRegistry(name: string): Promise<Registry> {

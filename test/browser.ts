@@ -2,7 +2,6 @@
 // view's tests and bench/ui.ts. A fresh profile per launch, and the flags that keep Chromium from
 // reaching for the network (this machine's network is closed: its attempts are refused anyway).
 import fs from 'node:fs';
-import net from 'node:net';
 import { chromium, type BrowserContext } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -26,11 +25,3 @@ export async function launchBrowser(viewport = { width: 1500, height: 850 }): Pr
   };
 }
 
-/** A loopback port free right now, for the web view to listen on. */
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}

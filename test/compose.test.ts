@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { run, startDaemon, stopAndCheckClean, waitFor, type TestDaemon } from './harness.js';
 import { which } from './peers.js';
+import { freePort } from './tcp.js';
 
 let d: TestDaemon;
 let dir: string;
@@ -53,18 +53,6 @@ async function composeOk(args: string[]): Promise<string> {
   const r = await compose(args);
   if (r.code !== 0) throw new Error(`docker-compose ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
   return r.stdout + r.stderr;
-}
-
-/** A TCP port free on loopback right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function get(port: number, urlPath: string): Promise<string> {

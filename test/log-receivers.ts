@@ -89,9 +89,3 @@ export function fluentdReceiver(port = 0): Promise<Receiver & { records: [string
   });
 }
 
-export async function freePort(): Promise<number> {
-  const r = await tcpReceiver();
-  r.close();
-  return r.port;
-}
-

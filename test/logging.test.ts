@@ -9,7 +9,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DgramSocket } from 'node-unix-socket';
 import { lines, startDaemon, stopAndCheckClean, waitFor, type TestDaemon } from './harness.js';
-import { fluentdReceiver, freePort, tcpReceiver, udpReceiver } from './log-receivers.js';
+import { fluentdReceiver, tcpReceiver, udpReceiver } from './log-receivers.js';
+import { freePort } from './tcp.js';
 import { makePki } from './pki.js';
 
 describe('logging drivers, create-time refusals and links', () => {

@@ -10,7 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { tcpRead } from './tcp.js';
+import { freePort, tcpRead } from './tcp.js';
 import { pidAlive, startDaemon, stopAndCheckClean, type TestDaemon, waitFor } from './harness.js';
 
 let d: TestDaemon;
@@ -27,15 +27,6 @@ function hostAddress(): string | undefined {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal && !a.address.startsWith(`10.${d.net.octet}.`)) return a.address;
   }
   return undefined;
-}
-
-/** A TCP port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '0.0.0.0', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 function iptablesLinesFor(prefix: string): string[] {
@@ -87,7 +78,7 @@ test('the default bridge: address, gateway, default route, /etc/hosts, inspect a
 });
 
 test('published ports: -p forms, -P, docker/berth port, ps PORTS, from host, host address, containers, UDP and ::1', async () => {
-  const [p1, p2] = [await freePort(), await freePort()];
+  const [p1, p2] = [await freePort('0.0.0.0'), await freePort('0.0.0.0')];
   const server = `${SERVE('tcp-hello')} & ${SERVE('loop-hello', 81)} & ${SERVE('any', 90)} & wait`;
   const id = (
     await d.dockerOk(['run', '-d', '--name', 'web', '-p', `${p1}:80`, '-p', '127.0.0.1::81', '-p', `${p2}:82/udp`, '--expose', '90', '-P', '--expose', '91/udp',
@@ -252,7 +243,7 @@ test('bad input: Docker status and message, nothing left behind', async () => {
 
 test('a SIGKILLed daemon: running containers keep addresses and ports, exits meanwhile release theirs', async () => {
   await d.dockerOk(['network', 'create', 'keep']);
-  const port = await freePort();
+  const port = await freePort('0.0.0.0');
   const a = (await d.dockerOk(['run', '-d', '--name', 'ka', '--network', 'keep', '-p', `${port}:80`, 'busybox', 'sh', '-c', SERVE('still-here')])).trim();
   const b = (await d.dockerOk(['run', '-d', '--name', 'kb', '--network', 'keep', 'busybox', 'sh', '-c', 'sleep 1']).then((s) => s.trim()));
   const ipA = (await d.inspect(a)).NetworkSettings.Networks.keep.IPAddress;

@@ -5,22 +5,13 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { REPO, run, startDaemon, stopAndCheckClean, TestDaemon } from './harness.js';
 import { makePki } from './pki.js';
+import { freePort } from './tcp.js';
 
 const BERTH = path.join(REPO, 'dist', 'berth.cjs');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** One HTTPS request to /_ping with the given client certificate (or none). */
 function ping(port: number, dir: string, client?: string): Promise<number> {

@@ -8,7 +8,8 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { freePort, launchBrowser, type Browser } from './browser.js';
+import { launchBrowser, type Browser } from './browser.js';
+import { freePort } from './tcp.js';
 import { busyboxTar, makeTar, REPO, startDaemon, stopAndCheckClean, waitFor, type TestDaemon } from './harness.js';
 import { haveRegistry, startRegistry, type TestRegistry } from './registry/registry.js';
 

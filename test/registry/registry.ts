@@ -6,22 +6,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { run, waitFor } from '../harness.js';
+import { freePort } from '../tcp.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
 export function haveRegistry(): boolean {
   return fs.existsSync(REGISTRY_BIN);
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface RegistryOpts {
