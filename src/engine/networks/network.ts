@@ -103,7 +103,9 @@ export interface CheckedIpam {
   auto: boolean;
 }
 
-/** IPAM config of a create request, checked as libnetwork checks it (IPv4 only). */
+const POOL_OVERLAP = 'invalid pool request: Pool overlaps with other one on this address space';
+
+/** IPAM config of a create request, checked as libnetwork checks it (IPv6 subnets by checkSubnet6). */
 export function checkIpam(req: NetworkCreateRequest, existing: readonly NetworkRecord[]): CheckedIpam {
   const driver = req.IPAM?.Driver || 'default';
   if (driver !== 'default') throw new NotImplementedError(`IPAM driver "${driver}" is not supported (only "default")`);
@@ -136,18 +138,16 @@ export function checkIpam(req: NetworkCreateRequest, existing: readonly NetworkR
       rec.gateway = cfg.Gateway;
     }
     if (cfg.AuxiliaryAddresses) rec.auxAddresses = { ...cfg.AuxiliaryAddresses };
-    for (const o of out) if (overlaps(subnetOf(o), subnet)) throw new ForbiddenError(`invalid pool request: Pool overlaps with other one on this address space`);
+    for (const o of out) if (overlaps(subnetOf(o), subnet)) throw new ForbiddenError(POOL_OVERLAP);
     for (const n of existing) {
       for (const s of n.subnets) {
-        if (overlaps(subnetOf(s), subnet)) throw new ForbiddenError(`invalid pool request: Pool overlaps with other one on this address space`);
+        if (overlaps(subnetOf(s), subnet)) throw new ForbiddenError(POOL_OVERLAP);
       }
     }
     out.push(rec);
   }
   return { subnets: out, subnets6: out6, auto: out.length === 0 };
 }
-
-const POOL_OVERLAP = 'invalid pool request: Pool overlaps with other one on this address space';
 
 /** An IPv6 IPAM config: a unique local subnet that overlaps no other network's nor a host route. */
 function checkSubnet6(cfg: NonNullable<NonNullable<NetworkCreateRequest['IPAM']>['Config']>[number], others: readonly SubnetRecord[]): SubnetRecord {
