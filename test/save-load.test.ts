@@ -8,7 +8,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { legacyLayerConfigs } from '../src/archive/image-archive/legacy-v1.js';
-import { busyboxTar, lines, makeTar, REPO, run, startDaemon, stopAndCheckClean, type TarEntry, type TestDaemon } from './harness.js';
+import { busyboxTar, lines, makeTar, REPO, run, startDaemon, stopAndCheckClean, waitFor, type TarEntry, type TestDaemon } from './harness.js';
 import { startDockerd, which, type Dockerd } from './peers.js';
 
 let d: TestDaemon;
@@ -518,6 +518,13 @@ describe('load', () => {
     await d.dockerOk(['rmi', 'split/gnu:1']);
     assert.ok((await savedLayer('split/gnu:2'))?.equals(layer), 'the second copy regenerates the layer byte for byte');
     assert.ok(!fs.existsSync(path.join(blobs, hex(diffId))));
+
+    // A file changed behind Berth's back (same size): save refuses rather than ship other bytes.
+    const upper = (await inspect(d, 'split/gnu:2')).GraphDriver.Data.UpperDir as string;
+    fs.writeFileSync(path.join(upper, 'sub'), 'now a fil!\n');
+    const bad = await d.docker(['save', '-o', path.join(tmp, 'split-bad.tar'), 'split/gnu:2']);
+    assert.notEqual(bad.code, 0, 'save of a changed layer fails');
+    await waitFor(() => /changed on disk/.test(d.log()), 'the daemon logs the changed layer', 10_000);
     await d.dockerOk(['rmi', 'split/gnu:2']);
   });
 

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { SystemError } from '../errors.js';
-import { fdPath, joinRel, Root } from './root.js';
+import { fdPath, Root } from './root.js';
 
 const RAW = 0;
 const FILE = 1;
@@ -77,6 +77,7 @@ export class TarSplitRecorder {
 
   /** Whether `rel` (under fs/) is, or holds, a file whose content the split refers to. */
   holds(rel: string): boolean {
+    if (this.live.has(rel)) return true;
     const prefix = `${rel}/`;
     for (const k of this.live.keys()) if (k === rel || k.startsWith(prefix)) return true;
     return false;
@@ -114,7 +115,7 @@ export class TarSplitRecorder {
     }
     const fh = await fsp.open(splitPath(this.layerDir), 'wx', 0o600);
     try {
-      await fh.writev(parts);
+      await fh.writeFile(Buffer.concat(parts));
       await fh.sync();
     } finally {
       await fh.close();
@@ -174,7 +175,7 @@ async function* fileContent(root: Root, ref: FileRef): AsyncGenerator<Buffer> {
   const fh = await fsp.open(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   try {
     const st = await fh.stat();
-    if (!st.isFile() || st.size !== ref.size) throw new SystemError(`layer file ${joinRel('', ref.at)} changed on disk (${st.size} bytes, expected ${ref.size})`);
+    if (!st.isFile() || st.size !== ref.size) throw new SystemError(`layer file ${ref.at} changed on disk (${st.size} bytes, expected ${ref.size})`);
     let left = ref.size;
     while (left > 0) {
       const buf = Buffer.allocUnsafe(Math.min(left, READ_CHUNK));

@@ -1,8 +1,9 @@
 // `docker load`: an archive from Docker, skopeo, umoci or Berth becomes images. The archive is
-// spooled to a private directory and validated whole before anything is stored; layers go
-// through the content store (checked against their diff ids) and are unpacked into snapshots by
-// chain id, skipping those already present. A failure removes what this load added, so the
-// stores are as they were.
+// spooled to a private directory and validated whole before anything is stored; a large plain
+// layer is unpacked as it arrives instead of spooled (its tar kept as its files plus a
+// tar-split), other layers go through the content store; every layer is checked against its
+// diff id and becomes a snapshot by chain id, skipping those already present. A failure removes
+// what this load added, so the stores are as they were.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
