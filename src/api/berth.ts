@@ -1,5 +1,6 @@
 // Berth's own read-only extension endpoints (docs/layers-api.md): the layer graph, union views
-// with each entry's origin layer, wasted space and image comparison. Nothing here changes state.
+// with each entry's origin layer, wasted space and image comparison, and where every byte of the
+// data root goes (`berth system df -v`). Nothing here changes state.
 import { InvalidParameterError } from '../errors.js';
 import { type Route, route } from './server.js';
 
@@ -29,5 +30,9 @@ export const berthRoutes: Route[] = [
 
   route('GET', '/berth/containers/{id}/files', async (ctx, engine) => {
     ctx.send(200, await engine.layers.containerView(ctx.params.id, ctx.str('path'), ctx.bool('recursive')));
+  }),
+
+  route('GET', '/berth/system/df', async (ctx, engine) => {
+    ctx.send(200, await engine.dataRootUsage());
   }),
 ];

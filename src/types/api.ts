@@ -393,6 +393,30 @@ export interface ImagePruneResponse {
 
 // ---- system ----
 
+/** A build cache record (dockerd 20.10's types.BuildCache): Berth's are its cache mounts. */
+export interface BuildCacheRecord {
+  ID: string;
+  Parent: string;
+  Type: 'internal' | 'frontend' | 'source.local' | 'source.git.checkout' | 'exec.cachemount' | 'regular';
+  Description: string;
+  InUse: boolean;
+  Shared: boolean;
+  Size: number;
+  CreatedAt: string;
+  LastUsedAt: string | null;
+  UsageCount: number;
+}
+
+/** GET /system/df. */
+export interface SystemDataUsageResponse {
+  LayersSize: number;
+  Images: ImageSummary[];
+  Containers: ContainerSummary[];
+  Volumes: Volume[];
+  BuildCache: BuildCacheRecord[] | null;
+  BuilderSize: number;
+}
+
 export interface VersionResponse {
   Platform: { Name: string };
   Components: { Name: string; Version: string; Details?: Record<string, string> }[];

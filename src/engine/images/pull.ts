@@ -199,7 +199,7 @@ async function fetchLayers(deps: DistributionDeps, repo: Repository, ref: Refere
             throw err;
           },
         )
-        .finally(() => reg.inflight.delete(desc.digest));
+        .finally(() => reg.downloadEnded(desc.digest));
       reg.inflight.set(desc.digest, p);
     }
     // Failures are seen when the layer's turn to be unpacked comes; never unhandled.
