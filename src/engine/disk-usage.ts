@@ -1,6 +1,6 @@
 // Disk usage: GET /system/df in dockerd's shape, and Berth's account of everything else under the
 // data root (GET /berth/system/df), so that the two add up to what `du -sbx` says of it.
-import { promises as fsp, type Stats } from 'node:fs';
+import { constants, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { SnapshotInfo } from '../snapshot/overlay.js';
 import type { BuildCacheRecord, ContainerSummary, ImageSummary, SystemDataUsageResponse, Volume } from '../types/api.js';
@@ -98,7 +98,9 @@ function ownerOf(rel: string[], st: Stats, snaps: Map<string, string>, blobs: Se
 /**
  * Walks the data root as `du -sbx` does: apparent sizes, every directory's own size too, a file
  * with several links once, nothing below a mount point (a running container's rootfs, a mounted
- * volume) nor the mount point itself.
+ * volume) nor the mount point itself. Confined as the layer views are: each directory is opened
+ * O_NOFOLLOW and its entries looked up through its descriptor, so a container swapping a
+ * directory of its writable layer for a link cannot lead the walk outside.
  */
 async function walk(root: string, owner: (rel: string[], st: Stats) => Owner): Promise<{ total: number; counted: number; parts: Map<Kind, { Count: number; Size: number }> }> {
   const rootStat = await fsp.lstat(root);
@@ -106,8 +108,7 @@ async function walk(root: string, owner: (rel: string[], st: Stats) => Owner): P
   const parts = new Map<Kind, { Count: number; Size: number }>();
   let total = 0;
   let counted = 0;
-  const visit = async (dir: string, rel: string[], st: Stats): Promise<void> => {
-    if (st.dev !== rootStat.dev) return;
+  const add = (rel: string[], st: Stats): void => {
     if (st.nlink > 1 && !st.isDirectory()) {
       const key = `${st.dev}:${st.ino}`;
       if (seen.has(key)) return;
@@ -115,30 +116,38 @@ async function walk(root: string, owner: (rel: string[], st: Stats) => Owner): P
     }
     total += st.size;
     const who = owner(rel, st);
-    if (who === 'docker') counted += st.size;
-    else {
-      const p = parts.get(who) ?? { Count: 0, Size: 0 };
-      p.Count++;
-      p.Size += st.size;
-      parts.set(who, p);
+    if (who === 'docker') {
+      counted += st.size;
+      return;
     }
-    if (!st.isDirectory()) return;
-    let names: string[];
-    try {
-      names = await fsp.readdir(dir);
-    } catch (err) {
-      if (isNotFound(err)) return;
+    const p = parts.get(who) ?? { Count: 0, Size: 0 };
+    p.Count++;
+    p.Size += st.size;
+    parts.set(who, p);
+  };
+  /** `dir`: a path that names the directory (its parent's descriptor and its name, below the root). */
+  const inside = async (dir: string, rel: string[]): Promise<void> => {
+    const fh = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
+      if (isNotFound(err) || err.code === 'ELOOP' || err.code === 'ENOTDIR') return undefined;
       throw err;
-    }
-    for (const name of names) {
-      const p = path.join(dir, name);
-      const child = await fsp.lstat(p).catch((err: unknown) => {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      });
-      if (child) await visit(p, [...rel, name], child);
+    });
+    if (!fh) return;
+    try {
+      const self = `/proc/self/fd/${fh.fd}`;
+      for (const name of await fsp.readdir(self)) {
+        const st = await fsp.lstat(path.join(self, name)).catch((err: unknown) => {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        });
+        if (!st || st.dev !== rootStat.dev) continue;
+        add([...rel, name], st);
+        if (st.isDirectory()) await inside(path.join(self, name), [...rel, name]);
+      }
+    } finally {
+      await fh.close();
     }
   };
-  await visit(root, [], rootStat);
+  add([], rootStat);
+  await inside(root, []);
   return { total, counted, parts };
 }

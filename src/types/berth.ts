@@ -166,6 +166,6 @@ export interface DataRootPart {
   /** Files (or directories, for "Directories") of that kind. */
   Count: number;
   Size: number;
-  /** Whether removing it loses nothing a user made (partial downloads, leftovers): `system prune` or a restart takes it. */
+  /** Nothing a user made: a daemon restart discards it (partial downloads, unreferenced blobs). */
   Reclaimable: boolean;
 }
