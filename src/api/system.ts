@@ -1,5 +1,5 @@
 // /_ping, /version, /info, /system/df, /events.
-import type { AuthResponse, EventMessage, VersionResponse } from '../types/api.js';
+import type { AuthResponse, EventMessage, SystemInfo, VersionResponse } from '../types/api.js';
 import { InvalidParameterError } from '../errors.js';
 import { type Filters, parseTime } from '../engine/filters.js';
 import { type Route, routesFor, API_VERSION, MIN_API_VERSION } from './route.js';
@@ -26,7 +26,7 @@ function toNanos(s: string | undefined): number | undefined {
 export interface SystemBackend {
   login(auth: AuthConfig): Promise<AuthResponse>;
   versionInfo(api: { version: string; min: string }): Promise<VersionResponse>;
-  info(): Promise<Record<string, unknown>>;
+  info(): Promise<SystemInfo>;
   diskUsage(): Promise<Record<string, unknown>>;
   eventMatcher(f: Filters): (e: EventMessage) => boolean;
   events: Pick<EventService, 'history' | 'subscribe'>;

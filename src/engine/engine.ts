@@ -51,7 +51,7 @@ import type { AuthConfig } from '../distribution/auth.js';
 import { defaultRegistryOptions, type RegistryOptions } from '../distribution/endpoint.js';
 import type { ProgressSink } from '../distribution/progress.js';
 import type { Reference } from '../reference/index.js';
-import type { AuthResponse, DistributionInspect } from '../types/api.js';
+import type { AuthResponse, DistributionInspect, SystemInfo } from '../types/api.js';
 import { DistributionMetadata } from './images/distribution-metadata.js';
 import { distributionInspect } from './images/distribution-inspect.js';
 import { pullImage, type DistributionDeps, type PullOptions } from './images/pull.js';
@@ -587,7 +587,7 @@ export class Engine {
     return versionInfo(api, BERTH_VERSION, this.opts.runtime);
   }
 
-  async info(): Promise<Record<string, unknown>> {
+  async info(): Promise<SystemInfo> {
     const all = this.containers.all();
     return systemInfo({
       containers: {

@@ -5,7 +5,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { RegistryOptions } from '../distribution/endpoint.js';
-import type { VersionResponse } from '../types/api.js';
+import type { SystemInfo, VersionResponse } from '../types/api.js';
 import { runCommand } from '../util/exec.js';
 import { writeFileAtomic } from '../util/fs.js';
 
@@ -120,7 +120,7 @@ async function openFds(): Promise<number> {
   return (await fsp.readdir('/proc/self/fd').catch(() => [])).length;
 }
 
-export async function systemInfo(f: InfoFacts): Promise<Record<string, unknown>> {
+export async function systemInfo(f: InfoFacts): Promise<SystemInfo> {
   const [cgroup, rel, id, nfd] = await Promise.all([cgroupVersion(), osRelease(), engineId(f.dataRoot), openFds()]);
   const env = process.env;
   return {
