@@ -2,7 +2,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidParameterError } from '../errors.js';
-import { parsePlatform } from '../distribution/platform.js';
+import { parsePlatform } from '../util/platform.js';
 import { parsePullReference } from '../reference/index.js';
 import { registryAuth, streamProgress } from './distribution.js';
 import type { RequestContext } from './context.js';

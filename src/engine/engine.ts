@@ -67,7 +67,7 @@ import { builderDir, EngineBuildBackend, removeStaleContexts } from './build-bac
 import { CacheMounts } from './build-cache-mounts.js';
 import { openBuildSession, type BuildSession } from './build-session.js';
 import type { BuildOptions } from '../build/builder.js';
-import { parsePlatform } from '../distribution/platform.js';
+import { parsePlatform } from '../util/platform.js';
 import type { IdMapping } from '../util/idmap.js';
 
 export const BERTH_VERSION = '0.1.0';
@@ -609,6 +609,7 @@ export class Engine {
       swapLimit: this.host.swapLimit,
       serverVersion: BERTH_VERSION,
       userns: !!this.opts.idMapping,
+      cgroupMode: this.host.cgroupMode,
     });
   }
 
