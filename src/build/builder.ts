@@ -3,7 +3,7 @@
 // time — with their output kept in stage order, and the target's image tagged. Output follows
 // Docker's legacy builder line for line (`Step N/M : …`, ` ---> …`, `Successfully built …`).
 import { InvalidParameterError } from '../errors.js';
-import { formatPlatform, hostPlatform, parsePlatform, type PlatformSpec } from '../distribution/platform.js';
+import { formatPlatform, hostPlatform, parsePlatform, type PlatformSpec } from '../util/platform.js';
 import type { BuildImage, BuilderBackend, RunHostConfig } from './backend.js';
 import { BuildCache } from './cache.js';
 import type { BuildContext } from './context.js';

@@ -54,7 +54,7 @@ import type { AuthConfig } from '../distribution/auth.js';
 import { defaultRegistryOptions, type RegistryOptions } from '../distribution/endpoint.js';
 import type { ProgressSink } from '../distribution/progress.js';
 import type { Reference } from '../reference/index.js';
-import type { AuthResponse, DistributionInspect } from '../types/api.js';
+import type { AuthResponse, DistributionInspect, SystemInfo } from '../types/api.js';
 import { DistributionMetadata } from './images/distribution-metadata.js';
 import { distributionInspect } from './images/distribution-inspect.js';
 import { pullImage, type DistributionDeps, type PullOptions } from './images/pull.js';
@@ -71,7 +71,7 @@ import { CacheMounts } from './build-cache-mounts.js';
 import { dataRootUsage, systemDiskUsage, type DiskUsageSources } from './disk-usage.js';
 import { openBuildSession, type BuildSession } from './build-session.js';
 import type { BuildOptions } from '../build/builder.js';
-import { parsePlatform } from '../distribution/platform.js';
+import { parsePlatform } from '../util/platform.js';
 import type { IdMapping } from '../util/idmap.js';
 
 export const BERTH_VERSION = '0.1.0';
@@ -593,7 +593,7 @@ export class Engine {
     return versionInfo(api, BERTH_VERSION, this.opts.runtime);
   }
 
-  async info(): Promise<Record<string, unknown>> {
+  async info(): Promise<SystemInfo> {
     const all = this.containers.all();
     return systemInfo({
       containers: {
@@ -615,6 +615,7 @@ export class Engine {
       swapLimit: this.host.swapLimit,
       serverVersion: BERTH_VERSION,
       userns: !!this.opts.idMapping,
+      cgroupMode: this.host.cgroupMode,
     });
   }
 

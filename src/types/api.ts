@@ -11,6 +11,10 @@ export type Labels = Record<string, string>;
 type NullableLists<T> = { [K in keyof T]: NonNullable<T[K]> extends readonly unknown[] | Record<string, unknown> ? T[K] | null : T[K] };
 export type HostConfig = NullableLists<Schema.HostConfig>;
 export type Mount = Schema.Mount;
+/** GET /info, with the nulls dockerd sends where the schema is stricter. */
+export type SystemInfo = NullableLists<Omit<Schema.SystemInfo, 'Plugins'>> & {
+  Plugins?: NullableLists<NonNullable<Schema.SystemInfo['Plugins']>>;
+};
 export type RestartPolicy = Schema.RestartPolicy;
 export type HealthConfig = Schema.HealthConfig;
 export type PortBinding = Schema.PortBinding;
