@@ -4,11 +4,19 @@
 import { InvalidParameterError } from '../errors.js';
 import { type Route, routesFor } from './route.js';
 import type { LayerService } from '../engine/layers/layer-service.js';
+import type { DataRootUsage } from '../types/berth.js';
 
 /** What these routes need of the engine: the layer views (docs/layers-api.md). */
 export type LayerBackend = Pick<LayerService, 'graph' | 'layerView' | 'imageView' | 'containerView' | 'efficiency' | 'compare'>;
 
 const route = routesFor<LayerBackend>((engine) => engine.layers);
+
+/** What the disk-usage route needs: the engine's account of the data root. */
+export interface DiskUsageBackend {
+  dataRootUsage(): Promise<DataRootUsage>;
+}
+
+const usageRoute = routesFor<DiskUsageBackend>((engine) => engine);
 
 export const berthRoutes: Route[] = [
   route('GET', '/berth/layers', async (ctx, backend) => {
@@ -38,7 +46,7 @@ export const berthRoutes: Route[] = [
     ctx.send(200, await backend.containerView(ctx.params.id, ctx.str('path'), ctx.bool('recursive')));
   }),
 
-  route('GET', '/berth/system/df', async (ctx, engine) => {
-    ctx.send(200, await engine.dataRootUsage());
+  usageRoute('GET', '/berth/system/df', async (ctx, backend) => {
+    ctx.send(200, await backend.dataRootUsage());
   }),
 ];

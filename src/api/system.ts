@@ -1,5 +1,5 @@
 // /_ping, /version, /info, /system/df, /events.
-import type { AuthResponse, EventMessage, SystemInfo, VersionResponse } from '../types/api.js';
+import type { AuthResponse, EventMessage, SystemDataUsageResponse, SystemInfo, VersionResponse } from '../types/api.js';
 import { InvalidParameterError } from '../errors.js';
 import { type Filters, parseTime } from '../engine/filters.js';
 import { type Route, routesFor, API_VERSION, MIN_API_VERSION } from './route.js';
@@ -27,7 +27,7 @@ export interface SystemBackend {
   login(auth: AuthConfig): Promise<AuthResponse>;
   versionInfo(api: { version: string; min: string }): Promise<VersionResponse>;
   info(): Promise<SystemInfo>;
-  diskUsage(): Promise<Record<string, unknown>>;
+  diskUsage(): Promise<SystemDataUsageResponse>;
   eventMatcher(f: Filters): (e: EventMessage) => boolean;
   events: Pick<EventService, 'history' | 'subscribe'>;
 }
