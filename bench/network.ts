@@ -12,7 +12,7 @@
 //
 // Every daemon has its own roots, socket and bridge; everything is removed at the end.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,7 @@ import {
   DOCKER_ENV,
   TMP,
   addRow,
+  cgroupParents,
   log,
   markdownTable,
   median,
@@ -38,6 +39,8 @@ import {
   skipped,
   startBerth,
   startDockerd,
+  sleep,
+  TAG,
   timeCmd,
   verdict,
   which,
@@ -197,12 +200,44 @@ async function measureTargets(targets: Target[]): Promise<void> {
 }
 
 /** The same busybox servers on the host, reached over loopback: the floor. */
-function hostServers(sinkPort: number, replyPort: number): (() => void) {
+function hostServers(sinkPort: number, replyPort: number): { pids: number[]; stop: () => void } {
   const procs = [
     spawn('busybox', ['nc', '-ll', '-p', String(sinkPort), '-e', 'busybox', 'dd', 'of=/dev/null', 'bs=65536'], { stdio: 'ignore', detached: true }),
     spawn('busybox', ['nc', '-ll', '-p', String(replyPort), '-e', 'echo', 'x'], { stdio: 'ignore', detached: true }),
   ];
-  return () => procs.forEach((p) => p.pid && process.kill(-p.pid, 'SIGKILL'));
+  return { pids: procs.flatMap((p) => (p.pid ? [p.pid] : [])), stop: () => procs.forEach((p) => p.pid && process.kill(-p.pid, 'SIGKILL')) };
+}
+
+/**
+ * Moves the floor's servers into a cpu cgroup of the bench's own beside the Berth container's
+ * (a sibling under the same parent). On a loaded host the container's sink gets its CPU as one
+ * group among its siblings; the floor's sink, left in the bench's cgroup, would get it as one task
+ * among the host's, and the ratio would measure the scheduler. Returns the cgroup to remove after
+ * the servers, or null when the container has no cpu cgroup to stand beside.
+ */
+async function besideContainer(peer: Peer, id: string, pids: number[]): Promise<string | null> {
+  const pid = (await mustTime(peer.docker('inspect', '-f', '{{.State.Pid}}', id), DOCKER_ENV)).stdout.trim();
+  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n').map((l) => l.split(':'));
+  const v1 = lines.find(([, controllers]) => controllers.split(',').includes('cpu'));
+  const [mount, cgroup] = v1 ? [`/sys/fs/cgroup/${v1[1]}`, v1[2]] : ['/sys/fs/cgroup', lines.find(([h]) => h === '0')?.[2]];
+  if (!cgroup || !existsSync(path.join(mount, cgroup))) return null;
+  const dir = path.join(mount, path.dirname(cgroup), `${TAG}-floor`);
+  mkdirSync(dir);
+  cgroupParents.push(path.relative(mount, dir)); // the clean-up's, should the bench stop before removeCgroup
+  for (const p of pids) writeFileSync(path.join(dir, 'cgroup.procs'), String(p));
+  return dir;
+}
+
+/** Removes a cgroup once the killed processes in it are gone (a few seconds at most). */
+async function removeCgroup(dir: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      return rmdirSync(dir);
+    } catch {
+      await sleep(100);
+    }
+  }
+  log(`could not remove ${dir}`);
 }
 
 // nc -ll forks PROG per connection with the socket as its stdin: dd drains it, echo answers.
@@ -348,17 +383,21 @@ runBench(async () => {
   await runRows(berth, dockerd, podman);
   log('published ports');
   const [sink, reply] = [await freePort('0.0.0.0'), await freePort('0.0.0.0')];
-  const stopHost = hostServers(sink, reply);
+  const host = hostServers(sink, reply);
+  let floorCgroup: string | null = null;
   try {
     const targets: Target[] = [{ name: FLOOR, host: '127.0.0.1', sinkPort: sink, replyPort: reply }];
     const b = await publishedServer(berth, PUBLISHED);
+    floorCgroup = await besideContainer(berth, b.id, host.pids);
+    pathNotes.push(floorCgroup ? `The floor's servers in a cpu cgroup beside the container's (${path.dirname(floorCgroup)})` : "The floor's servers in the bench's own cgroup (the container has no cpu cgroup)");
     const mtu = (await mustTime(berth.docker('exec', b.id, 'cat', '/sys/class/net/eth0/mtu'), DOCKER_ENV)).stdout.trim();
     pathNotes.push(`MTU: loopback ${readFileSync('/sys/class/net/lo/mtu', 'utf8').trim()}, the container's eth0 ${mtu}`);
     targets.push(b, { name: 'Berth, the container address over the bridge', host: b.ip, sinkPort: 80, replyPort: 81 });
     if (dockerd) targets.push(await publishedServer(dockerd, 'dockerd, published port (docker-proxy)'));
     await measureTargets(targets);
   } finally {
-    stopHost();
+    host.stop();
+    if (floorCgroup) await removeCgroup(floorCgroup);
   }
   log('container to container');
   await containerToContainer(berth);
