@@ -8,6 +8,7 @@ import type { Sandbox } from '../networks/sandboxes.js';
 import type { IdMapping } from '../../util/idmap.js';
 import { ConflictError, InvalidParameterError, noSuchContainer, NotFoundError, NotModifiedError } from '../../errors.js';
 import { applyUpdate, validateUpdate } from './update.js';
+import { removeContainerLeftovers } from './leftovers.js';
 import { dockerStartError, restartingError } from './start-errors.js';
 import { shortId, validateContainerName } from '../../reference/index.js';
 import type { Runtime } from '../../runtime/runtime.js';
@@ -103,6 +104,7 @@ export class ContainerService {
       await this.reconcile(c).catch((err: Error) => logger.error(`reconciling ${shortId(c.id)}: ${err.message}`));
     }
     await this.removeUnknownRuntimeState();
+    await removeContainerLeftovers(this.containersDir(), (id) => this.containers.has(id));
     // Not awaited: the daemon serves while the policy's containers come up.
     for (const c of this.containers.values()) void this.restartAtBoot(c);
   }
