@@ -104,7 +104,7 @@ export class ContainerService {
       await this.reconcile(c).catch((err: Error) => logger.error(`reconciling ${shortId(c.id)}: ${err.message}`));
     }
     await this.removeUnknownRuntimeState();
-    await removeContainerLeftovers(this.containersDir(), (id) => this.containers.has(id));
+    await removeContainerLeftovers(this.containersDir(), this.bundlesDir(), (id) => this.containers.has(id));
     // Not awaited: the daemon serves while the policy's containers come up.
     for (const c of this.containers.values()) void this.restartAtBoot(c);
   }
@@ -223,8 +223,12 @@ export class ContainerService {
     return path.join(this.containerDir(id), 'container.log');
   }
 
+  private bundlesDir(): string {
+    return path.join(this.deps.execRoot, 'bundles');
+  }
+
   bundleDir(id: string): string {
-    return path.join(this.deps.execRoot, 'bundles', id);
+    return path.join(this.bundlesDir(), id);
   }
 
   all(): ContainerRecord[] {
