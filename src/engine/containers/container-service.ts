@@ -8,6 +8,7 @@ import type { Sandbox } from '../networks/sandboxes.js';
 import type { IdMapping } from '../../util/idmap.js';
 import { ConflictError, InvalidParameterError, noSuchContainer, NotFoundError, NotModifiedError } from '../../errors.js';
 import { applyUpdate, validateUpdate } from './update.js';
+import { removeContainerLeftovers } from './leftovers.js';
 import { dockerStartError, restartingError } from './start-errors.js';
 import { shortId, validateContainerName } from '../../reference/index.js';
 import type { Runtime } from '../../runtime/runtime.js';
@@ -103,6 +104,7 @@ export class ContainerService {
       await this.reconcile(c).catch((err: Error) => logger.error(`reconciling ${shortId(c.id)}: ${err.message}`));
     }
     await this.removeUnknownRuntimeState();
+    await removeContainerLeftovers(this.containersDir(), this.bundlesDir(), (id) => this.containers.has(id));
     // Not awaited: the daemon serves while the policy's containers come up.
     for (const c of this.containers.values()) void this.restartAtBoot(c);
   }
@@ -221,8 +223,12 @@ export class ContainerService {
     return path.join(this.containerDir(id), 'container.log');
   }
 
+  private bundlesDir(): string {
+    return path.join(this.deps.execRoot, 'bundles');
+  }
+
   bundleDir(id: string): string {
-    return path.join(this.deps.execRoot, 'bundles', id);
+    return path.join(this.bundlesDir(), id);
   }
 
   all(): ContainerRecord[] {
