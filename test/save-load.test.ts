@@ -500,6 +500,8 @@ describe('load', () => {
     assert.equal(seen, `${md5(big2)}\n${md5(big)}\nnow a file\nlong name\nbig.bin\ngone\n`);
     const blobs = path.join(d.dataRoot, 'content/blobs/sha256');
     assert.ok(!fs.existsSync(path.join(blobs, hex(diffId))), 'the layer tar is not stored');
+    const other = ((await d.api('GET', '/berth/system/df')).body.Other as { Type: string }[]).map((p) => p.Type);
+    assert.ok(other.includes('Tar-splits of loaded layers'), `df counts the tar-split: ${other}`);
     const savedLayer = async (ref: string): Promise<Buffer | undefined> =>
       readTar(await apiSave(d, `/images/get?names=${encodeURIComponent(ref)}`)).find((e) => e.name === `blobs/sha256/${hex(diffId)}`)?.data;
     assert.ok((await savedLayer('split/gnu:1'))?.equals(layer), 'save regenerates the layer byte for byte');
