@@ -145,6 +145,11 @@ export interface SpoolTee {
   abort(): void;
   /** The bytes go to the tee only: the spool does not write them (the file is then `taken`). */
   readonly takes?: boolean;
+  /**
+   * The digest the file has by its name, which the tee vouches for: a blob whose bytes nothing
+   * will read (a layer the store has already), so the spool does not hash them either.
+   */
+  readonly digest?: string;
 }
 
 /** A file's first bytes, a whole block where it has one (null when the archive ends first). */
@@ -173,7 +178,7 @@ async function spoolFile(r: ByteReader, size: number, dest: string, tee?: TeeFor
       // The first chunk holds the tar header a tee looks at, wherever the input's chunks end.
       const c = left === size ? await firstChunk(r, size) : await r.chunk(Math.min(left, 1 << 20));
       if (!c) throw bad('unexpected end of archive (truncated?)');
-      d.update(c);
+      if (!sink?.digest) d.update(c);
       if (left === size) {
         sink = await tee?.(c);
         if (!sink?.takes) {
@@ -192,7 +197,7 @@ async function spoolFile(r: ByteReader, size: number, dest: string, tee?: TeeFor
     await out?.settle();
     await fh?.close();
   }
-  return { digest: d.digest(), taken: !!sink?.takes };
+  return { digest: sink?.digest ?? d.digest(), taken: !!sink?.takes };
 }
 
 /**

@@ -73,8 +73,14 @@ const EARLY_BACKLOG = 16 << 20;
 /** An unpack that ran while the archive spooled: the layer directory, or why it failed. */
 type Early = { layer: DetachedLayer } | { error: unknown };
 
-/** A tee that takes a blob's bytes and keeps nothing: its layer tar is here already. */
-const DISCARD: SpoolTee = { takes: true, write: async () => undefined, end: () => undefined, abort: () => undefined };
+/**
+ * A tee for a blob whose layer tar is here already: its bytes are neither kept nor hashed (its
+ * name is its digest; nothing reads them: the layer comes from the store), as dockerd does not
+ * read a layer whose chain it has.
+ */
+function discard(digest: string): SpoolTee {
+  return { takes: true, digest, write: async () => undefined, end: () => undefined, abort: () => undefined };
+}
 
 /**
  * Unpacks plain tar blobs as they spool, instead of spooling them: which blobs are layers is
@@ -83,7 +89,7 @@ const DISCARD: SpoolTee = { takes: true, write: async () => undefined, end: () =
  * so the layer's bytes are written once, as its files, and its tar is regenerated from them for
  * save and push (archive/tar-split.ts); a layer whose bytes are its diff id takes the directory
  * over, anything else is discarded. A blob named by its digest (Docker 25+, OCI layouts) whose
- * layer tar Berth has already is neither stored nor unpacked again.
+ * layer tar Berth has already is neither stored, hashed nor unpacked again.
  */
 class EarlyUnpacker {
   private readonly started = new Map<string, Promise<Early>>();
@@ -100,7 +106,7 @@ class EarlyUnpacker {
     this.current = undefined;
     if (this.stopped || size < EARLY_MIN_SIZE || first.length < 262 || first.toString('latin1', 257, 262) !== 'ustar') return undefined;
     const named = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(name);
-    if (named && (await new LayerTars(this.deps.content, this.deps.snapshots).has(`sha256:${named[1]}`))) return DISCARD;
+    if (named && (await new LayerTars(this.deps.content, this.deps.snapshots).has(`sha256:${named[1]}`))) return discard(`sha256:${named[1]}`);
     // The spool waits for the unpacker (back-pressure) but never fails because of it.
     // Chunks pass as they are (object mode on the reading side): a byte-mode reader would
     // concatenate everything buffered into one new buffer at each read.
