@@ -207,6 +207,8 @@ export const containerRoutes: Route[] = [
       }
     }
     if (!ctx.bool('stream')) {
+      // dockerd reports an attach after the logs, with or without a stream.
+      engine.containers.emit(c, 'attach');
       socket.end();
       return;
     }

@@ -27,8 +27,11 @@ export interface ContainerNetworking {
   endpointsForCreate(req: ContainerCreateRequest, hostConfig: HostConfig): Record<string, EndpointRecord>;
   /** Addresses, namespace and ports for a starting container (nothing left behind on failure). */
   attach(c: ContainerRecord): Promise<Sandbox>;
-  /** Undoes attach (exit, failed start, removal). */
-  release(c: ContainerRecord): Promise<void>;
+  /**
+   * Undoes attach (exit, failed start, removal). Its `network disconnect` events wait for
+   * `announceAfter` when given (an exit: dockerd reports `die` first).
+   */
+  release(c: ContainerRecord, announceAfter?: Promise<void>): Promise<void>;
   /** After a daemon restart, for a container that still runs. */
   restore(c: ContainerRecord): Promise<void>;
 }

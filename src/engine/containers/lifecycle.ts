@@ -135,6 +135,7 @@ export class ContainerLifecycle {
   /** A stream on the container's stdio: now if it runs, else from its next start (no output lost). */
   async attach(idOrName: string, signal?: AbortSignal): Promise<AttachStream> {
     const c = this.t.find(idOrName);
+    this.t.emit(c, 'attach');
     // Decide under the lock, but never wait for the start while holding it: start takes it too.
     const waiting = await this.t.lock.run(c.id, async () => {
       if (c.state.status === 'running' || c.state.status === 'paused') return undefined;
@@ -151,10 +152,13 @@ export class ContainerLifecycle {
     if (!c) return;
     const { deps } = this.t;
     let restartDelay: number | undefined;
+    let died = (): void => undefined;
+    const announced = new Promise<void>((resolve) => (died = resolve));
     await this.t.lock.run(id, async () => {
       if (c.state.status !== 'running' && c.state.status !== 'paused') return;
-      // The network's teardown goes on in the background: `run --rm` need not wait for it.
-      void deps.networking.release(c).catch((err: Error) => logger.warn(`releasing the network of ${shortId(id)}: ${err.message}`));
+      // The network's teardown goes on in the background: `run --rm` need not wait for it. Its
+      // `network disconnect` events follow `die`, as dockerd's do.
+      void deps.networking.release(c, announced).catch((err: Error) => logger.warn(`releasing the network of ${shortId(id)}: ${err.message}`));
       await Promise.all([deps.runtime.delete(id).catch(() => undefined), deps.snapshots.unmount(id).catch(() => undefined)]);
       await releaseMounts(c, deps.volumes);
       const ranFor = info.finishedAt.getTime() - Date.parse(c.state.startedAt);
@@ -177,7 +181,7 @@ export class ContainerLifecycle {
       });
       if (info.oomKilled) this.t.emit(c, 'oom');
       this.t.emit(c, 'die', { exitCode: String(info.exitCode) });
-    });
+    }).finally(died);
     this.t.signals.exited(id, info.exitCode);
     if (restartDelay !== undefined) this.t.restarts.of(c).schedule(restartDelay, () => void this.restartAfterBackoff(c));
     if (c.hostConfig.AutoRemove && this.t.containers.has(id)) {
@@ -222,6 +226,8 @@ export class ContainerLifecycle {
       if (await this.cancelRestart(c)) return;
       if (!isRunning(c)) return;
       c.state.stoppedByUser = true;
+      // dockerd reports each signal stop sends as a `kill` event, before the exit's `die`.
+      this.t.emit(c, 'kill', { signal: String(parseSignal(signal)) });
       if (c.state.status === 'paused') {
         // A frozen process cannot act on a signal: deliver it, then thaw.
         await runtime.kill(c.id, signal).catch(() => undefined);
@@ -232,6 +238,7 @@ export class ContainerLifecycle {
     });
     if (isRunning(c) && (await exited) === undefined && isRunning(c)) {
       const killed = this.t.signals.waitForExit(c.id, KILL_WAIT_MS);
+      this.t.emit(c, 'kill', { signal: '9' });
       await runtime.kill(c.id, 'SIGKILL').catch(() => undefined);
       if ((await killed) === undefined && isRunning(c)) throw new ConflictError(`container ${c.id} did not exit after SIGKILL`);
     }

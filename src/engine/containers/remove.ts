@@ -26,6 +26,7 @@ export async function removeContainer(t: ContainerTable, lifecycle: ContainerLif
       const wasRestarting = await t.lock.run(c.id, () => lifecycle.cancelRestart(c));
       if (!wasRestarting) {
         c.state.stoppedByUser = true;
+        t.emit(c, 'kill', { signal: '9' });
         await lifecycle.killThawed(c);
         await exited;
       }
