@@ -135,6 +135,30 @@ describe('docker build against dockerd', { skip: peersMissing(['dockerd', 'docke
     assert.deepEqual(await containerIds(), []);
     await waitFor(() => buildMounts().length === 0, `no mounts left (${buildMounts().join(', ')})`, 10_000);
   });
+
+  test('the build\'s containers send dockerd\'s events in its order (RUN: create, attach, connect, start, die, disconnect, destroy; ENV: create, destroy)', async () => {
+    const dir = context({ Dockerfile: 'FROM busybox\nRUN echo hi > /f\nENV A=b\nRUN echo two\n' });
+    const eventsOfBuild = async (side: { docker(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> }): Promise<string[]> => {
+      const t0 = Math.floor(Date.now() / 1000) - 1;
+      const r = await side.docker(['build', '--no-cache', '-t', 'evbuild:1', dir]);
+      assert.equal(r.code, 0, r.stderr);
+      const t1 = Math.ceil(Date.now() / 1000) + 1;
+      const out = (await side.docker(['events', '--since', String(t0), '--until', String(t1), '--filter', 'type=container', '--filter', 'type=network', '--format', '{{json .}}'])).stdout;
+      const ordinal = new Map<string, number>();
+      const nth = (id: string): number => ordinal.get(id) ?? (ordinal.set(id, ordinal.size + 1), ordinal.size);
+      return lines(out)
+        .map((l) => JSON.parse(l))
+        .map((e) => (e.Type === 'network' ? `network ${e.Action} ${e.Actor.Attributes.name} c${nth(e.Actor.Attributes.container)}` : `container ${e.Action} c${nth(e.Actor.ID)}`));
+    };
+    const ours = await eventsOfBuild(d);
+    const theirs = await eventsOfBuild(peer);
+    assert.deepEqual(ours, theirs);
+    assert.deepEqual(ours.slice(0, 9), [
+      'container create c1', 'container attach c1', 'network connect bridge c1', 'container start c1', 'container die c1', 'network disconnect bridge c1', 'container destroy c1',
+      'container create c2', 'container destroy c2',
+    ]);
+    await d.dockerOk(['rmi', 'evbuild:1']);
+  });
 });
 
 describe('cache', () => {
