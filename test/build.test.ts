@@ -144,11 +144,15 @@ describe('docker build against dockerd', { skip: peersMissing(['dockerd', 'docke
       assert.equal(r.code, 0, r.stderr);
       const t1 = Math.ceil(Date.now() / 1000) + 1;
       const out = (await side.docker(['events', '--since', String(t0), '--until', String(t1), '--filter', 'type=container', '--filter', 'type=network', '--format', '{{json .}}'])).stdout;
-      const ordinal = new Map<string, number>();
-      const nth = (id: string): number => ordinal.get(id) ?? (ordinal.set(id, ordinal.size + 1), ordinal.size);
+      // This build's containers only (the window's second before it may hold an earlier test's).
+      const steps = [...r.stdout.matchAll(/ ---> Running in ([0-9a-f]{12})/g)].map((m) => m[1]!);
+      assert.equal(steps.length, 3, r.stdout);
+      const nth = (id: string): number => steps.findIndex((s) => id.startsWith(s)) + 1;
       return lines(out)
         .map((l) => JSON.parse(l))
-        .map((e) => (e.Type === 'network' ? `network ${e.Action} ${e.Actor.Attributes.name} c${nth(e.Actor.Attributes.container)}` : `container ${e.Action} c${nth(e.Actor.ID)}`));
+        .map((e) => [e, nth(e.Type === 'network' ? e.Actor.Attributes.container : e.Actor.ID)] as const)
+        .filter(([, n]) => n > 0)
+        .map(([e, n]) => (e.Type === 'network' ? `network ${e.Action} ${e.Actor.Attributes.name} c${n}` : `container ${e.Action} c${n}`));
     };
     const ours = await eventsOfBuild(d);
     const theirs = await eventsOfBuild(peer);
