@@ -82,6 +82,17 @@ describe('refusals and defaults, against dockerd', { skip: missing ? `peers unav
     return ids;
   }
 
+  /** An exec instance in each side's container: [dockerd's id, berth's]. */
+  async function execPair(ids: [string, string]): Promise<string[]> {
+    const execs: string[] = [];
+    for (const side of [0, 1] as const) {
+      const r = await apiRequest(sides()[side], 'POST', `/v1.41/containers/${ids[side]}/exec`, { Cmd: ['true'] });
+      assert.equal(r.status, 201, r.text);
+      execs.push(r.body.Id);
+    }
+    return execs;
+  }
+
   test('exec with a string Cmd: 400 and Go\'s message, and no exec instance', async () => {
     const ids = await runningPair();
     const answers: Answer[] = [];
@@ -95,12 +106,7 @@ describe('refusals and defaults, against dockerd', { skip: missing ? `peers unav
 
   test('wrongly typed fields in every JSON body: a 400 in the Go decoder\'s words of dockerd (innermost struct, field path, Go type), nothing made', async () => {
     const ids = await runningPair();
-    const execs: string[] = [];
-    for (const side of [0, 1] as const) {
-      const r = await apiRequest(sides()[side], 'POST', `/v1.41/containers/${ids[side]}/exec`, { Cmd: ['true'] });
-      assert.equal(r.status, 201, r.text);
-      execs.push(r.body.Id);
-    }
+    const execs = await execPair(ids);
     const create = (body: Record<string, unknown>): [string, unknown] => ['/v1.41/containers/create?name=typed', { Image: 'busybox', ...body }];
     const cases = (side: 0 | 1): [string, unknown][] => [
       create({ Tty: 'yes' }),
@@ -153,12 +159,7 @@ describe('refusals and defaults, against dockerd', { skip: missing ? `peers unav
 
   test('a JSON body without a JSON Content-Type: the same 400 on every JSON route, nothing made', async () => {
     const ids = await runningPair();
-    const execs: string[] = [];
-    for (const side of [0, 1] as const) {
-      const r = await apiRequest(sides()[side], 'POST', `/v1.41/containers/${ids[side]}/exec`, { Cmd: ['true'] });
-      assert.equal(r.status, 201, r.text);
-      execs.push(r.body.Id);
-    }
+    const execs = await execPair(ids);
     const routes = (side: 0 | 1): [string, string][] => [
       ['/v1.41/containers/create?name=refused-ct', JSON.stringify({ Image: 'busybox', Cmd: ['true'] })],
       // the name is bad too: the Content-Type is looked at first
