@@ -202,7 +202,7 @@ describe('detached containers: ps, logs, inspect', () => {
     id = (await d.dockerOk(['run', '-d', '--name', 'det', '-l', 'role=det', 'busybox', 'sh', '-c', 'echo out; echo err >&2; sleep 0.5; seq 1 10; exec sleep 1000'])).trim();
     assert.match(id, /^[0-9a-f]{64}$/);
     await d.dockerOk(['run', '--name', 'det-exited', 'busybox', 'sh', '-c', 'exit 2']).catch(() => undefined);
-    await waitFor(async () => (await d.dockerOk(['logs', 'det'])).includes('10\n'), 'logs of det');
+    await d.waitForOutput(id, '10\n');
   });
   after(async () => {
     await d.docker(['rm', '-f', 'det', 'det-exited']);
