@@ -136,6 +136,24 @@ describe('docker build against dockerd', { skip: peersMissing(['dockerd', 'docke
     await waitFor(() => buildMounts().length === 0, `no mounts left (${buildMounts().join(', ')})`, 10_000);
   });
 
+  test('FROM scratch metadata steps print dockerd\'s lines: each step a container of no image, removed (kept with --rm=false)', async () => {
+    const dir = context({ Dockerfile: 'FROM scratch\nENV A=b\nLABEL x=y\n' });
+    const ours = await d.docker(['build', '--no-cache', dir]);
+    const theirs = await peer.docker(['build', '--no-cache', dir]);
+    assert.equal(ours.code, 0, ours.stderr);
+    assert.deepEqual(normalise(ours.stdout), normalise(theirs.stdout));
+    assert.equal([...ours.stdout.matchAll(/ ---> Running in /g)].length, 2, ours.stdout);
+    const kept = await d.dockerOk(['build', '--no-cache', '--rm=false', dir]);
+    const ids = [...kept.matchAll(/ ---> Running in ([0-9a-f]{12})/g)].map((m) => m[1]!);
+    assert.equal(ids.length, 2, kept);
+    const first = JSON.parse(await d.dockerOk(['inspect', ids[0]!]))[0];
+    assert.equal(first.Image, '');
+    assert.equal(first.State.Status, 'created');
+    assert.deepEqual(first.Config.Cmd, ['/bin/sh', '-c', '#(nop) ', 'ENV A=b']);
+    await d.dockerOk(['rm', ...ids]);
+    assert.deepEqual(await containerIds(), []);
+  });
+
   test('the build\'s containers send dockerd\'s events in its order (RUN: create, attach, connect, start, die, disconnect, destroy; ENV: create, destroy)', async () => {
     const dir = context({ Dockerfile: 'FROM busybox\nRUN echo hi > /f\nENV A=b\nRUN echo two\n' });
     const eventsOfBuild = async (side: { docker(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> }): Promise<string[]> => {

@@ -16,7 +16,7 @@ import { volumeNames } from './mount-points.js';
 import { logger } from '../../util/logger.js';
 import { ContainerTable, type ContainerServiceDeps } from './container-table.js';
 import { ContainerLifecycle, type StopOptions } from './lifecycle.js';
-import { createContainer } from './create.js';
+import { createContainer, type CreateOptions } from './create.js';
 import { removeContainer, type RemoveOptions } from './remove.js';
 import { recoverContainers } from './recovery.js';
 
@@ -102,8 +102,8 @@ export class ContainerService {
     this.t.emit(c, action, extra);
   }
 
-  create(req: ContainerCreateRequest, name: string | undefined): Promise<ContainerCreateResponse> {
-    return createContainer(this.t, req, name);
+  create(req: ContainerCreateRequest, name: string | undefined, opts: CreateOptions = {}): Promise<ContainerCreateResponse> {
+    return createContainer(this.t, req, name, opts);
   }
 
   start(idOrName: string): Promise<void> {

@@ -118,6 +118,7 @@ export class ContainerTable {
 
   /** A container event with Docker's attributes (image, name, labels). */
   emit(c: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
-    this.deps.events.emit('container', action, c.id, { image: c.image, name: c.name, ...(c.config.Labels ?? {}), ...extra });
+    // A container of no image (a build step after FROM scratch) has no image attribute, as in dockerd.
+    this.deps.events.emit('container', action, c.id, { ...(c.image ? { image: c.image } : {}), name: c.name, ...(c.config.Labels ?? {}), ...extra });
   }
 }

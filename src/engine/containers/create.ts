@@ -16,17 +16,22 @@ import { adaptResources, validateHostConfig } from './validate-host-config.js';
 import { resolveBlockIO } from '../../oci/devices.js';
 import type { ContainerTable } from './container-table.js';
 
-export async function createContainer(t: ContainerTable, req: ContainerCreateRequest, name: string | undefined): Promise<ContainerCreateResponse> {
+export interface CreateOptions {
+  /** No image: an empty root filesystem (the builder's metadata steps after FROM scratch; never from the API). */
+  fromScratch?: boolean;
+}
+
+export async function createContainer(t: ContainerTable, req: ContainerCreateRequest, name: string | undefined, opts: CreateOptions = {}): Promise<ContainerCreateResponse> {
   const { deps } = t;
   if (req === null || typeof req !== 'object' || Array.isArray(req)) throw new InvalidParameterError('invalid container config');
-  if (!req.Image) throw new InvalidParameterError('No image specified');
+  if (!req.Image && !opts.fromScratch) throw new InvalidParameterError('No image specified');
   if (name) {
     validateContainerName(name);
     name = name.replace(/^\//, '');
   }
-  const image = deps.images.resolve(req.Image);
+  const image = opts.fromScratch ? undefined : deps.images.resolve(req.Image!);
   const id = newId();
-  const merged = mergeConfig(req, image.config.config ?? {}, id, deps.defaults);
+  const merged = mergeConfig(req, image?.config.config ?? {}, id, deps.defaults);
   const warnings = validateHostConfig(merged.hostConfig, deps.host, !!deps.snapshots.ids);
   adaptResources(merged.hostConfig);
   // The per-device block I/O settings name devices: refuse a bad path now, not at start.
@@ -42,8 +47,8 @@ export async function createContainer(t: ContainerTable, req: ContainerCreateReq
     id,
     name,
     created: new Date().toISOString(),
-    image: req.Image,
-    imageId: image.record.id,
+    image: req.Image ?? '',
+    imageId: image?.record.id ?? '',
     config: merged.config,
     hostConfig: merged.hostConfig,
     path: merged.path,
@@ -57,7 +62,7 @@ export async function createContainer(t: ContainerTable, req: ContainerCreateReq
   try {
     for (const v of mounts.volumes) if (await volumes.claim(v, id)) madeVolumes.push(v.Name);
     await fsp.mkdir(t.containerDir(id), { recursive: true, mode: 0o710 });
-    await deps.snapshots.prepare(id, image.topLayer);
+    await deps.snapshots.prepare(id, image?.topLayer);
     await populateVolumes(record, volumes, async (fn) => {
       const rootfs = await deps.snapshots.mount(id);
       try {
