@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { apiRoutes, type Route } from '../src/api/server.js';
+import { apiRoutes } from '../src/api/server.js';
+import type { Route } from '../src/api/route.js';
 import { operations } from '../src/api/validation/schema.gen.js';
 import { busyboxTar, mountsUnder, sleep, startDaemon, stopAndCheckClean, waitFor, type TestDaemon } from './harness.js';
 

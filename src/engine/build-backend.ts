@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { BuildImage, BuilderBackend, CacheMountRequest, HeldCacheMount, RunOptions } from '../build/backend.js';
 import type { CacheMounts } from './build-cache-mounts.js';
 import { InvalidParameterError } from '../errors.js';
-import { parsePlatform } from '../distribution/platform.js';
+import { parsePlatform } from '../util/platform.js';
 import type { ImageConfig } from '../oci/image-spec.js';
 import { parsePullReference } from '../reference/index.js';
 import type { JSONMessage } from '../types/api.js';

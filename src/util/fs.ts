@@ -78,8 +78,12 @@ export function isNotFound(err: unknown): boolean {
   return (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 }
 
-/** Bytes used by a directory tree (apparent sizes of regular files, hardlinks counted once). */
-export async function directorySize(dir: string): Promise<number> {
+/**
+ * Bytes used by a directory tree: apparent sizes of regular files and, as Docker's directory.Size
+ * counts them, symbolic links (`links: false` leaves them out: a layer's size is its tar's content,
+ * where a link has none); hard links once, directories not.
+ */
+export async function directorySize(dir: string, opts: { links?: boolean } = {}): Promise<number> {
   const seen = new Set<string>();
   let total = 0;
   const walk = async (d: string): Promise<void> => {
@@ -94,7 +98,7 @@ export async function directorySize(dir: string): Promise<number> {
       const p = path.join(d, e.name);
       if (e.isDirectory()) {
         await walk(p);
-      } else if (e.isFile()) {
+      } else if (e.isFile() || (e.isSymbolicLink() && opts.links !== false)) {
         const st = await fsp.lstat(p);
         const key = `${st.dev}:${st.ino}`;
         if (st.nlink > 1) {

@@ -8,6 +8,7 @@ import { logger } from '../../util/logger.js';
 import type { ContainerTable } from './container-table.js';
 import type { ContainerLifecycle } from './lifecycle.js';
 import { removeNow } from './remove.js';
+import { removeContainerLeftovers } from './leftovers.js';
 
 export async function recoverContainers(t: ContainerTable, lifecycle: ContainerLifecycle): Promise<void> {
   for (const c of t.containers.values()) {
@@ -15,6 +16,7 @@ export async function recoverContainers(t: ContainerTable, lifecycle: ContainerL
     await reconcile(t, lifecycle, c).catch((err: Error) => logger.error(`reconciling ${shortId(c.id)}: ${err.message}`));
   }
   await removeUnknownRuntimeState(t);
+  await removeContainerLeftovers(t.containersDir(), (id) => t.containers.has(id));
   // Not awaited: the daemon serves while the policy's containers come up.
   for (const c of t.containers.values()) void restartAtBoot(t, lifecycle, c);
 }
