@@ -166,6 +166,11 @@ describe('start-up removes what interrupted work left', () => {
       file('torn', '.engine-id.0123456789ab.tmp'),
       file('data', 'volumes', 'df-gone', '_data', 'f'), // a volume whose create or rm was cut short
     ];
+    // The OCI bundle of a container whose create was cut short (in the exec root).
+    const bundle = path.join(d.execRoot, 'bundles', 'c'.repeat(64));
+    fs.mkdirSync(bundle, { recursive: true });
+    fs.writeFileSync(path.join(bundle, 'config.json'), '{}');
+    planted.push(bundle);
     await d.start();
     for (const p of planted) assert.equal(fs.existsSync(p), false, `${p} is still there`);
     assert.deepEqual(fs.readdirSync(ingest), ['partial']);

@@ -79,8 +79,12 @@ export class ContainerTable {
     return path.join(this.containerDir(id), 'container.log');
   }
 
+  bundlesDir(): string {
+    return path.join(this.deps.execRoot, 'bundles');
+  }
+
   bundleDir(id: string): string {
-    return path.join(this.deps.execRoot, 'bundles', id);
+    return path.join(this.bundlesDir(), id);
   }
 
   all(): ContainerRecord[] {

@@ -16,7 +16,7 @@ export async function recoverContainers(t: ContainerTable, lifecycle: ContainerL
     await reconcile(t, lifecycle, c).catch((err: Error) => logger.error(`reconciling ${shortId(c.id)}: ${err.message}`));
   }
   await removeUnknownRuntimeState(t);
-  await removeContainerLeftovers(t.containersDir(), (id) => t.containers.has(id));
+  await removeContainerLeftovers(t.containersDir(), t.bundlesDir(), (id) => t.containers.has(id));
   // Not awaited: the daemon serves while the policy's containers come up.
   for (const c of t.containers.values()) void restartAtBoot(t, lifecycle, c);
 }
