@@ -11,7 +11,7 @@
 //   npm run bench:network          node dist/bench/network.js [--quick] [--runs N] [--mb N] [--alt-cc NAME]
 //
 // Every daemon has its own roots, socket and bridge; everything is removed at the end.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -107,8 +107,15 @@ function sendBytes(host: string, port: number, mb: number): Promise<number> {
 
 /** The host's default TCP congestion control: what Node's sockets (and docker-proxy's) use. */
 const HOST_CC = readFileSync('/proc/sys/net/ipv4/tcp_congestion_control', 'utf8').trim();
-/** The second congestion control the throughput rows are measured with, or null (same as the host's, or no python3). */
-const ALT_CC = o['alt-cc'] && o['alt-cc'] !== HOST_CC && which('python3') ? o['alt-cc'] : null;
+/** The second congestion control the throughput rows are measured with, or null (the host's own, no python3, or not in this kernel). */
+const ALT_CC = altCc(o['alt-cc']);
+function altCc(cc: string | undefined): string | null {
+  if (!cc || cc === HOST_CC) return null;
+  const probe = `import socket; socket.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b'${cc.replace(/\W/g, '')}')`;
+  if (which('python3') && spawnSync('python3', ['-c', probe]).status === 0) return cc;
+  skipped.push(`throughput with senders on ${cc}: ${which('python3') ? 'not available in this kernel' : 'no python3'}`);
+  return null;
+}
 
 // The same transfer as sendBytes (1 MiB writes, then wait for the server to close), from a socket
 // with TCP_CONGESTION set; prints the milliseconds from connect to the server's close.

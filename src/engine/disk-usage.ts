@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { SnapshotInfo } from '../snapshot/overlay.js';
 import type { BuildCacheRecord, ContainerSummary, ImageSummary, SystemDataUsageResponse, Volume } from '../types/api.js';
 import type { DataRootPart, DataRootUsage } from '../types/berth.js';
-import { isNotFound } from '../util/fs.js';
+import { isNotFound, lstatAll } from '../util/fs.js';
 
 export interface DiskUsageSources {
   dataRoot: string;
@@ -134,14 +134,13 @@ async function walk(root: string, owner: (rel: string[], st: Stats) => Owner): P
     if (!fh) return;
     try {
       const self = `/proc/self/fd/${fh.fd}`;
-      for (const name of await fsp.readdir(self)) {
-        const st = await fsp.lstat(path.join(self, name)).catch((err: unknown) => {
-          if (isNotFound(err)) return undefined;
-          throw err;
-        });
+      const names = await fsp.readdir(self);
+      const stats = await lstatAll(names.map((n) => path.join(self, n)));
+      for (let i = 0; i < names.length; i++) {
+        const st = stats[i];
         if (!st || st.dev !== rootStat.dev) continue;
-        add([...rel, name], st);
-        if (st.isDirectory()) await inside(path.join(self, name), [...rel, name]);
+        add([...rel, names[i]!], st);
+        if (st.isDirectory()) await inside(path.join(self, names[i]!), [...rel, names[i]!]);
       }
     } finally {
       await fh.close();
