@@ -2,9 +2,18 @@
 // Soak: N containers created, started, stopped and removed at concurrency C while F `logs -f`
 // followers read a few chatty containers, and `ps` / `inspect` are timed all along. The daemon's
 // RSS and open descriptors are sampled: idle before, peak under load, and after (which should be
-// back within 10 % of idle, with no descriptor growth). Berth and dockerd side by side. As root:
+// back within 10 % of idle, with no descriptor growth). Idle is measured as after is: a warm-up
+// (a small soak: --warmup containers, 10 followers) and then --settle seconds without requests,
+// so both figures include what any use leaves (compiled code, the validators); the RSS at
+// start-up is printed too. For berthd, where the memory is (idle and after): /proc smaps_rollup
+// and its SIGUSR1 dump. Berth and dockerd side by side. As root:
 //
 //   npm run build && node dist/bench/soak.js [--containers 2000] [--concurrency 20] [--followers 200] [--no-dockerd]
+//      [--warmup 20] [--settle 30] [--berthd-env KEY=VALUE]... [--keep]
+//
+// --berthd-env: environment for berthd alone, e.g. NODE_OPTIONS=--max-semi-space-size=1 to
+// measure a V8 flag's trade-off; --keep: keep the temp dir (berthd's log says when it gave
+// memory back).
 //
 // Nothing is asserted; the figures are printed (docs/performance.md records them).
 import { readdirSync, readFileSync, rmSync } from 'node:fs';

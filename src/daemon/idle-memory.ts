@@ -41,6 +41,8 @@ export class IdleMemory {
   private baseline = process.memoryUsage.rss();
   /** Reclaims so far, for the resource dump. */
   reclaims = 0;
+  /** The last reclaim left the young generation grown: one more at the next idle interval. */
+  private followUp = false;
 
   constructor(private readonly opts: IdleMemoryOptions = IDLE_MEMORY_DEFAULTS) {}
 
@@ -58,7 +60,7 @@ export class IdleMemory {
     const busy = performance.eventLoopUtilization(now, this.elu).utilization;
     this.elu = now;
     const rss = process.memoryUsage.rss();
-    if (busy >= this.opts.idleBelow || rss < this.baseline + this.opts.minGrowthBytes) {
+    if (busy >= this.opts.idleBelow || (!this.followUp && rss < this.baseline + this.opts.minGrowthBytes)) {
       // A footprint that went down by itself is the new reference.
       this.baseline = Math.min(this.baseline, rss);
       return null;
@@ -66,12 +68,23 @@ export class IdleMemory {
     const r = reclaim();
     this.reclaims++;
     this.baseline = r.rssAfter;
+    // V8 shrinks its young generation at a full GC only when the allocation rate it last measured
+    // is low, and it measures from one GC to the next: the first GC after a burst still counts
+    // the burst. One more GC an idle interval later sees the quiet and shrinks it.
+    this.followUp = !this.followUp && youngGeneration() > YOUNG_SHRUNK;
     // The reclaim's own pause is not load: start the next interval after it.
     this.elu = performance.eventLoopUtilization();
     const mb = (n: number): string => (n / 2 ** 20).toFixed(1);
     logger.debug(`memory: idle, RSS ${mb(r.rssBefore)} → ${mb(r.rssAfter)} MB (gc ${r.gcMs?.toFixed(1) ?? 'unavailable'} ms, malloc_trim ${r.trimMs.toFixed(1)} ms)`);
     return r;
   }
+}
+
+/** The young generation's size once V8 shrank it (two semi-spaces of 1 MB at most, plus slack). */
+const YOUNG_SHRUNK = 4 << 20;
+
+function youngGeneration(): number {
+  return v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.physical_space_size ?? 0;
 }
 
 let trim: ((pad: number) => number) | undefined;
