@@ -63,11 +63,23 @@ describe('idle reclaim', () => {
   });
 
   test('a quiet loop with grown RSS gets one reclaim, then none until it grows again', () => {
-    const m = new IdleMemory({ intervalMs: 1000, idleBelow: 1.01, minGrowthBytes: 0 });
+    // a negative growth: whatever the RSS did since, it counts as grown
+    const m = new IdleMemory({ intervalMs: 1000, idleBelow: 1.01, minGrowthBytes: -(1 << 40) });
     assert.notEqual(m.tick(), null);
     assert.equal(m.reclaims, 1);
     const grow = new IdleMemory({ intervalMs: 1000, idleBelow: 1.01, minGrowthBytes: 1 << 40 });
     assert.equal(grow.tick(), null, 'no growth worth it: nothing runs');
     assert.equal(grow.reclaims, 0);
+    // a request since the last look: not idle, however quiet the loop
+    let requests = 0;
+    const busy = new IdleMemory({ intervalMs: 60_000, idleBelow: 1.01, minGrowthBytes: -(1 << 40) });
+    busy.start(() => requests);
+    try {
+      requests++;
+      assert.equal(busy.tick(), null, 'a request came: nothing runs');
+      assert.notEqual(busy.tick(), null, 'none since: it runs');
+    } finally {
+      busy.stop();
+    }
   });
 });

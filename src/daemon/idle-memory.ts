@@ -5,10 +5,12 @@
 // returning it to the kernel. While nothing allocates, nothing makes V8 collect again, so the RSS
 // would stay at the peak for good.
 //
-// So every `intervalMs` the event loop's utilization over the interval is read (as Chrome's
-// memory reducer waits for a low allocation rate): when the loop was idle and the RSS grew since
-// the last reclaim, one full GC (which also shrinks the young generation back) and malloc_trim(0)
-// (which hands the arenas' free pages back) run, 10–40 ms that a request arriving meanwhile waits.
+// So every `intervalMs` the daemon looks back over the interval (as Chrome's memory reducer waits
+// for a low allocation rate): when no request came and the event loop was idle, and the RSS grew
+// since the last reclaim, one full GC (which also shrinks the young generation back) and
+// malloc_trim(0) (which hands the arenas' free pages back) run, 15–100 ms that a request arriving
+// meanwhile waits. The loop alone is not enough: between the requests of back-to-back `docker
+// run`s it is idle 95 % of the time, waiting for the runtime.
 // `gc` exists when node runs with --expose-gc, as berthd's launcher (its shebang) starts it;
 // without it only the trim runs.
 import v8 from 'node:v8';
@@ -43,10 +45,15 @@ export class IdleMemory {
   reclaims = 0;
   /** The last reclaim left the young generation grown: one more at the next idle interval. */
   private followUp = false;
+  private requests: () => number = () => 0;
+  private seen = 0;
 
   constructor(private readonly opts: IdleMemoryOptions = IDLE_MEMORY_DEFAULTS) {}
 
-  start(): void {
+  /** `requests`: how many requests the daemon received so far (a counter). */
+  start(requests: () => number = () => 0): void {
+    this.requests = requests;
+    this.seen = requests();
     this.timer = setInterval(() => this.tick(), this.opts.intervalMs).unref();
   }
 
@@ -54,13 +61,16 @@ export class IdleMemory {
     clearInterval(this.timer);
   }
 
-  /** One check: reclaims when the loop was idle since the last check and the RSS grew. */
+  /** One check: reclaims when no request came and the loop was idle since the last one, and the RSS grew. */
   tick(): Reclaimed | null {
     const now = performance.eventLoopUtilization();
     const busy = performance.eventLoopUtilization(now, this.elu).utilization;
     this.elu = now;
+    const requests = this.requests();
+    const quiet = requests === this.seen && busy < this.opts.idleBelow;
+    this.seen = requests;
     const rss = process.memoryUsage.rss();
-    if (busy >= this.opts.idleBelow || (!this.followUp && rss < this.baseline + this.opts.minGrowthBytes)) {
+    if (!quiet || (!this.followUp && rss < this.baseline + this.opts.minGrowthBytes)) {
       // A footprint that went down by itself is the new reference.
       this.baseline = Math.min(this.baseline, rss);
       return null;

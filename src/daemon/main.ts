@@ -302,7 +302,7 @@ async function main(): Promise<void> {
   const pidfile = cfg.pidfile;
   if (pidfile) await fsp.writeFile(pidfile, `${process.pid}\n`);
   logger.info(`berthd ${BERTH_VERSION} (runtime ${runtime}, data root ${dataRoot}) listening on ${hosts.join(', ')}`);
-  idleMemory.start();
+  idleMemory.start(() => api.requests);
   const shutdown = (sig: string): void => {
     logger.info(`received ${sig}, shutting down (containers keep running)`);
     // Hijacked streams never finish on their own; don't wait for them.
