@@ -166,7 +166,7 @@ export class Engine {
       networking: {
         endpointsForCreate: (req, hc) => this.networks.endpointsForCreate(hc, req.NetworkingConfig, req.MacAddress),
         attach: (c) => this.sandboxes.attach(c),
-        release: (c) => this.sandboxes.release(c),
+        release: (c, announceAfter) => this.sandboxes.release(c, announceAfter),
         restore: (c) => this.sandboxes.restore(c),
       },
       host: this.host,
