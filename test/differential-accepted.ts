@@ -15,8 +15,6 @@ export const ACCEPTED: { key: string; reason: string }[] = [
   // system
   { key: 'ping, version, info, df / info / body.Runtimes.*', reason: 'deliberate: the runtimes are crun and runc, not containerd shims' },
   { key: 'ping, version, info, df / info / *', reason: ISSUE_14 },
-  { key: 'ping, version, info, df / df / body.BuildCache', reason: 'known gap: no build cache yet ([] where dockerd says null)' },
-  { key: 'ping, version, info, df / df / body.BuilderSize', reason: 'known gap: no build cache yet' },
   { key: 'ping, version, info, df / df / body.Images[].Labels', reason: 'known gap: an image without labels has {} (dockerd: null)' },
   { key: 'ping, version, info, df / df / body.Images[].RepoDigests', reason: 'known gap: an image without digests has [] (dockerd: null)' },
   { key: 'api versions, unknown routes, wrong methods / too new / message', reason: 'deliberate: Berth serves API 1.47, the peer 1.41' },

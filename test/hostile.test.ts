@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { apiRoutes, type Route } from '../src/api/server.js';
+import { apiRoutes } from '../src/api/server.js';
+import type { Route } from '../src/api/route.js';
 import { operations } from '../src/api/validation/schema.gen.js';
 import { busyboxTar, mountsUnder, sleep, startDaemon, stopAndCheckClean, waitFor, type TestDaemon } from './harness.js';
 
@@ -192,7 +193,7 @@ describe('hostile input on every route', () => {
     // Refusals name the field, as Docker's decoder does.
     const typed = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { Memory: '1g' } });
     assert.equal(typed.status, 400);
-    assert.equal(typed.body.message, 'json: cannot unmarshal string into Go struct field ContainerCreateRequest.HostConfig.Memory of type int64');
+    assert.equal(typed.body.message, 'json: cannot unmarshal string into Go struct field HostConfig.HostConfig.Memory of type int64');
     const plain = await d.api('POST', '/containers/create', '{"Image":"busybox"}', { 'Content-Type': 'text/plain' });
     assert.equal(plain.status, 400);
     assert.equal(plain.body.message, "Content-Type specified (text/plain) must be 'application/json'");

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { remapIdentity } from '../src/daemon/userns-remap.js';
+import type { DataRootUsage } from '../src/types/berth.js';
 import { parseConfig } from '../src/daemon/config.js';
 import { TestDaemon, run, stopAndCheckClean, waitFor } from './harness.js';
 import { Dockerd, peersMissing } from './peers.js';
@@ -302,5 +303,16 @@ describe('--userns-remap: containers through berthd and dockerd', () => {
     const fresh = await berthd.dockerOk(['run', '--rm', 'busybox', 'cat', '/proc/self/uid_map']);
     assert.equal(uidMapLine(fresh), `0 ${user.start} ${RANGE}`);
     await berthd.dockerOk(['rm', '-f', id]);
+  });
+
+  test('system df accounts for the remapped data root to the byte: its subtree is all there is', async () => {
+    const inner = `${user.start}.${user.start}`;
+    assert.deepEqual(fs.readdirSync(berthd.dataRoot), [inner]);
+    const u = (await berthd.api('GET', '/berth/system/df')).body as DataRootUsage;
+    assert.equal(u.DataRoot, path.join(berthd.dataRoot, inner));
+    const du = Number(execFileSync('du', ['-sbx', u.DataRoot], { encoding: 'utf8' }).split('\t')[0]);
+    const docker = u.Docker.Images + u.Docker.Containers + u.Docker.Volumes + u.Docker.BuildCache;
+    assert.equal(docker + u.Other.reduce((a, p) => a + p.Size, 0), du, JSON.stringify(u));
+    assert.ok(!u.Other.some((p) => ['Other', 'Not as Docker counts it', 'Work in progress'].includes(p.Type)), JSON.stringify(u.Other));
   });
 });

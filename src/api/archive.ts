@@ -1,9 +1,10 @@
 // /containers/{id}/archive: docker cp's three requests (HEAD stat, GET archive, PUT extract).
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ContainerPathStat } from '../types/api.js';
 import { InvalidParameterError } from '../errors.js';
-import { type Route, route } from './server.js';
+import { type Route, routesFor } from './route.js';
+import type { ExtractRequest } from '../engine/containers/archive.js';
 import type { RequestContext } from './context.js';
 
 /** moby's ArchiveFormValues (its message has no space before "cannot": kept as Docker words it). */
@@ -17,15 +18,24 @@ function statHeader(stat: ContainerPathStat): string {
   return Buffer.from(JSON.stringify(stat)).toString('base64');
 }
 
+/** What these routes need of the engine (moby's api/server/router/container/backend.go, its copy part). */
+export interface ArchiveBackend {
+  stat(idOrName: string, reqPath: string): Promise<ContainerPathStat>;
+  archive(idOrName: string, reqPath: string, consume: (stat: ContainerPathStat, tar: Readable) => Promise<void>): Promise<void>;
+  extract(idOrName: string, reqPath: string, body: Readable, req: ExtractRequest): Promise<void>;
+}
+
+const route = routesFor<ArchiveBackend>((engine) => engine.archive);
+
 export const archiveRoutes: Route[] = [
-  route('HEAD', '/containers/{id}/archive', async (ctx, engine) => {
-    const stat = await engine.archive.stat(ctx.params.id, pathParam(ctx));
+  route('HEAD', '/containers/{id}/archive', async (ctx, backend) => {
+    const stat = await backend.stat(ctx.params.id, pathParam(ctx));
     ctx.res.writeHead(200, { 'X-Docker-Container-Path-Stat': statHeader(stat) });
     ctx.res.end();
   }),
 
-  route('GET', '/containers/{id}/archive', async (ctx, engine) => {
-    await engine.archive.archive(ctx.params.id, pathParam(ctx), async (stat, tar) => {
+  route('GET', '/containers/{id}/archive', async (ctx, backend) => {
+    await backend.archive(ctx.params.id, pathParam(ctx), async (stat, tar) => {
       ctx.res.writeHead(200, { 'X-Docker-Container-Path-Stat': statHeader(stat), 'Content-Type': 'application/x-tar' });
       try {
         await pipeline(tar, ctx.res);
@@ -36,13 +46,13 @@ export const archiveRoutes: Route[] = [
     });
   }),
 
-  route('PUT', '/containers/{id}/archive', async (ctx, engine) => {
+  route('PUT', '/containers/{id}/archive', async (ctx, backend) => {
     const reqPath = pathParam(ctx);
     // Extraction reads a proxy, which it may destroy on a bad archive without closing the connection.
     const body = new PassThrough();
     ctx.req.pipe(body);
     try {
-      await engine.archive.extract(ctx.params.id, reqPath, body, {
+      await backend.extract(ctx.params.id, reqPath, body, {
         noOverwriteDirNonDir: ctx.bool('noOverwriteDirNonDir'),
         copyUIDGID: ctx.bool('copyUIDGID'),
       });

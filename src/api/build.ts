@@ -11,11 +11,11 @@ import { familiarString, parseImageName } from '../engine/images/names.js';
 import { InvalidParameterError, NotFoundError } from '../errors.js';
 import type { RequestContext } from './context.js';
 import { messageOf, statusOf } from './errors.js';
-import { type Route, route } from './server.js';
+import { type Route, routesFor } from './route.js';
 import { logger } from '../util/logger.js';
 import type { BuildSession } from '../engine/build-session.js';
 
-/** What the build routes need from the engine. */
+/** What the build routes need of the engine (moby's api/server/router/build/backend.go). */
 export interface BuildBackend {
   openBuild(context: Readable, dockerfile: string, opts: BuildOptions, auth: (registry: string) => AuthConfig, signal: AbortSignal): Promise<BuildSession>;
   pruneBuildCache(): Promise<{ ids: string[]; reclaimed: number }>;
@@ -113,7 +113,7 @@ function registryConfig(ctx: RequestContext): (registry: string) => AuthConfig {
   };
 }
 
-async function build(ctx: RequestContext, engine: BuildBackend): Promise<void> {
+async function build(ctx: RequestContext, backend: BuildBackend): Promise<void> {
   const opts = buildOptions(ctx);
   const auth = registryConfig(ctx);
   const abort = new AbortController();
@@ -133,7 +133,7 @@ async function build(ctx: RequestContext, engine: BuildBackend): Promise<void> {
   try {
     // `remote`: a tar or a Dockerfile on this host's loopback instead of a body.
     const context = remote ? await remoteContext(remote, dockerfile, abort.signal) : body;
-    const session = await engine.openBuild(context, dockerfile, opts, auth, abort.signal);
+    const session = await backend.openBuild(context, dockerfile, opts, auth, abort.signal);
     const res = ctx.startStream('application/json');
     const send = (m: object): void => {
       if (!res.destroyed && !res.writableEnded) res.write(JSON.stringify(m) + '\r\n');
@@ -166,11 +166,13 @@ function errorMessage(err: unknown): object {
   return { errorDetail: code !== undefined ? { code, message } : { message }, error: message };
 }
 
-export const buildRoutes: Route[] = [
-  route('POST', '/build', (ctx, engine) => build(ctx, engine)),
+const route = routesFor<BuildBackend>((engine) => engine);
 
-  route('POST', '/build/prune', async (ctx, engine) => {
-    const { ids, reclaimed } = await engine.pruneBuildCache();
+export const buildRoutes: Route[] = [
+  route('POST', '/build', build),
+
+  route('POST', '/build/prune', async (ctx, backend) => {
+    const { ids, reclaimed } = await backend.pruneBuildCache();
     ctx.send(200, { CachesDeleted: ids.length > 0 ? ids : null, SpaceReclaimed: reclaimed });
   }),
 

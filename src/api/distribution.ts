@@ -5,7 +5,9 @@ import { decodeRegistryAuth, type AuthConfig } from '../distribution/auth.js';
 import { parseDockerRef } from '../reference/index.js';
 import type { RequestContext } from './context.js';
 import { messageOf } from './errors.js';
-import { type Route, route } from './server.js';
+import { type Route, routesFor } from './route.js';
+import type { DistributionInspect } from '../types/api.js';
+import type { Reference } from '../reference/index.js';
 
 export function registryAuth(ctx: RequestContext): AuthConfig {
   const h = ctx.req.headers['x-registry-auth'];
@@ -38,9 +40,16 @@ export async function streamProgress(ctx: RequestContext, run: (sink: (m: JSONMe
   }
 }
 
+/** What this route needs of the engine (moby's api/server/router/distribution/backend.go). */
+export interface DistributionBackend {
+  distributionInspect(ref: Reference, auth: AuthConfig): Promise<DistributionInspect>;
+}
+
+const route = routesFor<DistributionBackend>((engine) => engine);
+
 export const distributionRoutes: Route[] = [
-  route('GET', '/distribution/{name*}/json', async (ctx, engine) => {
+  route('GET', '/distribution/{name*}/json', async (ctx, backend) => {
     const ref = parseDockerRef(ctx.params.name);
-    ctx.send(200, await engine.distributionInspect(ref, registryAuth(ctx)));
+    ctx.send(200, await backend.distributionInspect(ref, registryAuth(ctx)));
   }),
 ];

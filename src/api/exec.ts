@@ -1,33 +1,41 @@
 // /containers/{id}/exec and /exec/* handlers.
 import type { ExecConfig, ExecStartConfig } from '../types/api.js';
 import { InvalidParameterError } from '../errors.js';
-import { type Route, route } from './server.js';
+import { type Route, routesFor } from './route.js';
+import type { ExecService } from '../engine/exec/exec-service.js';
 import { MULTIPLEXED_STREAM, RAW_STREAM, frame, holdInput, parseDetachKeys, pumpAttach } from './streams.js';
 
+/** What these routes need of the engine (moby's api/server/router/container/backend.go, its exec part). */
+export interface ExecBackend {
+  exec: Pick<ExecService, 'create' | 'get' | 'inspect' | 'checkStartable' | 'start' | 'resize'>;
+}
+
+const route = routesFor<ExecBackend>((engine) => engine);
+
 export const execRoutes: Route[] = [
-  route('POST', '/containers/{id}/exec', async (ctx, engine) => {
+  route('POST', '/containers/{id}/exec', async (ctx, backend) => {
     const config = await ctx.json<ExecConfig>();
     if (config.DetachKeys) parseDetachKeys(config.DetachKeys);
-    ctx.send(201, await engine.exec.create(ctx.params.id, config));
+    ctx.send(201, await backend.exec.create(ctx.params.id, config));
   }),
 
-  route('POST', '/exec/{id}/start', async (ctx, engine) => {
+  route('POST', '/exec/{id}/start', async (ctx, backend) => {
     const body = await ctx.json<ExecStartConfig>({ optional: true });
-    const e = engine.exec.get(ctx.params.id);
+    const e = backend.exec.get(ctx.params.id);
     const tty = body.Tty ?? e.config.Tty ?? false;
     if (body.Detach) {
-      await engine.exec.start(e.id, { detach: true, tty });
+      await backend.exec.start(e.id, { detach: true, tty });
       ctx.send(200);
       return;
     }
-    engine.exec.checkStartable(e.id);
+    backend.exec.checkStartable(e.id);
     // The answer's head goes out before the process starts, as dockerd's does: a client that
     // reads the head through a buffer (docker-py) would otherwise swallow the first output.
     const { socket, head: early } = ctx.hijack(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
     const input = holdInput(socket, early);
     let started;
     try {
-      started = await engine.exec.start(e.id, { detach: false, tty });
+      started = await backend.exec.start(e.id, { detach: false, tty });
     } catch (err) {
       // dockerd writes a start failure into the stream (and the exit code says 126).
       if (!socket.destroyed) socket.end(tty ? `${(err as Error).message}\r\n` : frame(1, Buffer.from(`${(err as Error).message}\r\n`)));
@@ -51,15 +59,15 @@ export const execRoutes: Route[] = [
     });
   }),
 
-  route('POST', '/exec/{id}/resize', async (ctx, engine) => {
+  route('POST', '/exec/{id}/resize', async (ctx, backend) => {
     const h = ctx.int('h') ?? 0;
     const w = ctx.int('w') ?? 0;
     if (h < 0 || w < 0) throw new InvalidParameterError('invalid terminal size');
-    await engine.exec.resize(ctx.params.id, h, w);
+    await backend.exec.resize(ctx.params.id, h, w);
     ctx.send(200);
   }),
 
-  route('GET', '/exec/{id}/json', async (ctx, engine) => {
-    ctx.send(200, engine.exec.inspect(ctx.params.id));
+  route('GET', '/exec/{id}/json', async (ctx, backend) => {
+    ctx.send(200, backend.exec.inspect(ctx.params.id));
   }),
 ];

@@ -17,33 +17,8 @@ import { berthRoutes } from './berth.js';
 import { buildRoutes } from './build.js';
 import { logger } from '../util/logger.js';
 import { InvalidParameterError, NotFoundError } from '../errors.js';
-import { loadSchema, operationKey, validateRequest } from './validation/validate.js';
-
-export const API_VERSION = '1.47';
-export const MIN_API_VERSION = '1.24';
-
-export type Handler = (ctx: RequestContext, engine: Engine) => Promise<void>;
-
-export interface Route {
-  method: string;
-  /** As written in the route table: "/containers/{id}/json". */
-  template: string;
-  /** The operation in moby's schema ("GET /containers/{}/json"), which validates the request. */
-  operation: string;
-  pattern: RegExp;
-  keys: string[];
-  handler: Handler;
-}
-
-/** "/containers/{id}/json" → a regexp capturing {id}; `{name*}` captures slashes too (image names). */
-export function route(method: string, template: string, handler: Handler): Route {
-  const keys: string[] = [];
-  const src = template.replace(/\{(\w+)(\*?)\}/g, (_m, key: string, greedy: string) => {
-    keys.push(key);
-    return greedy ? '(.+)' : '([^/]+)';
-  });
-  return { method, template, operation: operationKey(method, template), pattern: new RegExp(`^${src}$`), keys, handler };
-}
+import { loadSchema, validateRequest } from './validation/validate.js';
+import { API_VERSION, MIN_API_VERSION, type Route } from './route.js';
 
 /** Every route berthd serves, in matching order. */
 export function apiRoutes(): Route[] {

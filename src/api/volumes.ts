@@ -2,8 +2,7 @@
 import type { Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse } from '../types/api.js';
 import { InvalidParameterError } from '../errors.js';
 import { type Filters, filterValues, parseFilters } from '../engine/filters.js';
-import type { Engine } from '../engine/engine.js';
-import { type Route, route } from './server.js';
+import { type Route, routesFor } from './route.js';
 
 /** What these routes need of the engine (moby's api/server/router/volume/backend.go). */
 export interface VolumesBackend {
@@ -46,24 +45,24 @@ function pruneAll(filters: Filters, apiVersion: string): boolean {
   return Number(apiVersion.split('.')[1]) < 42;
 }
 
-const backend = (engine: Engine): VolumesBackend => engine.volumes;
+const route = routesFor<VolumesBackend>((engine) => engine.volumes);
 
 export const volumeRoutes: Route[] = [
-  route('GET', '/volumes', async (ctx, engine) => {
-    ctx.send(200, backend(engine).list(parseFilters(ctx.str('filters'))));
+  route('GET', '/volumes', async (ctx, backend) => {
+    ctx.send(200, backend.list(parseFilters(ctx.str('filters'))));
   }),
-  route('POST', '/volumes/create', async (ctx, engine) => {
-    ctx.send(201, await backend(engine).create(createRequest(await ctx.json<unknown>())));
+  route('POST', '/volumes/create', async (ctx, backend) => {
+    ctx.send(201, await backend.create(createRequest(await ctx.json<unknown>())));
   }),
-  route('POST', '/volumes/prune', async (ctx, engine) => {
+  route('POST', '/volumes/prune', async (ctx, backend) => {
     const filters = parseFilters(ctx.str('filters'));
-    ctx.send(200, await backend(engine).prune(filters, pruneAll(filters, ctx.apiVersion)));
+    ctx.send(200, await backend.prune(filters, pruneAll(filters, ctx.apiVersion)));
   }),
-  route('GET', '/volumes/{name}', async (ctx, engine) => {
-    ctx.send(200, backend(engine).inspect(ctx.params.name!));
+  route('GET', '/volumes/{name}', async (ctx, backend) => {
+    ctx.send(200, backend.inspect(ctx.params.name!));
   }),
-  route('DELETE', '/volumes/{name}', async (ctx, engine) => {
-    await backend(engine).remove(ctx.params.name!, ctx.bool('force'));
+  route('DELETE', '/volumes/{name}', async (ctx, backend) => {
+    await backend.remove(ctx.params.name!, ctx.bool('force'));
     ctx.send(204);
   }),
 ];

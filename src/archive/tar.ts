@@ -274,10 +274,13 @@ function splitUstarPath(name: string): [string, string] | null {
   return null;
 }
 
-function rawBlock(fields: {
+export interface UstarFields {
   name: string; prefix: string; mode: number; uid: number; gid: number; size: number; mtime: number;
   typeflag: number; linkname: string; uname: string; gname: string; devmajor: number; devminor: number;
-}): Buffer {
+}
+
+/** One USTAR header block, fields as given (numbers must fit their octal fields). */
+export function rawBlock(fields: UstarFields): Buffer {
   const b = Buffer.alloc(BLOCK);
   b.write(fields.name, 0, 100, 'utf8');
   writeOctal(b, 100, 8, fields.mode);

@@ -43,6 +43,8 @@ export interface CacheMountRequest {
   /** A directory a new cache starts as a copy of (`from` and `source`), and what names it. */
   seed?: string;
   seedKey?: string;
+  /** What `system df -v` says the cache is (BuildKit's "cached mount /x from exec …"). */
+  description?: string;
 }
 
 export interface HeldCacheMount {
@@ -51,6 +53,7 @@ export interface HeldCacheMount {
 }
 
 export interface RunOptions {
+  /** The image the container is made from; '' for none (a metadata step of FROM scratch). */
   image: string;
   config: ImageRunConfig;
   hostConfig: RunHostConfig;

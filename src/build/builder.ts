@@ -3,7 +3,7 @@
 // time — with their output kept in stage order, and the target's image tagged. Output follows
 // Docker's legacy builder line for line (`Step N/M : …`, ` ---> …`, `Successfully built …`).
 import { InvalidParameterError } from '../errors.js';
-import { formatPlatform, hostPlatform, parsePlatform, type PlatformSpec } from '../distribution/platform.js';
+import { formatPlatform, hostPlatform, parsePlatform, type PlatformSpec } from '../util/platform.js';
 import type { BuildImage, BuilderBackend, RunHostConfig } from './backend.js';
 import { BuildCache } from './cache.js';
 import type { BuildContext } from './context.js';
@@ -254,7 +254,7 @@ export class Builder {
   private async dispatch(ctx: StepContext, stage: Stage, image: BuildImage | undefined, state: StageState, node: Node): Promise<BuildImage | undefined> {
     switch (node.cmd) {
       case 'run':
-        return runStep(ctx, image, state, node, { hostConfig: this.opts.hostConfig, mountSource: (spec) => this.mountSource(spec, stage) });
+        return runStep(ctx, image, state, node, { hostConfig: this.opts.hostConfig, mountSource: (spec, cmd) => this.mountSource(spec, stage, cmd) });
       case 'copy':
       case 'add':
         return copyStep(ctx, image, state, node, this.copyRoots(stage));
@@ -293,17 +293,20 @@ export class Builder {
   }
 
   /** A RUN --mount's host directory; `from` mounts stay until the build ends. */
-  private async mountSource(spec: RunMountSpec, stage: Stage): Promise<{ source: string; release?: () => void }> {
-    if (spec.type === 'cache') return this.cacheMount(spec, stage);
+  private async mountSource(spec: RunMountSpec, stage: Stage, cmd: string[]): Promise<{ source: string; release?: () => void }> {
+    if (spec.type === 'cache') return this.cacheMount(spec, stage, cmd);
     return { source: await this.sourceDir(spec, stage) };
   }
 
   /** A cache mount: a plain one starts empty; with `from`, as a copy of that stage's or image's `source`. */
-  private async cacheMount(spec: RunMountSpec, stage: Stage): Promise<{ source: string; release: () => void }> {
+  private async cacheMount(spec: RunMountSpec, stage: Stage, cmd: string[]): Promise<{ source: string; release: () => void }> {
     const seed = spec.from ? await this.sourceDir(spec, stage) : undefined;
     const seedKey = spec.from ? `${(await this.fromRef(spec.from, stage))?.id ?? ''}:${spec.source ?? '/'}` : undefined;
     const { mode, uid, gid, sharing } = spec;
-    const held = await this.backend.cacheMount({ id: spec.id ?? spec.target, sharing, mode, uid, gid, seed, seedKey });
+    const id = spec.id ?? spec.target;
+    // BuildKit's wording for an exec.cachemount record.
+    const description = `cached mount ${spec.target} from exec ${cmd.join(' ')}${id !== spec.target ? ` with id ${JSON.stringify(id)}` : ''}`;
+    const held = await this.backend.cacheMount({ id, sharing, mode, uid, gid, seed, seedKey, description });
     return { source: held.dir, release: held.release };
   }
 

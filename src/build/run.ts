@@ -116,7 +116,7 @@ export interface RunResources {
    * Resolves a mount's `from` (a stage or an image) and a context source to host directories; a
    * cache mount's directory is held (`release`) until the step ends.
    */
-  mountSource(spec: RunMountSpec): Promise<{ source: string; release?: () => void }>;
+  mountSource(spec: RunMountSpec, cmd: string[]): Promise<{ source: string; release?: () => void }>;
 }
 
 /** Runs a RUN step; returns the step's image (from the cache or committed). */
@@ -141,7 +141,7 @@ export async function runStep(ctx: StepContext, parent: BuildImage | undefined, 
         mounts.push({ Type: 'tmpfs', Target: spec.target });
         continue;
       }
-      const { source, release } = await res.mountSource(spec);
+      const { source, release } = await res.mountSource(spec, cmd);
       if (release) releases.push(release);
       mounts.push({ Type: 'bind', Source: source, Target: spec.target, ReadOnly: spec.readOnly });
     }

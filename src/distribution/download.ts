@@ -1,6 +1,7 @@
 // Downloads one blob to a file, verifying its size and digest while it streams. A download cut
 // short leaves its bytes in place and the next attempt continues with a Range request; bytes
 // that fail verification are removed, since they can never become the blob.
+import { isNoSpace } from '../util/fs.js';
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { RegistryError } from '../errors.js';
@@ -80,7 +81,8 @@ export async function downloadBlob(
       }
       await out.flush();
     } catch (err) {
-      if (err instanceof VerificationError) throw err;
+      // A full disk is not the registry's doing: said in Go's words, and the pull drops what it holds.
+      if (err instanceof VerificationError || isNoSpace(err)) throw err;
       // Keep what arrived: the next pull resumes from here (it hashes the file again).
       await out.flush().catch(() => undefined);
       throw new TransportError(`error pulling blob ${desc.digest}: ${(err as Error).message}`);

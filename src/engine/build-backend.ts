@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { BuildImage, BuilderBackend, CacheMountRequest, HeldCacheMount, RunOptions } from '../build/backend.js';
 import type { CacheMounts } from './build-cache-mounts.js';
 import { InvalidParameterError } from '../errors.js';
-import { parsePlatform } from '../distribution/platform.js';
+import { parsePlatform } from '../util/platform.js';
 import type { ImageConfig } from '../oci/image-spec.js';
 import { parsePullReference } from '../reference/index.js';
 import type { JSONMessage } from '../types/api.js';
@@ -106,6 +106,8 @@ export class EngineBuildBackend implements BuilderBackend {
         },
       } as never,
       undefined,
+      // A metadata step of FROM scratch: a container of no image, as dockerd's builder makes.
+      { fromScratch: opts.image === '' },
     );
     return res.Id;
   }

@@ -9,9 +9,24 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { CacheMountRequest, HeldCacheMount } from '../build/backend.js';
+import { MetadataStore } from '../store/metadata.js';
+import type { BuildCacheRecord } from '../types/api.js';
 import { directorySize } from '../util/fs.js';
+import { logger } from '../util/logger.js';
 import type { IdMapping } from '../util/idmap.js';
 import { runCommand } from '../util/exec.js';
+
+/** What `system df` reports of a cache directory (BuildKit keeps the same in its cache records). */
+interface CacheRecord {
+  name: string;
+  description: string;
+  createdAt: string;
+  lastUsedAt: string;
+  usageCount: number;
+}
+
+/** A directory being made (`ensure`): a crash leaves it behind, never a cache. */
+const MAKING = /\.new-\d+-\d+$/;
 
 interface Instance {
   users: number;
@@ -21,12 +36,53 @@ interface Instance {
 
 export class CacheMounts {
   private readonly instances = new Map<string, Instance>();
+  private readonly records: MetadataStore<CacheRecord>;
 
   constructor(
     readonly root: string,
+    metadataDir: string,
     /** berthd --userns-remap: a new cache's owner is stored as its mapped (host) ids. */
     private readonly ids?: IdMapping,
-  ) {}
+  ) {
+    this.records = new MetadataStore(metadataDir);
+  }
+
+  /** At start-up: directories a crash left half-made go, and so do records of caches that are gone. */
+  async init(): Promise<void> {
+    await this.records.init();
+    const names = await fsp.readdir(this.root).catch(() => [] as string[]);
+    for (const n of names.filter((n) => MAKING.test(n))) {
+      logger.info(`removing half-made build cache directory ${n}`);
+      await fsp.rm(path.join(this.root, n), { recursive: true, force: true });
+    }
+    for (const r of await this.records.list()) if (!names.includes(r.name)) await this.records.delete(r.name);
+  }
+
+  /** `system df`: a record per cache directory, as BuildKit reports its cache mounts (`exec.cachemount`). */
+  async usage(): Promise<BuildCacheRecord[]> {
+    const out: BuildCacheRecord[] = [];
+    for (const name of await fsp.readdir(this.root).catch(() => [] as string[])) {
+      if (MAKING.test(name)) continue;
+      const dir = path.join(this.root, name);
+      const st = await fsp.stat(dir).catch(() => undefined);
+      if (!st?.isDirectory()) continue;
+      const r = await this.records.get(name);
+      const created = r?.createdAt ?? st.birthtime.toISOString();
+      out.push({
+        ID: name,
+        Parent: '',
+        Type: 'exec.cachemount',
+        Description: r?.description ?? 'cached mount',
+        InUse: this.instances.has(name),
+        Shared: false,
+        Size: await directorySize(dir).catch(() => 0),
+        CreatedAt: created,
+        LastUsedAt: r?.lastUsedAt ?? created,
+        UsageCount: r?.usageCount ?? 1,
+      });
+    }
+    return out;
+  }
 
   async acquire(req: CacheMountRequest): Promise<HeldCacheMount> {
     const key = cacheKey(req);
@@ -46,11 +102,19 @@ export class CacheMounts {
       if (inst.users === 0 && inst.waiting.length === 0) this.instances.delete(name);
     };
     try {
-      return { dir: await this.ensure(path.join(this.root, name), req), release };
+      const dir = await this.ensure(path.join(this.root, name), req);
+      await this.used(name, req.description);
+      return { dir, release };
     } catch (err) {
       release();
       throw err;
     }
+  }
+
+  private async used(name: string, description = 'cached mount'): Promise<void> {
+    const now = new Date().toISOString();
+    const r = (await this.records.get(name)) ?? { name, description, createdAt: now, lastUsedAt: now, usageCount: 0 };
+    await this.records.put(name, { ...r, lastUsedAt: now, usageCount: r.usageCount + 1 });
   }
 
   /** Removes every cache directory nobody holds; returns their names and the bytes freed. */
@@ -62,6 +126,7 @@ export class CacheMounts {
       const dir = path.join(this.root, n);
       reclaimed += await directorySize(dir).catch(() => 0);
       await fsp.rm(dir, { recursive: true, force: true });
+      await this.records.delete(n);
       ids.push(n);
     }
     return { ids, reclaimed };

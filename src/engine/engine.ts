@@ -10,10 +10,13 @@ import type {
   FilesystemChange,
   ImageSummary,
   LogConfig,
+  SystemDataUsageResponse,
   Ulimit,
   VersionResponse,
 } from '../types/api.js';
+import type { DataRootUsage } from '../types/berth.js';
 import { systemInfo, versionInfo } from './system.js';
+import { removeAtomicLeftovers } from '../util/fs.js';
 import { LOG_DRIVERS } from './logging/drivers.js';
 import { LogDrivers } from './logging/service.js';
 
@@ -51,7 +54,7 @@ import type { AuthConfig } from '../distribution/auth.js';
 import { defaultRegistryOptions, type RegistryOptions } from '../distribution/endpoint.js';
 import type { ProgressSink } from '../distribution/progress.js';
 import type { Reference } from '../reference/index.js';
-import type { AuthResponse, DistributionInspect } from '../types/api.js';
+import type { AuthResponse, DistributionInspect, SystemInfo } from '../types/api.js';
 import { DistributionMetadata } from './images/distribution-metadata.js';
 import { distributionInspect } from './images/distribution-inspect.js';
 import { pullImage, type DistributionDeps, type PullOptions } from './images/pull.js';
@@ -65,9 +68,10 @@ import { type HostInfo, probeHost } from '../oci/host-info.js';
 import { VolumeService } from './volumes/volume-service.js';
 import { builderDir, EngineBuildBackend, removeStaleContexts } from './build-backend.js';
 import { CacheMounts } from './build-cache-mounts.js';
+import { dataRootUsage, systemDiskUsage, type DiskUsageSources } from './disk-usage.js';
 import { openBuildSession, type BuildSession } from './build-session.js';
 import type { BuildOptions } from '../build/builder.js';
-import { parsePlatform } from '../distribution/platform.js';
+import { parsePlatform } from '../util/platform.js';
 import type { IdMapping } from '../util/idmap.js';
 
 export const BERTH_VERSION = '0.1.0';
@@ -162,7 +166,7 @@ export class Engine {
       networking: {
         endpointsForCreate: (req, hc) => this.networks.endpointsForCreate(hc, req.NetworkingConfig, req.MacAddress),
         attach: (c) => this.sandboxes.attach(c),
-        release: (c) => this.sandboxes.release(c),
+        release: (c, announceAfter) => this.sandboxes.release(c, announceAfter),
         restore: (c) => this.sandboxes.restore(c),
       },
       host: this.host,
@@ -183,7 +187,7 @@ export class Engine {
     };
     this.registries = new RegistryService(opts.registry ?? defaultRegistryOptions());
     this.distributionMetadata = new DistributionMetadata(opts.dataRoot);
-    this.cacheMounts = new CacheMounts(path.join(builderDir(opts.dataRoot), 'cache-mounts'), opts.idMapping);
+    this.cacheMounts = new CacheMounts(path.join(builderDir(opts.dataRoot), 'cache-mounts'), path.join(opts.dataRoot, 'metadata', 'build-cache'), opts.idMapping);
     this.exec = new ExecService(this.containers, this.runtime, this.snapshots, this.events);
     this.archive = new ContainerArchive(this.containers, this.events);
     this.layers = new LayerService({
@@ -257,7 +261,9 @@ export class Engine {
   async init(): Promise<void> {
     await fsp.mkdir(this.opts.dataRoot, { recursive: true, mode: 0o711 });
     await fsp.mkdir(this.opts.execRoot, { recursive: true, mode: 0o700 });
+    await removeAtomicLeftovers(this.opts.dataRoot);
     await this.content.init();
+    await this.cacheMounts.init();
     await this.references.init();
     await this.snapshots.init();
     await this.runtime.init();
@@ -587,7 +593,7 @@ export class Engine {
     return versionInfo(api, BERTH_VERSION, this.opts.runtime);
   }
 
-  async info(): Promise<Record<string, unknown>> {
+  async info(): Promise<SystemInfo> {
     const all = this.containers.all();
     return systemInfo({
       containers: {
@@ -609,16 +615,36 @@ export class Engine {
       swapLimit: this.host.swapLimit,
       serverVersion: BERTH_VERSION,
       userns: !!this.opts.idMapping,
+      cgroupMode: this.host.cgroupMode,
     });
   }
 
-  async diskUsage(): Promise<Record<string, unknown>> {
-    const images = await this.listImages({ all: true, digests: false, filters: new Map(), countContainers: true });
-    const containers = await this.listContainers({ all: true, size: true, filters: new Map() });
-    let layersSize = 0;
-    for (const s of this.snapshots.list()) if (s.kind === 'committed') layersSize += s.size ?? 0;
-    await this.images.fillSharedSizes(images);
-    return { LayersSize: layersSize, Images: images, Containers: containers, Volumes: await this.volumes.usage(), BuildCache: null, BuilderSize: 0 };
+  /** GET /system/df, as dockerd answers it. */
+  diskUsage(): Promise<SystemDataUsageResponse> {
+    return systemDiskUsage(this.diskUsageSources());
+  }
+
+  /** GET /berth/system/df: Docker's categories and the rest of the data root, adding up to `du -sbx`. */
+  dataRootUsage(): Promise<DataRootUsage> {
+    return dataRootUsage(this.diskUsageSources());
+  }
+
+  private diskUsageSources(): DiskUsageSources {
+    return {
+      dataRoot: this.opts.dataRoot,
+      images: async () => {
+        // As dockerd: the images `docker images` lists (an untagged parent of another is left out).
+        const list = await this.listImages({ all: false, digests: false, filters: new Map(), countContainers: true });
+        await this.images.fillSharedSizes(list);
+        return list;
+      },
+      layersSize: () => this.images.layersSize(),
+      containers: () => this.listContainers({ all: true, size: true, filters: new Map() }),
+      volumes: () => this.volumes.usage(),
+      buildCache: () => this.cacheMounts.usage(),
+      snapshots: () => this.snapshots.list(),
+      layerBlobs: () => this.images.layerBlobs(),
+    };
   }
 }
 

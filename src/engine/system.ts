@@ -4,8 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { CgroupMode } from '../oci/host-info.js';
 import type { RegistryOptions } from '../distribution/endpoint.js';
-import type { VersionResponse } from '../types/api.js';
+import type { SystemInfo, VersionResponse } from '../types/api.js';
 import { runCommand } from '../util/exec.js';
 import { writeFileAtomic } from '../util/fs.js';
 
@@ -26,6 +27,8 @@ export interface InfoFacts {
   serverVersion: string;
   /** berthd --userns-remap is on: `name=userns` among the security options, as dockerd. */
   userns: boolean;
+  /** The host's cgroup layout, from the daemon's one probe (oci/host-info.ts). */
+  cgroupMode: CgroupMode;
 }
 
 async function osRelease(): Promise<Record<string, string>> {
@@ -109,19 +112,14 @@ function registryConfig(r: RegistryOptions): Record<string, unknown> {
   };
 }
 
-async function cgroupVersion(): Promise<'1' | '2'> {
-  return fsp.access('/sys/fs/cgroup/cgroup.controllers').then(
-    () => '2',
-    () => '1',
-  );
-}
-
 async function openFds(): Promise<number> {
   return (await fsp.readdir('/proc/self/fd').catch(() => [])).length;
 }
 
-export async function systemInfo(f: InfoFacts): Promise<Record<string, unknown>> {
-  const [cgroup, rel, id, nfd] = await Promise.all([cgroupVersion(), osRelease(), engineId(f.dataRoot), openFds()]);
+export async function systemInfo(f: InfoFacts): Promise<SystemInfo> {
+  const [rel, id, nfd] = await Promise.all([osRelease(), engineId(f.dataRoot), openFds()]);
+  // Docker reports "2" only for a pure cgroup2 host; a hybrid one's controllers are v1.
+  const cgroup = f.cgroupMode === 'v2' ? '2' : '1';
   const env = process.env;
   return {
     ID: id,

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { InvalidParameterError, NotFoundError } from '../errors.js';
 import { isNotFound } from '../util/fs.js';
+import { logger } from '../util/logger.js';
 import { digestHex, isDigest } from '../util/ids.js';
 
 export interface BlobInfo {
@@ -80,12 +81,12 @@ export class ContentStore {
 
   async init(): Promise<void> {
     await fsp.mkdir(this.blobsDir, { recursive: true });
-    // Leftovers of ingests interrupted by a crash are never valid blobs; partial registry
-    // downloads (keyed by their digest, verified when complete) are kept so a pull can resume.
+    // Leftovers of ingests interrupted by a crash are never valid blobs. Partial registry
+    // downloads go too, as dockerd discards its: a pull resumes one only while the daemon runs.
     await fsp.mkdir(this.ingestDir, { recursive: true });
-    for (const name of await fsp.readdir(this.ingestDir)) {
-      if (name !== 'partial') await fsp.rm(path.join(this.ingestDir, name), { recursive: true, force: true });
-    }
+    const partial = await fsp.readdir(path.join(this.ingestDir, 'partial')).catch(() => [] as string[]);
+    if (partial.length > 0) logger.info(`discarding ${partial.length} partial download(s)`);
+    for (const name of await fsp.readdir(this.ingestDir)) await fsp.rm(path.join(this.ingestDir, name), { recursive: true, force: true });
     await fsp.mkdir(path.join(this.ingestDir, 'partial'), { recursive: true });
   }
 

@@ -11,6 +11,10 @@ export type Labels = Record<string, string>;
 type NullableLists<T> = { [K in keyof T]: NonNullable<T[K]> extends readonly unknown[] | Record<string, unknown> ? T[K] | null : T[K] };
 export type HostConfig = NullableLists<Schema.HostConfig>;
 export type Mount = Schema.Mount;
+/** GET /info, with the nulls dockerd sends where the schema is stricter. */
+export type SystemInfo = NullableLists<Omit<Schema.SystemInfo, 'Plugins'>> & {
+  Plugins?: NullableLists<NonNullable<Schema.SystemInfo['Plugins']>>;
+};
 export type RestartPolicy = Schema.RestartPolicy;
 export type HealthConfig = Schema.HealthConfig;
 export type PortBinding = Schema.PortBinding;
@@ -392,6 +396,30 @@ export interface ImagePruneResponse {
 }
 
 // ---- system ----
+
+/** A build cache record (dockerd 20.10's types.BuildCache): Berth's are its cache mounts. */
+export interface BuildCacheRecord {
+  ID: string;
+  Parent: string;
+  Type: 'internal' | 'frontend' | 'source.local' | 'source.git.checkout' | 'exec.cachemount' | 'regular';
+  Description: string;
+  InUse: boolean;
+  Shared: boolean;
+  Size: number;
+  CreatedAt: string;
+  LastUsedAt: string | null;
+  UsageCount: number;
+}
+
+/** GET /system/df. */
+export interface SystemDataUsageResponse {
+  LayersSize: number;
+  Images: ImageSummary[];
+  Containers: ContainerSummary[];
+  Volumes: Volume[];
+  BuildCache: BuildCacheRecord[] | null;
+  BuilderSize: number;
+}
 
 export interface VersionResponse {
   Platform: { Name: string };

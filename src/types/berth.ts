@@ -147,3 +147,25 @@ export interface ImageComparison {
   Changes: FileDifference[];
   Summary: { Added: number; Changed: number; Deleted: number; AddedBytes: number; ChangedBytes: number; DeletedBytes: number };
 }
+
+/**
+ * GET /berth/system/df: where every byte under the data root goes. `Docker` is what
+ * GET /system/df's four categories count; `Other` is what they cannot hold, by kind; the two add
+ * up to `Total`, which is what `du -sbx` says of the data root (docs/architecture.md, "On disk").
+ */
+export interface DataRootUsage {
+  DataRoot: string;
+  Total: number;
+  Docker: { Images: number; Containers: number; Volumes: number; BuildCache: number };
+  Other: DataRootPart[];
+}
+
+export interface DataRootPart {
+  /** One of the kinds listed in docs/architecture.md ("Metadata", "Container logs", "Partial downloads", …). */
+  Type: string;
+  /** Files (or directories, for "Directories") of that kind. */
+  Count: number;
+  Size: number;
+  /** Nothing a user made: a daemon restart discards it (partial downloads, unreferenced blobs). */
+  Reclaimable: boolean;
+}

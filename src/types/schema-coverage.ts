@@ -22,4 +22,5 @@ export type Checked = [
   None<Missing<Berth.ImageDeleteResponseItem, Schema.ImageDeleteResponseItem>>,
   None<Missing<Berth.VersionResponse, Schema.SystemVersion>>,
   None<Missing<Berth.AuthConfig, Schema.AuthConfig>>,
+  None<Missing<Berth.BuildCacheRecord, Schema.BuildCache>>,
 ];

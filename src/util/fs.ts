@@ -1,4 +1,4 @@
-import { promises as fsp, constants } from 'node:fs';
+import { promises as fsp, constants, lstatSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -78,8 +78,12 @@ export function isNotFound(err: unknown): boolean {
   return (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 }
 
-/** Bytes used by a directory tree (apparent sizes of regular files, hardlinks counted once). */
-export async function directorySize(dir: string): Promise<number> {
+/**
+ * Bytes used by a directory tree: apparent sizes of regular files and, as Docker's directory.Size
+ * counts them, symbolic links (`links: false` leaves them out: a layer's size is its tar's content,
+ * where a link has none); hard links once, directories not.
+ */
+export async function directorySize(dir: string, opts: { links?: boolean } = {}): Promise<number> {
   const seen = new Set<string>();
   let total = 0;
   const walk = async (d: string): Promise<void> => {
@@ -90,21 +94,34 @@ export async function directorySize(dir: string): Promise<number> {
       if (isNotFound(err)) return;
       throw err;
     }
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) {
-        await walk(p);
-      } else if (e.isFile()) {
-        const st = await fsp.lstat(p);
+    const counted = entries.filter((e) => e.isFile() || (e.isSymbolicLink() && opts.links !== false));
+    // A directory's files are looked at together (the thread pool stats them in parallel); a file
+    // removed meanwhile (a running container's) counts nothing.
+    for (const st of await lstatAll(counted.map((e) => path.join(d, e.name)))) {
+      if (!st) continue;
+      if (st.nlink > 1) {
         const key = `${st.dev}:${st.ino}`;
-        if (st.nlink > 1) {
-          if (seen.has(key)) continue;
-          seen.add(key);
-        }
-        total += st.size;
+        if (seen.has(key)) continue;
+        seen.add(key);
       }
+      total += st.size;
     }
+    for (const e of entries) if (e.isDirectory()) await walk(path.join(d, e.name));
   };
   await walk(dir);
   return total;
+}
+
+/**
+ * lstat of each path; undefined for one that is gone. Synchronous calls in batches, the event loop
+ * served between them: a stat through the thread pool costs several times the stat itself, and a
+ * disk-usage walk is nothing but stats.
+ */
+export async function lstatAll(paths: string[], batch = 256): Promise<(Stats | undefined)[]> {
+  const out: (Stats | undefined)[] = [];
+  for (let i = 0; i < paths.length; i += batch) {
+    if (i > 0) await new Promise<void>((r) => setImmediate(r));
+    for (const p of paths.slice(i, i + batch)) out.push(lstatSync(p, { throwIfNoEntry: false }));
+  }
+  return out;
 }

@@ -75,6 +75,11 @@ export class LocalDriver {
     await fsp.mkdir(this.root, { recursive: true, mode: 0o701 });
   }
 
+  /** The volumes on disk, by directory (a record may be missing: a create or rm cut short). */
+  async names(): Promise<string[]> {
+    return fsp.readdir(this.root);
+  }
+
   /** Where a volume's data is, and what containers bind-mount. */
   path(name: string): string {
     return path.join(this.root, name, '_data');

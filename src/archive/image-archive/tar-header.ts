@@ -2,7 +2,7 @@
 // (tar.FileInfoHeader without user lookups, PAX format forced, which for short ASCII names is a
 // plain USTAR block): type bits in the mode, uid/gid 0, no user or group names.
 import { InvalidParameterError } from '../../errors.js';
-import { setChecksum } from '../tar.js';
+import { rawBlock } from '../tar.js';
 
 export const BLOCK = 512;
 
@@ -17,30 +17,26 @@ export interface OuterHeader {
   mtime: number;
 }
 
-function octal(b: Buffer, off: number, len: number, v: number): void {
-  const s = Math.floor(v).toString(8);
-  if (s.length > len - 1) throw new InvalidParameterError(`tar header field too large: ${v}`);
-  b.write(s.padStart(len - 1, '0'), off, len - 1, 'latin1');
-  b[off + len - 1] = 0;
-}
-
 export function outerHeader(h: OuterHeader): Buffer {
   const name = h.type === 'dir' && !h.name.endsWith('/') ? `${h.name}/` : h.name;
   if (name.length > 100 || !/^[\x21-\x7e]+$/.test(name)) throw new InvalidParameterError(`archive entry name not representable: ${name}`);
-  const b = Buffer.alloc(BLOCK);
-  b.write(name, 0, 100, 'latin1');
-  octal(b, 100, 8, (h.type === 'dir' ? S_IFDIR | 0o755 : S_IFREG | 0o644));
-  octal(b, 108, 8, 0);
-  octal(b, 116, 8, 0);
-  octal(b, 124, 12, h.type === 'dir' ? 0 : h.size);
-  octal(b, 136, 12, Math.max(0, h.mtime));
-  b.fill(0x20, 148, 156);
-  b[156] = h.type === 'dir' ? 0x35 : 0x30;
-  b.write('ustar\u000000', 257, 8, 'latin1');
-  octal(b, 329, 8, 0);
-  octal(b, 337, 8, 0);
-  setChecksum(b);
-  return b;
+  const size = h.type === 'dir' ? 0 : h.size;
+  if (size >= 8 ** 11) throw new InvalidParameterError(`tar header field too large: ${size}`);
+  return rawBlock({
+    name,
+    prefix: '',
+    mode: h.type === 'dir' ? S_IFDIR | 0o755 : S_IFREG | 0o644,
+    uid: 0,
+    gid: 0,
+    size,
+    mtime: Math.max(0, Math.floor(h.mtime)),
+    typeflag: h.type === 'dir' ? 0x35 : 0x30,
+    linkname: '',
+    uname: '',
+    gname: '',
+    devmajor: 0,
+    devminor: 0,
+  });
 }
 
 const ZEROS = Buffer.alloc(BLOCK * 2);

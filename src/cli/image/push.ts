@@ -7,72 +7,13 @@ import { command, parse, StatusError, type Ctx } from '../cli.js';
 import { displayTo, type StreamMessage } from '../progress.js';
 import { loadConfig, note, resolveAuthConfig } from '../registry/auth.js';
 import { parseNamed, withLoginRetry } from './pull.js';
+import { parsePlatform, type PlatformSpec } from '../../util/platform.js';
 
 interface Opts {
   allTags?: boolean;
   quiet?: boolean;
   platform?: string;
   disableContentTrust?: boolean;
-}
-
-export interface OciPlatform {
-  architecture: string;
-  os: string;
-  variant?: string;
-}
-
-const OS = new Set(['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'nacl', 'netbsd', 'openbsd', 'plan9', 'solaris', 'windows', 'zos', 'wasip1']);
-
-function normalizeArch(arch: string, variant: string): [string, string] {
-  const a = arch.toLowerCase();
-  const v = variant.toLowerCase();
-  switch (a) {
-    case 'i386':
-      return ['386', ''];
-    case 'x86_64':
-    case 'x86-64':
-    case 'amd64':
-      return ['amd64', v === 'v1' ? '' : v];
-    case 'aarch64':
-    case 'arm64':
-      return ['arm64', v === '8' || v === 'v8' ? '' : v];
-    case 'armhf':
-      return ['arm', 'v7'];
-    case 'armel':
-      return ['arm', 'v6'];
-    case 'arm':
-      if (v === '' || v === '7') return ['arm', 'v7'];
-      if (/^[5-8]$/.test(v)) return ['arm', `v${v}`];
-      return ['arm', v];
-    default:
-      return [a, v];
-  }
-}
-
-const KNOWN_ARCH = new Set(['386', 'amd64', 'x86_64', 'x86-64', 'i386', 'arm', 'armhf', 'armel', 'arm64', 'aarch64', 'ppc64', 'ppc64le', 'mips', 'mipsle', 'mips64', 'mips64le', 's390x', 'riscv64', 'loong64', 'wasm']);
-
-/** containerd's platforms.Parse ("linux", "linux/arm64", "linux/arm/v7", "arm64"). */
-export function parsePlatform(spec: string): OciPlatform {
-  const bad = (why: string) => new Error(`"${spec}": ${why}: invalid argument`);
-  if (spec.includes('*')) throw bad('wildcards not yet supported');
-  const parts = spec.split('/');
-  if (parts.some((p) => !/^[A-Za-z0-9_.-]+$/.test(p))) throw bad('is an invalid component of');
-  const hostArch = process.arch === 'x64' ? 'amd64' : process.arch === 'ia32' ? '386' : process.arch;
-  const make = (os: string, arch: string, variant: string): OciPlatform => {
-    const [a, v] = normalizeArch(arch, variant);
-    const p: OciPlatform = { architecture: a, os: os.toLowerCase() === 'macos' ? 'darwin' : os.toLowerCase() };
-    if (v) p.variant = v;
-    return p;
-  };
-  if (parts.length === 1) {
-    const x = parts[0].toLowerCase();
-    if (OS.has(x) || x === 'macos') return make(x, hostArch, '');
-    if (KNOWN_ARCH.has(x)) return make('linux', x, '');
-    throw bad('unknown operating system or architecture');
-  }
-  if (parts.length === 2) return make(parts[0], parts[1], '');
-  if (parts.length === 3) return make(parts[0], parts[1], parts[2]);
-  throw bad('cannot parse platform specifier');
 }
 
 /** The notes docker prints after a push of a multi-platform image that was cut down. */
@@ -104,7 +45,7 @@ export async function push(argv: string[], ctx: Ctx): Promise<number> {
     .option('--disable-content-trust', 'Skip image signing (default true)');
   const { opts, args } = parse<Opts>(ctx, c, argv);
   const client = ctx.client();
-  let platform: OciPlatform | undefined;
+  let platform: PlatformSpec | undefined;
   if (opts.platform !== undefined) {
     const v = await client.apiVersion();
     if (compareVersions(v, '1.46') < 0) throw new StatusError(1, `"--platform" requires API version 1.46, but the Docker daemon API version is ${v}`);

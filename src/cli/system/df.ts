@@ -1,18 +1,19 @@
-// berth system df (GET /system/df).
+// berth system df (GET /system/df); with -v also the rest of the data root (GET /berth/system/df).
 
-import type { ContainerSummary, ImageSummary } from '../../types/api.js';
+import type { BuildCacheRecord, ContainerSummary, ImageSummary } from '../../types/api.js';
+import type { DataRootUsage } from '../../types/berth.js';
 import { command, parse, type Ctx } from '../cli.js';
 import { containerContext } from '../container/ps.js';
 import { imageRows } from '../image/list.js';
 import { jsonContext, renderList, resolveFormat } from '../format/formatter.js';
-import { humanSize } from '../format/units.js';
+import { humanSize, since, truncateId } from '../format/units.js';
 
 interface DiskUsage {
   LayersSize?: number;
   Images?: ImageSummary[] | null;
   Containers?: ContainerSummary[] | null;
   Volumes?: { Name: string; UsageData?: { Size: number; RefCount: number } }[] | null;
-  BuildCache?: { Size: number; InUse: boolean; Shared: boolean }[] | null;
+  BuildCache?: BuildCacheRecord[] | null;
 }
 
 const DEFAULT = 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}';
@@ -77,9 +78,36 @@ export async function df(argv: string[], ctx: Ctx): Promise<number> {
   s += renderList('table {{.Name}}\t{{.Links}}\t{{.Size}}', (du.Volumes ?? []).map((v) => ({ Name: v.Name, Links: String(v.UsageData?.RefCount ?? 0), Size: humanSize(v.UsageData?.Size ?? 0) })), { Name: 'VOLUME NAME', Links: 'LINKS', Size: 'SIZE' });
   const bc = (du.BuildCache ?? []).reduce((a, b) => a + b.Size, 0);
   s += `\nBuild cache usage: ${humanSize(bc)}\n\n`;
-  s += renderList('table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}', [], {
+  s += renderList('table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}', (du.BuildCache ?? []).map(cacheRow), {
     ID: 'CACHE ID', CacheType: 'CACHE TYPE', Size: 'SIZE', CreatedSince: 'CREATED', LastUsedSince: 'LAST USED', UsageCount: 'USAGE', Shared: 'SHARED',
   });
+  s += otherSection(await ctx.client().get<DataRootUsage>('/berth/system/df'));
   process.stdout.write(s);
   return 0;
+}
+
+/** A build cache row as Docker's CLI draws it (an id in use marked with `*`). */
+function cacheRow(b: BuildCacheRecord): Record<string, string> {
+  const ago = (t: string | null): string => (t ? since(Date.parse(t) / 1000) : '');
+  return {
+    ID: truncateId(b.ID) + (b.InUse ? '*' : ''),
+    CacheType: b.Type,
+    Size: humanSize(b.Size, 3),
+    CreatedSince: ago(b.CreatedAt),
+    LastUsedSince: ago(b.LastUsedAt),
+    UsageCount: String(b.UsageCount),
+    Shared: String(b.Shared),
+  };
+}
+
+/** Berth's own section: what Docker's four categories do not hold, so that the sizes add up to the data root's. */
+function otherSection(u: DataRootUsage): string {
+  const docker = u.Docker.Images + u.Docker.Containers + u.Docker.Volumes + u.Docker.BuildCache;
+  const other = u.Other.reduce((a, p) => a + p.Size, 0);
+  let s = `\nOther space usage (not in Docker's categories):\n\n`;
+  s += renderList('table {{.Type}}\t{{.Count}}\t{{.Size}}\t{{.Reclaimable}}', u.Other.map((p) => ({ Type: p.Type, Count: String(p.Count), Size: humanSize(p.Size), Reclaimable: p.Reclaimable ? 'yes' : 'no' })), {
+    Type: 'TYPE', Count: 'COUNT', Size: 'SIZE', Reclaimable: 'RECLAIMABLE',
+  });
+  s += `\nData root ${u.DataRoot}: ${humanSize(u.Total)} (${humanSize(docker)} in Docker's categories, ${humanSize(other)} other)\n`;
+  return s;
 }

@@ -54,7 +54,7 @@ export async function commitSnapshotLayer(deps: LayerDeps, key: string, opts: { 
   const hidden = await runtimeMountPoints(layers);
   if (!(await hasChanges(layers.upper, hidden))) return undefined;
   await removeRuntimeMountPoints(layers.upper, hidden);
-  const [hashed, size] = await Promise.all([hashLayer(layers.upper, deps.snapshots.ids), directorySize(layers.upper)]);
+  const [hashed, size] = await Promise.all([hashLayer(layers.upper, deps.snapshots.ids), directorySize(layers.upper, { links: false })]);
   const layer = await deps.snapshots.detachUpper(key, { ...hashed, size });
   return (await deps.snapshots.commitDetached(layers.parent, layer)).diffId;
 }
@@ -150,7 +150,7 @@ async function commitLayer(deps: LayerDeps, layers: ContainerLayers, frozen: boo
     // equal when cp succeeds), else it is hashed itself.
     const [, source] = await Promise.all([runCommand('cp', ['-a', '--reflink=auto', '--', `${layers.upper}/.`, dir]), hashLayer(layers.upper, ids, exclude)]);
     await removeRuntimeMountPoints(dir, hidden);
-    const [copied, expected, size] = await Promise.all([hashLayerHeaders(dir, ids), hashLayerHeaders(layers.upper, ids, exclude), directorySize(dir)]);
+    const [copied, expected, size] = await Promise.all([hashLayerHeaders(dir, ids), hashLayerHeaders(layers.upper, ids, exclude), directorySize(dir, { links: false })]);
     if (copied !== expected) logger.warn(`commit: the copy of ${layers.upper} differs from it in metadata; hashing the copy`);
     return { ...(copied === expected ? source : await hashLayer(dir, ids)), size };
   });

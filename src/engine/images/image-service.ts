@@ -171,27 +171,65 @@ export class ImageService {
     this.deps.events.emit('image', 'tag', image.record.id, { name: familiarString(name.canonical) });
   }
 
-  /** Layer sizes of an image: its own total and the part it shares with other images. */
+  /**
+   * What an image takes on disk, as dockerd with the containerd image store counts it: its
+   * unpacked layers plus the blobs the content store keeps for it (its config and the layer tars
+   * kept for save and push; layers made here by commit or build keep none).
+   */
   async size(image: Image): Promise<number> {
     let total = 0;
     for (const key of this.deps.snapshots.chain(image.topLayer)) total += await this.deps.snapshots.usage(key);
+    for (const bytes of (await this.blobs(image)).values()) total += bytes;
     return total;
   }
 
-  /** `system df`: the part of each image's layers that other images use too (Docker's SharedSize). */
+  /** The blobs present for an image, by digest: its config and its layers' tars. */
+  async blobs(image: Image): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const digests = [image.record.id, ...this.deps.snapshots.chain(image.topLayer).flatMap((k) => this.deps.snapshots.get(k)?.diffId ?? [])];
+    for (const d of digests) {
+      if (out.has(d)) continue;
+      const info = await this.deps.content.info(d);
+      if (info) out.set(d, info.size);
+    }
+    return out;
+  }
+
+  /** `system df`: the part of each image's layers and blobs that other images use too (Docker's SharedSize). */
   async fillSharedSizes(list: ImageSummary[]): Promise<void> {
     const users = new Map<string, number>();
-    const chains = new Map<string, string[]>();
+    const parts = new Map<string, { chain: string[]; blobs: Map<string, number> }>();
     for (const image of this.images.values()) {
       const chain = this.deps.snapshots.chain(image.topLayer);
-      chains.set(image.record.id, chain);
-      for (const k of chain) users.set(k, (users.get(k) ?? 0) + 1);
+      const blobs = await this.blobs(image);
+      parts.set(image.record.id, { chain, blobs });
+      for (const k of [...chain, ...blobs.keys()]) users.set(k, (users.get(k) ?? 0) + 1);
     }
     for (const s of list) {
       let shared = 0;
-      for (const k of chains.get(s.Id) ?? []) if ((users.get(k) ?? 0) > 1) shared += await this.deps.snapshots.usage(k);
+      const p = parts.get(s.Id);
+      for (const k of p?.chain ?? []) if ((users.get(k) ?? 0) > 1) shared += await this.deps.snapshots.usage(k);
+      for (const [d, bytes] of p?.blobs ?? []) if ((users.get(d) ?? 0) > 1) shared += bytes;
       s.SharedSize = shared;
     }
+  }
+
+  /**
+   * `system df`'s LayersSize: every committed layer and every blob an image or a layer owns, each
+   * once (what removing every image would free).
+   */
+  async layersSize(): Promise<number> {
+    let total = 0;
+    for (const s of this.deps.snapshots.list()) if (s.kind === 'committed') total += await this.deps.snapshots.usage(s.key);
+    for (const d of this.layerBlobs()) total += (await this.deps.content.info(d))?.size ?? 0;
+    return total;
+  }
+
+  /** Digests of the blobs LayersSize counts: every image's config and every committed layer's tar. */
+  layerBlobs(): Set<string> {
+    const out = new Set<string>(this.images.keys());
+    for (const s of this.deps.snapshots.list()) if (s.kind === 'committed' && s.diffId) out.add(s.diffId);
+    return out;
   }
 
   async summaries(opts: { all: boolean; digests: boolean; filters: Filters }): Promise<ImageSummary[]> {

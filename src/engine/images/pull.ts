@@ -9,7 +9,8 @@ import { NotFoundError, RegistryError, UnauthorizedError } from '../../errors.js
 import type { AuthConfig } from '../../distribution/auth.js';
 import { downloadBlob } from '../../distribution/download.js';
 import { parseManifest } from '../../distribution/manifest.js';
-import { formatPlatform, hostPlatform, normalisePlatform, platformMatches, selectManifest, type PlatformSpec } from '../../distribution/platform.js';
+import { platformMatches, selectManifest } from '../../distribution/platform.js';
+import { formatPlatform, hostPlatform, normalisePlatform, type PlatformSpec } from '../../util/platform.js';
 import { message, ProgressReporter, shortDigest, update, type ProgressSink } from '../../distribution/progress.js';
 import { RegistryApiError } from '../../distribution/registry.js';
 import { Repository, sha256Of } from '../../distribution/repository.js';
@@ -199,7 +200,7 @@ async function fetchLayers(deps: DistributionDeps, repo: Repository, ref: Refere
             throw err;
           },
         )
-        .finally(() => reg.inflight.delete(desc.digest));
+        .finally(() => reg.downloadEnded(desc.digest));
       reg.inflight.set(desc.digest, p);
     }
     // Failures are seen when the layer's turn to be unpacked comes; never unhandled.

@@ -18,6 +18,8 @@ export class RegistryService {
   private readonly unpacking = new Map<string, Promise<void>>();
   /** Pulls using each partial-download file; the last one out removes it. */
   private readonly fileUsers = new Map<string, number>();
+  /** Files whose last pull wanted them gone (a full disk) while their download still ran: removed when it ends. */
+  private readonly discardAfter = new Map<string, string>();
 
   constructor(readonly options: RegistryOptions) {
     this.downloads = new Limiter(Math.max(1, options.maxConcurrentDownloads));
@@ -42,9 +44,10 @@ export class RegistryService {
 
   acquireFile(digest: string): void {
     this.fileUsers.set(digest, (this.fileUsers.get(digest) ?? 0) + 1);
+    this.discardAfter.delete(digest);
   }
 
-  /** Drops one user of a download file; with `remove`, the last user deletes it. */
+  /** Drops one user of a download file; with `remove`, the last user deletes it (once its download ends). */
   async releaseFile(digest: string, file: string, remove: boolean): Promise<void> {
     const n = (this.fileUsers.get(digest) ?? 1) - 1;
     if (n > 0) {
@@ -52,7 +55,17 @@ export class RegistryService {
       return;
     }
     this.fileUsers.delete(digest);
-    if (remove && !this.inflight.has(digest)) await fsp.rm(file, { force: true });
+    if (!remove) return;
+    if (this.inflight.has(digest)) this.discardAfter.set(digest, file);
+    else await fsp.rm(file, { force: true });
+  }
+
+  /** A download ended (done or failed): its file goes if its last pull let go of it for good meanwhile. */
+  async downloadEnded(digest: string): Promise<void> {
+    this.inflight.delete(digest);
+    const file = this.discardAfter.get(digest);
+    this.discardAfter.delete(digest);
+    if (file && !this.fileUsers.has(digest)) await fsp.rm(file, { force: true });
   }
 
   /** POST /auth: checks the credentials against the registry's /v2/. */

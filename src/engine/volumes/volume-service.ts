@@ -1,6 +1,7 @@
 // Volumes: named or anonymous data directories that outlive containers. The service keeps each
 // volume's record (labels, creation time), asks the local driver for its data, and knows which
 // containers reference it (from their mount points), so that a volume in use is never removed.
+import { logger } from '../../util/logger.js';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Labels, Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse } from '../../types/api.js';
@@ -74,6 +75,13 @@ export class VolumeService {
       this.volumes.set(v.name, v);
       // A record whose directory is gone (removed by hand) gets an empty one again rather than failing every mount.
       if (!(await this.driver.exists(v.name))) await this.driver.create(v.name, v.options);
+    }
+    // A create writes the directory before the record and rm drops the record first: a directory
+    // without one is what a create or rm cut short left, holding nothing a container wrote.
+    for (const name of await this.driver.names()) {
+      if (this.volumes.has(name)) continue;
+      logger.info(`removing volume directory ${name}, which has no record (an interrupted create or rm)`);
+      await this.driver.remove(name);
     }
   }
 
