@@ -418,6 +418,8 @@ export interface Peer {
   docker: (...a: string[]) => string[]; // argv of the docker CLI against this daemon
   sock: string;
   daemon: (typeof started)[number];
+  /** berthd's: where its SIGUSR1 resource dump goes. */
+  execRoot?: string;
 }
 
 export const dockerBin = which('docker');
@@ -436,17 +438,18 @@ const peerBridges: PeerBridge[] = [];
 
 
 /** `execRoot`: a directory name under TMP of its own, for a second berthd with the same runtime. */
-export async function startBerth(name: string, runtime: 'crun' | 'runc', extra: string[] = [], execRoot = runtime === 'crun' ? 'bx' : 'rx'): Promise<Peer> {
+/** `env`: more environment for berthd alone (e.g. NODE_OPTIONS, to measure a V8 flag's trade-off). */
+export async function startBerth(name: string, runtime: 'crun' | 'runc', extra: string[] = [], execRoot = runtime === 'crun' ? 'bx' : 'rx', env: NodeJS.ProcessEnv = {}): Promise<Peer> {
   const dir = path.join(TMP, name);
   mkdirSync(dir, { recursive: true });
   const sock = path.join(dir, 'berth.sock');
   // a 10.X.0.0/16 locked against the test daemons and other benches (test/net-range.ts)
   const net = TestNetRange.take();
   netRanges.push(net);
-  const argv = [process.execPath, BERTHD, '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(TMP, execRoot), '--pidfile', path.join(dir, 'berthd.pid'), '--runtime', runtime, '--log-level', 'debug', '--bridge', net.bridge, '--bip', net.bip, '--default-address-pool', net.pool, ...extra];
-  // MALLOC_ARENA_MAX as berthd's shebang sets it.
-  const daemon = await startDaemon(name, argv, sock, path.join(dir, 'berthd.log'), { ...process.env, MALLOC_ARENA_MAX: '2' });
-  return { name, sock, daemon, docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
+  const argv = [process.execPath, '--expose-gc', BERTHD, '-H', `unix://${sock}`, '--data-root', path.join(dir, 'root'), '--exec-root', path.join(TMP, execRoot), '--pidfile', path.join(dir, 'berthd.pid'), '--runtime', runtime, '--log-level', 'debug', '--bridge', net.bridge, '--bip', net.bip, '--default-address-pool', net.pool, ...extra];
+  // --expose-gc and MALLOC_ARENA_MAX as berthd's shebang sets them.
+  const daemon = await startDaemon(name, argv, sock, path.join(dir, 'berthd.log'), { ...process.env, MALLOC_ARENA_MAX: '2', ...env });
+  return { name, sock, daemon, execRoot: path.join(TMP, execRoot), docker: (...a) => [dockerBin!, '-H', `unix://${sock}`, ...a] };
 }
 
 /** `name`: a second dockerd needs its own (its directory, cgroup parent and log); `extra`: more flags. */

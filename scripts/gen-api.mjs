@@ -84,23 +84,69 @@ function clean(schema, keepDocs) {
   return out;
 }
 
+/** Go's names the schema cannot tell (the overlay's `go` section): inline structs, packages, field types. */
+const GO = { structs: {}, packages: {}, types: {} };
+function goPackageOf(name) {
+  return Object.entries(GO.packages).find(([, names]) => names.includes(name))?.[0];
+}
+
+/** A schema that Go decodes into a struct (fields by name), not a map. */
+function isStruct(schema) {
+  return isObject(schema.properties) || Array.isArray(schema.allOf);
+}
+
+function resolve(schema) {
+  return schema.$ref ? { name: schema.$ref.split('/').pop(), schema: clean(doc.definitions[schema.$ref.split('/').pop()], false) } : { schema };
+}
+
+/** The Go type of a value of this schema, as Go's decoder names it ("[]string", "container.RestartPolicy"). */
+function goTypeOf(schema, key) {
+  if (GO.types[key]) return GO.types[key];
+  const { name, schema: s } = resolve(schema);
+  const structName = name ? (GO.structs[name] ?? name) : GO.structs[key];
+  if (structName && (isStruct(s) || name || GO.structs[key])) {
+    const pkg = goPackageOf(structName);
+    if (pkg) return `${pkg}.${structName}`;
+    if (isStruct(s) || GO.structs[key]) return `types.${structName}`;
+  }
+  if (s.type === 'array') return `[]${isObject(s.items) ? goTypeOf(s.items, `${key}.*`) : 'interface {}'}`;
+  if (s.type === 'object' && isObject(s.additionalProperties)) return `map[string]${goTypeOf(s.additionalProperties, `${key}.*`)}`;
+  if (s.type === 'object') return 'map[string]interface {}';
+  // clean() turned the Go format into bounds: read it back from them.
+  if (s.type === 'integer') return Object.entries(INT_RANGES).find(([, [min, max]]) => s.minimum === min && s.maximum === max)?.[0] ?? 'int64';
+  return { number: 'float64', string: 'string', boolean: 'bool' }[s.type] ?? 'interface {}';
+}
+
 /**
- * The fields of a body that are lists of strings ([]string in Go), as instance paths with `*` for
- * list indexes ("/Cmd", "/HostConfig/Binds"): Go's decoder names that type when such a field gets
- * something else.
+ * Go's view of a body, for its decoder's errors: every instance path (`*` for a list index or a map
+ * key) → [the struct that holds the value, 0 when the step is a struct field (Go names it in the
+ * error's field path) or 1 when it is a list index or map key (Go leaves those out), its Go type].
+ * An embedded struct (allOf) keeps its container's name, as Go reports a promoted field.
  */
-function stringLists(schema, at = '', out = {}, seen = new Set()) {
+function goShape(schema, at, struct, def, out, seen = new Set()) {
   if (!isObject(schema)) return out;
   if (schema.$ref) {
     const name = schema.$ref.split('/').pop();
     if (seen.has(name)) return out;
-    return stringLists(clean(doc.definitions[name], false), at, out, new Set([...seen, name]));
+    return goShape(clean(doc.definitions[name], false), at, struct, name, out, new Set([...seen, name]));
   }
-  for (const part of schema.allOf ?? []) stringLists(part, at, out, seen);
-  if (schema.type === 'array' && isObject(schema.items) && schema.items.type === 'string') out[at] = '[]string';
-  else if (schema.type === 'array') stringLists(schema.items, `${at}/*`, out, seen);
-  for (const [k, v] of Object.entries(schema.properties ?? {})) stringLists(v, `${at}/${k}`, out, seen);
+  for (const part of schema.allOf ?? []) goShape(part, at, struct, def, out, seen);
+  for (const [k, v] of Object.entries(schema.properties ?? {})) goChild(v, `${at}/${k}`, struct, `${def}.${k}`, 0, out, seen);
+  if (schema.type === 'array' && isObject(schema.items)) goChild(schema.items, `${at}/*`, struct, `${def}.*`, 1, out, seen);
+  if (isObject(schema.additionalProperties)) goChild(schema.additionalProperties, `${at}/*`, struct, `${def}.*`, 1, out, seen);
   return out;
+}
+
+/** One step into a body: its entry, then what is inside it (a struct of its own, or more of the same). */
+function goChild(schema, at, struct, key, step, out, seen) {
+  out[at] = [struct, step, goTypeOf(schema, key)];
+  const { name, schema: s } = resolve(schema);
+  if (name) {
+    if (seen.has(name)) return;
+    const inner = isStruct(s) ? (GO.structs[name] ?? name) : struct;
+    goShape(s, at, inner, name, out, new Set([...seen, name]));
+  } else if (isStruct(s) && GO.structs[key]) goShape(s, at, GO.structs[key], GO.structs[key], out, seen);
+  else goShape(s, at, struct, key, out, seen);
 }
 
 function routeKey(method, p) {
@@ -110,6 +156,7 @@ function routeKey(method, p) {
 const doc = yaml.load(readFileSync(SWAGGER, 'utf8'));
 const overlay = yaml.load(readFileSync(OVERLAY, 'utf8'));
 merge(doc.definitions, overlay.definitions ?? {});
+Object.assign(GO, overlay.go ?? {});
 for (const [key, change] of Object.entries(overlay.operations ?? {})) {
   if (!change.body) continue;
   const [method, p] = key.split(' ');
@@ -143,7 +190,10 @@ for (const [p, ops] of Object.entries(doc.paths)) {
       bodyIds[id] = id;
       entry.body = { validator: id, type: body.schema.$ref ? body.schema.$ref.split('/').pop() : (op.operationId ?? 'Body').replace(/^(\w+?)(Create|Update|Start|Connect|Disconnect)$/, '$1$2Request'), required: body.required === true };
       entry.json = (op.consumes ?? ['application/json']).includes('application/json');
-      entry.body.lists = stringLists(clean(body.schema, false));
+      const goType = overlay.operations?.[key]?.goType;
+      if (goType) entry.body.type = goType;
+      const root = entry.body.type.split('.').pop();
+      entry.body.go = goShape(clean(body.schema, false), '', root, body.schema.$ref ? body.schema.$ref.split('/').pop() : root, {});
     }
     operations[key] = entry;
   }
@@ -151,7 +201,6 @@ for (const [p, ops] of Object.entries(doc.paths)) {
 for (const [key, change] of Object.entries(overlay.operations ?? {})) {
   operations[key] = operations[key] ?? { query: {} };
   merge(operations[key].query, change.query ?? {});
-  if (change.goType) operations[key].body.type = change.goType;
 }
 
 let code = standaloneCode(ajv, bodyIds);

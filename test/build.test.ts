@@ -135,6 +135,52 @@ describe('docker build against dockerd', { skip: peersMissing(['dockerd', 'docke
     assert.deepEqual(await containerIds(), []);
     await waitFor(() => buildMounts().length === 0, `no mounts left (${buildMounts().join(', ')})`, 10_000);
   });
+
+  test('FROM scratch metadata steps print dockerd\'s lines: each step a container of no image, removed (kept with --rm=false)', async () => {
+    const dir = context({ Dockerfile: 'FROM scratch\nENV A=b\nLABEL x=y\n' });
+    const ours = await d.docker(['build', '--no-cache', dir]);
+    const theirs = await peer.docker(['build', '--no-cache', dir]);
+    assert.equal(ours.code, 0, ours.stderr);
+    assert.deepEqual(normalise(ours.stdout), normalise(theirs.stdout));
+    assert.equal([...ours.stdout.matchAll(/ ---> Running in /g)].length, 2, ours.stdout);
+    const kept = await d.dockerOk(['build', '--no-cache', '--rm=false', dir]);
+    const ids = [...kept.matchAll(/ ---> Running in ([0-9a-f]{12})/g)].map((m) => m[1]!);
+    assert.equal(ids.length, 2, kept);
+    const first = JSON.parse(await d.dockerOk(['inspect', ids[0]!]))[0];
+    assert.equal(first.Image, '');
+    assert.equal(first.State.Status, 'created');
+    assert.deepEqual(first.Config.Cmd, ['/bin/sh', '-c', '#(nop) ', 'ENV A=b']);
+    await d.dockerOk(['rm', ...ids]);
+    assert.deepEqual(await containerIds(), []);
+  });
+
+  test('the build\'s containers send dockerd\'s events in its order (RUN: create, attach, connect, start, die, disconnect, destroy; ENV: create, destroy)', async () => {
+    const dir = context({ Dockerfile: 'FROM busybox\nRUN echo hi > /f\nENV A=b\nRUN echo two\n' });
+    const eventsOfBuild = async (side: { docker(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> }): Promise<string[]> => {
+      const t0 = Math.floor(Date.now() / 1000) - 1;
+      const r = await side.docker(['build', '--no-cache', '-t', 'evbuild:1', dir]);
+      assert.equal(r.code, 0, r.stderr);
+      const t1 = Math.ceil(Date.now() / 1000) + 1;
+      const out = (await side.docker(['events', '--since', String(t0), '--until', String(t1), '--filter', 'type=container', '--filter', 'type=network', '--format', '{{json .}}'])).stdout;
+      // This build's containers only (the window's second before it may hold an earlier test's).
+      const steps = [...r.stdout.matchAll(/ ---> Running in ([0-9a-f]{12})/g)].map((m) => m[1]!);
+      assert.equal(steps.length, 3, r.stdout);
+      const nth = (id: string): number => steps.findIndex((s) => id.startsWith(s)) + 1;
+      return lines(out)
+        .map((l) => JSON.parse(l))
+        .map((e) => [e, nth(e.Type === 'network' ? e.Actor.Attributes.container : e.Actor.ID)] as const)
+        .filter(([, n]) => n > 0)
+        .map(([e, n]) => (e.Type === 'network' ? `network ${e.Action} ${e.Actor.Attributes.name} c${n}` : `container ${e.Action} c${n}`));
+    };
+    const ours = await eventsOfBuild(d);
+    const theirs = await eventsOfBuild(peer);
+    assert.deepEqual(ours, theirs);
+    assert.deepEqual(ours.slice(0, 9), [
+      'container create c1', 'container attach c1', 'network connect bridge c1', 'container start c1', 'container die c1', 'network disconnect bridge c1', 'container destroy c1',
+      'container create c2', 'container destroy c2',
+    ]);
+    await d.dockerOk(['rmi', 'evbuild:1']);
+  });
 });
 
 describe('cache', () => {

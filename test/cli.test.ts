@@ -21,6 +21,7 @@ import { Template, goString } from '../src/cli/format/template.js';
 import { renderList, resolveFormat } from '../src/cli/format/formatter.js';
 import { tabulate } from '../src/cli/format/tabwriter.js';
 import { formatG, humanDuration, humanSize, bytesSize, ramInBytes, since, truncateId, ellipsis } from '../src/cli/format/units.js';
+import { fromHumanSize } from '../src/util/units.js';
 import { command, parse, StatusError, collect, type Ctx } from '../src/cli/cli.js';
 import { EscapeProxy, parseDetachKeys, startFailureStatus } from '../src/cli/streams.js';
 import { displayablePorts } from '../src/cli/container/ps.js';
@@ -456,6 +457,12 @@ test('human sizes and durations follow go-units', () => {
   assert.equal(bytesSize(1024 * 1024 * 1.5), '1.5MiB');
   assert.equal(bytesSize(25276026880), '23.54GiB');
   assert.equal(formatG(999.9, 3), '1e+03');
+  // FromHumanSize (the logging drivers' max-size) is decimal, RAMInBytes (--memory, --shm-size) binary
+  assert.equal(fromHumanSize('10m'), 10_000_000);
+  assert.equal(fromHumanSize('1.5GB'), 1_500_000_000);
+  assert.equal(fromHumanSize('100'), 100);
+  assert.throws(() => fromHumanSize('10 megs'), /invalid size: '10 megs'/);
+  assert.equal(ramInBytes('10m'), 10 * 1024 * 1024);
   assert.equal(humanDuration(500), 'Less than a second');
   assert.equal(humanDuration(1000), '1 second');
   assert.equal(humanDuration(59_000), '59 seconds');

@@ -202,7 +202,7 @@ describe('detached containers: ps, logs, inspect', () => {
     id = (await d.dockerOk(['run', '-d', '--name', 'det', '-l', 'role=det', 'busybox', 'sh', '-c', 'echo out; echo err >&2; sleep 0.5; seq 1 10; exec sleep 1000'])).trim();
     assert.match(id, /^[0-9a-f]{64}$/);
     await d.dockerOk(['run', '--name', 'det-exited', 'busybox', 'sh', '-c', 'exit 2']).catch(() => undefined);
-    await waitFor(async () => (await d.dockerOk(['logs', 'det'])).includes('10\n'), 'logs of det');
+    await d.waitForOutput(id, '10\n');
   });
   after(async () => {
     await d.docker(['rm', '-f', 'det', 'det-exited']);
@@ -411,6 +411,51 @@ describe('lifecycle', () => {
     const t1 = Math.ceil(Date.now() / 1000) + 1;
     const out = await d.dockerOk(['events', '--since', String(t0), '--until', String(t1), '--filter', `container=${id}`, '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}']);
     assert.deepEqual(lines(out), ['container create ev', 'container start ev', 'container die ev', 'container destroy ev']);
+  });
+
+  // dockerd 20.10's sequences for the same commands (seen side by side with `docker events`):
+  // `die` before `network disconnect`, a `kill` for each signal stop and rm -f send, `attach` for run.
+  test('container and network events in dockerd order: run --rm, stop, kill, rm -f (default bridge and a user network)', async () => {
+    const net = `evnet${process.pid}`;
+    await d.dockerOk(['network', 'create', net]);
+    try {
+      for (const network of ['bridge', net]) {
+        const t0 = Math.floor(Date.now() / 1000) - 1;
+        const ids: string[] = [];
+        const runD = async (cmd: string[]): Promise<string> => {
+          const id = (await d.dockerOk(['run', '-d', '--net', network, 'busybox', ...cmd])).trim();
+          ids.push(id);
+          return id;
+        };
+        const created = await d.dockerOk(['create', '--rm', '--net', network, 'busybox', 'true']);
+        ids.push(created.trim());
+        await d.dockerOk(['start', '-a', created.trim()]);
+        await d.dockerOk(['stop', '-t', '0', await runD(['sleep', '600'])]);
+        const trapping = await runD(['sh', '-c', 'trap "exit 3" TERM; echo ready; while :; do sleep 0.1; done']);
+        await d.waitForOutput(trapping, 'ready');
+        await d.dockerOk(['stop', trapping]);
+        await d.dockerOk(['kill', await runD(['sleep', '600'])]);
+        await d.dockerOk(['rm', '-f', await runD(['sleep', '600'])]);
+        await d.dockerOk(['rm', ...ids.slice(1, 4)]);
+        const t1 = Math.ceil(Date.now() / 1000) + 1;
+        const out = await d.dockerOk(['events', '--since', String(t0), '--until', String(t1), '--format', '{{json .}}']);
+        const seq = (id: string): string[] =>
+          lines(out)
+            .map((l) => JSON.parse(l))
+            .filter((e) => e.Actor.ID === id || e.Actor.Attributes.container === id)
+            .map((e) => `${e.Type === 'network' ? `network ${e.Action} ${e.Actor.Attributes.name}` : e.Action}${e.Action === 'kill' ? ` ${e.Actor.Attributes.signal}` : ''}${e.Action === 'die' ? ` ${e.Actor.Attributes.exitCode}` : ''}`);
+        const connect = `network connect ${network}`;
+        const disconnect = `network disconnect ${network}`;
+        const msg = `on ${network}`;
+        assert.deepEqual(seq(ids[0]), ['create', 'attach', connect, 'start', 'die 0', disconnect, 'destroy'], msg);
+        assert.deepEqual(seq(ids[1]), ['create', connect, 'start', 'kill 15', 'kill 9', 'die 137', disconnect, 'stop', 'destroy'], msg);
+        assert.deepEqual(seq(ids[2]), ['create', connect, 'start', 'kill 15', 'die 3', disconnect, 'stop', 'destroy'], msg);
+        assert.deepEqual(seq(ids[3]), ['create', connect, 'start', 'kill 9', 'die 137', disconnect, 'destroy'], msg);
+        assert.deepEqual(seq(ids[4]), ['create', connect, 'start', 'kill 9', 'die 137', disconnect, 'destroy'], msg);
+      }
+    } finally {
+      await d.docker(['network', 'rm', net]);
+    }
   });
 });
 

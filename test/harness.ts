@@ -215,13 +215,13 @@ export class TestDaemon {
 
   /** Starts berthd (again, on the same roots if it ran before) and waits for /_ping. */
   async start(): Promise<void> {
-    const args = [DAEMON, '-H', this.host, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--log-level', this.opts.logLevel ?? 'info'];
+    // --expose-gc and MALLOC_ARENA_MAX as berthd's shebang sets them.
+    const args = ['--expose-gc', DAEMON, '-H', this.host, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--log-level', this.opts.logLevel ?? 'info'];
     if (this.opts.runtime) args.push('--runtime', this.opts.runtime);
     if (this.opts.noDefaultImage) args.push('--no-default-image');
     args.push('--bridge', this.net.bridge, '--bip', this.net.bip, '--default-address-pool', this.net.pool);
     if (this.opts.args) args.push(...this.opts.args);
     const log = fs.openSync(this.logFile, 'a');
-    // MALLOC_ARENA_MAX as berthd's shebang sets it.
     const proc = spawn(process.execPath, args, { stdio: ['ignore', log, log], env: { ...process.env, PATH, MALLOC_ARENA_MAX: '2' } });
     fs.closeSync(log);
     this.proc = proc;

@@ -193,7 +193,7 @@ describe('hostile input on every route', () => {
     // Refusals name the field, as Docker's decoder does.
     const typed = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { Memory: '1g' } });
     assert.equal(typed.status, 400);
-    assert.equal(typed.body.message, 'json: cannot unmarshal string into Go struct field ContainerCreateRequest.HostConfig.Memory of type int64');
+    assert.equal(typed.body.message, 'json: cannot unmarshal string into Go struct field HostConfig.HostConfig.Memory of type int64');
     const plain = await d.api('POST', '/containers/create', '{"Image":"busybox"}', { 'Content-Type': 'text/plain' });
     assert.equal(plain.status, 400);
     assert.equal(plain.body.message, "Content-Type specified (text/plain) must be 'application/json'");

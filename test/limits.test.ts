@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { startDaemon, stopAndCheckClean, type TestDaemon, waitFor } from './harness.js';
+import { startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
 
 let d: TestDaemon;
 const V2 = fs.statfsSync('/sys/fs/cgroup').type === 0x63677270;
@@ -94,7 +94,7 @@ test('limits at create reach the cgroup: shares, cpuset, pids, swap, reservation
   } else {
     assert.equal(await cgroupRead(id, 'memory', '', 'memory.max'), String(32 << 20));
   }
-  await waitFor(async () => (await d.dockerOk(['logs', id])).includes('/dev/shm'), 'df output');
+  await d.waitForOutput(id, '/dev/shm');
   assert.match(await d.dockerOk(['logs', id]), /shm\s+8192\s/);
   const hc = (await d.inspect(id)).HostConfig;
   assert.equal(hc.CpuShares, 512);

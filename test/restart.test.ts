@@ -25,7 +25,7 @@ test('containers survive a SIGKILLed daemon and are re-adopted', async () => {
   await d.dockerOk(['run', '-d', '--name', 'quitter', 'busybox', 'sh', '-c', 'sleep 1; exit 5']);
   const pid = Number((await d.dockerOk(['inspect', '-f', '{{.State.Pid}}', 'counter'])).trim());
   assert.ok(pid > 0);
-  await waitFor(async () => (await d.dockerOk(['logs', 'counter'])).includes('3\n'), 'counter output');
+  await d.waitForOutput(id, '3\n');
 
   const t0 = Date.now();
   await d.kill();

@@ -673,6 +673,27 @@ describe('logs reader', () => {
     ac3.abort();
     await withTimeout(it3, 3000, 'drain after abort');
     assert.deepEqual(got3, ['last words\n']);
+
+    // a follower at the end of the file (small buffer) gets a burst of 3 MB (the buffer grows), then
+    // single lines again (back to the small one): every entry, in order
+    const ac4 = new AbortController();
+    const burst = 40_000;
+    let got4 = 0;
+    const it4 = (async () => {
+      for await (const e of readLogs(f, { follow: true, signal: ac4.signal, tail: 0 })) {
+        if (!e.data.toString().startsWith(`burst ${got4} `)) assert.fail(`entry ${got4}: ${e.data.toString()}`);
+        if (++got4 === burst + 3) ac4.abort();
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 100));
+    const lines = Array.from({ length: burst }, (_, i) => `${ts(Date.now())} stdout F burst ${i} ${'y'.repeat(i % 97)}\n`);
+    fs.appendFileSync(f, lines.join(''));
+    for (let i = burst; i < burst + 3; i++) {
+      await new Promise((r) => setTimeout(r, 30));
+      fs.appendFileSync(f, `${ts(Date.now())} stdout F burst ${i} \n`);
+    }
+    await withTimeout(it4, 10_000, 'burst then single lines');
+    assert.equal(got4, burst + 3);
   });
 
   // How fast it reads is a bench's question; here: whole, in order, and tail seeks to the end.
@@ -686,6 +707,8 @@ describe('logs reader', () => {
     let n = 0;
     let bytes = 0;
     for await (const e of readLogs(f, { follow: false })) {
+      // the reader's buffer grows from 16 KiB while reads fill it: lines cut at its edges stay whole
+      if (!e.data.toString().startsWith(`line number ${n} `)) assert.fail(`entry ${n}: ${e.data.toString()}`);
       n++;
       bytes += e.data.length;
     }

@@ -14,7 +14,6 @@ import type {
   ContainerUpdateRequest,
   ContainerUpdateResponse,
   ContainerWaitResponse,
-  EventMessage,
   FilesystemChange,
 } from '../types/api.js';
 import { InvalidParameterError, noSuchContainer } from '../errors.js';
@@ -53,6 +52,8 @@ export interface ContainerBackend {
     attach(idOrName: string, signal?: AbortSignal): Promise<AttachStream>;
     remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void>;
     removeLink(fullName: string): Promise<void>;
+    /** A container event with Docker's attributes (image, name, labels). */
+    emit(c: ContainerRecord, action: string): void;
   };
   listContainers(opts: { all: boolean; limit?: number; size: boolean; filters: Filters }): Promise<ContainerSummary[]>;
   inspectContainer(idOrName: string, size: boolean): Promise<ContainerInspect>;
@@ -64,7 +65,6 @@ export interface ContainerBackend {
   commit(opts: CommitOptions): Promise<string>;
   exportContainer(idOrName: string): Promise<Readable>;
   logDrivers: { keepsOutput(c: ContainerRecord): boolean };
-  events: { emit(type: EventMessage['Type'], action: string, id: string, attributes?: Record<string, string>): EventMessage };
 }
 
 const route = routesFor<ContainerBackend>((engine) => engine);
@@ -265,6 +265,8 @@ export const containerRoutes: Route[] = [
       }
     }
     if (!ctx.bool('stream')) {
+      // dockerd reports an attach after the logs, with or without a stream.
+      backend.containers.emit(c, 'attach');
       socket.end();
       return;
     }
@@ -281,7 +283,7 @@ export const containerRoutes: Route[] = [
       ...opts,
       detachKeys,
       closeStdinOnEnd: c.config.StdinOnce ?? false,
-      onDetach: () => backend.events.emit('container', 'detach', c.id, { image: c.image, name: c.name }),
+      onDetach: () => backend.containers.emit(c, 'detach'),
     });
   }),
 

@@ -78,6 +78,8 @@ export class ApiServer {
 
   /** One server per address (a Node server listens once), plain or TLS; one routing for all. */
   private readonly servers: http.Server[] = [];
+  /** Requests received so far: the daemon's idle memory reclaim waits for a stretch without any. */
+  requests = 0;
 
   private serveOn<S extends http.Server>(server: S): S {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.serve(req, res));
@@ -106,6 +108,7 @@ export class ApiServer {
 
   /** Nothing a request does may reject unhandled: that would end the daemon. */
   private serve(req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Duplex; head: Buffer; body: Buffer }): void {
+    this.requests++;
     this.dispatch(req, res, upgrade).catch((err: unknown) => {
       logger.error(`${req.method} ${req.url}: ${(err as Error).stack ?? err}`);
       res.destroy();

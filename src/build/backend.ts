@@ -53,6 +53,7 @@ export interface HeldCacheMount {
 }
 
 export interface RunOptions {
+  /** The image the container is made from; '' for none (a metadata step of FROM scratch). */
   image: string;
   config: ImageRunConfig;
   hostConfig: RunHostConfig;

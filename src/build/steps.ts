@@ -86,10 +86,10 @@ export async function fromCache(ctx: StepContext, parent: BuildImage | undefined
  * `printRun` (ENV, LABEL, WORKDIR, …): dockerd's legacy builder creates a container for such a
  * step, never started, and commits it; so does this one, so that the ` ---> Running in` and
  * `Removing intermediate container` lines (and the image's `container`) name a real container,
- * kept with rm=false as dockerd keeps it. FROM scratch has no image to create one from: no lines.
+ * kept with rm=false as dockerd keeps it. After FROM scratch the container has no image, as dockerd's.
  */
 export async function commitStep(ctx: StepContext, parent: BuildImage | undefined, state: StageState, step: ImageRunConfig, diffId: string | undefined, opts: { container?: string; printRun: boolean }): Promise<BuildImage> {
-  const stepContainer = !opts.container && opts.printRun && parent !== undefined;
+  const stepContainer = !opts.container && opts.printRun;
   const container = stepContainer ? await stepContainerFor(ctx, parent, step) : (opts.container ?? '');
   let ok = false;
   try {
@@ -107,8 +107,8 @@ export async function commitStep(ctx: StepContext, parent: BuildImage | undefine
 }
 
 /** The step's container, created (not started) from its parent with the step's config. */
-async function stepContainerFor(ctx: StepContext, parent: BuildImage, step: ImageRunConfig): Promise<string> {
-  const id = await ctx.backend.createContainer({ image: parent.id, config: { ...step, Entrypoint: null }, hostConfig: { NetworkMode: 'none' } });
+async function stepContainerFor(ctx: StepContext, parent: BuildImage | undefined, step: ImageRunConfig): Promise<string> {
+  const id = await ctx.backend.createContainer({ image: parent?.id ?? '', config: { ...step, Entrypoint: null }, hostConfig: { NetworkMode: 'none' } });
   ctx.out.stream(` ---> Running in ${id.slice(0, 12)}\n`);
   return id;
 }

@@ -6,7 +6,7 @@
 
 import type { JSONMessage } from '../types/api.js';
 import { jsonStream } from '../client/jsonstream.js';
-import { formatG } from './format/units.js';
+import { humanSize } from '../util/units.js';
 import { formatGoDuration } from '../util/duration.js';
 
 /** One message of the stream: src/types/api.ts's JSONMessage as a client must read it (any field may be null). */
@@ -64,17 +64,6 @@ const ESC = '\x1b[';
 const clearLine = `${ESC}2K`;
 const up = (n: number): string => (n > 0 ? `${ESC}${n}A` : '');
 const down = (n: number): string => (n > 0 ? `${ESC}${n}B` : '');
-
-/** go-units HumanSize: 4 significant digits, powers of 1000. */
-function humanSize(n: number): string {
-  const u = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
-  let i = 0;
-  while (n >= 1000 && i < u.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return formatG(n, 4) + u[i];
-}
 
 /** Go's time.Duration.String() for a whole number of seconds. */
 export function goDuration(seconds: number): string {

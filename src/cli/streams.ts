@@ -151,6 +151,33 @@ export function pumpStreams(o: StreamOptions): Promise<StreamResult> {
   });
 }
 
+export interface TerminalOptions {
+  tty: boolean;
+  stdin: boolean;
+  detachKeys?: string;
+  /** Where the terminal's size goes (a container's or an exec's resize route). */
+  resizePath: string;
+  /** --sig-proxy: the container the CLI's signals are forwarded to. */
+  proxySignalsTo?: string;
+}
+
+/**
+ * attach and exec: the local terminal (raw while a tty is attached, its size sent along) pumped
+ * to and from a hijacked connection until it ends or the user detaches; the terminal restored after.
+ */
+export async function pumpTerminal(client: Client, socket: Duplex, o: TerminalOptions): Promise<StreamResult> {
+  const restore = rawMode(o.tty && o.stdin);
+  const stopResize = o.tty ? monitorTtySize(client, o.resizePath) : () => {};
+  const stopSignals = o.proxySignalsTo !== undefined && !o.tty ? proxySignals(client, o.proxySignalsTo) : () => {};
+  try {
+    return await pumpStreams({ socket, tty: o.tty, stdin: o.stdin, stdout: true, stderr: true, detachKeys: o.detachKeys });
+  } finally {
+    restore();
+    stopResize();
+    stopSignals();
+  }
+}
+
 /** Puts the local terminal in raw mode; returns a function restoring it. */
 export function rawMode(enable: boolean): () => void {
   if (!enable || !process.stdin.isTTY) return () => {};

@@ -1,6 +1,7 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --expose-gc
 // MALLOC_ARENA_MAX: libuv's worker threads each get a glibc malloc arena by default, and their
 // fragmentation grew berthd's RSS by ~60 MB over 200 containers; two arenas keep it flat.
+// --expose-gc: for the full GC berthd runs when it goes idle after a burst (idle-memory.ts).
 // berthd: serves the Docker Engine API. Containers belong to their monitors, not to this process,
 // so stopping or killing berthd leaves them running; the next berthd re-adopts them.
 import { existsSync, promises as fsp } from 'node:fs';
@@ -20,6 +21,7 @@ import { listenOn, normaliseBoolFlags } from './listeners.js';
 import { validateLogConfig } from '../engine/logging/drivers.js';
 import type { Ulimit } from '../types/api.js';
 import { remapIdentity, remappedDataRoot } from './userns-remap.js';
+import { IdleMemory, memoryBreakdown } from './idle-memory.js';
 import { checkConflicts, checkValues, ConfigError, DEFAULT_CONFIG_FILE, RELOADABLE, readConfigFile, type DaemonConfig } from './config.js';
 
 const USAGE = `Usage: berthd [OPTIONS]
@@ -243,12 +245,14 @@ async function main(): Promise<void> {
   const dataRoot = remap ? await remappedDataRoot(baseRoot, remap.ids) : baseRoot;
   if (remap) logger.info(`User namespaces: ids mapped to the subordinate ranges of ${remap.user}:${remap.group} (uids ${remap.ids.describe()})`);
   const execRoot = path.resolve(cfg['exec-root'] ?? '/run/berth');
-  // As dockerd's SIGUSR1 stack dump: what the daemon holds (sockets, timers, child processes),
-  // written to the exec root; the tests' leak check reads it. Set before listening: without a
-  // handler, SIGUSR1 would open Node's inspector.
+  const idleMemory = new IdleMemory();
+  // As dockerd's SIGUSR1 stack dump: what the daemon holds (sockets, timers, child processes) and
+  // where its memory is, written to the exec root; the tests' leak check and the soak bench read
+  // it. Set before listening: without a handler, SIGUSR1 would open Node's inspector.
   process.on('SIGUSR1', () => {
     const file = path.join(execRoot, 'berthd-resources.json');
-    void fsp.writeFile(file, JSON.stringify({ pid: process.pid, resources: process.getActiveResourcesInfo() })).then(
+    const memory = { ...memoryBreakdown(), idleReclaims: idleMemory.reclaims };
+    void fsp.writeFile(file, JSON.stringify({ pid: process.pid, resources: process.getActiveResourcesInfo(), memory })).then(
       () => logger.debug(`active resources written to ${file}`),
       (err: Error) => logger.warn(`cannot write ${file}: ${err.message}`),
     );
@@ -298,6 +302,7 @@ async function main(): Promise<void> {
   const pidfile = cfg.pidfile;
   if (pidfile) await fsp.writeFile(pidfile, `${process.pid}\n`);
   logger.info(`berthd ${BERTH_VERSION} (runtime ${runtime}, data root ${dataRoot}) listening on ${hosts.join(', ')}`);
+  idleMemory.start(() => api.requests);
   const shutdown = (sig: string): void => {
     logger.info(`received ${sig}, shutting down (containers keep running)`);
     // Hijacked streams never finish on their own; don't wait for them.

@@ -1,21 +1,9 @@
 // Docker's JSON progress stream: the messages pull and push send, in the field order and with
 // the progress bar string dockerd renders (its width is 200 columns on the daemon side).
 import type { JSONMessage } from '../types/api.js';
+import { humanSize } from '../util/units.js';
 
 export type ProgressSink = (msg: JSONMessage) => void;
-
-/** go-units HumanSize ("%.4g" with decimal units). */
-export function humanSize(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  const s = v === 0 ? '0' : Number(v.toPrecision(4)).toString();
-  return s + units[i];
-}
 
 /** jsonmessage.JSONProgress.String() for a 200-column "terminal", without the time estimate. */
 export function progressBar(current: number, total: number): string {

@@ -106,6 +106,8 @@ export class EngineBuildBackend implements BuilderBackend {
         },
       } as never,
       undefined,
+      // A metadata step of FROM scratch: a container of no image, as dockerd's builder makes.
+      { fromScratch: opts.image === '' },
     );
     return res.Id;
   }

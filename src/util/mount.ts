@@ -1,10 +1,10 @@
 // mount(2) and umount2(2) called directly (through koffi, a C FFI): Node has no API for them, and
 // spawning mount(8)/umount(8) costs 10–15 ms a time on this kind of VM — twice on the path of
 // every `docker run`. The calls are synchronous; the kernel's part takes well under a millisecond.
-import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { getSystemErrorName } from 'node:util';
 import { isNotFound } from './fs.js';
+import { libc as boundLibc } from './libc.js';
 
 const MS_RDONLY = 0x1;
 const MS_REMOUNT = 0x20;
@@ -22,11 +22,9 @@ interface Libc {
 
 let libc: Libc | undefined;
 
-/** Binds libc on first use, so that processes that never mount (the CLI) never load the FFI. */
 function load(): Libc {
   if (libc) return libc;
-  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-  const lib = koffi.load('libc.so.6');
+  const { koffi, lib } = boundLibc();
   libc = {
     mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
     umount2: lib.func('int umount2(const char *target, int flags)'),

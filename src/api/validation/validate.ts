@@ -17,8 +17,8 @@ interface QueryParam {
 
 interface Operation {
   query: Record<string, QueryParam>;
-  /** `type` is the Go type dockerd's errors name; `lists` the body's []string fields (paths with * for indexes). */
-  body?: { validator: string; type: string; required: boolean; lists?: Record<string, string> };
+  /** `type` is the Go type dockerd decodes the body into; `go` its shape as Go's decoder names it. */
+  body?: { validator: string; type: string; required: boolean; go?: GoShape };
   json?: boolean;
 }
 
@@ -28,6 +28,13 @@ interface AjvError {
   params: Record<string, unknown>;
   message?: string;
 }
+
+/**
+ * A body's instance paths (`*` for a list index or map key) → the Go struct holding the value, 0
+ * when the step is a struct field (named in Go's field path) or 1 for an index or key (left out),
+ * and the value's Go type (scripts/gen-api.mjs).
+ */
+type GoShape = Record<string, [struct: string, step: 0 | 1, type: string]>;
 
 type Validator = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
 
@@ -145,27 +152,51 @@ function valueAt(root: unknown, pointer: string): unknown {
   return v;
 }
 
-/** An ajv error in the words of Go's encoding/json (whose messages clients and users know). */
-export function describeError(rootType: string, body: unknown, e: AjvError, lists: Record<string, string> = {}): string {
+/** Where Go's decoder was at a value: the struct holding it, the struct fields on the way, the value's type. */
+function goPlace(rootStruct: string, path: string[], shape: GoShape): { struct: string; fields: string[]; type?: string } {
+  let at = '';
+  let place: { struct: string; fields: string[]; type?: string } = { struct: rootStruct, fields: [] };
+  for (const part of path) {
+    const exact = shape[`${at}/${part}`];
+    at = exact ? `${at}/${part}` : `${at}/*`;
+    const step = exact ?? shape[at];
+    if (!step) return { ...place, fields: [...place.fields, part], type: undefined };
+    place = { struct: step[0], fields: step[1] === 0 ? [...place.fields, part] : place.fields, type: step[2] };
+  }
+  return place;
+}
+
+/**
+ * An ajv error in the words of Go's encoding/json (whose messages clients and users know): "json:
+ * cannot unmarshal <kind> into Go struct field <Struct>.<field path> of type <type>", where Struct
+ * is the innermost struct holding the value and the path names struct fields only (no list indexes
+ * or map keys), as dockerd 20.10 answers. `rootType` is the body's Go type (package.Type).
+ */
+export function describeError(rootType: string, body: unknown, e: AjvError, shape: GoShape = {}): string {
   const path = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-  const field = [rootType, ...path].join('.');
   const value = valueAt(body, e.instancePath);
+  const place = goPlace(rootType.split('.').pop()!, path, shape);
+  const field = `${place.struct}.${place.fields.join('.')}`;
+  // Berth's own checks (enums, required fields) name the whole path: Go's decoder has no such errors.
+  const fullPath = [rootType.split('.').pop(), ...path].join('.');
   switch (e.keyword) {
     case 'type': {
       const want = String(e.params.type).split(',')[0];
       if (path.length === 0) return `json: cannot unmarshal ${jsonKind(value)} into Go value of type ${rootType}`;
-      const list = want === 'array' ? lists[e.instancePath.replace(/\/\d+(?=\/|$)/g, '/*')] : undefined;
-      return `json: cannot unmarshal ${jsonKind(value)} into Go struct field ${field} of type ${list ?? GO_TYPES[want] ?? want}`;
+      const type = place.type ?? GO_TYPES[want] ?? want;
+      // Go quotes the number it could not fit into an integer type (1.5, 1e3), not one given for a string.
+      const kind = typeof value === 'number' && want === 'integer' ? `number ${String(value)}` : jsonKind(value);
+      return `json: cannot unmarshal ${kind} into Go struct field ${field} of type ${type}`;
     }
     case 'minimum':
     case 'maximum':
-      return `json: cannot unmarshal number ${String(value)} into Go struct field ${field} of type ${INT_NAMES.get(Number(e.params.limit)) ?? 'int64'}`;
+      return `json: cannot unmarshal number ${String(value)} into Go struct field ${field} of type ${place.type ?? INT_NAMES.get(Number(e.params.limit)) ?? 'int64'}`;
     case 'enum':
-      return `invalid value ${JSON.stringify(value)} for ${field}: must be one of ${(e.params.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(', ')}`;
+      return `invalid value ${JSON.stringify(value)} for ${fullPath}: must be one of ${(e.params.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(', ')}`;
     case 'required':
-      return `missing required field ${field}.${String(e.params.missingProperty)}`;
+      return `missing required field ${fullPath}.${String(e.params.missingProperty)}`;
     default:
-      return `invalid value for ${field}: ${e.message ?? e.keyword}`;
+      return `invalid value for ${fullPath}: ${e.message ?? e.keyword}`;
   }
 }
 
@@ -223,9 +254,9 @@ export async function validateRequest(key: string, req: IncomingMessage, query: 
   const raw = await readBody(req, upgradeBody);
   if (raw.toString('utf8').trim() === '') return { filters, bodyRead: true };
   const body = parseJsonBody(raw);
-  if (body === null && op.body.required) throw new InvalidParameterError(`invalid JSON: the body must be a ${op.body.type} object, not null`);
+  if (body === null && op.body.required) throw new InvalidParameterError(`invalid JSON: the body must be a ${op.body.type.split('.').pop()} object, not null`);
   if (STRSLICE_BODIES.has(key)) strSlices(body);
   const validate = validators[op.body.validator];
-  if (body !== null && !validate(body)) throw new InvalidParameterError(describeError(op.body.type, body, validate.errors![0], op.body.lists));
+  if (body !== null && !validate(body)) throw new InvalidParameterError(describeError(op.body.type, body, validate.errors![0], op.body.go));
   return { body, filters, bodyRead: true };
 }

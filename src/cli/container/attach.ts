@@ -2,7 +2,7 @@
 
 import type { ContainerInspect, ContainerWaitResponse } from '../../types/api.js';
 import { command, parse, StatusError, type Ctx } from '../cli.js';
-import { monitorTtySize, proxySignals, pumpStreams, rawMode, detachKeysFor } from '../streams.js';
+import { pumpTerminal, detachKeysFor } from '../streams.js';
 
 interface Opts {
   stdin: boolean;
@@ -33,17 +33,13 @@ export async function attach(argv: string[], ctx: Ctx): Promise<number> {
   const h = await client.hijack('POST', `/containers/${encodeURIComponent(id)}/attach`, {
     query: { stream: 1, stdin: stdin ? 1 : undefined, stdout: 1, stderr: 1, detachKeys: opts.detachKeys },
   });
-  const restore = rawMode(tty && stdin);
-  const stopResize = tty ? monitorTtySize(client, `/containers/${encodeURIComponent(id)}/resize`) : () => {};
-  const stopSignals = opts.sigProxy !== false && !tty ? proxySignals(client, id) : () => {};
-  let res;
-  try {
-    res = await pumpStreams({ socket: h.socket, tty, stdin, stdout: true, stderr: true, detachKeys: opts.detachKeys });
-  } finally {
-    restore();
-    stopResize();
-    stopSignals();
-  }
+  const res = await pumpTerminal(client, h.socket, {
+    tty,
+    stdin,
+    detachKeys: opts.detachKeys,
+    resizePath: `/containers/${encodeURIComponent(id)}/resize`,
+    proxySignalsTo: opts.sigProxy !== false ? id : undefined,
+  });
   if (res.detached) return 0;
   const w = await waitP;
   if ('e' in w) return 0;

@@ -3,7 +3,7 @@
 import type { ExecInspect } from '../../types/api.js';
 import { collect, command, parse, StatusError, type Ctx } from '../cli.js';
 import { parseEnvFile } from './opts.js';
-import { monitorTtySize, pumpStreams, rawMode, detachKeysFor } from '../streams.js';
+import { pumpTerminal, detachKeysFor } from '../streams.js';
 import { readFileSync } from 'node:fs';
 
 interface Opts {
@@ -63,15 +63,7 @@ export async function exec(argv: string[], ctx: Ctx): Promise<number> {
     return 0;
   }
   const h = await client.hijack('POST', `/exec/${execId}/start`, { body: { Detach: false, Tty: tty, ConsoleSize: size } });
-  const restore = rawMode(tty && stdin);
-  const stopResize = tty ? monitorTtySize(client, `/exec/${execId}/resize`) : () => {};
-  let res;
-  try {
-    res = await pumpStreams({ socket: h.socket, tty, stdin, stdout: true, stderr: true, detachKeys: opts.detachKeys });
-  } finally {
-    restore();
-    stopResize();
-  }
+  const res = await pumpTerminal(client, h.socket, { tty, stdin, detachKeys: opts.detachKeys, resizePath: `/exec/${execId}/resize` });
   if (res.detached) return 0;
   const info = await client.get<ExecInspect>(`/exec/${execId}/json`);
   return info.ExitCode ?? 0;

@@ -13,8 +13,11 @@ export class PendingAttaches {
       const entry: Waiter = (s) => (s instanceof Error ? reject(s) : resolve(s));
       this.waiting.set(id, [...(this.waiting.get(id) ?? []), entry]);
       signal?.addEventListener('abort', () => {
-        const l = this.waiting.get(id);
-        if (l) this.waiting.set(id, l.filter((e) => e !== entry));
+        // The last waiter gone takes the container's entry with it: a container whose attach was
+        // given up and that is then removed without a start must leave nothing here.
+        const l = this.waiting.get(id)?.filter((e) => e !== entry);
+        if (l?.length) this.waiting.set(id, l);
+        else this.waiting.delete(id);
         reject(new Error('attach cancelled'));
       });
     });
@@ -32,6 +35,11 @@ export class PendingAttaches {
         resolve(err as Error);
       }
     }
+  }
+
+  /** Containers with a waiter (none once every attach was connected, failed or cancelled). */
+  get size(): number {
+    return this.waiting.size;
   }
 
   fail(id: string, err: Error): void {

@@ -21,6 +21,7 @@ import type { ImageService } from './image-service.js';
 import { ingestLayer, unpackStoredLayer } from './import.js';
 import { LayerTars } from './layer-tars.js';
 import { familiarString } from './names.js';
+import { progressBar } from '../../distribution/progress.js';
 
 export interface LoadDeps {
   images: ImageService;
@@ -323,30 +324,12 @@ async function register(deps: LoadDeps, image: LoadImage, all: LoadImage[], opts
 
 // ---- progress ----
 
-/** units.HumanSize: SI units, four significant digits. */
-function humanSize(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${Number(n.toPrecision(4))}${units[i]}`;
-}
-
-/** Docker's JSONProgress.String() for a 200-column server side: bar, then current/total. */
-function progressText(current: number, total: number): string {
-  const pct = Math.min(50, Math.floor((Math.floor((current / total) * 100)) / 2));
-  const bar = `[${'='.repeat(pct)}>${' '.repeat(50 - pct)}] `;
-  return `${bar}${humanSize(current).padStart(8)}/${humanSize(total)}`;
-}
-
 const PROGRESS_EVERY = 512 * 1024;
 
 /** The final "Loading layer" message of a layer that was unpacked ahead. */
 function reportDone(total: number, id: string, opts: LoadOptions): void {
   if (opts.quiet) return;
-  opts.emit({ status: 'Loading layer', progressDetail: { current: total, total }, progress: progressText(total, Math.max(total, 1)), id });
+  opts.emit({ status: 'Loading layer', progressDetail: { current: total, total }, progress: progressBar(total, Math.max(total, 1)), id });
 }
 
 /** Passes a layer through, reporting "Loading layer" progress as Docker does (every 512 KiB and at the end). */
@@ -356,7 +339,7 @@ function progress(input: Readable, total: number, id: string, opts: LoadOptions)
   let last = 0;
   const report = (): void => {
     last = current;
-    opts.emit({ status: 'Loading layer', progressDetail: { current, total }, progress: progressText(current, Math.max(total, 1)), id });
+    opts.emit({ status: 'Loading layer', progressDetail: { current, total }, progress: progressBar(current, Math.max(total, 1)), id });
   };
   const t = new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {

@@ -15,6 +15,7 @@ import { createGunzip, createGzip } from 'node:zlib';
 import { InvalidParameterError } from '../../errors.js';
 import type { LogConfig } from '../../types/api.js';
 import { nextByPath } from '../../runtime/logs.js';
+import { fromHumanSize } from '../../util/units.js';
 import type { NextLogFile } from '../../runtime/types.js';
 
 export interface RotationPolicy {
@@ -30,13 +31,13 @@ function fail(msg: string): never {
   throw new InvalidParameterError(`failed to initialize logging driver: ${msg}`);
 }
 
-const DECIMAL: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, p: 1e15 };
-
-/** go-units' FromHumanSize, which Docker's drivers parse max-size with (decimal units). */
-function humanSize(v: string): number {
-  const m = /^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$/i.exec(v);
-  if (!m) fail(`invalid size: '${v}'`);
-  return Math.floor(Number(m[1]) * DECIMAL[(m[2] ?? '').toLowerCase()]);
+/** max-size, as Docker's drivers parse it (go-units' FromHumanSize: decimal units). */
+function parseMaxSize(v: string): number {
+  try {
+    return fromHumanSize(v);
+  } catch (err) {
+    fail((err as Error).message);
+  }
 }
 
 const TRUE = ['1', 't', 'T', 'TRUE', 'true', 'True'];
@@ -55,7 +56,7 @@ function parseCount(v: string): number {
 
 /** json-file: no rotation unless max-size is given (dockerd's checks and messages, at start). */
 function jsonFilePolicy(cfg: Record<string, string>): RotationPolicy | undefined {
-  const maxSize = cfg['max-size'] !== undefined && cfg['max-size'] !== '-1' ? humanSize(cfg['max-size']) : -1;
+  const maxSize = cfg['max-size'] !== undefined && cfg['max-size'] !== '-1' ? parseMaxSize(cfg['max-size']) : -1;
   if (cfg['max-size'] !== undefined && cfg['max-size'] !== '-1' && maxSize <= 0) fail('max-size must be a positive number');
   const maxFile = cfg['max-file'] !== undefined ? parseCount(cfg['max-file']) : 1;
   if (maxFile < 1) fail('max-file cannot be less than 1');
@@ -68,7 +69,7 @@ function jsonFilePolicy(cfg: Record<string, string>): RotationPolicy | undefined
 const LOCAL_MAX_SIZE = 20 * 1024 * 1024;
 
 function localPolicy(cfg: Record<string, string>): RotationPolicy {
-  const maxSize = cfg['max-size'] !== undefined ? humanSize(cfg['max-size']) : LOCAL_MAX_SIZE;
+  const maxSize = cfg['max-size'] !== undefined ? parseMaxSize(cfg['max-size']) : LOCAL_MAX_SIZE;
   const maxFile = cfg['max-file'] !== undefined ? parseCount(cfg['max-file']) : 5;
   const compress = cfg['compress'] !== undefined ? parseBool(cfg['compress']) : true;
   if (maxSize < 0) fail('max size should be a positive number');

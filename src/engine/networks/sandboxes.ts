@@ -285,9 +285,11 @@ export class SandboxService {
   /**
    * Undoes attach: the container's record is cleared at once (it may start again right away, in a
    * new namespace); netavark's teardown and the namespace's removal run after, one at a time with
-   * every other netavark call, and the addresses are free again once they are done.
+   * every other netavark call, and the addresses are free again once they are done. The
+   * `network disconnect` events wait for `announceAfter` when given: on an exit dockerd reports
+   * the container's `die` first.
    */
-  release(c: ContainerRecord): Promise<void> {
+  release(c: ContainerRecord, announceAfter?: Promise<void>): Promise<void> {
     const sb = c.sandbox;
     if (!sb) return Promise.resolve();
     c.sandbox = undefined;
@@ -300,10 +302,12 @@ export class SandboxService {
           .filter((req) => this.needsTeardown(req))
       : [];
     const freed = nets.flatMap(([n, ep]) => (ep.ipv6Address ? [[n, ep.ipAddress!], [n, ep.ipv6Address]] : [[n, ep.ipAddress!]]) as [NetworkRecord, string][]);
-    for (const [n, ep] of nets) {
-      clearRuntime(ep);
-      this.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
-    }
+    for (const [, ep] of nets) clearRuntime(ep);
+    const announce = (): void => {
+      for (const [n] of nets) this.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
+    };
+    if (announceAfter) void announceAfter.then(announce, announce);
+    else announce();
     // Written before the caller saves the cleared record: a daemon killed mid-teardown finishes it at start.
     if (sb.netns) this.writePending({ sandboxId: sb.id, netns: sb.netns, calls });
     const done = (async () => {
