@@ -284,8 +284,8 @@ export async function validateRequest(key: string, req: IncomingMessage, query: 
   const raw = await readBody(req, upgradeBody);
   if (raw.toString('utf8').trim() === '') return { filters, bodyRead: true };
   const numbers = new Map<string, string>();
-  const body = parseJsonBody(raw, numbers);
-  if (body === null && op.body.required) throw new InvalidParameterError(`invalid JSON: the body must be a ${op.body.type.split('.').pop()} object, not null`);
+  // Go decodes `null` into a struct as nothing at all: the handler sees an empty body, as dockerd's.
+  const body = parseJsonBody(raw, numbers) ?? (op.body.required ? {} : null);
   if (STRSLICE_BODIES.has(key)) strSlices(body);
   const validate = validators[op.body.validator];
   checkIntegerLiterals(op.body.type, numbers, op.body.go);
