@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { apiRequest, run, startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
+import { apiRequest, lines, run, startDaemon, stopAndCheckClean, type TestDaemon } from './harness.js';
 import { peersMissing, startDockerd, type Dockerd } from './peers.js';
 
 const missing = peersMissing(['dockerd', 'docker']);
@@ -230,6 +230,27 @@ describe('refusals and defaults, against dockerd', { skip: missing ? `peers unav
     for (const side of [0, 1] as const) made[side].push(plain[side].trim(), none[side].trim());
     const shown = (await Promise.all([...plain, ...none].map((id, i) => (i % 2 ? berth : dockerd).dockerOk(['inspect', '-f', '{{.HostConfig.NetworkMode}}', id.trim()])))).map((s) => s.trim());
     assert.deepEqual(shown, ['default', 'default', 'none', 'none']);
+  });
+
+  test('ps shows the reference a container was created from while it names the image, else the image id, as dockerd', async () => {
+    const shown: string[][] = [];
+    for (const side of [0, 1] as const) {
+      const cli = side === 0 ? dockerd : berth;
+      await cli.dockerOk(['tag', 'busybox', 'ps-ref:1']);
+      const imageId = (await cli.dockerOk(['image', 'inspect', '-f', '{{.Id}}', 'busybox'])).trim();
+      const refs = ['ps-ref:1', imageId, imageId.slice(7, 19), 'busybox'];
+      const ids: string[] = [];
+      for (const ref of refs) ids.push((await cli.dockerOk(['create', ref, 'true'])).trim());
+      made[side].push(...ids);
+      // ps-ref:1 goes: its container's reference no longer names an image
+      await cli.dockerOk(['rmi', 'ps-ref:1']);
+      const rows = new Map(lines(await cli.dockerOk(['ps', '-a', '--no-trunc', '--format', '{{.ID}} {{.Image}}'])).map((l) => l.split(' ') as [string, string]));
+      shown.push(ids.map((id) => rows.get(id)!));
+    }
+    assert.deepEqual(shown[1], shown[0]);
+    assert.deepEqual(shown[0]!.slice(2), [shown[0]![2], 'busybox']);
+    assert.match(shown[0]![0]!, /^sha256:[0-9a-f]{64}$/, 'an untagged reference shows as the image id');
+    assert.equal(shown[0]![1], shown[0]![0], 'created by id: the id');
   });
 
   test('--link: <ALIAS>_PORT* variables for the exposed ports and the /etc/hosts line, as dockerd', async () => {

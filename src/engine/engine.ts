@@ -43,7 +43,7 @@ import { applyChanges } from '../build/changes.js';
 import { DEFAULT_IMAGE, defaultImageTar } from './images/default-image.js';
 import { ImageService } from './images/image-service.js';
 import { importConfig, ingestLayer } from './images/import.js';
-import { familiarString, parseImageName } from './images/names.js';
+import { parseImageName } from './images/names.js';
 import { commitContainer, type CommitOptions } from './images/commit.js';
 import { exportContainer, removeStaleViews } from './containers/export.js';
 import { containerLayers, runtimeMountPoints } from './containers/rootfs-layers.js';
@@ -383,15 +383,19 @@ export class Engine {
     return list;
   }
 
+  /**
+   * ps's Image, as moby's list: the reference the container was created with while it still names
+   * the container's image, else the image's id (the CLI shortens it).
+   */
   private imageDisplayName(imageId: string, asGiven: string): string {
-    const tags = this.images.repoTags(imageId);
+    if (asGiven === imageId) return imageId;
+    let found;
     try {
-      const name = familiarString(parseImageName(asGiven).canonical);
-      if (tags.includes(name)) return asGiven;
+      found = this.images.lookup(asGiven);
     } catch {
-      // fall through to the id
+      found = undefined;
     }
-    return tags[0] ?? imageId;
+    return found?.record.id === imageId ? asGiven : imageId;
   }
 
   async listContainers(opts: { all: boolean; limit?: number; size: boolean; filters: Filters }): Promise<ContainerSummary[]> {
