@@ -99,6 +99,16 @@ function youngGeneration(): number {
 
 let trim: ((pad: number) => number) | undefined;
 
+/** glibc's malloc_trim; a C library without it (musl) gets a no-op rather than a crash in the timer. */
+function bindTrim(): (pad: number) => number {
+  try {
+    return libc().lib.func('int malloc_trim(size_t pad)') as (pad: number) => number;
+  } catch (err) {
+    logger.debug(`memory: no malloc_trim (${(err as Error).message}): only the GC gives memory back`);
+    return () => 0;
+  }
+}
+
 /** A full GC, then glibc's free pages back to the kernel. */
 export function reclaim(): Reclaimed {
   const rssBefore = process.memoryUsage.rss();
@@ -107,7 +117,7 @@ export function reclaim(): Reclaimed {
   if (gc) gc();
   const gcMs = gc ? performance.now() - t : null;
   t = performance.now();
-  trim ??= libc().lib.func('int malloc_trim(size_t pad)') as (pad: number) => number;
+  trim ??= bindTrim();
   trim(0);
   return { rssBefore, rssAfter: process.memoryUsage.rss(), gcMs, trimMs: performance.now() - t };
 }
