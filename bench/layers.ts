@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Layer throughput: `commit` of a container with a large writable layer, `save` and `load` of the
-// resulting image and `export` of the container — Berth and dockerd through the same docker CLI,
+// resulting image (`load` while the layer is still there, as the earlier commits' images hold it;
+// `load-new` after those are pruned, so the layer is unpacked again) and `export` of the container — Berth and dockerd through the same docker CLI,
 // side by side with the floor (GNU tar writing or reading the same tree). Run as root:
 //
 //   npm run build && node dist/bench/layers.js [--quick] [--mb 500] [--runs 3]
@@ -39,7 +40,8 @@ const MB = opts.mb;
 const RUNS = opts.runs;
 const OP_TIMEOUT_MS = 15 * 60_000;
 
-type Op = 'commit' | 'save' | 'load' | 'export';
+/** load: the image's layer is still there (the earlier commits' images hold it); load-new: it is not. */
+type Op = 'commit' | 'save' | 'load' | 'load-new' | 'export';
 type Contestant = OpContestant<Op>;
 const FLOOR = 'floor: GNU tar';
 const BERTH = 'Berth (docker CLI)';
@@ -87,9 +89,12 @@ function dockerContestant(peer: Peer, label: string, payload: string): { c: Cont
           return timed(peer.docker('commit', ctr, image));
         case 'save':
           return timed(peer.docker('save', '-o', file, image));
-        case 'load': {
+        case 'load':
+        case 'load-new': {
           const archive = path.join(out, 'save-0.tar');
           await mustTime(peer.docker('rmi', image), DOCKER_ENV, OP_TIMEOUT_MS);
+          // The images of the earlier commits (dangling now) share the layer: gone, it is unpacked again.
+          if (op === 'load-new') await mustTime(peer.docker('image', 'prune', '-f'), DOCKER_ENV, OP_TIMEOUT_MS);
           return timed(peer.docker('load', '-q', '-i', archive));
         }
         case 'export': {
@@ -111,7 +116,7 @@ function floorContestant(payload: string): Contestant {
   return {
     name: FLOOR,
     run: async (op, i) => {
-      if (op === 'load') {
+      if (op === 'load' || op === 'load-new') {
         const target = path.join(dir, `x${i}`);
         mkdirSync(target);
         const r = await mustTime(['tar', '-xf', archive, '-C', target], undefined, OP_TIMEOUT_MS);
@@ -150,7 +155,7 @@ async function main(): Promise<void> {
   for (const s of setups) await s();
 
   // save runs before load, which loads the first saved archive
-  const results = await runOps<Op>(['commit', 'save', 'load', 'export'], contestants, RUNS);
+  const results = await runOps<Op>(['commit', 'save', 'load', 'load-new', 'export'], contestants, RUNS);
   process.stdout.write(report(results, megabytes));
 }
 
@@ -163,7 +168,7 @@ function report(results: OpResult<Op>[], megabytes: number): string {
     floor: FLOOR,
     hasFloor: () => true,
     target: (r, s, floor, dockerd) => {
-      if ((r.op !== 'save' && r.op !== 'load') || r.name !== BERTH) return undefined;
+      if ((r.op !== 'save' && r.op !== 'load' && r.op !== 'load-new') || r.name !== BERTH) return undefined;
       const cell = `≥ 1.5× dockerd: ${verdict(dockerd / s, (v) => v >= 1.5)}; ≤ 1.5× floor: ${verdict(s / floor, (v) => v <= 1.5)}`;
       return { cell, summary: `${cell} (${ratio(dockerd / s)} dockerd's speed, ${ratio(s / floor)} the floor's time)` };
     },

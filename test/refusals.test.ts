@@ -104,7 +104,7 @@ describe('refusals and defaults, against dockerd', { skip: missing ? `peers unav
     assert.deepEqual(answers[0], { status: 400, message: 'json: cannot unmarshal string into Go struct field ExecConfig.Cmd of type []string' });
   });
 
-  test('wrongly typed fields in every JSON body: a 400 in the Go decoder\'s words of dockerd (innermost struct, field path, Go type), nothing made', async () => {
+  test('wrongly typed fields in every JSON body: a 400 in the Go decoder\'s words of dockerd (innermost struct, field path, Go type), nothing made; null or empty bodies as dockerd', async () => {
     const ids = await runningPair();
     const execs = await execPair(ids);
     const create = (body: Record<string, unknown>): [string, unknown] => ['/v1.41/containers/create?name=typed', { Image: 'busybox', ...body }];
@@ -117,6 +117,10 @@ describe('refusals and defaults, against dockerd', { skip: missing ? `peers unav
       create({ Healthcheck: { Interval: 'x' } }),
       create({ HostConfig: 'x' }),
       create({ HostConfig: { Memory: 1.5 } }),
+      ['/v1.41/containers/create?name=typed', '{"Image":"busybox","HostConfig":{"Memory":1e3}}'],
+      ['/v1.41/containers/create?name=typed', '{"Image":"busybox","HostConfig":{"MemorySwap":4.0}}'],
+      ['/v1.41/containers/create?name=typed', '{"Image":"busybox","HostConfig":{"CpuShares":99999999999999999999}}'],
+      ['/v1.41/containers/create?name=typed', '{"Image":"busybox","Healthcheck":{"Interval":1.5e9}}'],
       create({ HostConfig: { BlkioWeight: 70000 } }),
       create({ HostConfig: { RestartPolicy: { MaximumRetryCount: 'x' } } }),
       create({ HostConfig: { PortBindings: { '80/tcp': [{ HostPort: 80 }] } } }),
@@ -139,11 +143,24 @@ describe('refusals and defaults, against dockerd', { skip: missing ? `peers unav
       [`/v1.41/commit?container=${ids[side]}&repo=typed`, { Tty: 'x' }],
       ['/v1.41/containers/create', [1]],
     ];
+    // Go decodes null into a struct as nothing: as an empty body.
+    const empty = (side: 0 | 1): [string, string][] => [
+      ['/v1.41/containers/create?name=typed', 'null'],
+      ['/v1.41/containers/create?name=typed', '{}'],
+      ['/v1.41/containers/create?name=typed', '{"HostConfig":{"Memory":0}}'],
+      [`/v1.41/containers/${ids[side]}/update`, 'null'],
+    ];
+    for (let i = 0; i < empty(0).length; i++) {
+      const got: Answer[] = [];
+      for (const side of [0, 1] as const) got.push(await post(sides()[side], empty(side)[i]![0], empty(side)[i]![1], { 'Content-Type': 'application/json' }));
+      assert.deepEqual(got[1], got[0], empty(0)[i]![1]);
+    }
     for (let i = 0; i < cases(0).length; i++) {
       const got: Answer[] = [];
       for (const side of [0, 1] as const) {
         const [path, body] = cases(side)[i]!;
-        got.push(await post(sides()[side], path, JSON.stringify(body), { 'Content-Type': 'application/json' }));
+        // A string is the body as sent (number literals JSON.stringify would rewrite).
+        got.push(await post(sides()[side], path, typeof body === 'string' ? body : JSON.stringify(body), { 'Content-Type': 'application/json' }));
       }
       // dockerd 20.10 answers some of these 500 (create, commit: fixed to 400 in moby 23); a 500 is never Berth's.
       assert.equal(got[1]!.status, 400, `${JSON.stringify(cases(0)[i])}: ${got[1]!.message}`);

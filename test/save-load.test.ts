@@ -8,7 +8,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { legacyLayerConfigs } from '../src/archive/image-archive/legacy-v1.js';
-import { busyboxTar, lines, makeTar, REPO, run, startDaemon, stopAndCheckClean, type TarEntry, type TestDaemon } from './harness.js';
+import { busyboxTar, lines, makeTar, REPO, run, startDaemon, stopAndCheckClean, waitFor, type TarEntry, type TestDaemon } from './harness.js';
 import { startDockerd, which, type Dockerd } from './peers.js';
 
 let d: TestDaemon;
@@ -465,6 +465,69 @@ describe('load', () => {
     const failed = await apiLoad(d, bad);
     assert.match(JSON.stringify(failed.messages), /layer 2 \(l2\/layer.tar\) of image [a-f0-9]{12} does not match its diff id/);
     assert.deepEqual(storeState(d), before);
+  });
+
+  test('a large layer is kept as its files plus a tar-split: save gives its tar back byte for byte (GNU tar, entries replaced or whited out in the same layer)', async () => {
+    // A GNU tar layer (long names, a hard link, a symlink, record padding after the end marker)
+    // with entries appended: a file replaced, a directory replaced by a file, an earlier file whited out.
+    const a = path.join(tmp, 'split-a');
+    const b = path.join(tmp, 'split-b');
+    const big = randomBytes(1_300_000);
+    const long = `deep/${'n'.repeat(120)}/file.txt`;
+    for (const [rel, content] of [['big.bin', big], [long, 'long name\n'], ['sub/inner.bin', randomBytes(300_000)], ['gone.txt', 'gone\n']] as const) {
+      fs.mkdirSync(path.dirname(path.join(a, rel)), { recursive: true });
+      fs.writeFileSync(path.join(a, rel), content);
+    }
+    fs.linkSync(path.join(a, 'big.bin'), path.join(a, 'link'));
+    fs.symlinkSync('big.bin', path.join(a, 'sym'));
+    fs.mkdirSync(b);
+    const big2 = randomBytes(700_000);
+    fs.writeFileSync(path.join(b, 'big.bin'), big2);
+    fs.writeFileSync(path.join(b, 'sub'), 'now a file\n');
+    fs.writeFileSync(path.join(b, '.wh.gone.txt'), '');
+    const layerFile = path.join(tmp, 'split-layer.tar');
+    for (const [flag, dir, names] of [['-cf', a, ['.']], ['-rf', b, ['./big.bin', './sub', './.wh.gone.txt']]] as const) {
+      const r = await run('tar', ['--format=gnu', flag, layerFile, '-C', dir, ...names]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const layer = fs.readFileSync(layerFile);
+    const diffId = sha(layer);
+    const { tar } = dockerArchive([{ layers: [busyboxTar(), layer], tags: ['split/gnu:1'] }]);
+    const loaded = await d.docker(['load'], { input: tar });
+    assert.equal(loaded.code, 0, loaded.stderr);
+    const md5 = (x: Buffer): string => createHash('md5').update(x).digest('hex');
+    const seen = await d.dockerOk(['run', '--rm', 'split/gnu:1', 'sh', '-c', `md5sum /big.bin /link | cut -c1-32; cat /sub /${long}; readlink /sym; test -e /gone.txt || echo gone`]);
+    assert.equal(seen, `${md5(big2)}\n${md5(big)}\nnow a file\nlong name\nbig.bin\ngone\n`);
+    const blobs = path.join(d.dataRoot, 'content/blobs/sha256');
+    assert.ok(!fs.existsSync(path.join(blobs, hex(diffId))), 'the layer tar is not stored');
+    const other = ((await d.api('GET', '/berth/system/df')).body.Other as { Type: string }[]).map((p) => p.Type);
+    assert.ok(other.includes('Tar-splits of loaded layers'), `df counts the tar-split: ${other}`);
+    const savedLayer = async (ref: string): Promise<Buffer | undefined> =>
+      readTar(await apiSave(d, `/images/get?names=${encodeURIComponent(ref)}`)).find((e) => e.name === `blobs/sha256/${hex(diffId)}`)?.data;
+    assert.ok((await savedLayer('split/gnu:1'))?.equals(layer), 'save regenerates the layer byte for byte');
+
+    // The same blob named by its digest over another parent: not unpacked from the archive again
+    // but from the tar regenerated here, and the new layer keeps a tar-split of its own.
+    const cfg = Buffer.from(JSON.stringify(imageConfig([layerA, layer])));
+    const blob = (x: Buffer): string => `blobs/sha256/${hex(sha(x))}`;
+    const second = tarOf([
+      { name: blob(layerA), content: layerA },
+      { name: blob(layer), content: layer },
+      { name: blob(cfg), content: cfg },
+      { name: 'manifest.json', content: JSON.stringify([{ Config: blob(cfg), RepoTags: ['split/gnu:2'], Layers: [blob(layerA), blob(layer)] }]) },
+    ]);
+    assert.equal((await apiLoad(d, second)).status, 200);
+    await d.dockerOk(['rmi', 'split/gnu:1']);
+    assert.ok((await savedLayer('split/gnu:2'))?.equals(layer), 'the second copy regenerates the layer byte for byte');
+    assert.ok(!fs.existsSync(path.join(blobs, hex(diffId))));
+
+    // A file changed behind Berth's back (same size): save refuses rather than ship other bytes.
+    const upper = (await inspect(d, 'split/gnu:2')).GraphDriver.Data.UpperDir as string;
+    fs.writeFileSync(path.join(upper, 'sub'), 'now a fil!\n');
+    const bad = await d.docker(['save', '-o', path.join(tmp, 'split-bad.tar'), 'split/gnu:2']);
+    assert.notEqual(bad.code, 0, 'save of a changed layer fails');
+    await waitFor(() => /changed on disk/.test(d.log()), 'the daemon logs the changed layer', 10_000);
+    await d.dockerOk(['rmi', 'split/gnu:2']);
   });
 
   test('tags in the archive replace existing ones, as Docker does', async () => {

@@ -221,13 +221,14 @@ describe('--userns-remap: containers through berthd and dockerd', () => {
       fs.writeFileSync(path.join(ctx, 'f'), 'x\n');
       fs.writeFileSync(
         path.join(ctx, 'Dockerfile'),
-        'FROM busybox\nWORKDIR /app/sub\nCOPY --chown=55:66 f /app/f\nRUN echo "u:x:1234:1234::/:/bin/sh" >> /etc/passwd && chmod 1777 /tmp\nUSER u\nRUN touch /tmp/byu\n',
+        // /app/big: a layer large enough that load unpacks it as the archive arrives.
+        'FROM busybox\nWORKDIR /app/sub\nCOPY --chown=55:66 f /app/f\nRUN head -c 2000000 /dev/urandom > /app/big && chown 7:8 /app/big\nRUN echo "u:x:1234:1234::/:/bin/sh" >> /etc/passwd && chmod 1777 /tmp\nUSER u\nRUN touch /tmp/byu\n',
       );
       const built = await run('docker', ['-H', berthd.host, 'build', '-q', '-t', tag, ctx], { env: { DOCKER_BUILDKIT: '0', DOCKER_CONFIG: berthd.dockerConfig } });
       assert.equal(built.code, 0, built.stderr);
-      const listing = '0:0 /app/sub 55:66 /app/f 1234:1234 /tmp/byu ';
+      const listing = '0:0 /app/sub 55:66 /app/f 7:8 /app/big 1234:1234 /tmp/byu ';
       const check = async (what: string) => {
-        const out = await ok(e, ['run', '--rm', tag, 'sh', '-c', 'stat -c "%u:%g %n" /app/sub /app/f /tmp/byu | tr "\\n" " "']);
+        const out = await ok(e, ['run', '--rm', tag, 'sh', '-c', 'stat -c "%u:%g %n" /app/sub /app/f /app/big /tmp/byu | tr "\\n" " "']);
         assert.equal(out, listing, what);
       };
       await check('built');
@@ -250,7 +251,7 @@ describe('--userns-remap: containers through berthd and dockerd', () => {
         const other = engines[1];
         await ok(other, ['load', '-i', archive]);
         assert.equal((await ok(other, ['image', 'inspect', '--format', '{{.Id}}', tag])).trim(), id);
-        const out = await ok(other, ['run', '--rm', tag, 'sh', '-c', 'stat -c "%u:%g %n" /app/sub /app/f /tmp/byu | tr "\\n" " "']);
+        const out = await ok(other, ['run', '--rm', tag, 'sh', '-c', 'stat -c "%u:%g %n" /app/sub /app/f /app/big /tmp/byu | tr "\\n" " "']);
         assert.equal(out, listing, 'the remapped berthd\'s save, loaded by dockerd');
         await ok(other, ['rmi', tag]);
       }
@@ -278,7 +279,7 @@ describe('--userns-remap: containers through berthd and dockerd', () => {
       await ok(e, ['cp', path.join(ctx, 'in'), `${c}:/app/in`]);
       const upper = JSON.parse(await ok(e, ['inspect', '--format', '{{json .GraphDriver.Data.UpperDir}}', c])) as string;
       assert.equal(owner(path.join(upper, 'app/in')), `${user.start}:${user.start}`);
-      const cpOut = execFileSync('tar', ['-tvf', '-'], { input: execFileSync('docker', ['-H', berthd.host, 'cp', `${c}:/app`, '-']) }).toString();
+      const cpOut = execFileSync('tar', ['-tvf', '-'], { input: execFileSync('docker', ['-H', berthd.host, 'cp', `${c}:/app`, '-'], { maxBuffer: 64 << 20 }) }).toString();
       assert.match(cpOut, /55\/66 .* app\/f\n/);
       assert.match(cpOut, /0\/0 .* app\/in\n/);
       const exported = execFileSync('tar', ['-tvf', '-'], { input: execFileSync('docker', ['-H', berthd.host, 'export', c], { maxBuffer: 64 << 20 }) }).toString();

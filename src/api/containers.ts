@@ -102,6 +102,10 @@ export const containerRoutes: Route[] = [
 
   route('POST', '/containers/create', async (ctx, backend) => {
     const body = await ctx.json<ContainerCreateRequest>();
+    // dockerd's wrapper embeds *Config: with none of its fields there is no config at all.
+    if (body && typeof body === 'object' && Object.keys(body).every((k) => k === 'HostConfig' || k === 'NetworkingConfig')) {
+      throw new InvalidParameterError('Config cannot be empty in order to create a container');
+    }
     const platform = ctx.str('platform');
     if (platform && !/^linux(\/|$)/.test(platform)) throw new InvalidParameterError(`invalid platform: ${platform}`);
     if (body && typeof body === 'object') dropKernelMemory(ctx.apiVersion, body.HostConfig);

@@ -15,6 +15,7 @@ import { Root } from './root.js';
 import { ByteReader, openMaybeCompressed, type Compression } from './stream.js';
 import { TarReader } from './tar-reader.js';
 import { extractionError, Unpacker } from './unpack.js';
+import type { TarSplitRecorder } from './tar-split.js';
 import type { IdMapping } from '../util/idmap.js';
 
 export {
@@ -34,6 +35,8 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   /** false: the caller hashes the same bytes itself (ingestLayer's content writer); diffId/digest are then ''. */
   digest?: boolean;
+  /** Records the tar's split (tar-split.ts) and saves it once the layer is unpacked: no other copy of the tar is kept. */
+  split?: TarSplitRecorder;
 }
 
 export interface ApplyResult {
@@ -69,7 +72,7 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyOptio
     throw new SystemError(`applyLayer: ${dir} is not a directory`);
   }
   const root = Root.open(dir, { owner: opts.ids?.root });
-  const ex = new Unpacker(root, root.root, { whiteouts: 'overlay', noChown: opts.noChown, ids: opts.ids, signal: opts.signal });
+  const ex = new Unpacker(root, root.root, { whiteouts: 'overlay', noChown: opts.noChown, ids: opts.ids, signal: opts.signal, split: opts.split });
   let opened: Awaited<ReturnType<typeof openMaybeCompressed>> | undefined;
   let onAbort: (() => void) | undefined;
   try {
@@ -79,6 +82,8 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyOptio
     onAbort = () => o.destroy(new SystemError('layer extraction aborted'));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const reader = new ByteReader(opened.chunks);
+    const split = opts.split;
+    if (split) reader.observe((b, data) => split.consume(b, data));
     const hashing = opts.digest !== false;
     if (!hashing) {
       reader.digest.countOnly();
@@ -87,6 +92,7 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyOptio
     await ex.run(new TarReader(reader));
     await reader.drain();
     await ex.finish();
+    await split?.save();
     const diffId = hashing ? reader.digest.digest() : '';
     return {
       size: ex.size,

@@ -206,8 +206,16 @@ export class ByteReader {
   private avail = 0;
   private done = false;
   readonly digest = new Digester();
+  /** Sees every byte handed out (or drained), in order; `data` while an entry's content is read (tar-split). */
+  private observer: ((b: Buffer, data: boolean) => void) | undefined;
+  /** Set by the tar reader around reads of an entry's content. */
+  data = false;
 
   constructor(private readonly it: AsyncIterator<Buffer>) {}
+
+  observe(fn: (b: Buffer, data: boolean) => void): void {
+    this.observer = fn;
+  }
 
   private async fill(): Promise<boolean> {
     if (this.done) return false;
@@ -241,6 +249,7 @@ export class ByteReader {
       this.head++;
       this.off = 0;
     }
+    this.observer?.(out, this.data);
     return out;
   }
 
@@ -276,6 +285,11 @@ export class ByteReader {
 
   /** Reads (and hashes) everything that is left. */
   async drain(): Promise<void> {
+    this.data = false;
+    if (this.observer) {
+      while (await this.chunk(Infinity));
+      return;
+    }
     this.bufs = [];
     this.head = 0;
     this.off = 0;

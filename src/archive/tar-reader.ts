@@ -76,7 +76,8 @@ export class TarReader {
   /** Up to `max` bytes of the current entry's data; null once it is all read. */
   async read(max = 1 << 20): Promise<Buffer | null> {
     if (this.left === 0) return null;
-    const c = await this.bytes.chunk(Math.min(max, this.left));
+    this.bytes.data = true;
+    const c = await this.bytes.chunk(Math.min(max, this.left)).finally(() => (this.bytes.data = false));
     if (!c) throw bad('unexpected end of stream in file data');
     this.left -= c.length;
     return c;

@@ -15,7 +15,9 @@ import type { TarHeader } from './tar.js';
 import { TarReader } from './tar-reader.js';
 import { fdPath, joinRel, ResolveError, type Dir, type Root } from './root.js';
 import { mkfifo, mknod, setXattrs } from './xattr.js';
+import type { TarSplitRecorder } from './tar-split.js';
 import type { IdMapping } from '../util/idmap.js';
+import { BatchedWriter } from '../util/batched-writer.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const WHITEOUT_META_PREFIX = '.wh..wh.';
@@ -38,6 +40,8 @@ export interface UnpackOptions {
   /** Ignore extended attributes the destination refuses (the CLI extracting on the host). */
   bestEffortXattrs?: boolean;
   signal?: AbortSignal;
+  /** Records the tar's bytes around the files' contents (load keeps a layer's tar as its files). */
+  split?: TarSplitRecorder;
 }
 
 /** Go's path.Clean for slash-separated paths. */
@@ -234,19 +238,21 @@ export class Unpacker {
   }
 
   private async writeFile(parent: Dir, name: string, hdr: TarHeader, tar: TarReader): Promise<void> {
-    const fd = this.root.createFile(parent, name, 0o600);
+    const fh = await this.root.createFileAsync(parent, name, 0o600);
+    const split = this.opts.split;
+    // Written in large writes on libuv's threads, one in flight while the next gathers: the
+    // event loop reads (and hashes) the stream meanwhile.
+    const out = new BatchedWriter(fh);
     let ok = false;
     try {
-      for (;;) {
-        const c = await tar.read();
-        if (!c) break;
-        let off = 0;
-        while (off < c.length) off += fs.writeSync(fd, c, off, c.length - off);
-      }
+      split?.beginFile(joinRel(parent.path, name));
+      for (let c = await tar.read(); c; c = await tar.read()) await out.write(c);
+      await out.flush();
+      split?.endFile();
       const own = this.owner(hdr);
-      if (own) fs.fchownSync(fd, own.uid, own.gid);
-      fs.fchmodSync(fd, this.modeOf(hdr));
-      fs.futimesSync(fd, hdr.mtime, hdr.mtime);
+      if (own) fs.fchownSync(fh.fd, own.uid, own.gid);
+      fs.fchmodSync(fh.fd, this.modeOf(hdr));
+      fs.futimesSync(fh.fd, hdr.mtime, hdr.mtime);
       ok = true;
     } catch (e) {
       if (e instanceof InvalidParameterError && /unexpected end of stream/.test(e.message)) {
@@ -254,7 +260,8 @@ export class Unpacker {
       }
       throw e;
     } finally {
-      fs.closeSync(fd);
+      await out.settle();
+      await fh.close();
       // A file cut short is not left behind looking complete.
       if (!ok) {
         try {
@@ -333,7 +340,15 @@ export class Unpacker {
 
   /** Removes an entry and forgets what was queued for it and below it. */
   private removeEntry(parent: Dir, name: string, rel: string): void {
-    this.root.remove(parent, name);
+    const split = this.opts.split;
+    if (split?.holds(rel)) {
+      // Its bytes are part of the layer's tar: kept aside, outside the layer's files.
+      this.writableCheck(parent, name);
+      this.root.forget(rel);
+      split.evict(parent.fd, name, rel);
+    } else {
+      this.root.remove(parent, name);
+    }
     const prefix = `${rel}/`;
     for (const k of this.xattrs.keys()) if (k === rel || k.startsWith(prefix)) this.xattrs.delete(k);
     for (const k of this.dirTimes.keys()) if (k === rel || k.startsWith(prefix)) this.dirTimes.delete(k);

@@ -36,6 +36,7 @@ const KINDS = [
   'Work in progress',
   'Unreferenced blobs',
   'Symbolic links in layers',
+  'Tar-splits of loaded layers',
   'Directories',
   'Other',
 ] as const;
@@ -79,6 +80,8 @@ function ownerOf(rel: string[], st: Stats, snaps: Map<string, string>, blobs: Se
     case 'snapshots': {
       if (a?.startsWith('tmp-')) return 'Work in progress';
       const kind = snaps.get(a ?? '');
+      // A loaded layer's tar around its files (archive/tar-split.ts): what its tar blob would have been.
+      if (kind === 'committed' && (b === 'tar-split' || b === 'kept')) return 'Tar-splits of loaded layers';
       if (!kind || b !== 'fs') return 'Other';
       // A layer's size is its tar's content, where a symbolic link has none; a container's counts it.
       return kind === 'committed' && st.isSymbolicLink() ? 'Symbolic links in layers' : 'docker';

@@ -28,6 +28,16 @@ export interface SnapshotInfo {
    * directory (commit and build layers), `tarSize` bytes whose digest is `diffId`.
    */
   tarSize?: number;
+  /** The tar is regenerated from the directory and the `tar-split` beside it (loaded layers; archive/tar-split.ts). */
+  tarSplit?: boolean;
+}
+
+/** What a layer's unpacking (or commit) tells the snapshotter about it. */
+export interface LayerContent {
+  diffId: string;
+  size: number;
+  tarSize?: number;
+  tarSplit?: boolean;
 }
 
 export interface OverlayMount {
@@ -38,12 +48,8 @@ export interface OverlayMount {
 }
 
 /** A layer unpacked by unpackDetached, waiting for its parent to be committed. */
-export interface DetachedLayer {
+export interface DetachedLayer extends Readonly<LayerContent> {
   readonly tmpDir: string;
-  readonly diffId: string;
-  readonly size: number;
-  /** The layer's tar is regenerated from the directory (SnapshotInfo.tarSize). */
-  readonly tarSize?: number;
 }
 
 export class Snapshotter {
@@ -85,6 +91,11 @@ export class Snapshotter {
     return [...this.infos.values()];
   }
 
+  /** The snapshot's own directory: `fs` and, for a loaded layer, its `tar-split`. */
+  layerDir(key: string): string {
+    return path.join(this.dir, key);
+  }
+
   fsDir(key: string): string {
     return path.join(this.dir, key, 'fs');
   }
@@ -103,7 +114,7 @@ export class Snapshotter {
    * it is complete the snapshot has no metadata, so a crash leaves nothing that looks valid, and
    * a layer that is already present is kept as it is (layers are shared, never copied).
    */
-  async createLayer(parent: string | undefined, fill: (dir: string) => Promise<{ diffId: string; size: number }>): Promise<SnapshotInfo> {
+  async createLayer(parent: string | undefined, fill: (dir: string) => Promise<LayerContent>): Promise<SnapshotInfo> {
     if (parent !== undefined) this.mustGet(parent);
     const layer = await this.unpackDetached(fill);
     return this.commitDetached(parent, layer);
@@ -114,7 +125,7 @@ export class Snapshotter {
    * unpacks each layer as it downloads): a layer's files do not depend on the layers below,
    * only its key does. The result is nothing until commitDetached (or discardDetached).
    */
-  async unpackDetached(fill: (dir: string) => Promise<{ diffId: string; size: number; tarSize?: number }>): Promise<DetachedLayer> {
+  async unpackDetached(fill: (dir: string) => Promise<LayerContent>): Promise<DetachedLayer> {
     const tmpDir = path.join(this.dir, `tmp-${randomBytes(8).toString('hex')}`);
     await fsp.mkdir(path.join(tmpDir, 'fs'), { recursive: true, mode: 0o755 });
     try {
@@ -127,7 +138,7 @@ export class Snapshotter {
 
   /** Makes a detached layer the committed snapshot over `parent` (or drops it when that exists). */
   async commitDetached(parent: string | undefined, layer: DetachedLayer): Promise<SnapshotInfo> {
-    const { tmpDir, diffId, size, tarSize } = layer;
+    const { tmpDir, diffId, size, tarSize, tarSplit } = layer;
     try {
       if (parent !== undefined) this.mustGet(parent);
       const key = chainId(parent, diffId);
@@ -139,7 +150,7 @@ export class Snapshotter {
           return existing;
         }
         await fsp.rename(tmpDir, path.join(this.dir, key));
-        const info: SnapshotInfo = { key, kind: 'committed', parent, created: new Date().toISOString(), diffId, size, ...(tarSize !== undefined ? { tarSize } : {}) };
+        const info: SnapshotInfo = { key, kind: 'committed', parent, created: new Date().toISOString(), diffId, size, ...(tarSize !== undefined ? { tarSize } : {}), ...(tarSplit ? { tarSplit } : {}) };
         await this.meta.put(key, info);
         this.infos.set(key, info);
         return info;
@@ -155,7 +166,7 @@ export class Snapshotter {
    * layer, to be committed in place rather than copied (containerd commits an active snapshot
    * the same way); the snapshot is left with an empty upper dir.
    */
-  async detachUpper(key: string, sealed: { diffId: string; size: number; tarSize?: number }): Promise<DetachedLayer> {
+  async detachUpper(key: string, sealed: LayerContent): Promise<DetachedLayer> {
     const info = this.mustGet(key);
     if (info.kind !== 'active') throw new ConflictError(`snapshot ${key} is not active`);
     const tmpDir = path.join(this.dir, `tmp-${randomBytes(8).toString('hex')}`);

@@ -200,6 +200,36 @@ export function describeError(rootType: string, body: unknown, e: AjvError, shap
   }
 }
 
+const GO_INTEGERS: Record<string, [bigint, bigint]> = {
+  int: [-(2n ** 63n), 2n ** 63n - 1n],
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+  int32: [-(2n ** 31n), 2n ** 31n - 1n],
+  int16: [-(2n ** 15n), 2n ** 15n - 1n],
+  int8: [-128n, 127n],
+  uint: [0n, 2n ** 64n - 1n],
+  uint64: [0n, 2n ** 64n - 1n],
+  uint32: [0n, 2n ** 32n - 1n],
+  uint16: [0n, 65535n],
+  uint8: [0n, 255n],
+  'time.Duration': [-(2n ** 63n), 2n ** 63n - 1n],
+};
+
+/**
+ * Integer fields given a literal Go's decoder refuses though JavaScript reads it as an integer
+ * (`1.0`, `1e3`) or one past the type's range that a double rounds into it: refused in Go's words,
+ * with the literal as sent.
+ */
+function checkIntegerLiterals(rootType: string, numbers: Map<string, string>, shape: GoShape = {}): void {
+  for (const [pointer, literal] of numbers) {
+    const path = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const place = goPlace(rootType.split('.').pop()!, path, shape);
+    const range = place.type ? GO_INTEGERS[place.type] : undefined;
+    if (!range) continue;
+    const fits = /^-?\d+$/.test(literal) && BigInt(literal) >= range[0] && BigInt(literal) <= range[1];
+    if (!fits) throw new InvalidParameterError(`json: cannot unmarshal number ${literal} into Go struct field ${place.struct}.${place.fields.join('.')} of type ${place.type}`);
+  }
+}
+
 async function readBody(req: IncomingMessage, upgradeBody: Buffer | undefined): Promise<Buffer> {
   if (upgradeBody) return upgradeBody;
   const declared = Number(req.headers['content-length'] ?? 0);
@@ -253,10 +283,12 @@ export async function validateRequest(key: string, req: IncomingMessage, query: 
   }
   const raw = await readBody(req, upgradeBody);
   if (raw.toString('utf8').trim() === '') return { filters, bodyRead: true };
-  const body = parseJsonBody(raw);
-  if (body === null && op.body.required) throw new InvalidParameterError(`invalid JSON: the body must be a ${op.body.type.split('.').pop()} object, not null`);
+  const numbers = new Map<string, string>();
+  // Go decodes `null` into a struct as nothing at all: the handler sees an empty body, as dockerd's.
+  const body = parseJsonBody(raw, numbers) ?? (op.body.required ? {} : null);
   if (STRSLICE_BODIES.has(key)) strSlices(body);
   const validate = validators[op.body.validator];
+  checkIntegerLiterals(op.body.type, numbers, op.body.go);
   if (body !== null && !validate(body)) throw new InvalidParameterError(describeError(op.body.type, body, validate.errors![0], op.body.go));
   return { body, filters, bodyRead: true };
 }

@@ -19,6 +19,8 @@ export interface SpooledFile {
   size: number;
   /** sha256 of its bytes. */
   digest: string;
+  /** Its bytes went to a tee that took them (a layer unpacked as it arrived): nothing at `path`. */
+  taken?: boolean;
 }
 
 export interface SpoolLimits {
@@ -71,6 +73,11 @@ function entryName(raw: string): string {
   return cleaned;
 }
 
+/** A file a tee took is a layer tar (unpacked as it came): it cannot be read as anything else. */
+function notTaken(file: SpooledFile, what: string): void {
+  if (file.taken) throw bad(`${what} ${JSON.stringify(file.name)} is a layer tar`);
+}
+
 export class SpooledArchive {
   readonly files = new Map<string, SpooledFile>();
   /** Symlinks: name → target as a cleaned name inside the archive. */
@@ -104,6 +111,7 @@ export class SpooledArchive {
   }
 
   async readBytes(file: SpooledFile, what: string, max: number): Promise<Buffer> {
+    notTaken(file, what);
     if (file.size > max) throw bad(`${what} ${JSON.stringify(file.name)} is too large (${file.size} bytes; at most ${max} are accepted)`);
     return fsp.readFile(file.path);
   }
@@ -120,6 +128,7 @@ export class SpooledArchive {
   }
 
   open(file: SpooledFile): ReadStream {
+    notTaken(file, 'blob');
     return createReadStream(file.path, { highWaterMark: 1 << 20 });
   }
 }
@@ -134,33 +143,61 @@ export interface SpoolTee {
   end(): void;
   /** The spool failed: whatever the tee made from a partial file is not wanted. */
   abort(): void;
+  /** The bytes go to the tee only: the spool does not write them (the file is then `taken`). */
+  readonly takes?: boolean;
+  /**
+   * The digest the file has by its name, which the tee vouches for: a blob whose bytes nothing
+   * will read (a layer the store has already), so the spool does not hash them either.
+   */
+  readonly digest?: string;
 }
 
-async function spoolFile(r: ByteReader, size: number, dest: string, tee?: (first: Buffer) => SpoolTee | undefined): Promise<string> {
-  const fh = await fsp.open(dest, 'wx', 0o600);
+/** A file's first bytes, a whole block where it has one (null when the archive ends first). */
+async function firstChunk(r: ByteReader, size: number): Promise<Buffer | null> {
+  try {
+    return await r.exact(Math.min(size, BLOCK), 'file data');
+  } catch (err) {
+    if (err instanceof InvalidParameterError && /unexpected end of stream/.test(err.message)) return null;
+    throw err;
+  }
+}
+
+type TeeFor = (first: Buffer) => SpoolTee | undefined | Promise<SpoolTee | undefined>;
+
+/** Spools one file's bytes to `dest` (unless a tee takes them), hashing them on the way. */
+async function spoolFile(r: ByteReader, size: number, dest: string, tee?: TeeFor): Promise<{ digest: string; taken: boolean }> {
   const d = new Digester();
-  const out = new BatchedWriter(fh);
+  let fh: fsp.FileHandle | undefined;
+  let out: BatchedWriter | undefined;
   let sink: SpoolTee | undefined;
   let ok = false;
   try {
     let left = size;
+    if (size === 0) fh = await fsp.open(dest, 'wx', 0o600);
     while (left > 0) {
-      const c = await r.chunk(Math.min(left, 1 << 20));
+      // The first chunk holds the tar header a tee looks at, wherever the input's chunks end.
+      const c = left === size ? await firstChunk(r, size) : await r.chunk(Math.min(left, 1 << 20));
       if (!c) throw bad('unexpected end of archive (truncated?)');
-      d.update(c);
-      if (left === size) sink = tee?.(c);
-      await Promise.all([out.write(c), sink?.write(c)]);
+      if (!sink?.digest) d.update(c);
+      if (left === size) {
+        sink = await tee?.(c);
+        if (!sink?.takes) {
+          fh = await fsp.open(dest, 'wx', 0o600);
+          out = new BatchedWriter(fh);
+        }
+      }
+      await Promise.all([out?.write(c), sink?.write(c)]);
       left -= c.length;
     }
-    await out.flush();
+    await out?.flush();
     ok = true;
   } finally {
     if (ok) sink?.end();
     else sink?.abort();
-    await out.settle();
-    await fh.close();
+    await out?.settle();
+    await fh?.close();
   }
-  return d.digest();
+  return { digest: sink?.digest ?? d.digest(), taken: !!sink?.takes };
 }
 
 /**
@@ -174,8 +211,8 @@ export async function spoolArchive(
   limits: Partial<SpoolLimits> = {},
   /** Told of each file once it is complete on disk (a load starts unpacking layers early). */
   onFile?: (file: SpooledFile) => void,
-  /** Given a file's size and first bytes, may ask for all of its bytes as they are spooled. */
-  tee?: (size: number, first: Buffer) => SpoolTee | undefined,
+  /** Given a file's name, size and first bytes, may ask for all of its bytes as they are spooled (or instead). */
+  tee?: (name: string, size: number, first: Buffer) => SpoolTee | undefined | Promise<SpoolTee | undefined>,
 ): Promise<SpooledArchive> {
   const lim = { ...DEFAULT_LIMITS, ...limits };
   const archive = new SpooledArchive(dir);
@@ -214,12 +251,12 @@ export async function spoolArchive(
       const name = entryName(hdr.name);
       if (hdr.type === 'file') {
         const file = path.join(dir, String(seq++));
-        const digest = await spoolFile(r, hdr.size, file, tee && ((first) => tee(hdr.size, first)));
+        const { digest, taken } = await spoolFile(r, hdr.size, file, tee && ((first) => tee(name, hdr.size, first)));
         // As Go's reader: an archive may end right after a file's data, without padding.
         await r.exact(pad(hdr.size), 'file padding');
         if (name !== '.') {
           archive.symlinks.delete(name);
-          const spooled = { name, path: file, size: hdr.size, digest };
+          const spooled: SpooledFile = { name, path: file, size: hdr.size, digest, ...(taken ? { taken } : {}) };
           archive.files.set(name, spooled);
           onFile?.(spooled);
         }

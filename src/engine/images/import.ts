@@ -2,7 +2,9 @@
 // content store (verified, content-addressed) and is unpacked into a committed snapshot in one pass.
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import path from 'node:path';
 import { applyLayer } from '../../archive/apply.js';
+import { TarSplitRecorder } from '../../archive/tar-split.js';
 import { openMaybeCompressed } from '../../archive/stream.js';
 import { InvalidParameterError } from '../../errors.js';
 import type { ContentStore, ContentWriter } from '../../store/content.js';
@@ -90,13 +92,17 @@ export async function ingestLayerDetached(content: ContentStore, snapshots: Snap
   }
 }
 
-/** Unpacks a layer whose tar is already in the content store as `diffId` (read through `input`) on top of `parent`. */
-export async function unpackStoredLayer(snapshots: Snapshotter, input: Readable, diffId: string, parent: string | undefined): Promise<SnapshotInfo> {
+/**
+ * Unpacks a layer whose tar Berth has as `diffId` (read through `input`, verified on its way in:
+ * not hashed a second time) on top of `parent`. `split`: the tar is not in the content store
+ * (regenerated from another layer directory), so this layer keeps its own tar-split.
+ */
+export async function unpackStoredLayer(snapshots: Snapshotter, input: Readable, diffId: string, parent: string | undefined, split = false): Promise<SnapshotInfo> {
   try {
     return await snapshots.createLayer(parent, async (dir) => {
-      // The stored blob was verified as `diffId` on its way in: not hashed a second time.
-      const { size } = await applyLayer(input, dir, { digest: false, ids: snapshots.ids });
-      return { diffId, size };
+      const recorder = split ? new TarSplitRecorder(path.dirname(dir)) : undefined;
+      const { size, tarSize } = await applyLayer(input, dir, { digest: false, ids: snapshots.ids, split: recorder });
+      return { diffId, size, ...(recorder ? { tarSize, tarSplit: true } : {}) };
     });
   } catch (err) {
     if (err instanceof InvalidParameterError) throw err;

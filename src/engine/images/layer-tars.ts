@@ -1,12 +1,15 @@
-// A layer's uncompressed tar, as save and push read it. Pulled, loaded and imported layers keep
-// their tar in the content store byte for byte as it came (its digest is the diff id). Layers
-// Berth made itself (commit, build steps) store none: their diff id was taken by packing the
-// committed layer directory (`packLayer`), so the same packing of the same unchanged directory
-// gives the same bytes again, verified against the diff id as they stream (dockerd regenerates
-// its layers' tars from the layer directory too, from tar-split's headers).
+// A layer's uncompressed tar, as save and push read it. Pulled and imported layers (and loaded
+// ones that came compressed or small) keep their tar in the content store byte for byte as it
+// came (its digest is the diff id). Layers Berth made itself (commit, build steps) store none:
+// their diff id was taken by packing the committed layer directory (`packLayer`), so the same
+// packing of the same unchanged directory gives the same bytes again. A large plain layer a load
+// unpacked as it arrived stores none either: its tar is its files plus the bytes between them
+// (`tar-split` beside the layer's directory, archive/tar-split.ts), as dockerd keeps every layer.
+// Either way the bytes are verified against the diff id as they stream.
 import { createHash } from 'node:crypto';
-import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { packChunks, packDirectory, type PackOptions } from '../../archive/pack.js';
+import { assembleTarSplit } from '../../archive/tar-split.js';
 import { SystemError } from '../../errors.js';
 import type { Snapshotter, SnapshotInfo } from '../../snapshot/overlay.js';
 import type { ContentStore } from '../../store/content.js';
@@ -98,8 +101,9 @@ export class LayerTars {
     const layer = this.packed(diffId);
     if (!layer) throw new SystemError(`layer ${diffId} is missing from the content store`);
     const verify = new Verify(diffId, layer.tarSize!);
+    const tar = layer.tarSplit ? Readable.from(assembleTarSplit(this.snapshots.layerDir(layer.key))) : packLayer(this.snapshots.fsDir(layer.key), this.snapshots.ids);
     // pipeline: a failure to read the directory fails the verified stream too.
-    pipeline(packLayer(this.snapshots.fsDir(layer.key), this.snapshots.ids), verify, () => undefined);
+    pipeline(tar, verify, () => undefined);
     return verify;
   }
 }

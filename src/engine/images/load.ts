@@ -1,15 +1,18 @@
 // `docker load`: an archive from Docker, skopeo, umoci or Berth becomes images. The archive is
-// spooled to a private directory and validated whole before anything is stored; layers go
-// through the content store (checked against their diff ids) and are unpacked into snapshots by
-// chain id, skipping those already present. A failure removes what this load added, so the
-// stores are as they were.
+// spooled to a private directory and validated whole before anything is stored; a large plain
+// layer is unpacked as it arrives instead of spooled (its tar kept as its files plus a
+// tar-split), other layers go through the content store; every layer is checked against its
+// diff id and becomes a snapshot by chain id, skipping those already present. A failure removes
+// what this load added, so the stores are as they were.
 import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { readImageArchive, spoolArchive, type LoadImage, type SpooledArchive, type SpooledFile, type SpoolTee } from '../../archive/image-archive/index.js';
 import { detectCompression, openMaybeCompressed } from '../../archive/stream.js';
 import type { JSONMessage } from '../../types/api.js';
-import { InvalidParameterError } from '../../errors.js';
+import { BerthError, InvalidParameterError, SystemError } from '../../errors.js';
 import { applyLayer } from '../../archive/apply.js';
+import { TarSplitRecorder } from '../../archive/tar-split.js';
 import { chainId, type DetachedLayer, type Snapshotter } from '../../snapshot/overlay.js';
 import type { ContentStore } from '../../store/content.js';
 import type { ReferenceStore } from '../../store/references.js';
@@ -45,7 +48,7 @@ export async function loadImages(deps: LoadDeps, input: Readable, opts: LoadOpti
   const dir = await deps.content.tempDir('load');
   const early = new EarlyUnpacker(deps);
   try {
-    const archive = await spoolArchive(input, dir, {}, (file) => early.consider(file), (size, first) => early.tee(size, first));
+    const archive = await spoolArchive(input, dir, {}, (file) => early.consider(file), (name, size, first) => early.tee(name, size, first));
     const { images } = await readImageArchive(archive);
     const added: Added = { snapshots: [], blobs: [] };
     try {
@@ -63,43 +66,69 @@ export async function loadImages(deps: LoadDeps, input: Readable, opts: LoadOpti
   }
 }
 
-/** Smaller blobs are not worth unpacking ahead (configs, tiny layers). */
+/** Smaller blobs are not worth unpacking ahead (configs, tiny layers): they are spooled and stored. */
 const EARLY_MIN_SIZE = 1024 * 1024;
+/** How far the spool (reading and hashing the archive) may run ahead of the unpacker's writes. */
+const EARLY_BACKLOG = 16 << 20;
+
+/** An unpack that ran while the archive spooled: the layer directory, or why it failed. */
+type Early = { layer: DetachedLayer } | { error: unknown };
 
 /**
- * Unpacks plain tar blobs as they spool (one pass over the archive: each chunk goes to the spool
- * file, which becomes the blob, and to the unpacker): which blobs are layers is known only from
- * the manifest, often the archive's last entry. Each goes into a detached snapshot directory
- * (confined like any layer, never a snapshot by itself); a layer whose spooled bytes are its diff
- * id takes it over, anything else is discarded.
+ * A tee for a blob whose layer tar is here already: its bytes are neither kept nor hashed (its
+ * name is its digest; nothing reads them: the layer comes from the store), as dockerd does not
+ * read a layer whose chain it has.
+ */
+function discard(digest: string): SpoolTee {
+  return { takes: true, digest, write: async () => undefined, end: () => undefined, abort: () => undefined };
+}
+
+/**
+ * Unpacks plain tar blobs as they spool, instead of spooling them: which blobs are layers is
+ * known only from the manifest, often the archive's last entry. Each goes into a detached
+ * snapshot directory (confined like any layer, never a snapshot by itself) with its tar-split,
+ * so the layer's bytes are written once, as its files, and its tar is regenerated from them for
+ * save and push (archive/tar-split.ts); a layer whose bytes are its diff id takes the directory
+ * over, anything else is discarded. A blob named by its digest (Docker 25+, OCI layouts) whose
+ * layer tar Berth has already is neither stored, hashed nor unpacked again.
  */
 class EarlyUnpacker {
-  private readonly started = new Map<string, Promise<DetachedLayer | null>>();
-  private readonly all: Promise<DetachedLayer | null>[] = [];
-  private readonly taken = new Set<Promise<DetachedLayer | null>>();
+  private readonly started = new Map<string, Promise<Early>>();
+  private readonly all: Promise<Early>[] = [];
+  private readonly taken = new Set<string>();
   /** The unpack of the file being spooled, until `consider` names its digest. */
-  private current: Promise<DetachedLayer | null> | undefined;
+  private current: Promise<Early> | undefined;
   private stopped = false;
 
   constructor(private readonly deps: LoadDeps) {}
 
   /** The spool's tee for a file: a large plain tar is unpacked from its bytes as they arrive. */
-  tee(size: number, first: Buffer): SpoolTee | undefined {
+  async tee(name: string, size: number, first: Buffer): Promise<SpoolTee | undefined> {
     this.current = undefined;
     if (this.stopped || size < EARLY_MIN_SIZE || first.length < 262 || first.toString('latin1', 257, 262) !== 'ustar') return undefined;
+    const named = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(name);
+    if (named && (await new LayerTars(this.deps.content, this.deps.snapshots).has(`sha256:${named[1]}`))) return discard(`sha256:${named[1]}`);
     // The spool waits for the unpacker (back-pressure) but never fails because of it.
-    const input = new PassThrough({ highWaterMark: 4 << 20 });
+    // Chunks pass as they are (object mode on the reading side): a byte-mode reader would
+    // concatenate everything buffered into one new buffer at each read.
+    const input = new PassThrough({ writableHighWaterMark: EARLY_BACKLOG, readableObjectMode: true, readableHighWaterMark: 64 });
     // Its errors (an aborted spool: a full disk, say) reach the unpacker through its reads; one
     // after the unpacker gave up must not be an unhandled 'error' event, which ends the daemon.
     input.on('error', () => undefined);
     let gaveUp = false;
-    const unpacking = this.deps.snapshots
-      .unpackDetached(async (dir) => ({ diffId: '', size: (await applyLayer(input, dir, { digest: false })).size }))
-      .catch(() => null) // not a layer after all, or a bad one: the regular path reports it in context
+    const snapshots = this.deps.snapshots;
+    const unpacking: Promise<Early> = snapshots
+      .unpackDetached(async (dir) => {
+        const split = new TarSplitRecorder(path.dirname(dir));
+        const { size, tarSize } = await applyLayer(input, dir, { digest: false, ids: snapshots.ids, split });
+        return { diffId: '', size, tarSize, tarSplit: true };
+      })
+      .then((layer) => ({ layer }), (error: unknown) => ({ error }))
       .finally(() => (gaveUp = true));
     this.current = unpacking;
     this.all.push(unpacking);
     return {
+      takes: true,
       write: async (chunk) => {
         if (gaveUp || input.destroyed || input.write(chunk)) return;
         await new Promise<void>((resolve) => {
@@ -122,30 +151,25 @@ class EarlyUnpacker {
     if (!p || this.started.has(file.digest)) return;
     this.started.set(
       file.digest,
-      p.then((layer) => (layer ? { ...layer, diffId: file.digest } : null)),
+      p.then((e) => ('layer' in e ? { layer: { ...e.layer, diffId: file.digest } } : e)),
     );
   }
 
-  /** The directory unpacked from the blob with this digest, if any; the caller commits or discards it. */
-  async take(digest: string): Promise<DetachedLayer | null> {
+  /** The unpack of the blob with this digest, once; the caller commits or discards its directory. */
+  async take(digest: string): Promise<Early | undefined> {
     const p = this.started.get(digest);
-    if (!p) return null;
+    if (!p) return undefined;
     this.started.delete(digest);
-    const layer = await p;
-    if (layer) this.taken.add(p);
-    return layer;
+    const e = await p;
+    if ('layer' in e) this.taken.add(e.layer.tmpDir);
+    return e;
   }
 
   async discardAll(): Promise<void> {
     this.stopped = true;
-    const keep = new Set<string>();
-    for (const p of this.taken) {
-      const layer = await p;
-      if (layer) keep.add(layer.tmpDir);
-    }
     for (const p of this.all) {
-      const layer = await p;
-      if (layer && !keep.has(layer.tmpDir)) await this.deps.snapshots.discardDetached(layer).catch(() => undefined);
+      const e = await p;
+      if ('layer' in e && !this.taken.has(e.layer.tmpDir)) await this.deps.snapshots.discardDetached(e.layer).catch(() => undefined);
     }
   }
 }
@@ -159,25 +183,20 @@ async function ingestImage(deps: LoadDeps, archive: SpooledArchive, image: LoadI
     const what = `layer ${n + 1} (${layer.file.name}) of image ${short(image.id)}`;
     if (!deps.snapshots.get(key)) {
       await checkPlainLayer(layer.file, layer.diffId, what);
-      const hadBlob = await deps.content.has(layer.diffId);
       try {
-        if (layer.file.digest === layer.diffId) {
+        if (layer.file.taken) {
+          await ingestTaken(deps, early, layer.file, layer.diffId, parent, opts);
+        } else if (layer.file.digest === layer.diffId) {
           // An uncompressed layer the spool already hashed: the spooled file becomes the blob (a
           // hard link, no copy) and is unpacked from there.
-          if (!hadBlob) {
+          if (!(await deps.content.has(layer.diffId))) {
             await deps.content.adopt(layer.file.path, layer.diffId);
             added.blobs.push(layer.diffId);
           }
-          const unpacked = await early.take(layer.diffId);
-          if (unpacked) {
-            // Unpacked from these very bytes while the archive spooled: only its key was missing.
-            await deps.snapshots.commitDetached(parent, unpacked);
-            reportDone(layer.file.size, short(layer.diffId), opts);
-          } else {
-            const input = progress(deps.content.createReadStream(layer.diffId), layer.file.size, short(layer.diffId), opts);
-            await unpackStoredLayer(deps.snapshots, input, layer.diffId, parent);
-          }
+          const input = progress(deps.content.createReadStream(layer.diffId), layer.file.size, short(layer.diffId), opts);
+          await unpackStoredLayer(deps.snapshots, input, layer.diffId, parent);
         } else {
+          const hadBlob = await deps.content.has(layer.diffId);
           const input = progress(archive.open(layer.file), layer.file.size, short(layer.diffId), opts);
           await ingestLayer(deps.content, deps.snapshots, input, parent, layer.diffId);
           if (!hadBlob) added.blobs.push(layer.diffId);
@@ -188,6 +207,7 @@ async function ingestImage(deps: LoadDeps, archive: SpooledArchive, image: LoadI
       added.snapshots.push(key);
     } else if (!(await new LayerTars(deps.content, deps.snapshots).has(layer.diffId))) {
       // The layer is unpacked but its tar is gone: store the blob, so save keeps working.
+      if (layer.file.taken) throw new SystemError(`layer ${layer.diffId} is present but its tar is missing: remove the images that use it, then load again`);
       await storeBlob(deps.content, archive, layer.file, layer.diffId, what);
       added.blobs.push(layer.diffId);
     }
@@ -199,9 +219,34 @@ async function ingestImage(deps: LoadDeps, archive: SpooledArchive, image: LoadI
   }
 }
 
+/**
+ * A layer a tee took (a plain tar unpacked as it spooled, or one whose tar Berth has): its
+ * directory becomes the snapshot; failing that, the tar Berth has is unpacked again, keeping a
+ * tar-split of its own (it is in no content store).
+ */
+async function ingestTaken(deps: LoadDeps, early: EarlyUnpacker, file: SpooledFile, diffId: string, parent: string | undefined, opts: LoadOptions): Promise<void> {
+  const unpacked = await early.take(diffId);
+  if (unpacked && 'error' in unpacked) {
+    const err = unpacked.error;
+    throw err instanceof BerthError ? err : new InvalidParameterError(`invalid tar archive: ${(err as Error).message}`);
+  }
+  if (unpacked) {
+    await deps.snapshots.commitDetached(parent, unpacked.layer);
+    reportDone(file.size, short(diffId), opts);
+    return;
+  }
+  // Unpacked for another parent in this load already, or here before it.
+  const tars = new LayerTars(deps.content, deps.snapshots);
+  if (!(await tars.has(diffId))) throw new SystemError(`layer ${diffId} was removed while it was loaded`);
+  const input = progress(await tars.open(diffId), file.size, short(diffId), opts);
+  await unpackStoredLayer(deps.snapshots, input, diffId, parent, !(await deps.content.has(diffId)));
+}
+
 /** An uncompressed layer whose bytes are not its diff id is refused before anything is unpacked. */
 async function checkPlainLayer(file: SpooledFile, diffId: string, what: string): Promise<void> {
   if (file.digest === diffId) return;
+  // A taken file is a plain tar (that is why it was taken).
+  if (file.taken) throw new InvalidParameterError(`invalid archive: ${what} does not match its diff id ${diffId} (its content is ${file.digest})`);
   const fh = await fsp.open(file.path, 'r');
   const head = Buffer.alloc(6);
   try {
