@@ -333,7 +333,8 @@ export class Engine {
 
   /** POST /images/create?fromImage: progress goes to `sink` as Docker's JSON messages. */
   pullImage(ref: Reference, opts: PullOptions, sink: ProgressSink): Promise<void> {
-    return pullImage(this.distributionDeps, ref, opts, sink);
+    // Layers committed (or found present) before the image is recorded must not look unused to a concurrent rmi.
+    return this.images.creating(() => pullImage(this.distributionDeps, ref, opts, sink));
   }
 
   pushImage(ref: Reference, auth: AuthConfig, sink: ProgressSink): Promise<void> {

@@ -57,6 +57,10 @@ export class Snapshotter {
   private readonly meta: MetadataStore<SnapshotInfo>;
   private readonly infos = new Map<string, SnapshotInfo>();
   private readonly committing = new KeyedLock();
+  /** Keys a write in progress stands on (a parent being built on, a layer an image is being recorded on). */
+  private readonly pins = new Map<string, number>();
+  /** When each committed layer was last looked up or built on (ms; in memory): see lastUsed(). */
+  private readonly touched = new Map<string, number>();
 
   constructor(
     root: string,
@@ -84,7 +88,38 @@ export class Snapshotter {
   }
 
   get(key: string): SnapshotInfo | undefined {
-    return this.infos.get(key);
+    const info = this.infos.get(key);
+    if (info) this.touched.set(key, Date.now());
+    return info;
+  }
+
+  /**
+   * When the layer was made, or last looked up or built on since: an image creation under way
+   * since then may have found it present and be about to record an image on it (a pull or a
+   * load skipping a layer it has, a commit identical to an earlier one), so removeUnusedLayers
+   * keeps it until that creation ends.
+   */
+  lastUsed(info: SnapshotInfo): number {
+    return Math.max(Date.parse(info.created) || 0, this.touched.get(info.key) ?? 0);
+  }
+
+  /** Holds `key` (and so the chain below it) until the returned function is called. */
+  pin(key: string | undefined): () => void {
+    if (key === undefined) return () => undefined;
+    this.pins.set(key, (this.pins.get(key) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.pins.get(key) ?? 1) - 1;
+      if (n > 0) this.pins.set(key, n);
+      else this.pins.delete(key);
+    };
+  }
+
+  /** Keys pinned now: with the chains below them, not to be removed. */
+  pinned(): string[] {
+    return [...this.pins.keys()];
   }
 
   list(): SnapshotInfo[] {
@@ -139,12 +174,17 @@ export class Snapshotter {
   /** Makes a detached layer the committed snapshot over `parent` (or drops it when that exists). */
   async commitDetached(parent: string | undefined, layer: DetachedLayer): Promise<SnapshotInfo> {
     const { tmpDir, diffId, size, tarSize, tarSplit } = layer;
+    // The parent may not go while its child is being recorded (the child's metadata would name a
+    // layer that is gone, and every chain through it would be broken).
+    let unpin = (): void => undefined;
     try {
       if (parent !== undefined) this.mustGet(parent);
+      unpin = this.pin(parent);
       const key = chainId(parent, diffId);
-      // Two unpacks of the same layer (a pull racing an import or a load) commit one after the other.
+      // Two unpacks of the same layer (a pull racing an import or a load) commit one after the
+      // other, and after a removal of the same key has finished with its directory.
       return await this.committing.run(key, async () => {
-        const existing = this.infos.get(key);
+        const existing = this.get(key);
         if (existing) {
           await fsp.rm(tmpDir, { recursive: true, force: true });
           return existing;
@@ -158,6 +198,8 @@ export class Snapshotter {
     } catch (err) {
       await fsp.rm(tmpDir, { recursive: true, force: true });
       throw err;
+    } finally {
+      unpin();
     }
   }
 
@@ -184,33 +226,66 @@ export class Snapshotter {
   async prepare(key: string, parent: string | undefined): Promise<SnapshotInfo> {
     if (this.infos.has(key)) throw new ConflictError(`snapshot ${key} already exists`);
     if (parent !== undefined) this.mustGet(parent);
-    const base = path.join(this.dir, key);
-    await fsp.mkdir(path.join(base, 'fs'), { recursive: true, mode: 0o755 });
-    await fsp.mkdir(path.join(base, 'work'), { recursive: true, mode: 0o700 });
-    await fsp.mkdir(path.join(base, 'merged'), { recursive: true, mode: 0o755 });
-    // The upper dir is the union's root directory: container root owns "/", as without remapping.
-    if (this.ids) await fsp.chown(path.join(base, 'fs'), this.ids.root.uid, this.ids.root.gid);
-    const info: SnapshotInfo = { key, kind: 'active', parent, created: new Date().toISOString() };
-    await this.meta.put(key, info);
-    this.infos.set(key, info);
-    return info;
+    // Until the record is in, nothing else says the parent chain is in use (a `rmi -f` racing a create).
+    const unpin = this.pin(parent);
+    try {
+      const base = path.join(this.dir, key);
+      await fsp.mkdir(path.join(base, 'fs'), { recursive: true, mode: 0o755 });
+      await fsp.mkdir(path.join(base, 'work'), { recursive: true, mode: 0o700 });
+      await fsp.mkdir(path.join(base, 'merged'), { recursive: true, mode: 0o755 });
+      // The upper dir is the union's root directory: container root owns "/", as without remapping.
+      if (this.ids) await fsp.chown(path.join(base, 'fs'), this.ids.root.uid, this.ids.root.gid);
+      const info: SnapshotInfo = { key, kind: 'active', parent, created: new Date().toISOString() };
+      await this.meta.put(key, info);
+      this.infos.set(key, info);
+      return info;
+    } finally {
+      unpin();
+    }
   }
 
-  /** Keys of the committed chain below and including `key`, top first. */
-  chain(key: string | undefined): string[] {
-    const out: string[] = [];
-    let k = key;
-    while (k !== undefined) {
-      out.push(k);
-      k = this.mustGet(k).parent;
+  /**
+   * The chain below and including `key`, top first, as far as it goes: `missing` names the first
+   * key that has no snapshot (a chain a crash or a bug broke), which `chain` would throw for.
+   */
+  chainOrMissing(key: string | undefined): { keys: string[]; missing?: string } {
+    const keys: string[] = [];
+    const seen = new Set<string>();
+    for (let k = key; k !== undefined && !seen.has(k); k = this.infos.get(k)?.parent) {
+      if (!this.infos.has(k)) return { keys, missing: k };
+      seen.add(k);
+      keys.push(k);
     }
-    return out;
+    return { keys };
+  }
+
+  /**
+   * Keys of the committed chain below and including `key`, top first. A link missing below
+   * `key` (see chainOrMissing) is a conflict, not a 404: what stands on it exists, it just
+   * cannot be used (only removed).
+   */
+  chain(key: string | undefined): string[] {
+    const { keys, missing } = this.chainOrMissing(key);
+    if (missing === undefined) return keys;
+    if (missing === key) throw new NotFoundError(`snapshot ${key} does not exist`);
+    throw new ConflictError(`layer ${missing} below snapshot ${key} does not exist: it cannot be used, only removed`);
+  }
+
+  /**
+   * Keys of the committed chain a snapshot stands on, top first. A layer missing from it (see
+   * chainOrMissing) is a conflict naming that layer: the snapshot exists but cannot be used.
+   */
+  below(key: string): string[] {
+    const info = this.mustGet(key);
+    const { keys, missing } = this.chainOrMissing(info.parent);
+    if (missing !== undefined) throw new ConflictError(`layer ${missing} below snapshot ${key} does not exist: it cannot be used, only removed`);
+    return keys;
   }
 
   mounts(key: string): OverlayMount {
     const info = this.mustGet(key);
     if (info.kind !== 'active') throw new ConflictError(`snapshot ${key} is not active`);
-    const lowers = this.chain(info.parent).map((k) => this.fsDir(k));
+    const lowers = this.below(key).map((k) => this.fsDir(k));
     return {
       lowerdirs: lowers.length > 0 ? lowers : [path.join(this.dir, 'empty')],
       upperdir: this.fsDir(key),
@@ -265,10 +340,21 @@ export class Snapshotter {
       if (other.parent === key) throw new ConflictError(`snapshot ${key} has children`);
     }
     if (info.kind === 'active') await this.unmount(key);
-    // Drop metadata first: a crash midway leaves a directory that init() removes, never a record without data.
-    await this.meta.delete(key);
+    if (this.infos.get(key) !== info) return;
+    this.touched.delete(key);
+    // Gone from memory at once, before any await: from here no lookup finds it to build on (a
+    // caller that decided it was unused decided in the same tick).
     this.infos.delete(key);
-    await fsp.rm(path.join(this.dir, key), { recursive: true, force: true });
+    await this.committing.run(key, async () => {
+      // Drop metadata first: a crash midway leaves a directory that init() removes, never a record without data.
+      try {
+        await this.meta.delete(key);
+      } catch (err) {
+        this.infos.set(key, info);
+        throw err;
+      }
+      await fsp.rm(path.join(this.dir, key), { recursive: true, force: true });
+    });
   }
 
   private mustGet(key: string): SnapshotInfo {

@@ -2,6 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { readJsonFile, removeAtomicLeftovers, writeJsonAtomic } from '../util/fs.js';
+import { logger } from '../util/logger.js';
 
 export class MetadataStore<T> {
   constructor(private readonly dir: string) {}
@@ -33,7 +34,16 @@ export class MetadataStore<T> {
     const out: T[] = [];
     for (const name of await fsp.readdir(this.dir)) {
       if (!name.endsWith('.json') || name.startsWith('.')) continue;
-      const v = await readJsonFile<T>(path.join(this.dir, name));
+      let v: T | undefined;
+      try {
+        v = await readJsonFile<T>(path.join(this.dir, name));
+      } catch (err) {
+        // One unreadable record (written outside Berth's atomic writes: a disk's power loss) must
+        // not keep the daemon from starting: it is skipped, and said so.
+        if (!(err instanceof SyntaxError)) throw err;
+        logger.error(`skipping ${path.join(this.dir, name)}: not valid JSON (${err.message})`);
+        continue;
+      }
       if (v !== undefined) out.push(v);
     }
     return out;

@@ -37,7 +37,7 @@ export function containerLayers(snapshots: Snapshotter, id: string): ContainerLa
   if (!snap) return undefined;
   return {
     upper: snapshots.fsDir(id),
-    lowers: snapshots.chain(snap.parent).map((k) => snapshots.fsDir(k)),
+    lowers: snapshots.below(id).map((k) => snapshots.fsDir(k)),
     parent: snap.parent,
   };
 }

@@ -19,7 +19,8 @@ export interface ViewContext {
 
 function graphDriver(ctx: ViewContext, c: ContainerRecord): ContainerInspect['GraphDriver'] {
   const snap = ctx.snapshots.get(c.id);
-  const lowers = snap ? ctx.snapshots.chain(snap.parent).map((k) => ctx.snapshots.fsDir(k)) : [];
+  // As far as the chain goes: a container whose image layer is gone is still shown (and removable).
+  const lowers = snap ? ctx.snapshots.chainOrMissing(snap.parent).keys.map((k) => ctx.snapshots.fsDir(k)) : [];
   return {
     Name: 'overlay2',
     Data: {
@@ -67,7 +68,7 @@ async function sizes(ctx: ViewContext, c: ContainerRecord): Promise<{ SizeRw: nu
   const rw = ctx.snapshots.get(c.id) ? await ctx.snapshots.usage(c.id) : 0;
   let below = 0;
   const snap = ctx.snapshots.get(c.id);
-  if (snap) for (const k of ctx.snapshots.chain(snap.parent)) below += await ctx.snapshots.usage(k);
+  if (snap) for (const k of ctx.snapshots.chainOrMissing(snap.parent).keys) below += await ctx.snapshots.usage(k);
   return { SizeRw: rw, SizeRootFs: rw + below };
 }
 

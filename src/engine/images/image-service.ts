@@ -1,7 +1,7 @@
 // Images: a config blob plus a chain of committed layer snapshots, named by references.
 import { logger } from '../../util/logger.js';
 import path from 'node:path';
-import { ConflictError, InvalidParameterError, noSuchImage } from '../../errors.js';
+import { ConflictError, InvalidParameterError, NotFoundError, noSuchImage } from '../../errors.js';
 import type { ImageDeleteResponseItem, ImageInspect, ImageSummary, ImageHistoryEntry } from '../../types/api.js';
 import type { ContentStore } from '../../store/content.js';
 import { MetadataStore } from '../../store/metadata.js';
@@ -29,6 +29,8 @@ export class ImageService {
   private readonly images = new Map<string, Image>();
   /** Image creations under way (see creating()). */
   private readonly inflight = new Set<{ since: number }>();
+  /** Images dropped at start-up because a layer of theirs was gone, by id and by their former names: why. */
+  private readonly lost = new Map<string, string>();
 
   constructor(private readonly deps: ImageServiceDeps) {
     this.records = new MetadataStore(path.join(deps.root, 'metadata', 'images'));
@@ -37,14 +39,37 @@ export class ImageService {
   async init(): Promise<void> {
     await this.records.init();
     for (const record of await this.records.list()) {
+      let config: ImageConfig;
       try {
-        const config = await this.deps.content.readJson<ImageConfig>(record.id);
-        this.images.set(record.id, { record, config, topLayer: chainKeyOf(config.rootfs.diff_ids) });
+        config = await this.deps.content.readJson<ImageConfig>(record.id);
       } catch {
         // A record whose config blob is gone is unusable; drop it rather than serve a broken image.
         await this.records.delete(digestHex(record.id));
+        continue;
       }
+      const topLayer = chainKeyOf(config.rootfs.diff_ids);
+      const { missing } = this.deps.snapshots.chainOrMissing(topLayer);
+      if (missing !== undefined) await this.dropBroken(record, missing);
+      else this.images.set(record.id, { record, config, topLayer });
     }
+  }
+
+  /**
+   * An image one of whose layers is gone (no path of Berth's leaves one: this is the net under
+   * them) cannot run, save or push. As dockerd skips such an image at start-up, it is dropped —
+   * logged, its record and names removed, so its remaining layers and blobs are swept as orphans
+   * — and a later lookup of it says why it is gone; the daemon starts either way.
+   */
+  private async dropBroken(record: ImageRecord, missing: string): Promise<void> {
+    const names = this.deps.references.referencesTo(record.id);
+    const why = `its layer ${missing} was missing at start-up, so the image was removed; pull, load or build it again`;
+    logger.error(`image ${record.id}${names.length ? ` (${names.map(familiarString).join(', ')})` : ''}: layer ${missing} does not exist; removing the image`);
+    this.lost.set(record.id, why);
+    for (const name of names) {
+      this.lost.set(name, why);
+      await this.deps.references.delete(name);
+    }
+    await this.records.delete(digestHex(record.id));
   }
 
   all(): Image[] {
@@ -62,8 +87,13 @@ export class ImageService {
     if (topLayer !== undefined && !this.deps.snapshots.get(topLayer)) {
       throw new InvalidParameterError(`image config refers to a layer that is not present`);
     }
-    const blob = await this.deps.content.put(configJson);
-    return this.register(blob.digest, config, parent);
+    const unpin = this.deps.snapshots.pin(topLayer);
+    try {
+      const blob = await this.deps.content.put(configJson);
+      return await this.register(blob.digest, config, parent);
+    } finally {
+      unpin();
+    }
   }
 
   /**
@@ -78,15 +108,21 @@ export class ImageService {
       throw new InvalidParameterError(`image ${id} refers to a layer that is not present`);
     }
     const record: ImageRecord = { id, parent };
+    // The layers stay until the image is in memory, where removeUnusedLayers sees it: a record
+    // written for layers removed meanwhile would stop the next start-up.
+    const unpin = this.deps.snapshots.pin(topLayer);
     try {
       await this.records.put(digestHex(id), record);
     } catch (err) {
       // No image, no config blob: a failed creation leaves nothing behind.
       await this.deps.content.delete(id).catch(() => undefined);
       throw err;
+    } finally {
+      unpin();
     }
     const image: Image = { record, config, topLayer };
     this.images.set(id, image);
+    this.lost.delete(id);
     return image;
   }
 
@@ -99,14 +135,20 @@ export class ImageService {
     if (topLayer !== undefined && !this.deps.snapshots.get(topLayer)) {
       throw new InvalidParameterError('image config refers to a layer that is not present');
     }
-    const blob = await this.deps.content.put(raw);
-    const existing = this.images.get(blob.digest);
-    if (existing) return existing;
-    const record: ImageRecord = { id: blob.digest };
-    await this.records.put(digestHex(blob.digest), record);
-    const image: Image = { record, config, topLayer };
-    this.images.set(blob.digest, image);
-    return image;
+    const unpin = this.deps.snapshots.pin(topLayer);
+    try {
+      const blob = await this.deps.content.put(raw);
+      const existing = this.images.get(blob.digest);
+      if (existing) return existing;
+      const record: ImageRecord = { id: blob.digest };
+      await this.records.put(digestHex(blob.digest), record);
+      const image: Image = { record, config, topLayer };
+      this.images.set(blob.digest, image);
+      this.lost.delete(blob.digest);
+      return image;
+    } finally {
+      unpin();
+    }
   }
 
   /**
@@ -115,8 +157,22 @@ export class ImageService {
    */
   resolve(ref: string): Image {
     const found = this.lookup(ref);
-    if (!found) throw noSuchImage(ref);
+    if (!found) throw this.lostError(ref) ?? noSuchImage(ref);
     return found;
+  }
+
+  /** A "No such image" that says why, for an image dropped at start-up (see dropBroken). */
+  private lostError(ref: string): NotFoundError | undefined {
+    if (this.lost.size === 0) return undefined;
+    let why = this.lost.get(ref.startsWith('sha256:') ? ref : `sha256:${ref}`);
+    if (why === undefined) {
+      try {
+        why = this.lost.get(parseImageName(ref).canonical);
+      } catch {
+        return undefined;
+      }
+    }
+    return why === undefined ? undefined : new NotFoundError(`No such image: ${ref} (${why})`);
   }
 
   lookup(ref: string): Image | undefined {
@@ -167,7 +223,9 @@ export class ImageService {
     if (name.digest) throw new InvalidParameterError('refusing to create a tag with a digest reference');
     await this.deps.references.set(name.canonical, image.record.id);
     image.record.lastTagTime = new Date().toISOString();
-    await this.records.put(digestHex(image.record.id), image.record);
+    // An rmi during the await above deleted the record: writing it again would bring back an
+    // image whose layers are being removed.
+    if (this.images.get(image.record.id) === image) await this.records.put(digestHex(image.record.id), image.record);
     this.deps.events.emit('image', 'tag', image.record.id, { name: familiarString(name.canonical) });
   }
 
@@ -462,27 +520,43 @@ export class ImageService {
   /**
    * Committed layers no image and no container stands on are removed from disk, and with them
    * their layer tars in the content store once no remaining layer has the same diff id
-   * (the same tar can sit on different parents).
+   * (the same tar can sit on different parents). Each layer is judged on the state of the moment
+   * it is removed (Snapshotter.remove forgets it in the same tick), never on a list made before
+   * an await: images recorded, layers pinned or used meanwhile are seen.
    */
   async removeUnusedLayers(): Promise<void> {
-    const used = new Set<string>();
-    const snaps = this.deps.snapshots;
-    for (const image of this.images.values()) for (const k of snaps.chain(image.topLayer)) used.add(k);
-    for (const s of snaps.list()) if (s.kind === 'active') for (const k of snaps.chain(s.parent)) used.add(k);
-    const cutoff = Math.min(...[...this.inflight].map((t) => t.since));
-    const fresh = (s: SnapshotInfo): boolean => (Date.parse(s.created) || 0) >= cutoff;
-    // Remove top-down so a layer's children are gone before it.
-    let removed = true;
-    while (removed) {
-      removed = false;
-      for (const s of snaps.list()) {
-        if (s.kind !== 'committed' || used.has(s.key) || fresh(s)) continue;
-        if (snaps.list().some((o) => o.parent === s.key)) continue;
-        await snaps.remove(s.key);
-        if (s.diffId && !snaps.list().some((o) => o.diffId === s.diffId)) await this.deps.content.delete(s.diffId);
-        removed = true;
-      }
+    for (let s = this.nextUnusedLayer(); s !== undefined; s = this.nextUnusedLayer()) {
+      await this.deps.snapshots.remove(s.key);
+      if (s.diffId && !this.deps.snapshots.list().some((o) => o.diffId === s.diffId)) await this.deps.content.delete(s.diffId);
     }
+  }
+
+  /** A committed layer nothing uses and no layer stands on (removal goes top-down), if any. */
+  private nextUnusedLayer(): SnapshotInfo | undefined {
+    const snaps = this.deps.snapshots;
+    const used = this.usedLayers();
+    const cutoff = Math.min(...[...this.inflight].map((t) => t.since));
+    const parents = new Set(snaps.list().flatMap((s) => (s.parent === undefined ? [] : [s.parent])));
+    // Made, looked up or built on since a creation under way began: that creation may stand on it.
+    return snaps.list().find((s) => s.kind === 'committed' && !used.has(s.key) && !parents.has(s.key) && snaps.lastUsed(s) < cutoff);
+  }
+
+  /** Whether an image, a writable snapshot or a write in progress stands on the layer now. */
+  layerInUse(key: string): boolean {
+    return this.usedLayers().has(key);
+  }
+
+  private usedLayers(): Set<string> {
+    const snaps = this.deps.snapshots;
+    const used = new Set<string>();
+    // Chains as far as they go: a broken one (see init) must not stop the sweep of the rest.
+    const use = (key: string | undefined): void => {
+      for (const k of snaps.chainOrMissing(key).keys) used.add(k);
+    };
+    for (const image of this.images.values()) use(image.topLayer);
+    for (const s of snaps.list()) if (s.kind === 'active') use(s.parent);
+    for (const k of snaps.pinned()) use(k);
+    return used;
   }
 
   /**

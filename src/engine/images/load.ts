@@ -279,19 +279,19 @@ async function storeBlob(content: ContentStore, archive: SpooledArchive, file: S
   }
 }
 
-/** Undoes an interrupted load: its new snapshots (top first) and blobs, unless something else uses them meanwhile. */
+/**
+ * Undoes an interrupted load: its new snapshots (top first) and blobs, unless something else uses
+ * them — judged just before each removal, as a concurrent pull or load may have recorded an image
+ * on one meanwhile.
+ */
 async function rollback(deps: LoadDeps, added: Added): Promise<void> {
-  const usedKeys = new Set<string>();
-  const usedBlobs = new Set<string>();
-  for (const image of deps.images.all()) {
-    for (const k of deps.snapshots.chain(image.topLayer)) usedKeys.add(k);
-    usedBlobs.add(image.record.id);
-    for (const d of image.config.rootfs.diff_ids) usedBlobs.add(d);
-  }
   for (const key of [...added.snapshots].reverse()) {
-    if (!usedKeys.has(key)) await deps.snapshots.remove(key).catch(() => undefined);
+    if (!deps.images.layerInUse(key)) await deps.snapshots.remove(key).catch(() => undefined);
   }
-  for (const digest of added.blobs) if (!usedBlobs.has(digest)) await deps.content.delete(digest);
+  for (const digest of added.blobs) {
+    if (deps.images.get(digest) || deps.snapshots.list().some((s) => s.diffId === digest)) continue;
+    await deps.content.delete(digest);
+  }
 }
 
 /** Docker's checkValidParent: the parent's layers and history are where the child's begin. */
