@@ -6,11 +6,12 @@ import type { ImageDeleteResponseItem, ImageInspect, ImageSummary, ImageHistoryE
 import type { ContentStore } from '../../store/content.js';
 import { MetadataStore } from '../../store/metadata.js';
 import type { ReferenceStore } from '../../store/references.js';
-import { chainKeyOf, type Snapshotter, type SnapshotInfo } from '../../snapshot/overlay.js';
+import { chainKeyOf, type Snapshotter } from '../../snapshot/overlay.js';
 import { digestHex, isDigest } from '../../util/ids.js';
 import { shortId } from '../../reference/index.js';
 import type { EventService } from '../events.js';
 import type { Image, ImageConfig, ImageRecord } from './image-types.js';
+import { LayerSweep } from './layer-sweep.js';
 import { familiarString, parseImageName, type ImageName } from './names.js';
 import { type Filters, filterValues, parseTime } from '../filters.js';
 
@@ -27,13 +28,13 @@ export interface ImageServiceDeps {
 export class ImageService {
   private readonly records: MetadataStore<ImageRecord>;
   private readonly images = new Map<string, Image>();
-  /** Image creations under way (see creating()). */
-  private readonly inflight = new Set<{ since: number }>();
+  private readonly sweep: LayerSweep;
   /** Images dropped at start-up because a layer of theirs was gone, by id and by their former names: why. */
   private readonly lost = new Map<string, string>();
 
   constructor(private readonly deps: ImageServiceDeps) {
     this.records = new MetadataStore(path.join(deps.root, 'metadata', 'images'));
+    this.sweep = new LayerSweep({ snapshots: deps.snapshots, content: deps.content, images: this.images });
   }
 
   async init(): Promise<void> {
@@ -504,81 +505,26 @@ export class ImageService {
   }
 
   /**
-   * Runs `fn` (which creates layers and then the image that uses them) with its new layers
-   * safe from removeUnusedLayers: until the image exists they look unused.
+   * Runs `fn` (which creates layers and then the image that uses them) with its layers safe from
+   * removeUnusedLayers: until the image exists they look unused (LayerSweep.creating).
    */
-  async creating<T>(fn: () => Promise<T>): Promise<T> {
-    const token = { since: Date.now() };
-    this.inflight.add(token);
-    try {
-      return await fn();
-    } finally {
-      this.inflight.delete(token);
-    }
+  creating<T>(fn: () => Promise<T>): Promise<T> {
+    return this.sweep.creating(fn);
   }
 
-  /**
-   * Committed layers no image and no container stands on are removed from disk, and with them
-   * their layer tars in the content store once no remaining layer has the same diff id
-   * (the same tar can sit on different parents). Each layer is judged on the state of the moment
-   * it is removed (Snapshotter.remove forgets it in the same tick), never on a list made before
-   * an await: images recorded, layers pinned or used meanwhile are seen.
-   */
-  async removeUnusedLayers(): Promise<void> {
-    for (let s = this.nextUnusedLayer(); s !== undefined; s = this.nextUnusedLayer()) {
-      await this.deps.snapshots.remove(s.key);
-      if (s.diffId && !this.deps.snapshots.list().some((o) => o.diffId === s.diffId)) await this.deps.content.delete(s.diffId);
-    }
-  }
-
-  /** A committed layer nothing uses and no layer stands on (removal goes top-down), if any. */
-  private nextUnusedLayer(): SnapshotInfo | undefined {
-    const snaps = this.deps.snapshots;
-    const used = this.usedLayers();
-    const cutoff = Math.min(...[...this.inflight].map((t) => t.since));
-    const parents = new Set(snaps.list().flatMap((s) => (s.parent === undefined ? [] : [s.parent])));
-    // Made, looked up or built on since a creation under way began: that creation may stand on it.
-    return snaps.list().find((s) => s.kind === 'committed' && !used.has(s.key) && !parents.has(s.key) && snaps.lastUsed(s) < cutoff);
+  /** Removes the committed layers nothing uses (LayerSweep.removeUnused). */
+  removeUnusedLayers(): Promise<void> {
+    return this.sweep.removeUnused();
   }
 
   /** Whether an image, a writable snapshot or a write in progress stands on the layer now. */
   layerInUse(key: string): boolean {
-    return this.usedLayers().has(key);
+    return this.sweep.inUse(key);
   }
 
-  private usedLayers(): Set<string> {
-    const snaps = this.deps.snapshots;
-    const used = new Set<string>();
-    // Chains as far as they go: a broken one (see init) must not stop the sweep of the rest.
-    const use = (key: string | undefined): void => {
-      for (const k of snaps.chainOrMissing(key).keys) used.add(k);
-    };
-    for (const image of this.images.values()) use(image.topLayer);
-    for (const s of snaps.list()) if (s.kind === 'active') use(s.parent);
-    for (const k of snaps.pinned()) use(k);
-    return used;
-  }
-
-  /**
-   * At start-up, after the containers are loaded: what interrupted work left — writable snapshots
-   * of no container (a create cut short), committed layers of no image (a pull, load or commit cut
-   * short before its image was recorded) and blobs that are neither an image's config nor a
-   * layer's tar — is removed.
-   */
-  async removeOrphans(containerIds: Set<string>): Promise<void> {
-    const snaps = this.deps.snapshots;
-    for (const s of snaps.list()) {
-      if (s.kind !== 'active' || containerIds.has(s.key)) continue;
-      logger.info(`removing orphan snapshot ${s.key}`);
-      await snaps.remove(s.key);
-    }
-    await this.removeUnusedLayers();
-    const keep = new Set<string>([...this.images.keys(), ...snaps.list().flatMap((s) => (s.diffId ? [s.diffId] : []))]);
-    for await (const digest of this.deps.content.walk()) {
-      if (keep.has(digest)) continue;
-      logger.info(`removing orphan blob ${digest}`);
-      await this.deps.content.delete(digest);
-    }
+  /** At start-up, after the containers are loaded: what interrupted work left (LayerSweep.removeOrphans). */
+  removeOrphans(containerIds: Set<string>): Promise<void> {
+    return this.sweep.removeOrphans(containerIds);
   }
 
   async prune(opts: { all: boolean; filters: Filters }): Promise<{ deleted: ImageDeleteResponseItem[]; reclaimed: number }> {
