@@ -59,6 +59,9 @@ export async function createContainer(t: ContainerTable, req: ContainerCreateReq
     mountPoints: mounts.points,
   };
   const madeVolumes: string[] = [];
+  // The image was resolved in this same tick: its layers stay until the container's snapshot
+  // stands on them (an `rmi -f` during the awaits below would otherwise remove them first).
+  const unpin = deps.snapshots.pin(image?.topLayer);
   try {
     for (const v of mounts.volumes) if (await volumes.claim(v, id)) madeVolumes.push(v.Name);
     await fsp.mkdir(t.containerDir(id), { recursive: true, mode: 0o710 });
@@ -79,6 +82,8 @@ export async function createContainer(t: ContainerTable, req: ContainerCreateReq
     volumes.release(id);
     for (const name of madeVolumes) await volumes.remove(name).catch(() => undefined);
     throw err;
+  } finally {
+    unpin();
   }
   t.containers.set(id, record);
   volumes.release(id);
