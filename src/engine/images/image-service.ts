@@ -40,19 +40,24 @@ export class ImageService {
   async init(): Promise<void> {
     await this.records.init();
     for (const record of await this.records.list()) {
-      let config: ImageConfig;
-      try {
-        config = await this.deps.content.readJson<ImageConfig>(record.id);
-      } catch {
-        // A record whose config blob is gone is unusable; drop it rather than serve a broken image.
-        await this.records.delete(digestHex(record.id));
-        continue;
-      }
-      const topLayer = chainKeyOf(config.rootfs.diff_ids);
-      const { missing } = this.deps.snapshots.chainOrMissing(topLayer);
-      if (missing !== undefined) await this.dropBroken(record, missing);
-      else this.images.set(record.id, { record, config, topLayer });
+      // One image that cannot be loaded does not keep the daemon down (dockerd logs and skips it too).
+      await this.load(record).catch((err: Error) => logger.error(`image ${String(record.id)}: ${err.message}; skipped`));
     }
+  }
+
+  private async load(record: ImageRecord): Promise<void> {
+    let config: ImageConfig;
+    try {
+      config = await this.deps.content.readJson<ImageConfig>(record.id);
+    } catch {
+      // A record whose config blob is gone is unusable; drop it rather than serve a broken image.
+      await this.records.delete(digestHex(record.id));
+      return;
+    }
+    const topLayer = chainKeyOf(config.rootfs.diff_ids);
+    const { missing } = this.deps.snapshots.chainOrMissing(topLayer);
+    if (missing !== undefined) await this.dropBroken(record, missing);
+    else this.images.set(record.id, { record, config, topLayer });
   }
 
   /**
