@@ -7,7 +7,8 @@ import type { ContentStore } from '../../store/content.js';
 import { MetadataStore } from '../../store/metadata.js';
 import type { ReferenceStore } from '../../store/references.js';
 import { chainKeyOf, type Snapshotter } from '../../snapshot/overlay.js';
-import { digestHex, isDigest } from '../../util/ids.js';
+import { digestHex, isDigest, sha256 } from '../../util/ids.js';
+import { KeyedLock } from '../../util/lock.js';
 import { shortId } from '../../reference/index.js';
 import type { EventService } from '../events.js';
 import type { Image, ImageConfig, ImageRecord } from './image-types.js';
@@ -29,6 +30,8 @@ export class ImageService {
   private readonly records: MetadataStore<ImageRecord>;
   private readonly images = new Map<string, Image>();
   private readonly sweep: LayerSweep;
+  /** Per image id: its record and config blob written or deleted by one operation at a time. */
+  private readonly writing = new KeyedLock();
   /** Images dropped at start-up because a layer of theirs was gone, by id and by their former names: why. */
   private readonly lost = new Map<string, string>();
 
@@ -87,71 +90,58 @@ export class ImageService {
   }
 
   /** Stores a new image from its config (its layers must already be snapshots). Idempotent. */
-  async create(config: ImageConfig, parent?: string): Promise<Image> {
+  create(config: ImageConfig, parent?: string): Promise<Image> {
     const configJson = JSON.stringify(config);
-    const topLayer = chainKeyOf(config.rootfs.diff_ids);
-    if (topLayer !== undefined && !this.deps.snapshots.get(topLayer)) {
-      throw new InvalidParameterError(`image config refers to a layer that is not present`);
-    }
-    const unpin = this.deps.snapshots.pin(topLayer);
-    try {
-      const blob = await this.deps.content.put(configJson);
-      return await this.register(blob.digest, config, parent);
-    } finally {
-      unpin();
-    }
+    return this.writeImage(sha256(configJson), config, parent, () => this.deps.content.put(configJson));
   }
 
   /**
    * Records an image whose config blob is already in the content store byte for byte (load keeps
    * a config's exact bytes, so the id survives a round trip). Idempotent; a known image keeps its record.
    */
-  async register(id: string, config: ImageConfig, parent?: string): Promise<Image> {
-    const existing = this.images.get(id);
-    if (existing) return existing;
-    const topLayer = chainKeyOf(config.rootfs.diff_ids);
-    if (topLayer !== undefined && !this.deps.snapshots.get(topLayer)) {
-      throw new InvalidParameterError(`image ${id} refers to a layer that is not present`);
-    }
-    const record: ImageRecord = { id, parent };
-    // The layers stay until the image is in memory, where removeUnusedLayers sees it: a record
-    // written for layers removed meanwhile would stop the next start-up.
-    const unpin = this.deps.snapshots.pin(topLayer);
-    try {
-      await this.records.put(digestHex(id), record);
-    } catch (err) {
-      // No image, no config blob: a failed creation leaves nothing behind.
-      await this.deps.content.delete(id).catch(() => undefined);
-      throw err;
-    } finally {
-      unpin();
-    }
-    const image: Image = { record, config, topLayer };
-    this.images.set(id, image);
-    this.lost.delete(id);
-    return image;
+  register(id: string, config: ImageConfig, parent?: string): Promise<Image> {
+    return this.writeImage(id, config, parent);
   }
 
   /**
    * Stores an image from config bytes exactly as a registry served them, so the image id is the
    * registry's config digest (re-serialising would change it). Its layers must be snapshots.
    */
-  async createFromConfigBlob(raw: Buffer, config: ImageConfig): Promise<Image> {
+  createFromConfigBlob(raw: Buffer, config: ImageConfig): Promise<Image> {
+    return this.writeImage(sha256(raw), config, undefined, () => this.deps.content.put(raw));
+  }
+
+  /**
+   * Writes one image: its config blob (unless it is stored already), then its record. Its layers
+   * are pinned from the check until the image is in memory, where removeUnusedLayers sees it (a
+   * record written for layers removed meanwhile would name layers that are gone), and the write
+   * holds the id's lock, which an rmi of the same id takes too (its config blob deleted after ours
+   * was stored would leave a record without its config).
+   */
+  private async writeImage(id: string, config: ImageConfig, parent: string | undefined, putConfig?: () => Promise<unknown>): Promise<Image> {
     const topLayer = chainKeyOf(config.rootfs.diff_ids);
     if (topLayer !== undefined && !this.deps.snapshots.get(topLayer)) {
-      throw new InvalidParameterError('image config refers to a layer that is not present');
+      throw new InvalidParameterError(`image config refers to a layer that is not present`);
     }
     const unpin = this.deps.snapshots.pin(topLayer);
     try {
-      const blob = await this.deps.content.put(raw);
-      const existing = this.images.get(blob.digest);
-      if (existing) return existing;
-      const record: ImageRecord = { id: blob.digest };
-      await this.records.put(digestHex(blob.digest), record);
-      const image: Image = { record, config, topLayer };
-      this.images.set(blob.digest, image);
-      this.lost.delete(blob.digest);
-      return image;
+      return await this.writing.run(id, async () => {
+        const existing = this.images.get(id);
+        if (existing) return existing;
+        await putConfig?.();
+        const record: ImageRecord = parent === undefined ? { id } : { id, parent };
+        try {
+          await this.records.put(digestHex(id), record);
+        } catch (err) {
+          // No image, no config blob: a failed creation leaves nothing behind.
+          await this.deps.content.delete(id).catch(() => undefined);
+          throw err;
+        }
+        const image: Image = { record, config, topLayer };
+        this.images.set(id, image);
+        this.lost.delete(id);
+        return image;
+      });
     } finally {
       unpin();
     }
@@ -496,8 +486,10 @@ export class ImageService {
     }
     for (const r of this.deps.references.referencesTo(id)) await this.untag(r, id, out);
     this.images.delete(id);
-    await this.records.delete(digestHex(id));
-    await this.deps.content.delete(id);
+    await this.writing.run(id, async () => {
+      await this.records.delete(digestHex(id));
+      await this.deps.content.delete(id);
+    });
     out.push({ Deleted: id });
     this.deps.events.emit('image', 'delete', id, { name: id });
     await this.removeUnusedLayers();
