@@ -127,6 +127,23 @@ describe('layer removal racing the writes that stand on layers', () => {
     assert.equal(fs.existsSync(s.snapshots.layerDir(p.key)), false);
   });
 
+  test('start-up after an rmi cut short (record gone; a layer half removed): the rest is swept, other images keep theirs', async () => {
+    const s = await fresh();
+    const shared = await layer(s.snapshots, undefined, 'shared');
+    const mine = await layer(s.snapshots, shared.key, 'mine');
+    const theirs = await layer(s.snapshots, shared.key, 'theirs');
+    const removed = await s.images.create(configOn([shared.diffId!, mine.diffId!], 'removed'));
+    const kept = await s.images.create(configOn([shared.diffId!, theirs.diffId!], 'kept'));
+    // rmi's order: the record, then the config blob, then each unused layer's metadata, then its directory.
+    fs.rmSync(path.join(s.root, 'metadata', 'images', `${removed.record.id.slice(7)}.json`));
+    fs.rmSync(path.join(s.root, 'metadata', 'snapshots', `${mine.key}.json`));
+    const again = await restart(s.root);
+    assert.equal(again.images.get(removed.record.id), undefined);
+    assert.equal(fs.existsSync(again.snapshots.layerDir(mine.key)), false, 'the half-removed layer is still there');
+    assert.equal(await again.content.has(removed.record.id), false, 'the config blob of the removed image is still there');
+    assert.deepEqual(again.snapshots.chain(again.images.get(kept.record.id)!.topLayer), [theirs.key, shared.key]);
+  });
+
   test('start-up with an image whose lower layer is gone: the image is dropped with a reason, the rest swept, nothing thrown', async () => {
     const s = await fresh();
     const a = await layer(s.snapshots, undefined, 'lower');
