@@ -175,7 +175,7 @@ describe('berthd after a crash left an image without its layer', () => {
   test('berthd starts and serves; the image is reported and gone, its container stays removable, a bad record is skipped', async () => {
     const r = await d.api('POST', '/images/create?fromSrc=-&repo=crash-points/broken&tag=v1', busyboxTar([{ name: 'only-here', content: 'x' }]));
     assert.equal(r.status, 200, r.text);
-    const image = (await d.api('GET', '/images/crash-points/broken:v1/json')).body;
+    const image = (await d.api('GET', `/images/${encodeURIComponent('crash-points/broken:v1')}/json`)).body;
     const layerDir = path.dirname(image.GraphDriver.Data.UpperDir as string);
     const key = path.basename(layerDir);
     const onIt = await d.create({ Image: 'crash-points/broken:v1', Cmd: ['true'] }, 'on-broken');
@@ -189,7 +189,7 @@ describe('berthd after a crash left an image without its layer', () => {
 
     assert.match(d.log(), new RegExp(`image ${image.Id} \\(crash-points/broken:v1\\): layer ${key} does not exist; removing the image`));
     assert.match(d.log(), /skipping .*d{64}\.json: not valid JSON/);
-    const gone = await d.api('GET', '/images/crash-points/broken:v1/json');
+    const gone = await d.api('GET', `/images/${encodeURIComponent('crash-points/broken:v1')}/json`);
     assert.equal(gone.status, 404, gone.text);
     assert.match(gone.body.message, new RegExp(`^No such image: crash-points/broken:v1 \\(its layer ${key} was missing at start-up`));
     const list = (await d.api('GET', '/images/json')).body as { Id: string }[];
