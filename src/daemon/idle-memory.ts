@@ -114,7 +114,13 @@ export function reclaim(): Reclaimed {
   const rssBefore = process.memoryUsage.rss();
   const gc = (globalThis as { gc?: () => void }).gc;
   let t = performance.now();
-  if (gc) gc();
+  // Twice: the first collection frees the objects, but V8 hands the pages it emptied back only
+  // at the next one (their sweeping finishes in between). Measured on node 20: 90 MB of heap with
+  // 4 MB live stayed at 90 MB after one gc(), came to 37 MB after two.
+  if (gc) {
+    gc();
+    gc();
+  }
   const gcMs = gc ? performance.now() - t : null;
   t = performance.now();
   trim ??= bindTrim();

@@ -2,7 +2,8 @@
 import { EventEmitter } from 'node:events';
 import type { EventMessage } from '../types/api.js';
 
-const KEEP = 1024;
+// As many as dockerd keeps for `--since` (moby daemon/events: eventsLimit).
+const KEEP = 256;
 
 export class EventService {
   private readonly ring: EventMessage[] = [];
