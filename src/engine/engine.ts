@@ -28,7 +28,6 @@ import type { LogEntry, RuntimeName } from '../runtime/types.js';
 import { Snapshotter } from '../snapshot/overlay.js';
 import { ContentStore } from '../store/content.js';
 import { ReferenceStore } from '../store/references.js';
-import { runCommand } from '../util/exec.js';
 import { ContainerService } from './containers/container-service.js';
 import { ContainerArchive } from './containers/archive.js';
 import { type ContainerRecord, isRunning } from './containers/container.js';
@@ -38,7 +37,8 @@ import { HealthMonitor } from './containers/health.js';
 import { inspectView, matchesPsFilters, summaryView, validatePsFilters, type ViewContext } from './containers/views.js';
 import { EventService } from './events.js';
 import { ExecService } from './exec/exec-service.js';
-import { filterValues, parseTime, type Filters } from './filters.js';
+import { filterValues, matchesLabels, parseTime, type Filters } from './filters.js';
+import { psTop } from './containers/top.js';
 import { applyChanges } from '../build/changes.js';
 import { DEFAULT_IMAGE, defaultImageTar } from './images/default-image.js';
 import { ImageService } from './images/image-service.js';
@@ -447,26 +447,7 @@ export class Engine {
         throw err;
       }),
     );
-    const args = psArgs.split(/\s+/).filter(Boolean);
-    if (args.some((a) => !/^[\w,=:%-]+$/.test(a))) throw new InvalidParameterError(`invalid ps arguments: ${psArgs}`);
-    let stdout: string;
-    try {
-      ({ stdout } = await runCommand('ps', args));
-    } catch (err) {
-      throw new InvalidParameterError(`Error running ps: ${(err as Error).message}`);
-    }
-    const lines = stdout.split('\n').filter((l) => l.trim());
-    const titles = lines[0].trim().split(/\s+/);
-    const pidCol = titles.indexOf('PID');
-    if (pidCol < 0) throw new InvalidParameterError(`Couldn't find PID field in ps output`);
-    const processes: string[][] = [];
-    for (const line of lines.slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      if (!pids.has(Number(fields[pidCol]))) continue;
-      // The last column (command) may contain spaces.
-      processes.push([...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')]);
-    }
-    return { Titles: titles, Processes: processes };
+    return psTop(pids, psArgs);
   }
 
   /** `docker diff`: the runtime's mount points are not the container's changes (Docker's init layer). */
@@ -551,16 +532,7 @@ export class Engine {
     for (const c of this.containers.all()) {
       if (isRunning(c)) continue;
       if (until.some((u) => Date.parse(c.created) >= u)) continue;
-      const labels = c.config.Labels ?? {};
-      const labelOk = filterValues(filters, 'label').every((l) => {
-        const [k, v] = l.split('=', 2);
-        return k in labels && (v === undefined || labels[k] === v);
-      });
-      const notLabelOk = filterValues(filters, 'label!').every((l) => {
-        const [k, v] = l.split('=', 2);
-        return !(k in labels && (v === undefined || labels[k] === v));
-      });
-      if (!labelOk || !notLabelOk) continue;
+      if (!matchesLabels(c.config.Labels ?? {}, filters)) continue;
       const size = await this.snapshots.usage(c.id).catch(() => 0);
       await this.containers.remove(c.id, { force: false, volumes: false });
       deleted.push(c.id);
@@ -575,7 +547,6 @@ export class Engine {
     const actions = filterValues(f, 'event');
     const containers = filterValues(f, 'container');
     const images = filterValues(f, 'image');
-    const labels = filterValues(f, 'label');
     return (e) => {
       if (types.length && !types.includes(e.Type)) return false;
       if (actions.length && !actions.some((a) => e.Action === a || e.Action.startsWith(`${a}:`))) return false;
@@ -585,11 +556,7 @@ export class Engine {
         const name = e.Actor.Attributes.name ?? '';
         if (!images.some((i) => img === i || name === i || img.startsWith(i) || (e.Type === 'image' && name.startsWith(i)))) return false;
       }
-      for (const l of labels) {
-        const [k, v] = l.split('=', 2);
-        if (!(k in e.Actor.Attributes) || (v !== undefined && e.Actor.Attributes[k] !== v)) return false;
-      }
-      return true;
+      return matchesLabels(e.Actor.Attributes, f);
     };
   }
 

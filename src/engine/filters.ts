@@ -26,6 +26,19 @@ export function filterValues(f: Filters, key: string): string[] {
   return f.get(key) ?? [];
 }
 
+/** One `label` filter value, "key" or "key=value" (split at the first "="), against an object's labels. */
+export function labelMatches(labels: Record<string, string>, filter: string): boolean {
+  const eq = filter.indexOf('=');
+  if (eq < 0) return filter in labels;
+  const key = filter.slice(0, eq);
+  return key in labels && labels[key] === filter.slice(eq + 1);
+}
+
+/** Docker's `label` filters (every one must match) and `label!` filters (none may). */
+export function matchesLabels(labels: Record<string, string>, f: Filters): boolean {
+  return filterValues(f, 'label').every((l) => labelMatches(labels, l)) && !filterValues(f, 'label!').some((l) => labelMatches(labels, l));
+}
+
 /** A `since`/`until` value: unix seconds, a duration ago ("10m"), or a date; milliseconds since the epoch. */
 export function parseTime(s: string): number {
   if (/^\d+(\.\d+)?$/.test(s)) return parseFloat(s) * 1000;

@@ -4,7 +4,7 @@ import type { ContainerInspect, ContainerSummary } from '../../types/api.js';
 import { endpointsView, networkSettingsView, summaryPorts, type NetworkLookup } from '../networks/views.js';
 import { InvalidParameterError } from '../../errors.js';
 import type { Snapshotter } from '../../snapshot/overlay.js';
-import { filterValues, type Filters } from '../filters.js';
+import { filterValues, matchesLabels, type Filters } from '../filters.js';
 import { type ContainerRecord, stateView, statusText } from './container.js';
 import { mountPointsView } from './mount-points.js';
 import { completeConfig, completeHostConfig, type ContainerDefaults } from './defaults.js';
@@ -140,13 +140,7 @@ export function matchesPsFilters(c: ContainerRecord, f: Filters, ancestorIds: Se
   if (names.length && !names.some((n) => nameMatches(n, c.name))) return false;
   const ids = filterValues(f, 'id');
   if (ids.length && !ids.some((i) => c.id.startsWith(i))) return false;
-  const labels = c.config.Labels ?? {};
-  for (const l of filterValues(f, 'label')) {
-    const i = l.indexOf('=');
-    const k = i < 0 ? l : l.slice(0, i);
-    if (!(k in labels)) return false;
-    if (i >= 0 && labels[k] !== l.slice(i + 1)) return false;
-  }
+  if (!matchesLabels(c.config.Labels ?? {}, f)) return false;
   const exited = filterValues(f, 'exited');
   if (exited.length && (c.state.status !== 'exited' || !exited.includes(String(c.state.exitCode)))) return false;
   if (ancestorIds && !ancestorIds.has(c.imageId)) return false;

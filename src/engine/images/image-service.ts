@@ -14,7 +14,7 @@ import type { EventService } from '../events.js';
 import type { Image, ImageConfig, ImageRecord } from './image-types.js';
 import { LayerSweep } from './layer-sweep.js';
 import { familiarString, parseImageName, type ImageName } from './names.js';
-import { type Filters, filterValues, parseTime } from '../filters.js';
+import { type Filters, filterValues, matchesLabels, parseTime } from '../filters.js';
 
 export interface ImageServiceDeps {
   root: string;
@@ -329,13 +329,7 @@ export class ImageService {
     }
     const refs = filterValues(f, 'reference');
     if (refs.length > 0 && !refs.some((pattern) => tags.some((t) => matchReference(pattern, t)))) return false;
-    const labels = filterValues(f, 'label');
-    const have = image.config.config?.Labels ?? {};
-    for (const l of labels) {
-      const [k, v] = splitOnce(l, '=');
-      if (!(k in have) || (v !== undefined && have[k] !== v)) return false;
-    }
-    return true;
+    return matchesLabels(image.config.config?.Labels ?? {}, f);
   }
 
   async inspect(ref: string): Promise<ImageInspect> {
@@ -527,7 +521,6 @@ export class ImageService {
   async prune(opts: { all: boolean; filters: Filters }): Promise<{ deleted: ImageDeleteResponseItem[]; reclaimed: number }> {
     const deleted: ImageDeleteResponseItem[] = [];
     let reclaimed = 0;
-    const labels = filterValues(opts.filters, 'label');
     const until = filterValues(opts.filters, 'until');
     // Children first: a parent becomes removable once the images on top of it are gone.
     for (let progress = true; progress; ) {
@@ -538,8 +531,7 @@ export class ImageService {
         if (this.deps.containersUsing(id).length > 0) continue;
         if (!opts.all && this.repoTags(id).length > 0) continue;
         if (this.hasChildren(id)) continue;
-        const have = image.config.config?.Labels ?? {};
-        if (!labels.every((l) => { const [k, v] = splitOnce(l, '='); return k in have && (v === undefined || have[k] === v); })) continue;
+        if (!matchesLabels(image.config.config?.Labels ?? {}, opts.filters)) continue;
         if (until.length && !until.every((u) => (Date.parse(image.config.created ?? '') || 0) < parseTime(u))) continue;
         const before = await this.size(image);
         const items = await this.remove(id, { force: true, noPrune: false });
@@ -550,11 +542,6 @@ export class ImageService {
     }
     return { deleted, reclaimed };
   }
-}
-
-function splitOnce(s: string, sep: string): [string, string | undefined] {
-  const i = s.indexOf(sep);
-  return i < 0 ? [s, undefined] : [s.slice(0, i), s.slice(i + 1)];
 }
 
 /** Whether `ref` names the image by (a prefix of) its id rather than by a name. */

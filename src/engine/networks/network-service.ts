@@ -18,7 +18,7 @@ import { MetadataStore } from '../../store/metadata.js';
 import { newId } from '../../util/ids.js';
 import { KeyedLock } from '../../util/lock.js';
 import type { EventService } from '../events.js';
-import { filterValues, parseTime, type Filters } from '../filters.js';
+import { filterValues, matchesLabels, parseTime, type Filters } from '../filters.js';
 import type { ContainerRecord } from '../containers/container.js';
 import { isRunning } from '../containers/container.js';
 import { matchesNetworkFilters, networkView, validateNetworkFilters } from './views.js';
@@ -348,16 +348,3 @@ function bipSubnet(bip: string): { subnet: string; gateway: string } {
   return { subnet: formatSubnet(s), gateway: gw };
 }
 
-export function matchesLabels(labels: Record<string, string>, f: Filters): boolean {
-  for (const l of filterValues(f, 'label')) {
-    const i = l.indexOf('=');
-    const k = i < 0 ? l : l.slice(0, i);
-    if (!(k in labels) || (i >= 0 && labels[k] !== l.slice(i + 1))) return false;
-  }
-  for (const l of filterValues(f, 'label!')) {
-    const i = l.indexOf('=');
-    const k = i < 0 ? l : l.slice(0, i);
-    if (k in labels && (i < 0 || labels[k] === l.slice(i + 1))) return false;
-  }
-  return true;
-}

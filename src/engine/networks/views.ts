@@ -3,10 +3,9 @@ import type { EndpointSettings, NetworkContainer, NetworkResource, NetworkSettin
 import { InvalidParameterError } from '../../errors.js';
 import { parsePortKey, type PublishedPort } from '../../network/ports.js';
 import { shortId } from '../../reference/index.js';
-import { filterValues, type Filters } from '../filters.js';
+import { filterValues, matchesLabels, type Filters } from '../filters.js';
 import { type ContainerRecord, isRunning } from '../containers/container.js';
 import { ipv6SubnetOf, prefixOf, subnet6Of, type EndpointRecord, type NetworkRecord, type SubnetRecord } from './network.js';
-import { matchesLabels } from './network-service.js';
 
 function prefix6Of(n: NetworkRecord): number {
   const s = ipv6SubnetOf(n);

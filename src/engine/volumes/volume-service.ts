@@ -10,7 +10,7 @@ import { MetadataStore } from '../../store/metadata.js';
 import { KeyedLock } from '../../util/lock.js';
 import { LocalDriver, validateLocalOptions, validateVolumeName } from '../../volume/local.js';
 import type { EventService } from '../events.js';
-import { type Filters, filterValues } from '../filters.js';
+import { type Filters, filterValues, matchesLabels } from '../filters.js';
 import type { IdPair } from '../../util/idmap.js';
 
 /** metadata/volumes/<name>.json */
@@ -206,14 +206,11 @@ export class VolumeService {
     for (const key of filters.keys()) {
       if (!['label', 'label!', 'all'].includes(key)) throw new InvalidParameterError(`invalid filter '${key}'`);
     }
-    const labels = filterValues(filters, 'label');
-    const notLabels = filterValues(filters, 'label!');
     const deleted: string[] = [];
     let reclaimed = 0;
     for (const v of [...this.volumes.values()]) {
       if (!all && !(ANONYMOUS_LABEL in v.labels)) continue;
-      if (!labels.every((l) => labelMatches(v.labels, l))) continue;
-      if (notLabels.some((l) => labelMatches(v.labels, l))) continue;
+      if (!matchesLabels(v.labels, filters)) continue;
       if (this.users(v.name).length) continue;
       const size = await this.driver.size(v.name);
       try {
@@ -280,12 +277,6 @@ function sortedKeys(m: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-function labelMatches(labels: Labels, filter: string): boolean {
-  const eq = filter.indexOf('=');
-  if (eq < 0) return filter in labels;
-  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
-}
-
 const LIST_FILTERS = ['name', 'label', 'dangling', 'driver'];
 
 /** GET /volumes filters: name (substring), label (key or key=value), dangling, driver. */
@@ -297,11 +288,10 @@ function volumeMatcher(filters: Filters, inUse: (name: string) => boolean): (v: 
     throw new InvalidParameterError(`Invalid filter 'dangling=[${d}]'`);
   });
   const names = filterValues(filters, 'name');
-  const labels = filterValues(filters, 'label');
   const drivers = filterValues(filters, 'driver');
   return (v) => {
     if (names.length && !names.some((n) => v.name.includes(n))) return false;
-    if (!labels.every((l) => labelMatches(v.labels, l))) return false;
+    if (!matchesLabels(v.labels, filters)) return false;
     if (drivers.length && !drivers.includes(v.driver)) return false;
     if (dangling.length && !dangling.some((d) => d === !inUse(v.name))) return false;
     return true;
