@@ -175,6 +175,23 @@ describe('a full data root', { skip: haveRegistry() ? false : 'docker-registry i
     assert.equal((await d.api('GET', '/_ping')).text, 'OK');
     assert.equal((await d.api('GET', '/containers/json?all=1')).status, 200);
   }
+  /**
+   * `docker <argv>` with the data root full: refused with ENOSPC, the daemon still serving,
+   * nothing half-written; `andThen` checks the rest while the disk is still full.
+   */
+  async function refusedWhenFull(argv: string[], andThen: () => Promise<void>): Promise<void> {
+    fill(1 << 20);
+    try {
+      const r = await d.docker(argv);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /no space left on device/i);
+      await assertServing();
+      await assertNothingHalfWritten();
+      await andThen();
+    } finally {
+      unfill();
+    }
+  }
 
   before(async () => {
     reg = await startRegistry();
@@ -215,51 +232,27 @@ describe('a full data root', { skip: haveRegistry() ? false : 'docker-registry i
   });
 
   test('pull: a clear error, nothing half-written, and the next pull works', async () => {
-    fill(1 << 20);
-    try {
-      const r = await d.docker(['pull', ref('big')]);
-      assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /no space left on device/i);
-      await assertServing();
-      await assertNothingHalfWritten();
+    await refusedWhenFull(['pull', ref('big')], async () => {
       assert.equal((await d.api('GET', `/images/${encodeURIComponent(ref('big'))}/json`)).status, 404);
-    } finally {
-      unfill();
-    }
+    });
     await d.dockerOk(['pull', ref('big')]);
     await d.dockerOk(['rmi', ref('big')]);
   });
 
   test('load: a clear error, nothing half-written', async () => {
-    fill(1 << 20);
-    try {
-      const r = await d.docker(['load', '-i', path.join(d.root, 'big.tar')]);
-      assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /no space left on device/i);
-      await assertServing();
-      await assertNothingHalfWritten();
+    await refusedWhenFull(['load', '-i', path.join(d.root, 'big.tar')], async () => {
       assert.equal((await d.api('GET', `/images/${encodeURIComponent(ref('big'))}/json`)).status, 404);
-    } finally {
-      unfill();
-    }
+    });
   });
 
   test('commit: a clear error, no image, nothing half-written, the container runs on', async () => {
     const id = (await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', 'dd if=/dev/urandom of=/data bs=1M count=4 && sleep 600'])).trim();
     await waitFor(async () => (await d.docker(['exec', id, 'sh', '-c', 'test $(wc -c < /data) -eq 4194304'])).code === 0, '/data written');
     const images = (await d.api('GET', '/images/json?all=1')).body.length;
-    fill(1 << 20);
-    try {
-      const r = await d.docker(['commit', id, 'full-commit:v1']);
-      assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /no space left on device/i);
-      await assertServing();
-      await assertNothingHalfWritten();
+    await refusedWhenFull(['commit', id, 'full-commit:v1'], async () => {
       assert.equal((await d.api('GET', '/images/json?all=1')).body.length, images);
       assert.equal((await d.inspect(id)).State.Status, 'running');
-    } finally {
-      unfill();
-    }
+    });
     await d.dockerOk(['commit', id, 'full-commit:v1']);
     await d.dockerOk(['rm', '-f', id]);
     await d.dockerOk(['rmi', 'full-commit:v1']);
