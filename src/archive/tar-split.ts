@@ -79,7 +79,7 @@ export class TarSplitRecorder {
   holds(rel: string): boolean {
     if (this.live.has(rel)) return true;
     const prefix = `${rel}/`;
-    for (const k of this.live.keys()) if (k === rel || k.startsWith(prefix)) return true;
+    for (const k of this.live.keys()) if (k.startsWith(prefix)) return true;
     return false;
   }
 
